@@ -1,0 +1,43 @@
+# The suite's commands. On a fresh machine: `make run` starts it, `make test` tests it.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+PROTOS := $(wildcard proto/ecertpb/v1/*.proto)
+
+.PHONY: venv run test bench proto proto-check clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m ecert.devsuite
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+# Generated code lives beside the package it belongs to (ecertpb/v1/*_pb2*.py).
+proto: $(STAMP)
+	$(PY) -m grpc_tools.protoc -I proto --python_out=. --pyi_out=. --grpc_python_out=. $(PROTOS)
+
+proto-check: $(STAMP)
+	@tmp=$$(mktemp -d) && \
+	$(PY) -m grpc_tools.protoc -I proto --python_out=$$tmp --pyi_out=$$tmp --grpc_python_out=$$tmp $(PROTOS) && \
+	for f in $$(cd $$tmp && find ecertpb -name '*.py*'); do \
+	  cmp -s $$tmp/$$f $$f || { echo "stale generated file: $$f (run 'make proto')"; rm -rf $$tmp; exit 1; }; \
+	done; \
+	for f in $$(find ecertpb -name '*_pb2*.py*'); do \
+	  test -f $$tmp/$$f || { echo "generated file without a .proto: $$f"; rm -rf $$tmp; exit 1; }; \
+	done; \
+	rm -rf $$tmp; echo "generated code is up to date"
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,301 @@
+"""The store: collection declarations, the Backend contract and the domain Store.
+
+A :class:`Backend` is a small async document store (implemented over SQLite and
+over MongoDB). :class:`Store` holds every domain operation, written once over
+any backend; services only ever call :class:`Store`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from ecert.errors import Conflict, DuplicateKey, NotFound
+
+Index = tuple[tuple[str, ...], bool]
+"""An index: the top-level fields it covers, and whether it is unique."""
+
+COLLECTIONS: dict[str, list[Index]] = {
+    "regions": [],
+    "keys": [(("region",), False)],
+    "types": [],
+    "trust_lists": [],
+    # A unique index only covers documents whose indexed fields are all strings,
+    # so credentials without a request_id never collide.
+    "credentials": [(("region", "request_id"), True), (("region", "status"), False)],
+    "apikeys": [],
+    "tokens": [],
+    "counters": [],  # internal: {"_id": name, "n": last value} for Backend.next_seq
+}
+
+KEY_STATUSES = ("active", "retired", "revoked")
+"""Signing key statuses; "revoked" is final."""
+
+LISTED_CREDENTIAL_STATUSES = ("revoked", "suspended")
+"""Credential statuses that appear in a region's status list."""
+
+_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_SCALARS = (str, int, float, bool, type(None))
+
+
+class Backend(Protocol):
+    """The document store contract every backend fulfils (see the module docs).
+
+    Documents hold JSON-compatible values and a string ``_id``. A filter maps
+    top-level fields to a scalar (equality; None also matches a missing field)
+    or to ``{"$in": [scalars]}``.
+    """
+
+    async def insert(self, coll: str, doc: dict) -> None:
+        """Insert ``doc``; DuplicateKey if its ``_id`` or a unique index collides."""
+
+    async def get(self, coll: str, _id: str) -> dict | None:
+        """The document with this ``_id``, or None."""
+
+    async def find(self, coll: str, filter: dict, *, sort: str | None = None,
+                   descending: bool = False, limit: int | None = None) -> list[dict]:
+        """Documents matching ``filter``, optionally sorted on one field and limited."""
+
+    async def update(self, coll: str, _id: str, set: dict, *, expect: dict | None = None) -> bool:
+        """Set top-level fields, atomically only if ``expect`` (a filter) matches.
+
+        Returns whether a document matched (and so was updated).
+        """
+
+    async def put(self, coll: str, doc: dict) -> None:
+        """Insert or replace the whole document with ``doc["_id"]``."""
+
+    async def next_seq(self, name: str) -> int:
+        """The next value of an atomic counter: 1, then strictly increasing."""
+
+    async def ping(self) -> None:
+        """Raise StoreError if the store cannot be reached."""
+
+    async def close(self) -> None:
+        """Release the connection; later calls raise StoreError."""
+
+
+def check_field(name: str) -> str:
+    """Return ``name`` if it is a plain top-level field name, else raise ValueError."""
+    if not isinstance(name, str) or not _FIELD.match(name):
+        raise ValueError(f"invalid field name {name!r}")
+    return name
+
+
+def check_collection(coll: str) -> str:
+    """Return ``coll`` if it is a declared collection, else raise ValueError."""
+    if coll not in COLLECTIONS:
+        raise ValueError(f"unknown collection {coll!r}")
+    return coll
+
+
+def check_doc(doc: Mapping[str, Any]) -> None:
+    """Raise ValueError unless ``doc`` has a string ``_id`` and plain field names."""
+    if not isinstance(doc.get("_id"), str):
+        raise ValueError("a document needs a string _id")
+    for name in doc:
+        check_field(name)
+
+
+def check_set(fields: Mapping[str, Any]) -> None:
+    """Raise ValueError unless ``fields`` is a non-empty update without ``_id``."""
+    if not fields or "_id" in fields:
+        raise ValueError("an update sets at least one field, and never _id")
+    for name in fields:
+        check_field(name)
+
+
+def check_filter(filter: Mapping[str, Any]) -> None:
+    """Raise ValueError unless ``filter`` holds only scalar or ``$in`` conditions."""
+    for name, value in filter.items():
+        check_field(name)
+        values = value["$in"] if isinstance(value, dict) and value.keys() == {"$in"} else [value]
+        if not isinstance(values, list) or not all(isinstance(v, _SCALARS) for v in values):
+            raise ValueError(f"unsupported condition on {name!r}: {value!r}")
+
+
+class Store:
+    """Every domain operation on the shared state, over any :class:`Backend`."""
+
+    def __init__(self, backend: Backend):
+        self.backend = backend
+
+    async def close(self) -> None:
+        """Close the backend."""
+        await self.backend.close()
+
+    async def ping(self) -> None:
+        """Raise StoreError if the backend is unreachable."""
+        await self.backend.ping()
+
+    async def _insert_new(self, coll: str, doc: dict) -> bool:
+        """Insert ``doc``; False (and nothing written) if its key already exists."""
+        try:
+            await self.backend.insert(coll, doc)
+        except DuplicateKey:
+            return False
+        return True
+
+    # -- regions ---------------------------------------------------------
+
+    async def create_region(self, code: str, name: str) -> bool:
+        """Create a region; False if it already existed (its name is kept)."""
+        doc = {"_id": code, "code": code, "name": name, "endpoint": None}
+        return await self._insert_new("regions", doc)
+
+    async def set_region_endpoint(self, code: str, endpoint: str) -> None:
+        """Set where a region's issuer is reached; NotFound if no such region."""
+        if not await self.backend.update("regions", code, {"endpoint": endpoint}):
+            raise NotFound(f"region {code!r} not found", field="region")
+
+    async def get_region(self, code: str) -> dict | None:
+        """The region document, or None."""
+        return await self.backend.get("regions", code)
+
+    async def list_regions(self) -> list[dict]:
+        """All regions, sorted by code."""
+        return await self.backend.find("regions", {}, sort="_id")
+
+    # -- signing keys ----------------------------------------------------
+
+    async def add_key(self, region: str, kid: str, alg: int, spki: str,
+                      nbf: int, exp: int) -> tuple[dict, bool]:
+        """Register a region's public key (status "active").
+
+        Idempotent: the same region and kid with the same ``spki`` returns
+        ``(existing, False)``; with another ``spki`` it raises Conflict.
+        """
+        doc = {"_id": f"{region}:{kid}", "region": region, "kid": kid, "alg": alg,
+               "spki": spki, "nbf": nbf, "exp": exp, "status": "active", "revoked_at": None}
+        if await self._insert_new("keys", doc):
+            return doc, True
+        existing = await self.backend.get("keys", doc["_id"])
+        if existing is None or existing["spki"] != spki:
+            raise Conflict(f"key {kid} of region {region} exists with another public key",
+                           field="kid")
+        return existing, False
+
+    async def list_keys(self, region: str | None = None) -> list[dict]:
+        """All keys, or one region's, sorted by (region, nbf)."""
+        docs = await self.backend.find("keys", {} if region is None else {"region": region})
+        return sorted(docs, key=lambda d: (d["region"], d["nbf"], d["kid"]))
+
+    async def get_key(self, region: str, kid: str) -> dict | None:
+        """One key, or None."""
+        return await self.backend.get("keys", f"{region}:{kid}")
+
+    async def set_key_status(self, region: str, kid: str, status: str, at: int) -> dict:
+        """Set a key's status and return the key.
+
+        Revoking records ``revoked_at=at``; revoking again is a no-op that keeps
+        the first time. A revoked key never becomes active or retired (Conflict).
+        """
+        if status not in KEY_STATUSES:
+            raise ValueError(f"unknown key status {status!r}")
+        _id = f"{region}:{kid}"
+        changes: dict[str, Any] = {"status": status}
+        if status == "revoked":
+            changes["revoked_at"] = at
+        not_revoked = {"status": {"$in": ["active", "retired"]}}
+        updated = await self.backend.update("keys", _id, changes, expect=not_revoked)
+        key = await self.backend.get("keys", _id)
+        if key is None:
+            raise NotFound(f"key {kid} of region {region} not found", field="kid")
+        if not updated and status != "revoked":
+            raise Conflict(f"key {kid} of region {region} is revoked", field="status")
+        return key
+
+    # -- credential types -------------------------------------------------
+
+    async def put_type(self, type_id: str, version: int, name: str, schema_text: str,
+                       disclosure: dict) -> bool:
+        """Publish a credential type version; True if new, False if identical.
+
+        Type versions are immutable: other content under the same version
+        raises Conflict.
+        """
+        doc = {"_id": f"{type_id}@{version}", "id": type_id, "version": version,
+               "name": name, "schema": schema_text, "disclosure": disclosure}
+        if await self._insert_new("types", doc):
+            return True
+        if await self.backend.get("types", doc["_id"]) != doc:
+            raise Conflict(f"type {type_id} version {version} exists with other content",
+                           field="version")
+        return False
+
+    async def list_types(self) -> list[dict]:
+        """All type versions, sorted by (id, version)."""
+        docs = await self.backend.find("types", {})
+        return sorted(docs, key=lambda d: (d["id"], d["version"]))
+
+    # -- trust list -------------------------------------------------------
+
+    async def next_trust_version(self) -> int:
+        """The next trust list version number (1, 2, ...)."""
+        return await self.backend.next_seq("trust_list")
+
+    async def save_trust_list(self, version: int, signed_b64: str, iat: int, exp: int) -> None:
+        """Store a signed trust list; DuplicateKey if the version exists."""
+        await self.backend.insert("trust_lists", {"_id": str(version), "version": version,
+                                                  "signed": signed_b64, "iat": iat, "exp": exp})
+
+    async def latest_trust_list(self) -> dict | None:
+        """The trust list with the highest version, or None."""
+        docs = await self.backend.find("trust_lists", {}, sort="version", descending=True, limit=1)
+        return docs[0] if docs else None
+
+    # -- credentials -------------------------------------------------------
+
+    async def insert_credential(self, doc: dict) -> None:
+        """Store an issued credential; DuplicateKey if its id or (region, request_id) exists."""
+        await self.backend.insert("credentials", doc)
+
+    async def get_credential(self, cred_id: str) -> dict | None:
+        """One credential, or None."""
+        return await self.backend.get("credentials", cred_id)
+
+    async def find_credential_by_request(self, region: str, request_id: str | None) -> dict | None:
+        """The credential a region issued for this request id, or None."""
+        if request_id is None:
+            return None
+        docs = await self.backend.find("credentials", {"region": region, "request_id": request_id},
+                                       limit=1)
+        return docs[0] if docs else None
+
+    async def set_credential_status(self, cred_id: str, new_status: str, expect_status: str,
+                                    at: int) -> bool:
+        """Move a credential from ``expect_status`` to ``new_status`` atomically.
+
+        Returns False (nothing changed) if it is missing or not in ``expect_status``.
+        """
+        return await self.backend.update("credentials", cred_id,
+                                         {"status": new_status, "status_changed_at": at},
+                                         expect={"status": expect_status})
+
+    async def status_entries(self, region: str) -> list[tuple[int, str]]:
+        """``(status_idx, status)`` of the region's revoked or suspended credentials."""
+        docs = await self.backend.find(
+            "credentials",
+            {"region": region, "status": {"$in": list(LISTED_CREDENTIAL_STATUSES)}})
+        return sorted((d["status_idx"], d["status"]) for d in docs)
+
+    async def next_status_index(self, region: str) -> int:
+        """The region's next status list index: 0, 1, ..."""
+        return await self.backend.next_seq(f"status:{region}") - 1
+
+    # -- API keys ----------------------------------------------------------
+
+    async def put_apikey(self, key_hash: str, doc: dict) -> None:
+        """Store an API key record under its hash; DuplicateKey if it exists."""
+        await self.backend.insert("apikeys", {**doc, "_id": key_hash})
+
+    async def get_apikey(self, key_hash: str) -> dict | None:
+        """The API key record for this hash, or None."""
+        return await self.backend.get("apikeys", key_hash)
+
+    # -- presentation tokens ------------------------------------------------
+
+    async def mark_token_used(self, token_id: str, at: int) -> bool:
+        """Record a one-time token's use: True the first time, False afterwards."""
+        return await self._insert_new("tokens", {"_id": token_id, "used_at": at})

@@ -1,0 +1,196 @@
+"""SQLite backend: one file shared safely by several processes.
+
+Each collection is a table ``(id TEXT PRIMARY KEY, doc TEXT NOT NULL)`` of JSON
+documents, with its declared indexes built on ``json_extract`` expressions. All
+sqlite3 calls run on one dedicated worker thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ecert.errors import DuplicateKey, StoreError
+from ecert.store.base import (COLLECTIONS, check_collection, check_doc, check_field,
+                              check_filter, check_set)
+
+BUSY_TIMEOUT_S = 10.0
+"""How long a call waits for another connection's write lock."""
+
+T = TypeVar("T")
+
+
+def _dump(value: Any) -> str:
+    """Compact JSON text of a document or value."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _expr(field: str) -> str:
+    """The SQL expression for a top-level field (identical in indexes and queries)."""
+    return "id" if field == "_id" else f"json_extract(doc, '$.{check_field(field)}')"
+
+
+def _match(field: str, value: Any) -> tuple[str, list[Any]]:
+    """SQL condition and parameters for one filter entry."""
+    if isinstance(value, dict):
+        parts = [_match(field, v) for v in value["$in"]]
+        if not parts:
+            return "0", []
+        return "(" + " OR ".join(sql for sql, _ in parts) + ")", [p for _, ps in parts for p in ps]
+    if value is None:
+        return f"{_expr(field)} IS NULL", []
+    if isinstance(value, bool):
+        # JSON true/false read back as 1/0: compare the JSON type instead.
+        return f"json_type(doc, '$.{field}') = '{str(value).lower()}'", []
+    return f"{_expr(field)} = ?", [value]
+
+
+def _where(filter: Mapping[str, Any]) -> tuple[str, list[Any]]:
+    """SQL WHERE condition and parameters for a filter (all entries must match)."""
+    check_filter(filter)
+    parts = [_match(field, value) for field, value in filter.items()]
+    sql = " AND ".join(sql for sql, _ in parts) or "1"
+    return sql, [p for _, ps in parts for p in ps]
+
+
+@contextmanager
+def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
+    """A write transaction that takes the database write lock up front."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+class SQLiteBackend:
+    """A :class:`~ecert.store.base.Backend` over one SQLite file (WAL mode)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ecert-sqlite")
+        self._conn: sqlite3.Connection | None = None
+        self._closed = False
+
+    @classmethod
+    async def open(cls, path: str | Path) -> SQLiteBackend:
+        """Open (creating if needed) the database file, its folder and its tables."""
+        backend = cls(path)
+        try:
+            await backend._run(backend._connect)
+        except BaseException:
+            await backend.close()
+            raise
+        return backend
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` on the worker thread, converting sqlite3 errors."""
+        if self._closed:
+            raise StoreError("the store is closed")
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, fn, *args)
+        except sqlite3.IntegrityError as err:
+            raise DuplicateKey(f"duplicate key: {err}") from err
+        except (sqlite3.Error, OSError) as err:
+            raise StoreError(f"SQLite store {self.path}: {err}") from err
+
+    # -- worker thread ------------------------------------------------------
+
+    def _connect(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S,
+                                            isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        with _immediate(conn):
+            for coll, indexes in COLLECTIONS.items():
+                conn.execute(f"CREATE TABLE IF NOT EXISTS {coll} "
+                             "(id TEXT PRIMARY KEY, doc TEXT NOT NULL)")
+                for fields, unique in indexes:
+                    conn.execute(f"CREATE {'UNIQUE ' if unique else ''}INDEX IF NOT EXISTS "
+                                 f"{coll}_{'_'.join(fields)} "
+                                 f"ON {coll}({', '.join(_expr(f) for f in fields)})")
+
+    def _execute(self, sql: str, params: list[Any] | tuple[Any, ...]) -> int:
+        """Run one statement; the number of rows it changed."""
+        return self._conn.execute(sql, params).rowcount
+
+    def _query(self, sql: str, params: list[Any] | tuple[Any, ...]) -> list[tuple]:
+        """Run one query; all its rows."""
+        return self._conn.execute(sql, params).fetchall()
+
+    def _next_seq(self, name: str) -> int:
+        with _immediate(self._conn):
+            (n,), = self._conn.execute(
+                "INSERT INTO counters(id, doc) VALUES (?, json_object('_id', ?, 'n', 1)) "
+                "ON CONFLICT(id) DO UPDATE SET doc = json_set(doc, '$.n', "
+                "json_extract(doc, '$.n') + 1) RETURNING json_extract(doc, '$.n')",
+                (name, name)).fetchall()
+        return n
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
+    # -- Backend ------------------------------------------------------------
+
+    async def insert(self, coll: str, doc: dict) -> None:
+        check_doc(doc)
+        await self._run(self._execute, f"INSERT INTO {check_collection(coll)}(id, doc) "
+                        "VALUES (?, ?)", (doc["_id"], _dump(doc)))
+
+    async def get(self, coll: str, _id: str) -> dict | None:
+        rows = await self._run(self._query, f"SELECT doc FROM {check_collection(coll)} "
+                               "WHERE id = ?", (_id,))
+        return json.loads(rows[0][0]) if rows else None
+
+    async def find(self, coll: str, filter: dict, *, sort: str | None = None,
+                   descending: bool = False, limit: int | None = None) -> list[dict]:
+        where, params = _where(filter)
+        sql = f"SELECT doc FROM {check_collection(coll)} WHERE {where}"
+        if sort is not None:
+            order = "DESC" if descending else "ASC"
+            sql += f" ORDER BY {_expr(sort)} {order}" + (f", id {order}" if sort != "_id" else "")
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [json.loads(doc) for doc, in await self._run(self._query, sql, params)]
+
+    async def update(self, coll: str, _id: str, set: dict, *, expect: dict | None = None) -> bool:
+        check_set(set)
+        where, params = _where(expect or {})
+        pairs = ", ".join(f"'$.{field}', json(?)" for field in set)
+        sql = (f"UPDATE {check_collection(coll)} SET doc = json_set(doc, {pairs}) "
+               f"WHERE id = ? AND {where}")
+        return await self._run(self._execute, sql,
+                               [_dump(v) for v in set.values()] + [_id] + params) == 1
+
+    async def put(self, coll: str, doc: dict) -> None:
+        check_doc(doc)
+        await self._run(self._execute, f"INSERT INTO {check_collection(coll)}(id, doc) "
+                        "VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc",
+                        (doc["_id"], _dump(doc)))
+
+    async def next_seq(self, name: str) -> int:
+        return await self._run(self._next_seq, name)
+
+    async def ping(self) -> None:
+        await self._run(self._query, "SELECT 1", ())
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        try:
+            await self._run(self._close)
+        finally:
+            self._closed = True
+            self._executor.shutdown(wait=False)

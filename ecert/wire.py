@@ -1,0 +1,23 @@
+"""Small translations between protobuf messages and core objects, shared by all edges."""
+
+from __future__ import annotations
+
+from ecertpb.v1 import common_pb2
+
+from .auth import Principal
+
+
+def principal_to_pb(p: Principal) -> common_pb2.Principal:
+    return common_pb2.Principal(role=p.role, region=p.region, key_id=p.key_id)
+
+
+def principal_from_pb(pb: common_pb2.Principal) -> Principal:
+    return Principal(pb.role, pb.region, pb.key_id)
+
+
+SERVICE = Principal("service")
+
+
+def service_principal(region: str = "") -> common_pb2.Principal:
+    """The principal the suite's own processes use between themselves."""
+    return common_pb2.Principal(role="service", region=region, key_id="internal")

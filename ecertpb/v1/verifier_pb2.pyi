@@ -1,0 +1,70 @@
+from ecertpb.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class VerifyRequest(_message.Message):
+    __slots__ = ("principal", "payload", "purpose")
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    principal: _common_pb2.Principal
+    payload: str
+    purpose: str
+    def __init__(self, principal: _Optional[_Union[_common_pb2.Principal, _Mapping]] = ..., payload: _Optional[str] = ..., purpose: _Optional[str] = ...) -> None: ...
+
+class VerifiedCredential(_message.Message):
+    __slots__ = ("id", "type", "version", "region", "issued_at", "expires_at", "display_id")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    ISSUED_AT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    type: str
+    version: int
+    region: str
+    issued_at: int
+    expires_at: int
+    display_id: str
+    def __init__(self, id: _Optional[str] = ..., type: _Optional[str] = ..., version: _Optional[int] = ..., region: _Optional[str] = ..., issued_at: _Optional[int] = ..., expires_at: _Optional[int] = ..., display_id: _Optional[str] = ...) -> None: ...
+
+class VerifyResponse(_message.Message):
+    __slots__ = ("result", "credential", "fields_json", "status_checked", "trust_list_version", "checked_at", "detail")
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_JSON_FIELD_NUMBER: _ClassVar[int]
+    STATUS_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    TRUST_LIST_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CHECKED_AT_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    result: str
+    credential: VerifiedCredential
+    fields_json: str
+    status_checked: bool
+    trust_list_version: int
+    checked_at: int
+    detail: str
+    def __init__(self, result: _Optional[str] = ..., credential: _Optional[_Union[VerifiedCredential, _Mapping]] = ..., fields_json: _Optional[str] = ..., status_checked: _Optional[bool] = ..., trust_list_version: _Optional[int] = ..., checked_at: _Optional[int] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class VerifyBatchRequest(_message.Message):
+    __slots__ = ("principal", "payloads", "purpose")
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    PAYLOADS_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    principal: _common_pb2.Principal
+    payloads: _containers.RepeatedScalarFieldContainer[str]
+    purpose: str
+    def __init__(self, principal: _Optional[_Union[_common_pb2.Principal, _Mapping]] = ..., payloads: _Optional[_Iterable[str]] = ..., purpose: _Optional[str] = ...) -> None: ...
+
+class VerifyBatchResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[VerifyResponse]
+    def __init__(self, results: _Optional[_Iterable[_Union[VerifyResponse, _Mapping]]] = ...) -> None: ...

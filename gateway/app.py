@@ -1,0 +1,466 @@
+"""HTTP/JSON front door: translates between HTTP and the suite's gRPC services.
+
+App factory :func:`create_app`; ``cleanup_ctx`` owns the store (API keys) and the
+gRPC channels. Every error answer has the spec's body
+``{"error": {"code", "message", "request_id"}}``; a client's mistake is never a 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import re
+import time
+import uuid
+from collections import OrderedDict
+from datetime import datetime, timezone
+from typing import Any
+
+from aiohttp import web
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from ecert import auth, qr
+from ecert.auth import Principal
+from ecert.config import GatewayConfig
+from ecert.errors import (EcertError, InvalidRequest, NotFound, PermissionDenied, TooLarge, Unauthenticated,
+                          Unavailable)
+from ecert.grpcutil import call
+from ecert.schema import check_region_code
+from ecert.store import Store, open_store
+from ecert.wire import principal_to_pb
+from ecertpb.v1 import common_pb2, issuer_pb2, registry_pb2, verifier_pb2
+
+from . import metrics
+from .clients import Backends
+from .openapi import OPENAPI
+
+log = logging.getLogger("ecert.gateway")
+
+CONFIG = web.AppKey("config", GatewayConfig)
+STORE = web.AppKey("store", Store)
+BACKENDS = web.AppKey("backends", Backends)
+METRICS = web.AppKey("metrics", metrics.Metrics)
+KEY_CACHE = web.AppKey("key_cache", OrderedDict)
+QR_CACHE = web.AppKey("qr_cache", OrderedDict)
+REQUEST_ID = web.RequestKey("request_id", str)
+PRINCIPAL = web.RequestKey("principal", Principal)
+
+KEY_CACHE_TTL = 30.0
+KEY_CACHE_SIZE = 10_000
+QR_CACHE_SIZE = 1024
+OPEN_PATHS = ("/healthz", "/readyz", "/metrics", "/openapi.json", "/scan")
+_REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_STATUS_ACTIONS = {"revoke": issuer_pb2.REVOKE, "suspend": issuer_pb2.SUSPEND, "reinstate": issuer_pb2.REINSTATE}
+
+
+def iso(ts: int) -> str | None:
+    if not ts:
+        return None
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def error_body(code: str, message: str, request_id: str) -> dict:
+    return {"error": {"code": code, "message": message, "request_id": request_id}}
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    return web.Response(text=json.dumps(data, ensure_ascii=False), status=status, content_type="application/json")
+
+
+# -- middlewares ---------------------------------------------------------------------------------
+
+_HTTP_CODES = {400: "INVALID_REQUEST", 401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND",
+               405: "METHOD_NOT_ALLOWED", 409: "CONFLICT", 413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE",
+               422: "UNPROCESSABLE", 429: "TOO_MANY_REQUESTS", 503: "UNAVAILABLE"}
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler):
+    rid = request.headers.get("X-Request-Id", "")
+    if not _REQUEST_ID_RE.fullmatch(rid):
+        rid = uuid.uuid4().hex
+    request[REQUEST_ID] = rid
+    started = time.perf_counter()
+    m = request.app[METRICS]
+    try:
+        resp = await handler(request)
+    except EcertError as err:
+        if err.http_status >= 500 and not isinstance(err, Unavailable):
+            log.error("request %s failed: %s", rid, err.code)
+        resp = json_response(error_body(err.code, err.message, rid), err.http_status)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = _HTTP_CODES.get(exc.status, "HTTP_ERROR")
+        resp = json_response(error_body(code, exc.reason or code, rid), exc.status)
+        if exc.status == 405:
+            resp.headers["Allow"] = exc.headers.get("Allow", "")
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("request %s: unexpected error", rid)
+        resp = json_response(error_body("INTERNAL", "internal error", rid), 500)
+    resp.headers["X-Request-Id"] = rid
+    route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
+    m.observe(request.method, route, resp.status, time.perf_counter() - started)
+    return resp
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler):
+    if request.path.startswith("/v1/"):
+        header = request.headers.get("Authorization", "")
+        key = header[7:].strip() if header[:7].lower() == "bearer " else None
+        request[PRINCIPAL] = await _authenticate(request.app, key)
+    return await handler(request)
+
+
+async def _authenticate(app: web.Application, key: str | None) -> Principal:
+    if not key:
+        raise Unauthenticated("an API key is required: Authorization: Bearer KEY")
+    cache = app[KEY_CACHE]
+    digest = auth.hash_key(key)
+    hit = cache.get(digest)
+    now = time.monotonic()
+    if hit is not None and hit[1] > now:
+        return hit[0]
+    principal = await auth.authenticate(app[STORE], key)
+    cache[digest] = (principal, now + KEY_CACHE_TTL)
+    cache.move_to_end(digest)
+    while len(cache) > KEY_CACHE_SIZE:
+        cache.popitem(last=False)
+    return principal
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+async def read_json(request: web.Request) -> dict:
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge as err:
+        raise TooLarge(f"the body is over {request.app[CONFIG].max_body} bytes") from err
+    if not body:
+        raise InvalidRequest("a JSON body is required")
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise InvalidRequest(f"malformed JSON: {err}", code="MALFORMED_JSON") from err
+    if not isinstance(data, dict):
+        raise InvalidRequest("the body must be a JSON object", code="MALFORMED_JSON")
+    return data
+
+
+def _get(data: dict, name: str, kind: type | tuple, default: Any = None, required: bool = False) -> Any:
+    value = data.get(name, default)
+    if value is None:
+        if required:
+            raise InvalidRequest(f"{name} is required", field=name)
+        return default
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise InvalidRequest(f"{name} has the wrong type", field=name)
+    return value
+
+
+def principal(request: web.Request) -> Principal:
+    return request[PRINCIPAL]
+
+
+def pb_principal(request: web.Request) -> common_pb2.Principal:
+    return principal_to_pb(principal(request))
+
+
+def credential_json(c) -> dict:
+    out = {"id": c.id, "region": c.region, "type": c.type, "version": c.version, "qr_text": c.qr_text,
+           "issued_at": iso(c.issued_at), "expires_at": iso(c.expires_at), "status": c.status,
+           "fields": json.loads(c.fields_json or "{}"), "kid": c.kid}
+    if c.display_id:
+        out["display_id"] = c.display_id
+    return out
+
+
+# -- registry routes -----------------------------------------------------------------------------
+
+async def list_regions(request: web.Request) -> web.Response:
+    be = request.app[BACKENDS]
+    resp = await call(be.registry.ListRegions(registry_pb2.ListRegionsRequest(principal=pb_principal(request))))
+    return json_response({"regions": [
+        {"code": r.code, "name": r.name,
+         "keys": [{"kid": k.kid, "alg": k.alg, "status": k.status, "nbf": k.nbf, "exp": k.exp} for k in r.keys]}
+        for r in resp.regions]})
+
+
+async def create_region(request: web.Request) -> web.Response:
+    auth.require_role(principal(request), "admin")
+    data = await read_json(request)
+    code = check_region_code(_get(data, "code", str, required=True), "code")
+    name = _get(data, "name", str, required=True)
+    r = await call(request.app[BACKENDS].registry.CreateRegion(
+        registry_pb2.CreateRegionRequest(principal=pb_principal(request), code=code, name=name)))
+    return json_response({"code": r.code, "name": r.name, "keys": []}, 201)
+
+
+async def register_key(request: web.Request) -> web.Response:
+    code = check_region_code(request.match_info["code"])
+    auth.require_region(principal(request), code)
+    data = await read_json(request)
+    alg = _get(data, "alg", str, required=True)
+    try:
+        spki = base64.b64decode(_get(data, "spki", str, required=True), validate=True)
+    except ValueError as err:
+        raise InvalidRequest("spki must be base64 DER", field="spki") from err
+    nbf = _get(data, "nbf", int, 0)
+    exp = _get(data, "exp", int, 0)
+    resp = await call(request.app[BACKENDS].registry.RegisterKey(registry_pb2.RegisterKeyRequest(
+        principal=pb_principal(request), region=code, alg=alg, spki=spki, nbf=nbf, exp=exp)))
+    return json_response({"kid": resp.kid}, 201 if resp.created else 200)
+
+
+async def revoke_key(request: web.Request) -> web.Response:
+    code = check_region_code(request.match_info["code"])
+    auth.require_role(principal(request), "admin")
+    kid = request.match_info["kid"].lower()
+    if not re.fullmatch(r"[0-9a-f]{16}", kid):
+        raise InvalidRequest("kid must be 16 hex digits", field="kid")
+    k = await call(request.app[BACKENDS].registry.RevokeKey(
+        registry_pb2.KeyRef(principal=pb_principal(request), region=code, kid=kid)))
+    return json_response({"kid": k.kid, "alg": k.alg, "status": k.status, "nbf": k.nbf, "exp": k.exp,
+                          "revoked_at": k.revoked_at or None})
+
+
+def _type_json(t) -> dict:
+    return {"id": t.id, "version": t.version, "name": t.name, "schema": json.loads(t.schema_json),
+            "disclosure": json.loads(t.disclosure_json or "{}")}
+
+
+async def list_types(request: web.Request) -> web.Response:
+    resp = await call(request.app[BACKENDS].registry.ListCertificateTypes(
+        registry_pb2.ListCertificateTypesRequest(principal=pb_principal(request))))
+    return json_response({"types": [_type_json(t) for t in resp.types]})
+
+
+async def publish_type(request: web.Request) -> web.Response:
+    auth.require_role(principal(request), "admin")
+    data = await read_json(request)
+    schema = data.get("schema")
+    if not isinstance(schema, (dict, str)):
+        raise InvalidRequest("schema must be a JSON Schema object", code="SCHEMA_MALFORMED", field="schema")
+    disclosure = _get(data, "disclosure", dict, {})
+    t = common_pb2.CertificateType(
+        id=_get(data, "id", str, required=True), version=_get(data, "version", int, 1),
+        name=_get(data, "name", str, required=True),
+        schema_json=schema if isinstance(schema, str) else json.dumps(schema, ensure_ascii=False),
+        disclosure_json=json.dumps(disclosure, ensure_ascii=False))
+    resp = await call(request.app[BACKENDS].registry.PublishCertificateType(
+        registry_pb2.PublishCertificateTypeRequest(principal=pb_principal(request), type=t)))
+    return json_response(_type_json(resp), 201)
+
+
+async def trust_list_json(request: web.Request) -> web.Response:
+    tl = await call(request.app[BACKENDS].registry.GetTrustList(registry_pb2.GetTrustListRequest()))
+    return web.Response(text=tl.json, content_type="application/json")
+
+
+async def trust_list_cbor(request: web.Request) -> web.Response:
+    tl = await call(request.app[BACKENDS].registry.GetTrustList(registry_pb2.GetTrustListRequest()))
+    return web.Response(body=tl.signed, content_type="application/cose")
+
+
+# -- credential routes ---------------------------------------------------------------------------
+
+async def issue_credential(request: web.Request) -> web.Response:
+    data = await read_json(request)
+    region = check_region_code(_get(data, "region", str, required=True))
+    auth.require_role(principal(request), "agency", "admin")
+    auth.require_region(principal(request), region)
+    fields = _get(data, "fields", dict, required=True)
+    req = issuer_pb2.IssueCredentialRequest(
+        principal=pb_principal(request), type=_get(data, "type", str, required=True),
+        version=_get(data, "version", int, 0), fields_json=json.dumps(fields, ensure_ascii=False),
+        valid_days=_get(data, "valid_days", int, 0), request_id=_get(data, "request_id", str, ""))
+    if req.version < 0 or req.valid_days < 0:
+        raise InvalidRequest("version and valid_days must be positive")
+    stub = await request.app[BACKENDS].issuer(region)
+    c = await call(stub.IssueCredential(req))
+    return json_response(credential_json(c), 201)
+
+
+async def _find_credential(request: web.Request, cred_id: str):
+    """The issuer holding ``cred_id``: the agency's own region, or (admin) any region."""
+    p = principal(request)
+    be = request.app[BACKENDS]
+    if not re.fullmatch(r"[A-Za-z2-7]{26}", cred_id):
+        raise NotFound("no such credential")
+    if p.role == "agency":
+        regions = [p.region]
+    elif p.role == "admin":
+        regions = await be.issuer_regions()
+    else:
+        raise PermissionDenied(f"role {p.role} may not read credential records")
+    ref = issuer_pb2.CredentialRef(principal=pb_principal(request), id=cred_id.upper())
+    for region in regions:
+        stub = await be.issuer(region)
+        try:
+            return stub, await call(stub.GetCredential(ref))
+        except NotFound:
+            continue
+    raise NotFound("no such credential")
+
+
+async def get_credential(request: web.Request) -> web.Response:
+    _, c = await _find_credential(request, request.match_info["id"])
+    return json_response(credential_json(c))
+
+
+async def credential_qr(request: web.Request) -> web.Response:
+    _, c = await _find_credential(request, request.match_info["id"])
+    cache = request.app[QR_CACHE]
+    png = cache.get(c.id)
+    if png is None:
+        png = await asyncio.get_running_loop().run_in_executor(None, qr.png, c.qr_text)
+        cache[c.id] = png
+        while len(cache) > QR_CACHE_SIZE:
+            cache.popitem(last=False)
+    return web.Response(body=png, content_type="image/png", headers={"Cache-Control": "private, max-age=300"})
+
+
+async def change_status(request: web.Request) -> web.Response:
+    action = request.match_info["action"]
+    if action not in _STATUS_ACTIONS:
+        raise NotFound(f"unknown action :{action}")
+    auth.require_role(principal(request), "agency", "admin")
+    stub, c = await _find_credential(request, request.match_info["id"])
+    c = await call(stub.ChangeStatus(issuer_pb2.ChangeStatusRequest(
+        principal=pb_principal(request), id=c.id, action=_STATUS_ACTIONS[action])))
+    return json_response({"id": c.id, "status": c.status})
+
+
+# -- verification routes -------------------------------------------------------------------------
+
+def verification_json(r) -> dict:
+    cred = None
+    if r.HasField("credential"):
+        c = r.credential
+        cred = {"id": c.id, "type": c.type, "version": c.version, "region": c.region,
+                "issued_at": iso(c.issued_at), "expires_at": iso(c.expires_at)}
+        if c.display_id:
+            cred["display_id"] = c.display_id
+    out = {"result": r.result, "credential": cred, "fields": json.loads(r.fields_json or "{}"),
+           "status_checked": r.status_checked, "trust_list_version": r.trust_list_version,
+           "checked_at": iso(r.checked_at)}
+    if r.detail:
+        out["detail"] = r.detail
+    return out
+
+
+def _purpose(data: dict) -> str:
+    purpose = _get(data, "purpose", str, "")
+    if len(purpose) > 200:
+        raise InvalidRequest("purpose is over 200 characters", field="purpose")
+    return purpose
+
+
+async def verify(request: web.Request) -> web.Response:
+    auth.require_role(principal(request), *auth.VERIFY_ROLES)
+    data = await read_json(request)
+    payload = _get(data, "payload", str, required=True)
+    r = await call(request.app[BACKENDS].verifier.Verify(verifier_pb2.VerifyRequest(
+        principal=pb_principal(request), payload=payload, purpose=_purpose(data))))
+    request.app[METRICS].verification(r.result)
+    return json_response(verification_json(r))
+
+
+async def verify_batch(request: web.Request) -> web.Response:
+    auth.require_role(principal(request), *auth.VERIFY_ROLES)
+    data = await read_json(request)
+    payloads = _get(data, "payloads", list, required=True)
+    if len(payloads) > 1000:
+        raise InvalidRequest("at most 1,000 payloads per batch", field="payloads")
+    if not all(isinstance(p, str) for p in payloads):
+        raise InvalidRequest("payloads must be strings", field="payloads")
+    resp = await call(request.app[BACKENDS].verifier.VerifyBatch(verifier_pb2.VerifyBatchRequest(
+        principal=pb_principal(request), payloads=payloads, purpose=_purpose(data))))
+    for r in resp.results:
+        request.app[METRICS].verification(r.result)
+    return json_response({"results": [verification_json(r) for r in resp.results]})
+
+
+# -- operations ----------------------------------------------------------------------------------
+
+async def healthz(request: web.Request) -> web.Response:
+    return json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    be = request.app[BACKENDS]
+    checks: dict[str, str] = {}
+
+    async def probe(name: str, coro) -> None:
+        try:
+            await asyncio.wait_for(coro, 2.0)
+            checks[name] = "ok"
+        except Exception as err:  # any failure means "not ready", with its name
+            checks[name] = f"unavailable: {type(err).__name__}"
+
+    async def health(ch, service: str):
+        resp = await health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=service))
+        if resp.status != health_pb2.HealthCheckResponse.SERVING:
+            raise Unavailable(service)
+
+    await asyncio.gather(
+        probe("store", request.app[STORE].ping()),
+        probe("registry", health(be._registry_channel, "ecert.v1.RegistryService")),
+        probe("verifier", health(be._verifier_channel, "ecert.v1.VerifierService")))
+    ready = all(v == "ok" for v in checks.values())
+    return json_response({"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503)
+
+
+async def metrics_route(request: web.Request) -> web.Response:
+    body, content_type = request.app[METRICS].render()
+    return web.Response(body=body, headers={"Content-Type": content_type})
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return json_response(OPENAPI)
+
+
+def create_app(cfg: GatewayConfig, *, store: Store | None = None, backends: Backends | None = None) -> web.Application:
+    """The gateway application. ``store`` and ``backends`` may be passed in (tests); otherwise
+    they are opened from ``cfg`` and closed with the app."""
+    app = web.Application(middlewares=[errors_middleware, auth_middleware], client_max_size=cfg.max_body)
+    app[CONFIG] = cfg
+    app[METRICS] = metrics.Metrics()
+    app[KEY_CACHE] = OrderedDict()
+    app[QR_CACHE] = OrderedDict()
+
+    async def resources(app: web.Application):
+        app[STORE] = store or await open_store(cfg.store_uri)
+        app[BACKENDS] = backends or Backends(cfg.registry_target, cfg.verifier_target, cfg.internal_token)
+        yield
+        if backends is None:
+            await app[BACKENDS].close()
+        if store is None:
+            await app[STORE].close()
+
+    app.cleanup_ctx.append(resources)
+    r = app.router
+    r.add_get("/healthz", healthz)
+    r.add_get("/readyz", readyz)
+    r.add_get("/metrics", metrics_route)
+    r.add_get("/openapi.json", openapi)
+    r.add_get("/v1/regions", list_regions)
+    r.add_post("/v1/regions", create_region)
+    r.add_post("/v1/regions/{code}/keys", register_key)
+    r.add_post("/v1/regions/{code}/keys/{kid:[^/:]+}:revoke", revoke_key)
+    r.add_get("/v1/certificate-types", list_types)
+    r.add_post("/v1/certificate-types", publish_type)
+    r.add_get("/v1/trust-list", trust_list_json)
+    r.add_get("/v1/trust-list.cbor", trust_list_cbor)
+    r.add_post("/v1/credentials", issue_credential)
+    r.add_get("/v1/credentials/{id:[^/:]+}", get_credential)
+    r.add_get("/v1/credentials/{id:[^/:]+}/qr.png", credential_qr)
+    r.add_post("/v1/credentials/{id:[^/:]+}:{action}", change_status)
+    r.add_post("/v1/verifications", verify)
+    r.add_post("/v1/verifications:batch", verify_batch)
+    return app

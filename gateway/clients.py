@@ -1,0 +1,62 @@
+"""The gateway's gRPC clients: registry, verifier and the regional issuers found
+through the registry's directory."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import grpc
+
+from ecert.errors import NotFound, Unavailable
+from ecert.grpcutil import call, channel
+from ecert.wire import SERVICE, principal_to_pb
+from ecertpb.v1 import issuer_pb2_grpc, registry_pb2, registry_pb2_grpc, verifier_pb2_grpc
+
+DIRECTORY_TTL = 10.0
+
+
+class Backends:
+    def __init__(self, registry_target: str, verifier_target: str, internal_token: str):
+        self.token = internal_token
+        self._registry_channel = channel(registry_target, internal_token)
+        self._verifier_channel = channel(verifier_target, internal_token)
+        self.registry = registry_pb2_grpc.RegistryServiceStub(self._registry_channel)
+        self.verifier = verifier_pb2_grpc.VerifierServiceStub(self._verifier_channel)
+        self._issuers: dict[str, tuple[str, grpc.aio.Channel, issuer_pb2_grpc.IssuerServiceStub]] = {}
+        self._endpoints: dict[str, str] = {}
+        self._endpoints_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def _directory(self, force: bool = False) -> dict[str, str]:
+        async with self._lock:
+            if force or time.monotonic() - self._endpoints_at > DIRECTORY_TTL:
+                resp = await call(self.registry.ListRegions(
+                    registry_pb2.ListRegionsRequest(principal=principal_to_pb(SERVICE)), timeout=5))
+                self._endpoints = {r.code: r.endpoint for r in resp.regions}
+                self._endpoints_at = time.monotonic()
+            return self._endpoints
+
+    async def issuer(self, region: str) -> issuer_pb2_grpc.IssuerServiceStub:
+        endpoints = await self._directory()
+        if region not in endpoints:
+            endpoints = await self._directory(force=True)
+        if region not in endpoints:
+            raise NotFound(f"unknown region {region}", code="REGION_UNKNOWN")
+        endpoint = endpoints[region]
+        if not endpoint:
+            raise Unavailable(f"region {region} has no issuer online", code="REGION_UNAVAILABLE")
+        cached = self._issuers.get(region)
+        if cached is None or cached[0] != endpoint:
+            ch = channel(endpoint, self.token)
+            cached = self._issuers[region] = (endpoint, ch, issuer_pb2_grpc.IssuerServiceStub(ch))
+        return cached[2]
+
+    async def issuer_regions(self) -> list[str]:
+        return [code for code, ep in (await self._directory()).items() if ep]
+
+    async def close(self) -> None:
+        await self._registry_channel.close()
+        await self._verifier_channel.close()
+        for _, ch, _ in self._issuers.values():
+            await ch.close()

@@ -1,0 +1,142 @@
+"""The OpenAPI 3.1 description of the gateway, served at ``GET /openapi.json``."""
+
+from __future__ import annotations
+
+from ecert.errors import Outcome
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict) -> dict:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+_ERRORS = {str(code): {"description": text, **_json(_ref("Error"))} for code, text in (
+    (400, "malformed request"), (401, "no or bad API key"), (403, "role or region not allowed"),
+    (404, "unknown id"), (409, "conflict"), (413, "too large"), (422, "against the rules"),
+    (503, "a backend is unavailable"))}
+
+
+def _op(summary: str, *, roles: str, ok: tuple[int, dict | None] = (200, None), body: dict | None = None,
+        params: list | None = None, open_route: bool = False, content: dict | None = None) -> dict:
+    op: dict = {"summary": summary, "description": f"Roles: {roles}.",
+                "responses": {str(ok[0]): {"description": "success",
+                                           **(content or (_json(ok[1]) if ok[1] else {}))}, **_ERRORS}}
+    if body is not None:
+        op["requestBody"] = {"required": True, **_json(body)}
+    if params:
+        op["parameters"] = params
+    if open_route:
+        op["security"] = []
+    return op
+
+
+def _path_param(name: str, description: str) -> dict:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}, "description": description}
+
+
+_ID = _path_param("id", "credential id (unpadded base32 of the cti)")
+_CODE = _path_param("code", "region, ISO 3166-2 (e.g. CN-ZJ)")
+_TIME = {"type": ["string", "null"], "format": "date-time"}
+
+SCHEMAS = {
+    "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+        "type": "object", "required": ["code", "message", "request_id"],
+        "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "request_id": {"type": "string"}}}}},
+    "Key": {"type": "object", "properties": {
+        "kid": {"type": "string", "description": "hex"}, "alg": {"enum": ["ES256", "EdDSA"]},
+        "status": {"enum": ["active", "retired", "revoked"]}, "nbf": {"type": "integer"}, "exp": {"type": "integer"}}},
+    "Region": {"type": "object", "properties": {
+        "code": {"type": "string"}, "name": {"type": "string"}, "keys": {"type": "array", "items": _ref("Key")}}},
+    "CertificateType": {"type": "object", "required": ["id", "version", "name", "schema"], "properties": {
+        "id": {"type": "string"}, "version": {"type": "integer"}, "name": {"type": "string"},
+        "schema": {"type": "object", "description": "JSON Schema draft 2020-12"},
+        "disclosure": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}}},
+    "IssueRequest": {"type": "object", "required": ["region", "type", "fields"], "properties": {
+        "region": {"type": "string"}, "type": {"type": "string"}, "version": {"type": "integer"},
+        "fields": {"type": "object"}, "valid_days": {"type": "integer", "minimum": 1},
+        "request_id": {"type": "string", "maxLength": 128,
+                       "description": "the same request_id sent again returns the same credential"}}},
+    "Credential": {"type": "object", "properties": {
+        "id": {"type": "string"}, "qr_text": {"type": "string"}, "issued_at": _TIME, "expires_at": _TIME,
+        "status": {"enum": ["valid", "revoked", "suspended"]}, "region": {"type": "string"},
+        "type": {"type": "string"}, "version": {"type": "integer"}, "fields": {"type": "object"},
+        "display_id": {"type": "string"}}},
+    "VerifyRequest": {"type": "object", "required": ["payload"], "properties": {
+        "payload": {"type": "string", "description": "EC1:... or EP1:..."}, "purpose": {"type": "string"}}},
+    "Verification": {"type": "object", "required": ["result", "credential", "fields", "status_checked",
+                                                    "trust_list_version", "checked_at"], "properties": {
+        "result": {"enum": [o.value for o in Outcome]},
+        "credential": {"oneOf": [{"type": "null"}, {"type": "object", "properties": {
+            "id": {"type": "string"}, "type": {"type": "string"}, "version": {"type": "integer"},
+            "region": {"type": "string"}, "issued_at": _TIME, "expires_at": _TIME}}]},
+        "fields": {"type": "object", "description": "only the fields the caller's role may see"},
+        "status_checked": {"type": "boolean"}, "trust_list_version": {"type": "integer"},
+        "checked_at": _TIME}},
+}
+
+_STATUS = {"type": "object", "properties": {"id": {"type": "string"}, "status": {"type": "string"}}}
+_VERIFY_ROLES = "hotel, traffic_police, integrator, agency, admin"
+
+PATHS = {
+    "/healthz": {"get": _op("Process alive", roles="none", open_route=True)},
+    "/readyz": {"get": _op("Backends reachable", roles="none", open_route=True)},
+    "/metrics": {"get": _op("Prometheus metrics", roles="none", open_route=True,
+                            content={"content": {"text/plain": {"schema": {"type": "string"}}}})},
+    "/openapi.json": {"get": _op("This document", roles="none", open_route=True)},
+    "/v1/regions": {
+        "get": _op("Regions and their keys", roles="any", ok=(200, {"type": "object", "properties": {
+            "regions": {"type": "array", "items": _ref("Region")}}})),
+        "post": _op("Create a region", roles="admin", ok=(201, _ref("Region")), body={
+            "type": "object", "required": ["code", "name"],
+            "properties": {"code": {"type": "string"}, "name": {"type": "string"}}})},
+    "/v1/regions/{code}/keys": {"post": _op(
+        "Register a public key whose private half is held elsewhere", roles="admin, agency of the region",
+        params=[_CODE], ok=(201, {"type": "object", "properties": {"kid": {"type": "string"}}}), body={
+            "type": "object", "required": ["alg", "spki"], "properties": {
+                "alg": {"enum": ["ES256", "EdDSA"]}, "spki": {"type": "string", "description": "base64 DER"},
+                "nbf": {"type": "integer"}, "exp": {"type": "integer"}}})},
+    "/v1/regions/{code}/keys/{kid}:revoke": {"post": _op(
+        "Revoke a key", roles="admin", params=[_CODE, _path_param("kid", "hex key id")], ok=(200, _ref("Key")))},
+    "/v1/certificate-types": {
+        "get": _op("Certificate types", roles="any", ok=(200, {"type": "object", "properties": {
+            "types": {"type": "array", "items": _ref("CertificateType")}}})),
+        "post": _op("Publish a certificate type version", roles="admin", ok=(201, _ref("CertificateType")),
+                    body=_ref("CertificateType"))},
+    "/v1/trust-list": {"get": _op("The trust list as JSON (bytes as base64)", roles="any",
+                                  ok=(200, {"type": "object"}))},
+    "/v1/trust-list.cbor": {"get": _op("The signed trust list (COSE_Sign1)", roles="any", content={
+        "content": {"application/cose": {"schema": {"type": "string", "contentMediaType": "application/cose"}}}})},
+    "/v1/credentials": {"post": _op("Issue a credential", roles="agency of the region, admin",
+                                    ok=(201, _ref("Credential")), body=_ref("IssueRequest"))},
+    "/v1/credentials/{id}": {"get": _op("A credential record", roles="issuing agency, admin", params=[_ID],
+                                        ok=(200, _ref("Credential")))},
+    "/v1/credentials/{id}/qr.png": {"get": _op("The credential's QR code", roles="issuing agency, admin",
+                                               params=[_ID], content={"content": {"image/png": {}}})},
+    **{f"/v1/credentials/{{id}}:{action}": {"post": _op(f"{action.capitalize()} a credential",
+                                                        roles="issuing agency, admin", params=[_ID],
+                                                        ok=(200, _STATUS))}
+       for action in ("revoke", "suspend", "reinstate")},
+    "/v1/verifications": {"post": _op("Verify an EC1 credential or EP1 token", roles=_VERIFY_ROLES,
+                                      body=_ref("VerifyRequest"), ok=(200, _ref("Verification")))},
+    "/v1/verifications:batch": {"post": _op(
+        "Verify up to 1,000 payloads", roles=_VERIFY_ROLES,
+        body={"type": "object", "required": ["payloads"], "properties": {
+            "payloads": {"type": "array", "maxItems": 1000, "items": {"type": "string"}},
+            "purpose": {"type": "string"}}},
+        ok=(200, {"type": "object", "properties": {"results": {"type": "array", "items": _ref("Verification")}}}))},
+}
+
+OPENAPI = {
+    "openapi": "3.1.0",
+    "info": {"title": "E-certificate mutual recognition gateway", "version": "1.0.0",
+             "description": "HTTP/JSON front door of the suite. Errors: {\"error\": {code, message, request_id}}."},
+    "servers": [{"url": "http://127.0.0.1:8080"}],
+    "security": [{"bearer": []}],
+    "paths": PATHS,
+    "components": {"schemas": SCHEMAS,
+                   "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                                  "description": "API key from `ecert apikey create`"}}},
+}

@@ -1,0 +1,276 @@
+"""Verifier: checks EC1 credentials and EP1 tokens against the cached trust list.
+
+The trust list comes from the registry, is checked against the pinned root key,
+never goes back to a lower version, and is kept on disk so a restarted verifier
+works offline. Status lists come from the issuing regions (found through the
+trust list's directory) and are cached until their ``exp``; both are refreshed
+in the background, so the hot path is CPU only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from pathlib import Path
+
+import grpc
+
+from ecert import credential, keys, statuslist, verify
+from ecert.auth import VERIFY_ROLES, Principal, require_role
+from ecert.clock import Clock, system_clock
+from ecert.config import VerifierConfig
+from ecert.errors import EcertError, InvalidRequest, NotFound, Outcome
+from ecert.grpcutil import call, channel, create_server, rpc
+from ecert.trustlist import TrustList, TrustListError
+from ecert.wire import principal_from_pb, principal_to_pb
+from ecertpb.v1 import (issuer_pb2, issuer_pb2_grpc, registry_pb2, registry_pb2_grpc, verifier_pb2,
+                        verifier_pb2_grpc)
+
+log = logging.getLogger("ecert.verifier")
+
+MAX_BATCH = 1000
+MAX_PAYLOAD_CHARS = 1024 * 1024  # the format limits are far below; this bounds the work
+FETCH_TIMEOUT = 3.0
+MAX_PURPOSE = 200
+
+
+class TrustCache:
+    """The current trust list and the status lists, refreshed from the network."""
+
+    def __init__(self, root: keys.PublicKey, registry_target: str, internal_token: str, cache_dir: Path | None,
+                 now: Clock = system_clock):
+        self.root = root
+        self.token = internal_token
+        self.now = now
+        self.cache_file = cache_dir / "trust-list.cbor" if cache_dir else None
+        self._registry_channel = channel(registry_target, internal_token)
+        self._registry = registry_pb2_grpc.RegistryServiceStub(self._registry_channel)
+        self._issuers: dict[str, tuple[str, grpc.aio.Channel, issuer_pb2_grpc.IssuerServiceStub]] = {}
+        self.trust: TrustList | None = None
+        self.status: dict[str, statuslist.StatusList] = {}
+        self._status_region: dict[str, str] = {}
+        self._fetching: dict[str, asyncio.Future] = {}
+        self.last_refresh = 0.0
+
+    def load_cached(self) -> None:
+        if self.cache_file and self.cache_file.exists():
+            try:
+                self._accept(TrustList.from_signed(self.cache_file.read_bytes(), self.root), persist=False)
+                log.info("trust list v%d loaded from cache", self.trust.version)
+            except TrustListError as err:
+                log.warning("ignoring cached trust list: %s", err)
+
+    def _accept(self, tl: TrustList, persist: bool = True) -> bool:
+        if self.trust is not None and tl.version <= self.trust.version:
+            return False
+        self.trust = tl
+        if persist and self.cache_file:
+            self.cache_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.cache_file.with_suffix(".tmp")
+            tmp.write_bytes(tl.signed)
+            tmp.replace(self.cache_file)
+        return True
+
+    async def refresh_trust(self) -> bool:
+        """Fetch the trust list; True if a newer version was accepted."""
+        self.last_refresh = time.monotonic()
+        resp = await call(self._registry.GetTrustList(registry_pb2.GetTrustListRequest(), timeout=FETCH_TIMEOUT))
+        tl = TrustList.from_signed(resp.signed, self.root)
+        accepted = self._accept(tl)
+        if accepted:
+            log.info("trust list v%d accepted", tl.version)
+        return accepted
+
+    def issuer(self, region: str) -> issuer_pb2_grpc.IssuerServiceStub | None:
+        entry = self.trust.regions.get(region) if self.trust else None
+        if entry is None or not entry.endpoint:
+            return None
+        cached = self._issuers.get(region)
+        if cached is None or cached[0] != entry.endpoint:
+            ch = channel(entry.endpoint, self.token)
+            cached = self._issuers[region] = (entry.endpoint, ch, issuer_pb2_grpc.IssuerServiceStub(ch))
+        return cached[2]
+
+    async def fetch_status(self, uri: str, region: str) -> statuslist.StatusList | None:
+        """Fetch (once, shared by concurrent callers) and check a region's status list."""
+        fut = self._fetching.get(uri)
+        if fut is not None:
+            return await asyncio.shield(fut)
+        fut = asyncio.get_running_loop().create_future()
+        self._fetching[uri] = fut
+        self._status_region[uri] = region
+        try:
+            result = await self._fetch_status(uri, region)
+            fut.set_result(result)
+            return result
+        except BaseException as err:
+            fut.set_result(self.status.get(uri))
+            if isinstance(err, asyncio.CancelledError):
+                raise
+            return self.status.get(uri)
+        finally:
+            del self._fetching[uri]
+
+    async def _fetch_status(self, uri: str, region: str) -> statuslist.StatusList | None:
+        stub = self.issuer(region)
+        if stub is None or self.trust is None:
+            return self.status.get(uri)
+        try:
+            resp = await call(stub.GetStatusList(issuer_pb2.GetStatusListRequest(uri=uri), timeout=FETCH_TIMEOUT))
+            region_keys = {k.kid: [k] for k in self.trust.regions[region].keys}
+            sl = statuslist.parse(resp.signed, expected_uri=uri, region_keys=region_keys)
+        except (EcertError, KeyError) as err:
+            log.warning("status list %s unavailable: %s", uri, err)
+            return self.status.get(uri)
+        old = self.status.get(uri)
+        if old is None or sl.iat >= old.iat:
+            self.status[uri] = sl
+        return self.status[uri]
+
+    async def refresh_all(self) -> None:
+        try:
+            await self.refresh_trust()
+        except (EcertError, TrustListError) as err:
+            log.warning("trust list refresh failed, keeping v%s: %s", self.trust and self.trust.version, err)
+        for uri, region in list(self._status_region.items()):
+            await self.fetch_status(uri, region)
+
+    async def run(self, every: float) -> None:
+        while True:
+            await asyncio.sleep(every)
+            await self.refresh_all()
+
+    async def close(self) -> None:
+        await self._registry_channel.close()
+        for _, ch, _ in self._issuers.values():
+            await ch.close()
+
+
+class Verifier:
+    def __init__(self, cache: TrustCache, *, skew: int = verify.DEFAULT_SKEW, now: Clock = system_clock):
+        self.cache = cache
+        self.skew = skew
+        self.now = now
+
+    async def verify(self, p: Principal, payload: str, purpose: str = "") -> verifier_pb2.VerifyResponse:
+        now = self.now()
+        trust = self.cache.trust
+        if trust is None:
+            try:
+                await self.cache.refresh_trust()
+            except (EcertError, TrustListError):
+                pass
+            trust = self.cache.trust
+        if trust is None:
+            return verifier_pb2.VerifyResponse(result=Outcome.REGION_UNAVAILABLE.value, checked_at=now,
+                                               detail="no trust list yet: the registry could not be reached")
+        res = verify.check_any(payload, trust, now, self.skew)
+        if res.outcome is Outcome.KID_UNKNOWN and time.monotonic() - self.cache.last_refresh > 5:
+            # A key registered moments ago: look once at a fresher trust list.
+            try:
+                if await self.cache.refresh_trust():
+                    trust = self.cache.trust
+                    res = verify.check_any(payload, trust, now, self.skew)
+            except (EcertError, TrustListError):
+                pass
+        if res.token is not None and res.ok:
+            return await self._resolve(p, res, trust, now, purpose)
+        if res.ok and res.claims is not None and res.claims.status_uri is not None:
+            sl = self.cache.status.get(res.claims.status_uri)
+            if sl is None or sl.is_stale(now):
+                sl = await self.cache.fetch_status(res.claims.status_uri, res.claims.iss)
+            verify.apply_status(res, sl, now)
+        elif res.ok:
+            verify.apply_status(res, None, now)
+        return self._response(p, res, trust, now)
+
+    def _response(self, p: Principal, res: verify.Result, trust: TrustList, now: int) -> verifier_pb2.VerifyResponse:
+        out = verifier_pb2.VerifyResponse(result=res.outcome.value, status_checked=res.status_checked,
+                                          trust_list_version=trust.version, checked_at=now, detail=res.detail)
+        c = res.claims
+        if c is not None:
+            out.credential.CopyFrom(verifier_pb2.VerifiedCredential(
+                id=c.id, type=c.type_id, version=c.type_version, region=c.iss, issued_at=c.iat, expires_at=c.exp))
+        if res.outcome in (Outcome.VALID,) and res.fields is not None:
+            out.fields_json = json.dumps(res.disclosed(p.role), ensure_ascii=False)
+        else:
+            out.fields_json = "{}"
+        return out
+
+    async def _resolve(self, p: Principal, res: verify.Result, trust: TrustList, now: int,
+                       purpose: str) -> verifier_pb2.VerifyResponse:
+        tok = res.token
+        out = verifier_pb2.VerifyResponse(trust_list_version=trust.version, checked_at=now, fields_json="{}")
+        stub = self.cache.issuer(tok.iss)
+        if stub is None:
+            out.result, out.detail = Outcome.REGION_UNAVAILABLE.value, f"no endpoint for {tok.iss}"
+            return out
+        try:
+            resp = await call(stub.ResolvePresentation(issuer_pb2.ResolvePresentationRequest(
+                principal=principal_to_pb(p), token_cti=tok.cti, credential_cti=tok.credential_cti,
+                purpose=purpose), timeout=FETCH_TIMEOUT))
+        except NotFound:
+            out.result, out.detail = Outcome.REVOKED.value, "the issuing region does not know this credential"
+            return out
+        except EcertError as err:
+            out.result, out.detail = Outcome.REGION_UNAVAILABLE.value, f"{tok.iss} could not resolve the token"
+            log.warning("resolving a token of %s failed: %s", tok.iss, err.code)
+            return out
+        c = resp.credential
+        out.result = resp.result
+        out.status_checked = True
+        out.credential.CopyFrom(verifier_pb2.VerifiedCredential(
+            id=c.id, type=c.type, version=c.version, region=c.region, issued_at=c.issued_at,
+            expires_at=c.expires_at, display_id=c.display_id))
+        if resp.result == Outcome.VALID.value:
+            out.fields_json = c.fields_json or "{}"
+        return out
+
+
+def _check_request(p: Principal, purpose: str) -> None:
+    require_role(p, *VERIFY_ROLES)
+    if len(purpose) > MAX_PURPOSE:
+        raise InvalidRequest("purpose is over 200 characters", field="purpose")
+
+
+class VerifierServicer(verifier_pb2_grpc.VerifierServiceServicer):
+    def __init__(self, verifier: Verifier):
+        self.v = verifier
+
+    @rpc
+    async def Verify(self, request, context):
+        p = principal_from_pb(request.principal)
+        _check_request(p, request.purpose)
+        if len(request.payload) > MAX_PAYLOAD_CHARS:
+            return verifier_pb2.VerifyResponse(result=Outcome.PAYLOAD_TOO_LARGE.value, checked_at=self.v.now(),
+                                               fields_json="{}")
+        return await self.v.verify(p, request.payload, request.purpose)
+
+    @rpc
+    async def VerifyBatch(self, request, context):
+        p = principal_from_pb(request.principal)
+        _check_request(p, request.purpose)
+        if len(request.payloads) > MAX_BATCH:
+            raise InvalidRequest(f"at most {MAX_BATCH} payloads per batch", field="payloads")
+        results = []
+        for payload in request.payloads:
+            if len(payload) > credential.MAX_TEXT * 2:
+                results.append(verifier_pb2.VerifyResponse(result=Outcome.PAYLOAD_TOO_LARGE.value,
+                                                           checked_at=self.v.now(), fields_json="{}"))
+            else:
+                results.append(await self.v.verify(p, payload, request.purpose))
+        return verifier_pb2.VerifyBatchResponse(results=results)
+
+
+async def build(cfg: VerifierConfig, *, now: Clock = system_clock, listen: str | None = None):
+    root = keys.public_from_pem(cfg.root_public_key_pem)
+    cache = TrustCache(root, cfg.registry_target, cfg.internal_token, cfg.var_dir / "verifier", now)
+    cache.load_cached()
+    verifier = Verifier(cache, skew=cfg.clock_skew, now=now)
+    server, port = create_server(
+        listen or cfg.listen,
+        [lambda s: verifier_pb2_grpc.add_VerifierServiceServicer_to_server(VerifierServicer(verifier), s)],
+        internal_token=cfg.internal_token, service_names=["ecert.v1.VerifierService"])
+    return verifier, server, port

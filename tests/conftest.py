@@ -1,0 +1,44 @@
+"""Fixtures: the whole suite on real servers (port 0) with SQLite in a temporary folder."""
+
+from __future__ import annotations
+
+import pytest
+import pytest_asyncio
+from aiohttp.test_utils import TestClient, TestServer
+
+from ecert.testing import start_suite
+from gateway.app import create_app
+
+
+@pytest_asyncio.fixture(scope="session")
+async def suite(tmp_path_factory):
+    s = await start_suite(tmp_path_factory.mktemp("suite"))
+    yield s
+    await s.close()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def http(suite):
+    """An aiohttp client for the gateway, which shares the suite's store."""
+    app = create_app(suite.gateway_config, store=suite.store)
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    yield client
+    await client.close()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def keys(suite):
+    """One API key per role (agencies for both regions)."""
+    return {
+        "admin": await suite.api_key("admin"),
+        "agency_zj": await suite.api_key("agency", "CN-ZJ"),
+        "agency_sh": await suite.api_key("agency", "CN-SH"),
+        "hotel": await suite.api_key("hotel"),
+        "police": await suite.api_key("traffic_police", "CN-JS"),
+        "integrator": await suite.api_key("integrator"),
+    }
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}

@@ -1,0 +1,364 @@
+"""One contract for the store, run over every backend.
+
+``sqlite`` always runs (a file in tmp_path); ``mongo`` runs when MONGODB_URI
+names a server, each test in a fresh random database that is dropped after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+import uuid
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import pytest_asyncio
+
+from ecert.errors import ConfigError, Conflict, DuplicateKey, NotFound, StoreError
+from ecert.store import COLLECTIONS, Store, open_store
+from ecert.store.mongo import MongoBackend
+from ecert.store.sqlite import SQLiteBackend
+
+
+def _mongo_uri(database: str) -> str:
+    """MONGODB_URI with its database replaced, or skip the test."""
+    uri = os.environ.get("MONGODB_URI")
+    if not uri:
+        pytest.skip("MONGODB_URI is not set: the MongoDB contract run needs a real server")
+    return urlunsplit(urlsplit(uri)._replace(path=f"/{database}"))
+
+
+@pytest_asyncio.fixture(params=["sqlite", "mongo"])
+async def store(request, tmp_path):
+    """An open, empty Store on each backend."""
+    if request.param == "sqlite":
+        store = await open_store(f"sqlite:///{tmp_path / 'store.db'}")
+        yield store
+        await store.close()
+        return
+    database = f"ecert_test_{uuid.uuid4().hex[:12]}"
+    store = await open_store(_mongo_uri(database))
+    try:
+        yield store
+    finally:
+        await store.backend.client.drop_database(database)
+        await store.close()
+
+
+def _cred(cred_id: str, region: str = "EU", request_id: str | None = None,
+          status: str = "valid", status_idx: int = 0, **extra) -> dict:
+    return {"_id": cred_id, "region": region, "request_id": request_id, "status": status,
+            "status_idx": status_idx, **extra}
+
+
+# -- regions -------------------------------------------------------------
+
+
+async def test_regions(store: Store):
+    assert await store.create_region("SG", "Singapore")
+    assert await store.create_region("EU", "Europe")
+    assert not await store.create_region("EU", "Other name")
+    assert (await store.get_region("EU"))["name"] == "Europe"
+    assert await store.get_region("XX") is None
+
+    await store.set_region_endpoint("EU", "eu-issuer:50051")
+    assert await store.get_region("EU") == {"_id": "EU", "code": "EU", "name": "Europe",
+                                            "endpoint": "eu-issuer:50051"}
+    with pytest.raises(NotFound):
+        await store.set_region_endpoint("XX", "nowhere:1")
+    assert [r["code"] for r in await store.list_regions()] == ["EU", "SG"]
+
+
+# -- keys ------------------------------------------------------------------
+
+
+async def test_add_key_is_idempotent_and_conflicts_on_other_spki(store: Store):
+    key, created = await store.add_key("EU", "a1b2", -7, "c3BraTE=", 100, 200)
+    assert created and key["status"] == "active" and key["_id"] == "EU:a1b2"
+    again, created = await store.add_key("EU", "a1b2", -7, "c3BraTE=", 100, 200)
+    assert not created and again == key
+    with pytest.raises(Conflict):
+        await store.add_key("EU", "a1b2", -7, "b3RoZXI=", 100, 200)
+    assert (await store.get_key("EU", "a1b2"))["spki"] == "c3BraTE="
+    assert await store.get_key("EU", "ffff") is None
+
+
+async def test_list_keys_sorted_and_by_region(store: Store):
+    await store.add_key("SG", "01", -7, "QQ==", 50, 500)
+    await store.add_key("EU", "02", -7, "Qg==", 300, 900)
+    await store.add_key("EU", "03", -7, "Qw==", 100, 600)
+    assert [k["kid"] for k in await store.list_keys()] == ["03", "02", "01"]
+    assert [k["kid"] for k in await store.list_keys("EU")] == ["03", "02"]
+    assert await store.list_keys("XX") == []
+
+
+async def test_key_status_and_revocation_is_final(store: Store):
+    await store.add_key("EU", "aa", -7, "QQ==", 1, 2)
+    retired = await store.set_key_status("EU", "aa", "retired", 10)
+    assert retired["status"] == "retired" and retired["revoked_at"] is None
+    revoked = await store.set_key_status("EU", "aa", "revoked", 20)
+    assert revoked["status"] == "revoked" and revoked["revoked_at"] == 20
+    for status in ("active", "retired"):
+        with pytest.raises(Conflict):
+            await store.set_key_status("EU", "aa", status, 30)
+    again = await store.set_key_status("EU", "aa", "revoked", 40)
+    assert again["status"] == "revoked" and again["revoked_at"] == 20
+    with pytest.raises(NotFound):
+        await store.set_key_status("EU", "bb", "revoked", 50)
+
+
+# -- types -----------------------------------------------------------------
+
+
+async def test_type_versions_are_immutable(store: Store):
+    disclosure = {"always": ["name"], "selective": ["dob", "grade"]}
+    assert await store.put_type("diploma", 1, "Diploma", '{"type": "object"}', disclosure)
+    assert not await store.put_type("diploma", 1, "Diploma", '{"type": "object"}',
+                                    dict(reversed(disclosure.items())))
+    with pytest.raises(Conflict):
+        await store.put_type("diploma", 1, "Diploma", '{"type": "array"}', disclosure)
+    with pytest.raises(Conflict):
+        await store.put_type("diploma", 1, "Diploma", '{"type": "object"}', {"always": []})
+    assert await store.put_type("diploma", 2, "Diploma v2", "{}", {})
+    assert await store.put_type("award", 1, "Award", "{}", {})
+    types = await store.list_types()
+    assert [(t["id"], t["version"]) for t in types] == [("award", 1), ("diploma", 1),
+                                                        ("diploma", 2)]
+    assert types[1]["schema"] == '{"type": "object"}' and types[1]["disclosure"] == disclosure
+
+
+# -- trust list --------------------------------------------------------------
+
+
+async def test_trust_list_versions_and_latest(store: Store):
+    assert await store.latest_trust_list() is None
+    versions = [await store.next_trust_version() for _ in range(3)]
+    assert versions == [1, 2, 3]
+    for version in (2, 10, 3, 9):  # 10 > 9 numerically, not as text
+        await store.save_trust_list(version, f"signed-{version}", version * 10, version * 100)
+    latest = await store.latest_trust_list()
+    assert (latest["version"], latest["signed"], latest["iat"], latest["exp"]) == (
+        10, "signed-10", 100, 1000)
+    with pytest.raises(DuplicateKey):
+        await store.save_trust_list(10, "other", 0, 0)
+
+
+# -- credentials ---------------------------------------------------------------
+
+
+async def test_credentials_unique_request_id_per_region(store: Store):
+    await store.insert_credential(_cred("c1", request_id="r1"))
+    assert (await store.get_credential("c1"))["request_id"] == "r1"
+    assert (await store.find_credential_by_request("EU", "r1"))["_id"] == "c1"
+    assert await store.find_credential_by_request("SG", "r1") is None
+    assert await store.find_credential_by_request("EU", None) is None
+
+    with pytest.raises(DuplicateKey):
+        await store.insert_credential(_cred("c2", request_id="r1"))
+    assert await store.get_credential("c2") is None  # nothing half-written
+    with pytest.raises(DuplicateKey):
+        await store.insert_credential(_cred("c1", request_id="r9", status="other"))
+    assert (await store.get_credential("c1"))["status"] == "valid"
+
+    await store.insert_credential(_cred("c3", region="SG", request_id="r1"))
+    await store.insert_credential(_cred("c4"))
+    await store.insert_credential(_cred("c5"))
+    await store.insert_credential({"_id": "c6", "region": "EU", "status": "valid"})
+    assert await store.get_credential("c6") == {"_id": "c6", "region": "EU", "status": "valid"}
+    assert await store.get_credential("missing") is None
+
+
+async def test_credential_status_compare_and_set(store: Store):
+    await store.insert_credential(_cred("c1"))
+    assert not await store.set_credential_status("c1", "revoked", "suspended", 5)
+    assert not await store.set_credential_status("missing", "revoked", "valid", 5)
+    assert await store.set_credential_status("c1", "suspended", "valid", 6)
+    cred = await store.get_credential("c1")
+    assert (cred["status"], cred["status_changed_at"]) == ("suspended", 6)
+
+    results = await asyncio.gather(*(store.set_credential_status("c1", f"s{i}", "suspended", 7)
+                                     for i in range(10)))
+    assert results.count(True) == 1
+    assert (await store.get_credential("c1"))["status"] == f"s{results.index(True)}"
+
+
+async def test_status_entries_and_index(store: Store):
+    assert [await store.next_status_index("EU") for _ in range(3)] == [0, 1, 2]
+    assert await store.next_status_index("SG") == 0
+    for idx, status in enumerate(["valid", "revoked", "suspended", "revoked", "expired"]):
+        await store.insert_credential(_cred(f"eu{idx}", status=status, status_idx=idx))
+    await store.insert_credential(_cred("sg0", region="SG", status="revoked", status_idx=0))
+    assert await store.status_entries("EU") == [(1, "revoked"), (2, "suspended"), (3, "revoked")]
+    assert await store.status_entries("SG") == [(0, "revoked")]
+    assert await store.status_entries("XX") == []
+
+
+# -- counters, API keys, tokens -------------------------------------------------
+
+
+async def test_counters_strictly_increase_under_concurrency(store: Store):
+    assert await store.backend.next_seq("a") == 1
+    assert await store.backend.next_seq("a") == 2
+    assert await store.backend.next_seq("b") == 1
+    values = await asyncio.gather(*(store.backend.next_seq("a") for _ in range(50)))
+    assert sorted(values) == list(range(3, 53))
+    indexes = await asyncio.gather(*(store.next_status_index("EU") for _ in range(50)))
+    assert sorted(indexes) == list(range(50))
+
+
+async def test_apikeys(store: Store):
+    await store.put_apikey("h1", {"role": "issuer", "region": "EU"})
+    assert await store.get_apikey("h1") == {"_id": "h1", "role": "issuer", "region": "EU"}
+    assert await store.get_apikey("h2") is None
+    with pytest.raises(DuplicateKey):
+        await store.put_apikey("h1", {"role": "admin"})
+    assert (await store.get_apikey("h1"))["role"] == "issuer"
+
+
+async def test_mark_token_used_once(store: Store):
+    assert await store.mark_token_used("t1", 100)
+    assert not await store.mark_token_used("t1", 101)
+    results = await asyncio.gather(*(store.mark_token_used("t2", 200) for _ in range(10)))
+    assert results.count(True) == 1
+
+
+# -- backend primitives ------------------------------------------------------------
+
+
+async def test_find_filters_sort_and_limit(store: Store):
+    backend = store.backend
+    docs = [{"_id": f"d{i}", "region": region, "n": n, "flag": flag, "opt": opt}
+            for i, (region, n, flag, opt) in enumerate(
+                [("EU", 3, True, "x"), ("SG", 1, False, None), ("EU", 2, True, None),
+                 ("US", 5, False, "y"), ("SG", 4, True, "x")])]
+    for doc in docs:
+        await backend.insert("tokens", doc)
+    await backend.insert("tokens", {"_id": "d5", "region": "EU", "n": 1})  # no flag, no opt
+
+    async def ids(filter, **kw):
+        return [d["_id"] for d in await backend.find("tokens", filter, **kw)]
+
+    assert await ids({"region": "EU"}, sort="n") == ["d5", "d2", "d0"]
+    assert await ids({"region": {"$in": ["SG", "US"]}}, sort="n", descending=True) == [
+        "d3", "d4", "d1"]
+    assert await ids({"region": {"$in": []}}) == []
+    assert await ids({"region": "EU", "n": 3}) == ["d0"]
+    assert await ids({"n": "3"}) == []  # no type coercion
+    assert await ids({"flag": True}, sort="_id") == ["d0", "d2", "d4"]
+    assert await ids({"flag": False}, sort="_id") == ["d1", "d3"]
+    assert await ids({"opt": None}, sort="_id") == ["d1", "d2", "d5"]  # null or missing
+    assert await ids({"opt": {"$in": ["y", None]}}, sort="_id") == ["d1", "d2", "d3", "d5"]
+    assert await ids({}, sort="n", descending=True, limit=2) == ["d3", "d4"]
+    assert await ids({}, sort="_id", limit=0) == []
+    assert await ids({"n": 1}, sort="region") == ["d5", "d1"]
+    assert (await backend.find("tokens", {"_id": "d3"}))[0] == docs[3]
+    with pytest.raises(ValueError):
+        await backend.find("tokens", {"n": {"$gt": 1}})
+    with pytest.raises(ValueError):
+        await backend.find("tokens", {"a.b": 1})
+
+
+async def test_update_put_and_get(store: Store):
+    backend = store.backend
+    doc = {"_id": "x", "a": 1, "nested": {"k": [1, 2.5, "s", None, True]}, "f": 0.5}
+    await backend.insert("tokens", doc)
+    assert await backend.get("tokens", "x") == doc
+    assert await backend.update("tokens", "x", {"a": 2, "b": {"c": "d"}, "nested": None})
+    assert await backend.get("tokens", "x") == {"_id": "x", "a": 2, "b": {"c": "d"},
+                                                "nested": None, "f": 0.5}
+    assert not await backend.update("tokens", "x", {"a": 3}, expect={"a": 1})
+    assert await backend.update("tokens", "x", {"a": 3}, expect={"a": 2, "f": 0.5})
+    assert not await backend.update("tokens", "y", {"a": 1})
+    assert await backend.get("tokens", "y") is None
+
+    await backend.put("tokens", {"_id": "x", "only": "this"})
+    assert await backend.get("tokens", "x") == {"_id": "x", "only": "this"}
+    await backend.put("tokens", {"_id": "y", "new": True})
+    assert await backend.get("tokens", "y") == {"_id": "y", "new": True}
+    with pytest.raises(ValueError):
+        await backend.update("tokens", "x", {"_id": "z"})
+    with pytest.raises(ValueError):
+        await backend.insert("nope", {"_id": "x"})
+
+
+async def test_unique_index_applies_to_put_and_update(store: Store):
+    backend = store.backend
+    await store.insert_credential(_cred("c1", request_id="r1"))
+    await store.insert_credential(_cred("c2", request_id="r2"))
+    with pytest.raises(DuplicateKey):
+        await backend.update("credentials", "c2", {"request_id": "r1"})
+    with pytest.raises(DuplicateKey):
+        await backend.put("credentials", _cred("c3", request_id="r1"))
+    assert (await store.get_credential("c2"))["request_id"] == "r2"
+    assert await store.get_credential("c3") is None
+
+
+async def test_ping_and_collections(store: Store):
+    await store.ping()
+    assert {"regions", "keys", "types", "trust_lists", "credentials", "apikeys", "tokens",
+            "counters"} == set(COLLECTIONS)
+
+
+# -- SQLite specifics --------------------------------------------------------------------
+
+
+async def test_sqlite_persists_across_reopen(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    store = await open_store("sqlite:///data/sub/ecert.db")  # relative, folders created
+    assert (tmp_path / "data" / "sub" / "ecert.db").exists()
+    await store.create_region("EU", "Europe")
+    await store.add_key("EU", "aa", -7, "QQ==", 1, 2)
+    assert await store.next_trust_version() == 1
+    await store.close()
+    with pytest.raises(StoreError):
+        await store.ping()
+
+    store = await open_store(f"sqlite:///{tmp_path / 'data' / 'sub' / 'ecert.db'}")
+    try:
+        assert (await store.get_region("EU"))["name"] == "Europe"
+        assert (await store.get_key("EU", "aa"))["status"] == "active"
+        assert await store.next_trust_version() == 2
+    finally:
+        await store.close()
+
+
+async def test_sqlite_two_backends_share_counters(tmp_path):
+    path = tmp_path / "shared.db"
+    first, second = await SQLiteBackend.open(path), await SQLiteBackend.open(path)
+    try:
+        values = await asyncio.gather(*(b.next_seq("n") for _ in range(25)
+                                        for b in (first, second)))
+        assert sorted(values) == list(range(1, 51))
+        await first.insert("tokens", {"_id": "t"})
+        with pytest.raises(DuplicateKey):
+            await second.insert("tokens", {"_id": "t"})
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_sqlite_runs_off_the_event_loop_thread(tmp_path):
+    backend = await SQLiteBackend.open(tmp_path / "t.db")
+    try:
+        worker = await backend._run(threading.get_ident)
+        assert worker != threading.get_ident()
+    finally:
+        await backend.close()
+
+
+# -- opening -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("uri", ["postgres://db/x", "sqlite:///", "sqlite://x.db", "", "x.db"])
+async def test_open_store_rejects_unknown_uris(uri):
+    with pytest.raises(ConfigError):
+        await open_store(uri)
+
+
+async def test_mongo_unreachable_raises_store_error_quickly():
+    started = time.monotonic()
+    with pytest.raises(StoreError):
+        await MongoBackend.open("mongodb://127.0.0.1:9/ecert", timeout_ms=300)
+    assert time.monotonic() - started < 3
