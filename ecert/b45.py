@@ -56,8 +56,8 @@ def in_alphabet(text: str) -> bool:
     return _ONLY_ALPHABET.fullmatch(text) is not None
 
 
-def decode(text: str) -> bytes:
-    """Decode Base45 text; raises :class:`Base45Error` on any invalid input."""
+def decode_py(text: str) -> bytes:
+    """Decode Base45 text (reference implementation); raises :class:`Base45Error`."""
     n = len(text)
     if n % 3 == 1:
         raise Base45Error("Base45 text length leaves a single character")
@@ -69,3 +69,19 @@ def decode(text: str) -> bytes:
     except KeyError as err:
         raise Base45Error(f"invalid Base45 group {err.args[0]!r}") from None
     return body
+
+
+try:
+    from ._b45 import decode as _decode_c
+except ImportError:  # the optional C extension was not built: same answers, slower
+    _decode_c = None
+
+
+def decode(text: str) -> bytes:
+    """Decode Base45 text; raises :class:`Base45Error` on any invalid input."""
+    if _decode_c is None:
+        return decode_py(text)
+    try:
+        return _decode_c(text)
+    except ValueError as err:
+        raise Base45Error(str(err)) from None

@@ -86,14 +86,15 @@ def parse_claims(obj: Any) -> Claims:
 
     if not isinstance(obj, Mapping):
         raise bad("payload is not a CBOR map")
-    iss, exp, iat, nbf, cti = (obj.get(k) for k in (CLAIM_ISS, CLAIM_EXP, CLAIM_IAT, CLAIM_NBF, CLAIM_CTI))
-    if not isinstance(iss, str) or not iss:
+    get = obj.get
+    iss, exp, iat, nbf, cti = get(CLAIM_ISS), get(CLAIM_EXP), get(CLAIM_IAT), get(CLAIM_NBF), get(CLAIM_CTI)
+    if type(iss) is not str or not iss:
         raise bad("iss must be text")
-    if not _is_int(exp) or not _is_int(iat):
+    if type(exp) is not int or type(iat) is not int:
         raise bad("exp and iat must be integers")
-    if nbf is not None and not _is_int(nbf):
+    if nbf is not None and type(nbf) is not int:
         raise bad("nbf must be an integer")
-    if not isinstance(cti, bytes) or len(cti) != 16:
+    if type(cti) is not bytes or len(cti) != 16:
         raise bad("cti must be 16 bytes")
     ec = obj.get(CLAIM_ECERT)
     if not isinstance(ec, Mapping):
@@ -102,7 +103,7 @@ def parse_claims(obj: Any) -> Claims:
     if not isinstance(t, str) or not _is_int(v) or not isinstance(d, Mapping):
         raise bad("ecert claim must be {t: text, v: int, d: map}")
     for k, val in d.items():
-        if not isinstance(k, str) or not isinstance(val, _FIELD_TYPES):
+        if type(k) is not str or type(val) not in _FIELD_TYPES:
             raise bad("fields must map text names to text, integers, booleans or byte strings")
     uri = idx = None
     if CLAIM_STATUS in obj:

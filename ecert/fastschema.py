@@ -1,12 +1,17 @@
-"""A compiler from a JSON Schema subset to plain Python closures.
+"""A compiler from a JSON Schema subset to generated Python functions.
 
-Verification checks every credential's fields against its type's schema; the
-general ``jsonschema`` validator costs more than the signature check itself. The
-catalogue's schemas use a small, flat subset of draft 2020-12, which compiles
-to a handful of closures answering the same yes/no far faster. A schema using
-any keyword outside the subset is not compiled (:func:`compile_schema` returns
-None) and the caller falls back to ``jsonschema``; a differential test keeps the
-two in agreement.
+Verification checks every credential's fields against its type's schema, and the
+general ``jsonschema`` validator costs more than the signature check itself.
+Credential schemas are flat: an object whose properties are text, integers or
+booleans constrained by a small set of keywords. Such a schema compiles to one
+generated function per property (an ``and`` chain of tests) plus one for the
+object, answering the same yes/no far faster. A schema using anything outside
+the subset is not compiled (:func:`compile_schema` returns None) and callers
+fall back to ``jsonschema``; a differential test keeps the two in agreement.
+
+Only constants chosen by the compiler appear in the generated source; every
+value taken from a schema (patterns, strings, numbers, names) is passed in
+through the function's namespace, never pasted into code.
 """
 
 from __future__ import annotations
@@ -38,19 +43,6 @@ def _is_date(s: str) -> bool:
     return True
 
 
-_BUILTIN_FORMATS: dict[str, Callable[[str], bool]] = {"date": _is_date}
-
-_TYPES: dict[str, Check] = {
-    "string": lambda v: type(v) is str,
-    "integer": lambda v: type(v) is int or (type(v) is float and v.is_integer()),
-    "number": lambda v: type(v) in (int, float),
-    "boolean": lambda v: type(v) is bool,
-    "null": lambda v: v is None,
-    "object": lambda v: isinstance(v, Mapping),
-    "array": lambda v: isinstance(v, list),
-}
-
-
 def _json_equal(a: Any, b: Any) -> bool:
     """JSON equality: booleans are not numbers; 1 == 1.0."""
     if (type(a) is bool) != (type(b) is bool):
@@ -59,105 +51,148 @@ def _json_equal(a: Any, b: Any) -> bool:
         return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b))
     if isinstance(a, Mapping) and isinstance(b, Mapping):
         return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
-    return type(a) is type(b) and a == b or (type(a) in (int, float) and type(b) in (int, float) and a == b)
+    if type(a) in (int, float) and type(b) in (int, float):
+        return a == b
+    return type(a) is type(b) and a == b
 
 
-def _compile(schema: Any, formats: Mapping[str, Callable[[str], bool]]) -> Check:
-    if schema is True:
-        return lambda v: True
-    if schema is False:
-        return lambda v: False
-    if not isinstance(schema, Mapping):
-        raise Unsupported("schema must be an object or a boolean")
-    checks: list[Check] = []
-    for key, value in schema.items():
-        if key in _ANNOTATIONS or (key.startswith("x-") and key != "x-date-order"):
-            continue
-        checks.append(_keyword(key, value, schema, formats))
-    if not checks:
-        return lambda v: True
-    if len(checks) == 1:
-        return checks[0]
-    checks_t = tuple(checks)
-    return lambda v: all(c(v) for c in checks_t)
+def _json_in(v: Any, options: tuple) -> bool:
+    return any(_json_equal(v, o) for o in options)
 
 
-def _keyword(key: str, value: Any, schema: Mapping, formats) -> Check:  # noqa: C901 - a flat dispatch
-    if key == "type":
-        names = [value] if isinstance(value, str) else list(value)
-        tests = tuple(_TYPES[n] for n in names)
-        return tests[0] if len(tests) == 1 else (lambda v: any(t(v) for t in tests))
-    if key == "enum":
-        options = list(value)
-        return lambda v: any(_json_equal(v, o) for o in options)
-    if key == "const":
-        return lambda v: _json_equal(v, value)
-    if key in ("maxLength", "minLength"):
-        n = int(value)
-        if key == "maxLength":
-            return lambda v: type(v) is not str or len(v) <= n
-        return lambda v: type(v) is not str or len(v) >= n
-    if key == "pattern":
-        search = re.compile(value).search
-        return lambda v: type(v) is not str or search(v) is not None
-    if key == "format":
-        test = formats.get(value) or _BUILTIN_FORMATS.get(value)
-        if test is None:
-            return lambda v: True  # unknown formats are annotations, as in jsonschema
-        return lambda v: type(v) is not str or test(v)
-    if key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        bound = value
-        number = _TYPES["number"]
-        op = {"minimum": lambda v: v >= bound, "maximum": lambda v: v <= bound,
-              "exclusiveMinimum": lambda v: v > bound, "exclusiveMaximum": lambda v: v < bound}[key]
-        return lambda v: not number(v) or op(v)
-    if key in ("anyOf", "oneOf", "allOf"):
-        subs = tuple(_compile(s, formats) for s in value)
-        if key == "anyOf":
-            return lambda v: any(s(v) for s in subs)
-        if key == "allOf":
-            return lambda v: all(s(v) for s in subs)
-        return lambda v: sum(1 for s in subs if s(v)) == 1
-    if key == "not":
-        sub = _compile(value, formats)
-        return lambda v: not sub(v)
-    if key == "required":
-        names = tuple(value)
-        return lambda v: not isinstance(v, Mapping) or all(n in v for n in names)
-    if key == "properties":
-        props = {name: _compile(s, formats) for name, s in value.items()}
-        return lambda v: not isinstance(v, Mapping) or all(props[k](x) for k, x in v.items() if k in props)
-    if key == "additionalProperties":
-        if "patternProperties" in schema:
-            raise Unsupported("patternProperties")
-        known = frozenset(schema.get("properties", {}))
-        sub = _compile(value, formats)
-        return lambda v: not isinstance(v, Mapping) or all(sub(x) for k, x in v.items() if k not in known)
-    if key in ("maxProperties", "minProperties"):
-        n = int(value)
-        if key == "maxProperties":
-            return lambda v: not isinstance(v, Mapping) or len(v) <= n
-        return lambda v: not isinstance(v, Mapping) or len(v) >= n
-    if key == "x-date-order":
-        pairs = tuple((a, b) for a, b in value)
+_TYPE_TESTS = {
+    "string": "type(x) is str",
+    "integer": "(type(x) is int or (type(x) is float and x.is_integer()))",
+    "number": "type(x) in _NUM",
+    "boolean": "type(x) is bool",
+    "null": "x is None",
+    "object": "isinstance(x, _Mapping)",
+    "array": "type(x) is list",
+}
 
-        def ordered(v: Any) -> bool:
-            if not isinstance(v, Mapping):
-                return True
-            for a, b in pairs:
-                x, y = v.get(a), v.get(b)
-                if (type(x) is str and type(y) is str and y < x and _DATE_RE.fullmatch(x)
-                        and _DATE_RE.fullmatch(y)):
+
+class _Gen:
+    def __init__(self, formats: Mapping[str, Callable[[str], bool]]):
+        self.formats = formats
+        self.ns: dict[str, Any] = {"_NUM": (int, float), "_Mapping": Mapping, "_json_equal": _json_equal,
+                                   "_json_in": _json_in, "_DATE": _DATE_RE.fullmatch}
+
+    def const(self, value: Any) -> str:
+        name = f"_c{len(self.ns)}"
+        self.ns[name] = value
+        return name
+
+    def expr(self, schema: Any) -> str:
+        """A boolean expression over ``x`` for a property schema."""
+        if schema is True:
+            return "True"
+        if schema is False:
+            return "False"
+        if not isinstance(schema, Mapping):
+            raise Unsupported("schema must be an object or a boolean")
+        t = schema.get("type")
+        only_string = t == "string"
+        parts: list[str] = []
+
+        def when_string(test: str) -> str:
+            return test if only_string else f"(type(x) is not str or {test})"
+
+        for key, value in schema.items():
+            if key in _ANNOTATIONS or key.startswith("x-"):
+                continue
+            if key == "type":
+                names = [value] if isinstance(value, str) else list(value)
+                parts.append("(" + " or ".join(_TYPE_TESTS[n] for n in names) + ")")
+            elif key == "maxLength":
+                parts.append(when_string(f"len(x) <= {int(value)}"))
+            elif key == "minLength":
+                parts.append(when_string(f"len(x) >= {int(value)}"))
+            elif key == "pattern":
+                parts.append(when_string(f"{self.const(re.compile(value).search)}(x) is not None"))
+            elif key == "format":
+                test = self.formats.get(value) or ({"date": _is_date}.get(value))
+                if test is not None:  # unknown formats are annotations, as in jsonschema
+                    parts.append(when_string(f"{self.const(test)}(x)"))
+            elif key == "enum":
+                options = tuple(value)
+                if all(type(o) is str for o in options):
+                    parts.append(f"(type(x) is str and x in {self.const(frozenset(options))})")
+                else:
+                    parts.append(f"_json_in(x, {self.const(options)})")
+            elif key == "const":
+                if type(value) is str:
+                    parts.append(f"(type(x) is str and x == {self.const(value)})")
+                else:
+                    parts.append(f"_json_equal(x, {self.const(value)})")
+            elif key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+                if type(value) not in (int, float):
+                    raise Unsupported(f"{key} must be a number")
+                op = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[key]
+                parts.append(f"(type(x) not in _NUM or x {op} {self.const(value)})")
+            elif key in ("anyOf", "oneOf", "allOf"):
+                subs = [f"({self.expr(s)})" for s in value]
+                if not subs:
+                    raise Unsupported(f"empty {key}")
+                if key == "anyOf":
+                    parts.append("(" + " or ".join(subs) + ")")
+                elif key == "allOf":
+                    parts.append("(" + " and ".join(subs) + ")")
+                else:
+                    parts.append("((" + ") + (".join(subs) + ") == 1)")
+            elif key == "not":
+                parts.append(f"(not ({self.expr(value)}))")
+            else:
+                raise Unsupported(key)
+        return " and ".join(parts) or "True"
+
+    def function(self, expr: str) -> Check:
+        name = f"_f{len(self.ns)}"
+        exec(f"def {name}(x):\n    return {expr}\n", self.ns)  # noqa: S102 - source built from fixed fragments
+        return self.ns[name]
+
+
+def _compile_object(schema: Mapping, formats: Mapping[str, Callable[[str], bool]]) -> Check:
+    allowed = {"type", "properties", "required", "additionalProperties", "x-date-order"}
+    for key in schema:
+        if key not in allowed and key not in _ANNOTATIONS and not key.startswith("x-"):
+            raise Unsupported(key)
+    if schema.get("type") != "object":
+        raise Unsupported("the top level must be an object")
+    gen = _Gen(formats)
+    props = {name: gen.function(gen.expr(s)) for name, s in schema.get("properties", {}).items()}
+    extra = schema.get("additionalProperties", True)
+    extra_check = None if extra is False else gen.function(gen.expr(extra))
+    required = frozenset(schema.get("required", ()))
+    pairs = tuple((a, b) for a, b in schema.get("x-date-order", ()))
+    date_match = _DATE_RE.fullmatch
+
+    def check(v: Any) -> bool:
+        if not isinstance(v, Mapping):
+            return False
+        if not required <= v.keys():
+            return False
+        for k, x in v.items():
+            f = props.get(k)
+            if f is None:
+                if extra_check is None or not extra_check(x):
                     return False
-            return True
+            elif not f(x):
+                return False
+        for a, b in pairs:
+            x, y = v.get(a), v.get(b)
+            if type(x) is str and type(y) is str and y < x and date_match(x) and date_match(y):
+                return False
+        return True
 
-        return ordered
-    raise Unsupported(key)
+    return check
 
 
 def compile_schema(schema: Any, formats: Mapping[str, Callable[[str], bool]] | None = None) -> Check | None:
-    """A fast validity check for ``schema``, or None if it uses keywords outside the subset."""
+    """A fast validity check for a flat object ``schema``, or None if it is outside the subset."""
     try:
-        return _compile(schema, formats or {})
-    except (Unsupported, KeyError, TypeError, ValueError, re.error):
+        if isinstance(schema, Mapping) and schema.get("type") == "object":
+            return _compile_object(schema, formats or {})
+        gen = _Gen(formats or {})
+        return gen.function(gen.expr(schema))
+    except (Unsupported, KeyError, TypeError, ValueError, re.error, SyntaxError, RecursionError):
         return None
