@@ -24,6 +24,7 @@ ROLES = ("admin", "agency", "hotel", "traffic_police", "integrator")
 MAX_SCHEMA_BYTES = 64 * 1024
 MAX_FIELDS_BYTES = 16 * 1024
 _TYPE_ID_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._")
+_CODE_RE = re.compile(r"[0-9A-Z]{1,24}")
 # Field values a credential may carry (format spec, section 3): no arrays, objects or floats.
 FIELD_TYPES = frozenset({"string", "integer", "boolean"})
 
@@ -42,8 +43,8 @@ def check_type_id(type_id: str) -> str:
 class TypeSchema:
     """A parsed certificate-type schema with its compiled validator."""
 
-    __slots__ = ("id", "version", "name", "schema_text", "schema", "disclosure", "_validator", "_fast",
-                 "_bytes_fields")
+    __slots__ = ("id", "version", "name", "schema_text", "schema", "disclosure", "type_code", "_validator",
+                 "_fast", "_bytes_fields")
 
     def __init__(self, type_id: str, version: int, name: str, schema_text: str,
                  disclosure: Mapping[str, list[str]]):
@@ -53,6 +54,9 @@ class TypeSchema:
         self.schema_text = schema_text
         self.schema = parse_schema(schema_text)
         self.disclosure = {role: list(fields) for role, fields in disclosure.items()}
+        code = self.schema.get("x-ecert-type-code")
+        self.type_code = code if isinstance(code, str) and _CODE_RE.fullmatch(code) else \
+            re.sub("[^0-9A-Z]", "", type_id.upper())[:24]
         self._validator = Validator(self.schema, format_checker=FORMAT_CHECKER)
         self._fast = fastschema.compile_schema(self.schema, identifiers.FORMAT_CHECKS)
         props = self.schema.get("properties", {}) if isinstance(self.schema, dict) else {}
@@ -86,6 +90,10 @@ class TypeSchema:
         for name in self._bytes_fields & out.keys():
             out[name] = bytes.fromhex(out[name])
         return out
+
+    def display_id(self, region: str, cred_id: str) -> str:
+        """The national-style identifier ``1.2.156.3005.2.{type}.{issuer}.{serial}.{version}.{check}``."""
+        return identifiers.display_id(self.type_code, identifiers.issuer_code(region), cred_id, self.version)
 
     def disclosed(self, role: str, fields: Mapping[str, Any]) -> dict[str, Any]:
         allowed = self.disclosure.get(role, ())

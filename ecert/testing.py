@@ -38,8 +38,11 @@ class Suite:
         key, _ = await auth.create_api_key(self.store, role, region)
         return key
 
-    async def refresh_verifier(self) -> None:
+    async def refresh(self) -> None:
+        """What the background refresh does within seconds under ``make run``, now."""
         await self.verifier.cache.refresh_all()
+        for issuer in self.issuers.values():
+            await issuer.types(force=True)
 
     async def close(self) -> None:
         await self.verifier.cache.close()

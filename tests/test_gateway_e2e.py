@@ -45,7 +45,7 @@ async def register_external(http, keys, suite, key: SigningKey, region="CN-SH", 
     r = await http.post(f"/v1/regions/{region}/keys", headers=bearer(keys[agency]),
                         json={"alg": "ES256", "spki": forge.spki_b64(key)})
     assert r.status in (200, 201), await r.text()
-    await suite.refresh_verifier()
+    await suite.refresh()
     return (await r.json())["kid"]
 
 
@@ -118,7 +118,7 @@ async def test_revoked_and_suspended(http, keys, suite):
     assert r.status == 200 and (await r.json())["status"] == "revoked"
     r = await http.post(f"/v1/credentials/{suspended['id']}:suspend", headers=bearer(keys["agency_zj"]))
     assert r.status == 200 and (await r.json())["status"] == "suspended"
-    await suite.refresh_verifier()
+    await suite.refresh()
     v = await verify(http, keys["police"], revoked["qr_text"])
     assert v["result"] == "REVOKED" and v["status_checked"] is True and v["fields"] == {}
     assert (await verify(http, keys["police"], suspended["qr_text"]))["result"] == "SUSPENDED"
@@ -133,7 +133,7 @@ async def test_revoked_and_suspended(http, keys, suite):
     assert r.status == 404
     r = await http.post(f"/v1/credentials/{revoked['id']}:explode", headers=bearer(keys["agency_zj"]))
     assert r.status == 404
-    await suite.refresh_verifier()
+    await suite.refresh()
     assert (await verify(http, keys["police"], suspended["qr_text"]))["result"] == "VALID"
 
 
@@ -207,7 +207,7 @@ async def test_eddsa_key_from_outside(http, keys, suite):
     r = await http.post("/v1/regions/CN-SH/keys", headers=bearer(keys["admin"]),
                         json={"alg": "EdDSA", "spki": forge.spki_b64(ed)})
     assert r.status == 201
-    await suite.refresh_verifier()
+    await suite.refresh()
     assert (await verify(http, keys["hotel"], forge.sign(ed, forge.claims("CN-SH"))))["result"] == "VALID"
 
 
@@ -218,7 +218,7 @@ async def test_key_revoked_and_key_not_valid_at_iat(http, keys, suite):
                         json={"alg": "ES256", "spki": forge.spki_b64(k), "nbf": now - 100, "exp": now + 86400})
     assert r.status == 201
     kid = (await r.json())["kid"]
-    await suite.refresh_verifier()
+    await suite.refresh()
     before = forge.sign(k, forge.claims("CN-SH", iat=now - 200))
     assert (await verify(http, keys["hotel"], before))["result"] == "KEY_NOT_VALID_AT_IAT"
     good = forge.sign(k, forge.claims("CN-SH"))
@@ -227,7 +227,7 @@ async def test_key_revoked_and_key_not_valid_at_iat(http, keys, suite):
     assert r.status == 403  # admin only
     r = await http.post(f"/v1/regions/CN-SH/keys/{kid}:revoke", headers=bearer(keys["admin"]))
     assert r.status == 200 and (await r.json())["status"] == "revoked"
-    await suite.refresh_verifier()
+    await suite.refresh()
     assert (await verify(http, keys["hotel"], good))["result"] == "KEY_REVOKED"
 
 

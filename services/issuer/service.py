@@ -29,7 +29,7 @@ log = logging.getLogger("ecert.issuer")
 
 MAX_VALID_DAYS = 20 * 365
 MAX_REQUEST_ID = 128
-TYPES_REFRESH = 30.0
+TYPES_REFRESH = 10.0
 STATUS_LIST_VALIDITY = 3600
 _TRANSITIONS = {  # action -> (allowed from, to)
     issuer_pb2.REVOKE: (("valid", "suspended"), "revoked"),
@@ -130,7 +130,8 @@ class Issuer:
         doc = {"_id": credential.cti_to_id(cti), "region": self.region, "type": ts.id, "version": ts.version,
                "kid": self.key.kid.hex(), "qr_text": qr_text, "issued_at": now, "expires_at": exp,
                "status": "valid", "status_idx": idx, "status_uri": status_uri(self.region), "fields": fields,
-               "request_id": request_id or None, "request_hash": request_hash}
+               "request_id": request_id or None, "request_hash": request_hash,
+               "display_id": ts.display_id(self.region, credential.cti_to_id(cti))}
         try:
             await self.store.insert_credential(doc)
         except DuplicateKey:

@@ -192,7 +192,8 @@ class Verifier:
         c = res.claims
         if c is not None:
             out.credential.CopyFrom(verifier_pb2.VerifiedCredential(
-                id=c.id, type=c.type_id, version=c.type_version, region=c.iss, issued_at=c.iat, expires_at=c.exp))
+                id=c.id, type=c.type_id, version=c.type_version, region=c.iss, issued_at=c.iat, expires_at=c.exp,
+                display_id=res.type.display_id(c.iss, c.id) if res.type is not None else ""))
         if res.outcome in (Outcome.VALID,) and res.fields is not None:
             out.fields_json = json.dumps(res.disclosed(p.role), ensure_ascii=False)
         else:
