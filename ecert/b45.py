@@ -17,7 +17,8 @@ class Base45Error(ValueError):
     """The text is not valid Base45."""
 
 
-def encode(data: bytes) -> str:
+def encode_py(data: bytes) -> str:
+    """Encode bytes as Base45 text (reference implementation)."""
     out = []
     a = ALPHABET
     n = len(data)
@@ -73,8 +74,14 @@ def decode_py(text: str) -> bytes:
 
 try:
     from ._b45 import decode as _decode_c
+    from ._b45 import encode as _encode_c
 except ImportError:  # the optional C extension was not built: same answers, slower
-    _decode_c = None
+    _decode_c = _encode_c = None
+
+
+def encode(data: bytes) -> str:
+    """Encode bytes as Base45 text."""
+    return encode_py(data) if _encode_c is None else _encode_c(data)
 
 
 def decode(text: str) -> bytes:

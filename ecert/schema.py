@@ -65,8 +65,7 @@ class TypeSchema:
 
     def validate(self, fields: Mapping[str, Any]) -> None:
         """Raise :class:`RuleViolation` naming the first failing field."""
-        error = next(iter(self._validator.iter_errors(fields)), None)
-        if error is None:
+        if self.is_valid(fields):
             return
         best = jsonschema.exceptions.best_match(self._validator.iter_errors(fields))
         path = ".".join(str(p) for p in best.absolute_path)

@@ -362,3 +362,14 @@ async def test_mongo_unreachable_raises_store_error_quickly():
     with pytest.raises(StoreError):
         await MongoBackend.open("mongodb://127.0.0.1:9/ecert", timeout_ms=300)
     assert time.monotonic() - started < 3
+
+
+async def test_concurrent_inserts_share_commits_and_fail_alone(store: Store):
+    """Group commit: many concurrent inserts, duplicates among them fail one by one."""
+    docs = [{"_id": f"c{i % 150}", "region": "EU", "request_id": None, "status": "valid", "status_idx": i}
+            for i in range(200)]
+    results = await asyncio.gather(*(store.insert_credential(d) for d in docs), return_exceptions=True)
+    failures = [r for r in results if isinstance(r, Exception)]
+    assert len(failures) == 50 and all(isinstance(r, DuplicateKey) for r in failures)
+    for i in range(150):
+        assert (await store.get_credential(f"c{i}"))["status_idx"] == i

@@ -7,6 +7,8 @@ any backend; services only ever call :class:`Store`.
 
 from __future__ import annotations
 
+import asyncio
+
 import re
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -66,8 +68,8 @@ class Backend(Protocol):
     async def put(self, coll: str, doc: dict) -> None:
         """Insert or replace the whole document with ``doc["_id"]``."""
 
-    async def next_seq(self, name: str) -> int:
-        """The next value of an atomic counter: 1, then strictly increasing."""
+    async def next_seq(self, name: str, step: int = 1) -> int:
+        """Add ``step`` to an atomic counter and return its new value (1 first, with step 1)."""
 
     async def ping(self) -> None:
         """Raise StoreError if the store cannot be reached."""
@@ -115,11 +117,17 @@ def check_filter(filter: Mapping[str, Any]) -> None:
             raise ValueError(f"unsupported condition on {name!r}: {value!r}")
 
 
+STATUS_BLOCK = 64
+"""Status-list indices reserved at a time by one process."""
+
+
 class Store:
     """Every domain operation on the shared state, over any :class:`Backend`."""
 
     def __init__(self, backend: Backend):
         self.backend = backend
+        self._status_blocks: dict[str, list[int]] = {}
+        self._status_lock = asyncio.Lock()
 
     async def close(self) -> None:
         """Close the backend."""
@@ -281,8 +289,16 @@ class Store:
         return sorted((d["status_idx"], d["status"]) for d in docs)
 
     async def next_status_index(self, region: str) -> int:
-        """The region's next status list index: 0, 1, ..."""
-        return await self.backend.next_seq(f"status:{region}") - 1
+        """The region's next status list index: 0, 1, ... Indices are reserved from the shared
+        counter in blocks, so issuing needs no write of its own; a block left unused when the
+        process stops leaves a gap (entries nobody holds), never a duplicate."""
+        async with self._status_lock:
+            block = self._status_blocks.get(region)
+            if block is None or block[0] >= block[1]:
+                end = await self.backend.next_seq(f"status:{region}", STATUS_BLOCK)
+                block = self._status_blocks[region] = [end - STATUS_BLOCK, end]
+            block[0] += 1
+            return block[0] - 1
 
     # -- API keys ----------------------------------------------------------
 

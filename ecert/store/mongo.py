@@ -107,10 +107,10 @@ class MongoBackend:
         with _errors():
             await self._coll(coll).replace_one({"_id": doc["_id"]}, doc, upsert=True)
 
-    async def next_seq(self, name: str) -> int:
+    async def next_seq(self, name: str, step: int = 1) -> int:
         with _errors():
             doc = await self.db["counters"].find_one_and_update(
-                {"_id": name}, {"$inc": {"n": 1}}, upsert=True,
+                {"_id": name}, {"$inc": {"n": step}}, upsert=True,
                 return_document=ReturnDocument.AFTER)
         return doc["n"]
 

@@ -79,6 +79,8 @@ class SQLiteBackend:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ecert-sqlite")
         self._conn: sqlite3.Connection | None = None
         self._closed = False
+        self._pending: list[tuple[str, str, str, asyncio.Future]] = []
+        self._flushing = False
 
     @classmethod
     async def open(cls, path: str | Path) -> SQLiteBackend:
@@ -128,14 +130,31 @@ class SQLiteBackend:
         """Run one query; all its rows."""
         return self._conn.execute(sql, params).fetchall()
 
-    def _next_seq(self, name: str) -> int:
+    def _next_seq(self, name: str, step: int) -> int:
         with _immediate(self._conn):
             (n,), = self._conn.execute(
-                "INSERT INTO counters(id, doc) VALUES (?, json_object('_id', ?, 'n', 1)) "
+                "INSERT INTO counters(id, doc) VALUES (?, json_object('_id', ?, 'n', ?)) "
                 "ON CONFLICT(id) DO UPDATE SET doc = json_set(doc, '$.n', "
-                "json_extract(doc, '$.n') + 1) RETURNING json_extract(doc, '$.n')",
-                (name, name)).fetchall()
+                "json_extract(doc, '$.n') + ?) RETURNING json_extract(doc, '$.n')",
+                (name, name, step, step)).fetchall()
         return n
+
+    def _insert_many(self, rows: list[tuple[str, str, str]]) -> list[Exception | None]:
+        """Group commit: many inserts in one transaction (one sync to disk), each in its own
+        savepoint so a duplicate fails alone; the error (or None) of each row, in order."""
+        results: list[Exception | None] = []
+        with _immediate(self._conn):
+            for coll, _id, doc in rows:
+                self._conn.execute("SAVEPOINT row")
+                try:
+                    self._conn.execute(f"INSERT INTO {coll}(id, doc) VALUES (?, ?)", (_id, doc))
+                except sqlite3.IntegrityError as err:
+                    self._conn.execute("ROLLBACK TO row")
+                    results.append(DuplicateKey(f"duplicate key: {err}"))
+                else:
+                    results.append(None)
+                self._conn.execute("RELEASE row")
+        return results
 
     def _close(self) -> None:
         if self._conn is not None:
@@ -144,9 +163,33 @@ class SQLiteBackend:
     # -- Backend ------------------------------------------------------------
 
     async def insert(self, coll: str, doc: dict) -> None:
+        """Durable before it returns; concurrent inserts share one commit (group commit)."""
         check_doc(doc)
-        await self._run(self._execute, f"INSERT INTO {check_collection(coll)}(id, doc) "
-                        "VALUES (?, ?)", (doc["_id"], _dump(doc)))
+        fut = asyncio.get_running_loop().create_future()
+        self._pending.append((check_collection(coll), doc["_id"], _dump(doc), fut))
+        if not self._flushing:
+            self._flushing = True
+            asyncio.get_running_loop().create_task(self._flush())
+        await fut
+
+    async def _flush(self) -> None:
+        """Commit what is pending; inserts arriving meanwhile go into the next commit."""
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    results = await self._run(self._insert_many, [row[:3] for row in batch])
+                except Exception as err:  # the whole commit failed: every waiter hears it
+                    results = [err] * len(batch)
+                for (*_, fut), err in zip(batch, results):
+                    if fut.done():
+                        continue
+                    if err is None:
+                        fut.set_result(None)
+                    else:
+                        fut.set_exception(err)
+        finally:
+            self._flushing = False
 
     async def get(self, coll: str, _id: str) -> dict | None:
         rows = await self._run(self._query, f"SELECT doc FROM {check_collection(coll)} "
@@ -180,8 +223,8 @@ class SQLiteBackend:
                         "VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc",
                         (doc["_id"], _dump(doc)))
 
-    async def next_seq(self, name: str) -> int:
-        return await self._run(self._next_seq, name)
+    async def next_seq(self, name: str, step: int = 1) -> int:
+        return await self._run(self._next_seq, name, step)
 
     async def ping(self) -> None:
         await self._run(self._query, "SELECT 1", ())
