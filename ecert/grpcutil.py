@@ -140,8 +140,11 @@ class _AddToken(grpc.aio.UnaryUnaryClientInterceptor):
         return await continuation(details, request)
 
 
-def channel(target: str, internal_token: str) -> grpc.aio.Channel:
-    return grpc.aio.insecure_channel(target, options=_OPTIONS, interceptors=[_AddToken(internal_token)])
+def channel(target: str, internal_token: str, *, own_connection: bool = False) -> grpc.aio.Channel:
+    """A client channel sending the internal token. Channels to one target share a connection
+    unless ``own_connection`` (several connections spread over a service's worker processes)."""
+    options = _OPTIONS + [("grpc.use_local_subchannel_pool", 1)] if own_connection else _OPTIONS
+    return grpc.aio.insecure_channel(target, options=options, interceptors=[_AddToken(internal_token)])
 
 
 T = TypeVar("T")

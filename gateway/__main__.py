@@ -2,7 +2,7 @@
 
 from aiohttp import web
 
-from ecert import logs
+from ecert import logs, runtime
 from ecert.config import GatewayConfig
 
 from .app import create_app
@@ -12,6 +12,7 @@ def main() -> None:
     cfg = GatewayConfig.from_env()
     logs.setup(cfg.log_level, "gateway")
     web.run_app(create_app(cfg), host=cfg.host, port=cfg.port, access_log=None, shutdown_timeout=5,
+                loop=runtime.new_loop(),
                 print=lambda *_: print(f"gateway listening on http://{cfg.host}:{cfg.port}", flush=True))
 
 

@@ -112,9 +112,10 @@ class Issuer:
         if not 1 <= valid_days <= MAX_VALID_DAYS:
             raise InvalidRequest(f"valid_days must be 1..{MAX_VALID_DAYS}", field="valid_days")
         fields = parse_fields_json(fields_json)
-        request_hash = hashlib.sha256(json.dumps([type_id, version, fields, valid_days], sort_keys=True,
-                                                 ensure_ascii=False).encode()).hexdigest()
+        request_hash = None
         if request_id:
+            request_hash = hashlib.sha256(json.dumps([type_id, version, fields, valid_days], sort_keys=True,
+                                                     ensure_ascii=False).encode()).hexdigest()
             existing = await self.store.find_credential_by_request(self.region, request_id)
             if existing is not None:
                 return self._same_request(existing, request_hash)

@@ -2,7 +2,7 @@
 
 import asyncio
 
-from ecert import grpcutil, logs
+from ecert import grpcutil, logs, runtime
 from ecert.config import RegistryConfig
 from ecert.store import open_store
 
@@ -28,4 +28,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    runtime.run(main())

@@ -2,7 +2,7 @@
 
 import asyncio
 
-from ecert import grpcutil, logs
+from ecert import grpcutil, logs, runtime
 from ecert.config import VerifierConfig
 
 from .service import build
@@ -21,4 +21,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    runtime.run(main())

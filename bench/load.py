@@ -1,0 +1,197 @@
+"""Load figures against the real suite: separate processes on loopback, stopped afterwards.
+
+- gateway single verifications at 64 connections (wrk), beside the transport floor;
+- batch verification (1,000 payloads a request), per core of CPU the suite spent;
+- issuance through the issuer's gRPC service with 64 concurrent clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+from ecert import auth
+from ecert.devsuite import Ports, start_suite_processes
+from ecert.grpcutil import channel
+from ecert.store import open_store
+from ecert.wire import principal_to_pb
+from ecertpb.v1 import issuer_pb2, issuer_pb2_grpc
+from tests.samples import driving_licence
+
+CONNECTIONS = 64
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of processes, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def _lua(path: Path, url_path: str, key: str, bodies: list[str]) -> Path:
+    quoted = ",\n".join(f"[==[{b}]==]" for b in bodies)
+    path.write_text(f"""
+local bodies = {{{quoted}}}
+local i = 0
+local headers = {{["Content-Type"] = "application/json", ["Authorization"] = "Bearer {key}"}}
+request = function()
+  i = i % #bodies + 1
+  return wrk.format("POST", "{url_path}", headers, bodies[i])
+end
+""")
+    return path
+
+
+_UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def wrk(url: str, script: Path, seconds: float, connections: int = CONNECTIONS) -> dict:
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
+                          "-s", str(script), url], capture_output=True, text=True, check=True,
+                         timeout=seconds + 30).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    lat = {p: float(v) * _UNIT_MS[u] for p, v, u in re.findall(r"\s(50|99)%\s+([\d.]+)(us|ms|s)\b", out)}
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rps, "p50_ms": lat.get("50"), "p99_ms": lat.get("99"),
+            "non_2xx": int(errors.group(1)) if errors else 0}
+
+
+async def _prepare(suite, n_credentials: int) -> tuple[str, list[str]]:
+    store = await open_store(suite.store_uri)
+    try:
+        agency, _ = await auth.create_api_key(store, "agency", "CN-ZJ")
+        hotel, _ = await auth.create_api_key(store, "hotel")
+    finally:
+        await store.close()
+    texts = []
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {agency}"}) as http:
+        async def one(i: int) -> None:
+            async with http.post(suite.gateway_url + "/v1/credentials", json={
+                    "region": "CN-ZJ", "type": "cn.driving_licence",
+                    "fields": driving_licence(file_number=f"3301{i:08d}")}) as r:
+                body = await r.json()
+                if r.status != 201:
+                    raise RuntimeError(f"issuing for the benchmark failed: {r.status} {body}")
+                texts.append(body["qr_text"])
+        for start in range(0, n_credentials, 50):
+            await asyncio.gather(*(one(i) for i in range(start, min(n_credentials, start + 50))))
+        # warm the verifier's status-list cache
+        async with http.post(suite.gateway_url + "/v1/verifications", json={"payload": texts[0]},
+                             headers={"Authorization": f"Bearer {hotel}"}) as r:
+            assert (await r.json())["result"] == "VALID"
+    return hotel, texts
+
+
+async def _batch(suite, key: str, texts: list[str], seconds: float) -> dict:
+    payloads = [texts[i % len(texts)] for i in range(1000)]
+    pids = [c.proc.pid for c in suite.children if c.name in ("gateway", "verifier")]
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"}) as http:
+        async def run_once() -> None:
+            async with http.post(suite.gateway_url + "/v1/verifications:batch", json={"payloads": payloads}) as r:
+                results = (await r.json())["results"]
+                assert len(results) == 1000 and results[0]["result"] == "VALID"
+        await run_once()
+        cpu0, t0, n = cpu_seconds(pids), time.perf_counter(), 0
+        while time.perf_counter() - t0 < seconds:
+            await run_once()
+            n += 1000
+        wall, cpu = time.perf_counter() - t0, cpu_seconds(pids) - cpu0
+    return {"batch_verify_per_s": round(n / wall), "batch_verify_per_s_per_core": round(n / cpu)}
+
+
+async def _issue(target: str, token: str, seconds: float, concurrency: int = CONNECTIONS,
+                 connections: int = 8) -> dict:
+    channels = [channel(target, token, own_connection=True) for _ in range(connections)]
+    stubs = [issuer_pb2_grpc.IssuerServiceStub(ch) for ch in channels]
+    principal = principal_to_pb(auth.Principal("agency", "CN-ZJ"))
+    fields = json.dumps(driving_licence(), ensure_ascii=False)
+    req = issuer_pb2.IssueCredentialRequest(principal=principal, type="cn.driving_licence", fields_json=fields)
+    await asyncio.gather(*(stub.IssueCredential(req) for stub in stubs))
+    n, stop = 0, time.perf_counter() + seconds
+
+    async def client(stub) -> None:
+        nonlocal n
+        while time.perf_counter() < stop:
+            await stub.IssueCredential(req)
+            n += 1
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(client(stubs[i % connections]) for i in range(concurrency)))
+    rate = n / (time.perf_counter() - t0)
+    for ch in channels:
+        await ch.close()
+    return {"issue_per_s": round(rate)}
+
+
+def measure(seconds: float = 5.0) -> dict:
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is not installed (make bench installs Debian's wrk)")
+    var_dir = Path(tempfile.mkdtemp(prefix="ecert-bench-"))
+    token = secrets.token_hex(16)
+    env = dict(os.environ, ECERT_INTERNAL_TOKEN=token, ECERT_ROOT_KEY_PASSPHRASE=secrets.token_hex(8),
+               ECERT_SIGNING_KEY_PASSPHRASE=secrets.token_hex(8), ECERT_LOG_LEVEL="WARNING")
+    ports = Ports(registry=free_port(), issuers={"CN-SH": free_port(), "CN-ZJ": free_port()},
+                  verifier=free_port(), gateway=free_port())
+    suite = start_suite_processes(var_dir, ports, env=env)
+    floor = None
+    try:
+        hotel, texts = asyncio.run(_prepare(suite, 300))
+        bodies = [json.dumps({"payload": t}) for t in texts]
+        script = _lua(var_dir / "verify.lua", "/v1/verifications", hotel, bodies)
+        wrk(suite.gateway_url + "/v1/verifications", script, 1)  # warm-up
+        gw = wrk(suite.gateway_url + "/v1/verifications", script, seconds)
+
+        floor_port = free_port()
+        floor = subprocess.Popen([sys.executable, "-m", "bench.floor", str(floor_port),
+                                  f"127.0.0.1:{ports.verifier}", token], env=env,
+                                 stdout=subprocess.DEVNULL, stderr=open(var_dir / "floor.log", "wb"))
+        floor_url = f"http://127.0.0.1:{floor_port}/floor"
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", floor_port), 0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        floor_script = _lua(var_dir / "floor.lua", "/floor", hotel, bodies)
+        wrk(floor_url, floor_script, 1)
+        fl = wrk(floor_url, floor_script, seconds)
+        floor.terminate()
+        floor.wait(10)
+
+        if gw["non_2xx"] or fl["non_2xx"]:
+            raise RuntimeError(f"errors under load: gateway {gw['non_2xx']}, floor {fl['non_2xx']}")
+        out = {"gateway_rps": round(gw["rps"]), "gateway_p50_ms": gw["p50_ms"], "gateway_p99_ms": gw["p99_ms"],
+               "gateway_non_2xx": gw["non_2xx"], "floor_rps": round(fl["rps"]), "floor_p99_ms": fl["p99_ms"],
+               "gateway_ratio": round(gw["rps"] / fl["rps"], 3)}
+        out.update(asyncio.run(_batch(suite, hotel, texts, seconds)))
+        out.update(asyncio.run(_issue(f"127.0.0.1:{ports.issuers['CN-ZJ']}", token, seconds)))
+        return out
+    finally:
+        if floor is not None and floor.poll() is None:
+            floor.kill()
+        suite.stop()
+        if os.environ.get("ECERT_BENCH_KEEP"):
+            print(f"kept {var_dir}", file=sys.stderr)
+        else:
+            shutil.rmtree(var_dir, ignore_errors=True)
