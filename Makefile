@@ -21,7 +21,11 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# The load figures need wrk (Debian's package); it is installed when missing and we are root.
 bench: $(STAMP)
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && (apt-get install -y -q wrk >/dev/null 2>&1 || \
+	  (apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null)); } || \
+	  { echo "make bench needs wrk (apt-get install wrk)"; exit 1; }
 	$(PY) -m bench
 
 # Generated code lives beside the package it belongs to (ecertpb/v1/*_pb2*.py).

@@ -1,30 +1,74 @@
-"""``make bench``: a human table, then one JSON line with every figure of this run."""
+"""``make bench``: a human table, then one JSON line with every figure of this run.
+
+Everything runs on this machine: the pipeline in this process, the load figures against
+the real suite started as separate processes on loopback (stopped afterwards), the large
+trust-list figures in a process of their own. ``ECERT_BENCH_SECONDS`` sets the length of
+each measurement (default 5); ``ECERT_BENCH_ONLY=pipeline,large,load,scan`` picks parts.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import platform
+import subprocess
 import sys
 
 from . import pipeline
 
+TARGETS = {"pipeline_ratio": 0.8, "gateway_ratio": 0.8, "batch_ratio": 0.6, "issue_per_s": 1500,
+           "large_rate_ratio": 0.9}
+LABELS = [
+    ("raw_verify_per_s", "raw ECDSA P-256 verify (cryptography, 1 core) /s"),
+    ("pipeline_verify_per_s", "EC1 pipeline, text to verified claims (1 core) /s"),
+    ("pipeline_ratio", "pipeline / raw"),
+    ("gateway_rps", "gateway POST /v1/verifications, 64 connections, req/s"),
+    ("gateway_p50_ms", "  p50 ms"),
+    ("gateway_p99_ms", "  p99 ms (target <= 100)"),
+    ("floor_rps", "transport floor (bare aiohttp + 1 trivial gRPC call) req/s"),
+    ("gateway_ratio", "gateway / floor"),
+    ("batch_verify_per_s", "batch verification (1,000 a request), payloads/s"),
+    ("batch_verify_per_s_per_core", "  per core of CPU spent by gateway + verifier"),
+    ("batch_ratio", "batch per core / raw"),
+    ("issue_per_s", "issuance over gRPC, 64 clients, durable, /s"),
+    ("large_rss_mb", "verifier RSS with 10,000 keys + 1,000,000 statuses, MB"),
+    ("large_rate_ratio", "rate with the large lists / small lists"),
+    ("scan_decode_per_s", "QR picture decodes /s"),
+    ("scan_verify_per_s", "verifications from pictures /s"),
+]
+
 
 def main() -> int:
-    seconds = float(os.environ.get("ECERT_BENCH_SECONDS", "3"))
-    results = {}
-    print(f"# ecert benchmark on {platform.machine()}, Python {platform.python_version()}, "
+    seconds = float(os.environ.get("ECERT_BENCH_SECONDS", "5"))
+    only = set(filter(None, os.environ.get("ECERT_BENCH_ONLY", "pipeline,large,load,scan").split(",")))
+    results: dict = {}
+    print(f"# ecert benchmark: {platform.machine()}, Python {platform.python_version()}, "
           f"{os.cpu_count()} cores, {seconds:g} s per figure", flush=True)
-    results.update(pipeline.measure(seconds))
-    rows = [
-        ("raw ECDSA P-256 verify (cryptography, 1 core)", f"{results['raw_verify_per_s']:,} /s"),
-        (f"EC1 pipeline, text to verified claims ({results['credential_chars']} chars, 1 core)",
-         f"{results['pipeline_verify_per_s']:,} /s"),
-        ("pipeline / raw", f"{results['pipeline_ratio']:.3f}"),
-    ]
-    width = max(len(r[0]) for r in rows)
-    for name, value in rows:
-        print(f"{name:<{width}}  {value:>12}")
+    if "pipeline" in only or "load" in only:
+        results.update(pipeline.measure(seconds))
+    if "large" in only:
+        out = subprocess.run([sys.executable, "-m", "bench.large", str(seconds)], capture_output=True, text=True,
+                             check=True, timeout=600)
+        results.update(json.loads(out.stdout.strip().splitlines()[-1]))
+    if "load" in only:
+        from . import load
+        results.update(load.measure(seconds))
+        results["batch_ratio"] = round(results["batch_verify_per_s_per_core"] / results["raw_verify_per_s"], 3)
+    if "scan" in only:
+        try:
+            from . import scan
+        except ImportError:
+            scan = None
+        if scan is not None:
+            results.update(scan.measure(seconds))
+    width = max(len(label) for _, label in LABELS)
+    for key, label in LABELS:
+        if key in results:
+            target = TARGETS.get(key)
+            mark = "" if target is None else ("  ok" if results[key] >= target else f"  below target {target}")
+            value = results[key]
+            shown = f"{value:,.3f}" if isinstance(value, float) and value < 10 else f"{value:,}"
+            print(f"{label:<{width}}  {shown:>10}{mark}")
     print(json.dumps(results), flush=True)
     return 0
 
