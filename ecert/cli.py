@@ -162,7 +162,7 @@ def cmd_issue(args) -> int:
     if args.request_id:
         body["request_id"] = args.request_id
     c = request("POST", _url(args, "/v1/credentials"), _api_key(args), body)
-    print(f"id:      {c.get('id')}")
+    print(f"id:      {c.get('id')}" + (f"  ({c['display_id']})" if c.get("display_id") else ""))
     print(f"type:    {c.get('type')} v{c.get('version')}, region {c.get('region')}")
     print(f"status:  {c.get('status')}")
     print(f"valid:   {c.get('issued_at')} to {c.get('expires_at')}")
@@ -195,6 +195,8 @@ def cmd_verify(args) -> int:
         c = r.get("credential")
         if c:
             print(f"credential: {c.get('id')}  {c.get('type')} v{c.get('version')}  issued by {c.get('region')}")
+            if c.get("display_id"):
+                print(f"display id: {c['display_id']}")
             print(f"valid:   {c.get('issued_at')} to {c.get('expires_at')}")
             print(f"status checked: {'yes' if r.get('status_checked') else 'NO (status list unavailable or stale)'}")
         print(f"trust list v{r.get('trust_list_version')}; checked at {r.get('checked_at')}")

@@ -217,7 +217,7 @@ def _wait(child: Child, ready: Callable[[], bool], deadline: float, what: str) -
         if ready():
             return
         if time.monotonic() > deadline:
-            raise SuiteError(f"{child.name} was not ready ({what}) within {STARTUP_TIMEOUT:.0f} s; "
+            raise SuiteError(f"{child.name} was not ready ({what}) before the startup timeout; "
                              f"last lines of {child.log_path}:\n{child.tail()}")
         time.sleep(0.1)
 
@@ -333,10 +333,12 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             time.sleep(0.2)
     except _Stop:
-        if suite is not None:
-            print("\nStopping the suite ...", flush=True)
-            suite.stop()
-            print("All processes stopped.", flush=True)
+        if suite is None:  # interrupted while starting: start_suite_processes stopped what it had started
+            print("Interrupted while starting; all processes stopped.", flush=True)
+            return 0
+        print("\nStopping the suite ...", flush=True)
+        suite.stop()
+        print("All processes stopped.", flush=True)
         return 0
     except SuiteError as err:
         print(f"\nThe suite could not start: {err}", file=sys.stderr, flush=True)

@@ -1,0 +1,227 @@
+"""The ``ecert`` command: API keys against a real SQLite store, issue/verify against a real gateway.
+
+The CLI blocks (urllib, asyncio.run), so it runs in a worker thread while the suite's event loop
+keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import socket
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+
+from ecert import cli
+from ecert.auth import hash_key
+from ecert.store import open_store
+from tests.samples import driving_licence
+
+
+async def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    rc = await asyncio.to_thread(cli.main, list(argv))
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+@pytest.fixture
+async def store_uri(tmp_path):
+    """A fresh SQLite store file holding one region."""
+    uri = f"sqlite:///{tmp_path / 'ecert.db'}"
+    store = await open_store(uri)
+    await store.create_region("CN-ZJ", "浙江省")
+    await store.close()
+    return uri
+
+
+def _all_rows(db: Path) -> str:
+    conn = sqlite3.connect(db)
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return "\n".join(repr(row) for t in tables for row in conn.execute(f'SELECT * FROM "{t}"'))
+    finally:
+        conn.close()
+
+
+# -- apikey create -------------------------------------------------------------------------------
+
+async def test_apikey_create_prints_key_last_and_stores_only_its_hash(capsys, store_uri):
+    rc, out, err = await run_cli(capsys, "apikey", "create", "--role", "agency", "--region", "CN-ZJ",
+                                 "--label", "Zhejiang DMV", "--store", store_uri)
+    assert rc == 0, err
+    lines = out.rstrip("\n").splitlines()
+    key = lines[-1]
+    assert key.startswith("ek_") and key == key.strip() and " " not in key
+    assert "agency" in lines[0] and "CN-ZJ" in lines[0]
+    assert all(key not in line for line in lines[:-1])
+
+    store = await open_store(store_uri)
+    try:
+        doc = await store.get_apikey(hash_key(key))
+    finally:
+        await store.close()
+    assert doc is not None and doc["role"] == "agency" and doc["region"] == "CN-ZJ"
+    assert doc["key_id"] in lines[0]
+    rows = _all_rows(Path(store_uri[len("sqlite:///"):]))
+    assert hash_key(key) in rows and key not in rows
+
+
+async def test_apikey_create_uses_ecert_store_uri_by_default(capsys, store_uri, monkeypatch):
+    monkeypatch.setenv("ECERT_STORE_URI", store_uri)
+    rc, out, err = await run_cli(capsys, "apikey", "create", "--role", "hotel")
+    assert rc == 0, err
+    key = out.splitlines()[-1]
+    store = await open_store(store_uri)
+    try:
+        assert (await store.get_apikey(hash_key(key)))["role"] == "hotel"
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--role", "bogus"], "role must be one of"),
+    (["--role", "agency"], "--region"),
+    (["--role", "agency", "--region", "CN-XX"], "unknown region CN-XX"),
+])
+async def test_apikey_create_rejects_bad_input(capsys, store_uri, argv, message):
+    rc, out, err = await run_cli(capsys, "apikey", "create", *argv, "--store", store_uri)
+    assert rc == 2
+    assert message in err and out == ""
+
+
+async def test_apikey_create_without_a_store_says_to_start_the_suite(capsys, tmp_path):
+    rc, out, err = await run_cli(capsys, "apikey", "create", "--role", "admin",
+                                 "--store", f"sqlite:///{tmp_path / 'missing.db'}")
+    assert rc == 2 and "make run" in err
+    assert not (tmp_path / "missing.db").exists()
+
+
+async def test_cli_runs_as_a_module(store_uri):
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ecert.cli", "apikey", "create", "--role", "integrator", "--store", store_uri,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err.decode()
+    assert out.decode().splitlines()[-1].startswith("ek_")
+
+
+# -- issue / verify against the gateway ----------------------------------------------------------
+
+@pytest.fixture
+def url(http) -> str:
+    return str(http.make_url("")).rstrip("/")
+
+
+@pytest.fixture
+def fields_file(tmp_path) -> Path:
+    path = tmp_path / "fields.json"
+    path.write_text(json.dumps(driving_licence(), ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+async def issue(capsys, url, key, fields_file, *extra) -> tuple[str, str]:
+    rc, out, err = await run_cli(capsys, "issue", "--region", "CN-ZJ", "--type", "cn.driving_licence",
+                                 "--fields", str(fields_file), "--url", url, "--key", key, *extra)
+    assert rc == 0, err
+    qr_text = next(line for line in out.splitlines() if line.startswith("EC1:"))
+    return qr_text, out
+
+
+async def test_issue_then_verify(capsys, url, keys, fields_file):
+    qr_text, out = await issue(capsys, url, keys["agency_zj"], fields_file, "--valid-days", "30")
+    assert "id:" in out and "status:" in out and "valid" in out
+    assert "█" in out  # the QR drawn in the terminal
+
+    rc, out, err = await run_cli(capsys, "verify", qr_text, "--url", url, "--key", keys["hotel"],
+                                 "--purpose", "hotel check-in")
+    assert rc == 0, err
+    assert "VALID" in out and "王小明" in out and "cn.driving_licence" in out
+    assert "浙江省杭州市西湖区" not in out  # a hotel does not see the address
+
+    rc, out, err = await run_cli(capsys, "verify", qr_text, "--json", "--url", url, "--key", keys["police"])
+    assert rc == 0, err
+    answer = json.loads(out)
+    assert answer["result"] == "VALID" and answer["credential"]["region"] == "CN-ZJ"
+    assert answer["fields"]["licence_class"] == "C1"
+
+
+async def test_issue_without_qr_and_idempotent_request_id(capsys, url, keys, fields_file):
+    first, out = await issue(capsys, url, keys["agency_zj"], fields_file, "--no-qr", "--request-id", "cli-test-1")
+    assert "█" not in out
+    again, _ = await issue(capsys, url, keys["agency_zj"], fields_file, "--no-qr", "--request-id", "cli-test-1")
+    assert again == first
+
+
+async def test_issue_from_stdin(capsys, url, keys, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(driving_licence())))
+    rc, out, err = await run_cli(capsys, "issue", "--region", "CN-ZJ", "--type", "cn.driving_licence",
+                                 "--fields", "-", "--no-qr", "--url", url, "--key", keys["agency_zj"])
+    assert rc == 0, err
+    assert "EC1:" in out
+
+
+async def test_verify_reads_file_and_stdin(capsys, url, keys, fields_file, tmp_path, monkeypatch):
+    qr_text, _ = await issue(capsys, url, keys["agency_zj"], fields_file, "--no-qr")
+    qr_file = tmp_path / "qr.txt"
+    qr_file.write_text(qr_text + "\n")
+    rc, out, err = await run_cli(capsys, "verify", "--file", str(qr_file), "--url", url, "--key", keys["hotel"])
+    assert rc == 0 and "VALID" in out, err
+    monkeypatch.setattr(sys, "stdin", io.StringIO(qr_text + "\n"))
+    rc, out, err = await run_cli(capsys, "verify", "-", "--url", url, "--key", keys["hotel"])
+    assert rc == 0 and "VALID" in out, err
+
+
+async def test_verify_invalid_payload_exits_1(capsys, url, keys):
+    rc, out, err = await run_cli(capsys, "verify", "EC1:XYZ", "--url", url, "--key", keys["hotel"])
+    assert rc == 1
+    assert "BASE45_INVALID" in out
+
+
+async def test_errors_are_shown_as_code_and_message(capsys, url, keys, fields_file):
+    rc, out, err = await run_cli(capsys, "verify", "EC1:ABC", "--url", url, "--key", "ek_wrong")
+    assert rc == 1 and "UNAUTHENTICATED:" in err
+    rc, out, err = await run_cli(capsys, "issue", "--region", "CN-SH", "--type", "cn.driving_licence",
+                                 "--fields", str(fields_file), "--url", url, "--key", keys["agency_zj"])
+    assert rc == 1 and "FORBIDDEN:" in err
+    rc, out, err = await run_cli(capsys, "verify", "EC1:ABC", "--url", url)
+    assert rc == 2 and "ECERT_API_KEY" in err
+
+
+async def test_connection_refused_suggests_make_run(capsys, keys):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    rc, out, err = await run_cli(capsys, "verify", "EC1:ABC", "--url", f"http://127.0.0.1:{port}",
+                                 "--key", keys["hotel"])
+    assert rc == 1 and "make run" in err
+
+
+async def test_type_publish(capsys, url, keys, tmp_path):
+    doc = {"id": "test.cli_permit", "version": 1, "name": "CLI test permit",
+           "schema": {"type": "object", "additionalProperties": False, "required": ["name"],
+                      "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 64}}},
+           "disclosure": {"hotel": ["name"], "traffic_police": ["name"], "integrator": ["name"]}}
+    good = tmp_path / "type.json"
+    good.write_text(json.dumps(doc))
+    rc, out, err = await run_cli(capsys, "type", "publish", str(good), "--url", url, "--key", keys["admin"])
+    assert rc == 0, err
+    assert "test.cli_permit" in out
+
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    rc, out, err = await run_cli(capsys, "type", "publish", str(bad), "--url", url, "--key", keys["admin"])
+    assert rc == 2 and "not valid JSON" in err
+    rc, out, err = await run_cli(capsys, "type", "publish", str(good), "--url", url, "--key", keys["hotel"])
+    assert rc == 1 and "FORBIDDEN:" in err
+
+
+async def test_qr(capsys):
+    rc, out, err = await run_cli(capsys, "qr", "EC1:NCFOXN%TS")
+    assert rc == 0 and "█" in out
+    rc, out, err = await run_cli(capsys, "qr", "lower case is not alphanumeric")
+    assert rc == 2 and err
