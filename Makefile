@@ -18,7 +18,20 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(PY) -m ecert.devsuite
 
-test: $(STAMP)
+# The browser tests (tests/test_scan_browser.py) drive Debian's Chromium, never a downloaded
+# one: installed here when missing; without root or apt they are skipped, saying why.
+.PHONY: chromium
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium for the browser tests"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	      || echo "could not install chromium: the browser tests will be skipped"; \
+	  else \
+	    echo "chromium is missing and apt-get cannot be used here (not root?): the browser tests will be skipped"; \
+	  fi; }
+
+test: $(STAMP) chromium
 	$(PY) -m pytest -q
 
 # The load figures need wrk (Debian's package); it is installed when missing and we are root.

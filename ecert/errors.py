@@ -106,6 +106,14 @@ class TooLarge(EcertError):
     grpc_status = grpc.StatusCode.OUT_OF_RANGE
 
 
+class UnsupportedMedia(EcertError):
+    """The body is not of a supported media type (e.g. a picture that is not PNG, JPEG or WebP)."""
+
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    http_status = 415
+    grpc_status = grpc.StatusCode.UNIMPLEMENTED
+
+
 class RuleViolation(EcertError):
     """Well-formed, but against the rules (e.g. fields against the type's schema)."""
 
@@ -158,13 +166,17 @@ class DuplicateKey(Conflict):
 _BY_GRPC = {
     cls.grpc_status: cls
     for cls in (InvalidRequest, Unauthenticated, PermissionDenied, NotFound, Conflict,
-                TooLarge, RuleViolation, Unavailable)
+                TooLarge, UnsupportedMedia, RuleViolation, Unavailable)
 }
 _BY_GRPC[grpc.StatusCode.DEADLINE_EXCEEDED] = Unavailable
 
 
 def from_grpc(status: grpc.StatusCode, code: str | None, message: str) -> EcertError:
     """Rebuild a domain error from a gRPC status and the ``ecert-error-code`` trailer."""
+    if status is grpc.StatusCode.UNIMPLEMENTED and not code:
+        # gRPC's own answer for a method the server lacks (a backend older than its caller),
+        # not a servicer's UnsupportedMedia (which always carries its code).
+        return Unavailable("a backend service does not offer this call yet", code="BACKEND_OUTDATED")
     cls = _BY_GRPC.get(status, EcertError)
     err = cls(message, code=code or None)
     return err

@@ -16,12 +16,13 @@ import time
 import uuid
 from collections import OrderedDict
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from ecert import auth, qr
+from ecert import auth, qr, scan
 from ecert.auth import Principal
 from ecert.config import GatewayConfig
 from ecert.errors import (EcertError, InvalidRequest, NotFound, PermissionDenied, TooLarge, Unauthenticated,
@@ -51,6 +52,20 @@ KEY_CACHE_TTL = 30.0
 KEY_CACHE_SIZE = 10_000
 QR_CACHE_SIZE = 1024
 OPEN_PATHS = ("/healthz", "/readyz", "/metrics", "/openapi.json", "/scan")
+IMAGE_MAX = scan.MAX_BYTES  # the image part of a multipart verification
+MULTIPART_MAX = IMAGE_MAX + 64 * 1024  # the whole multipart body: the image, purpose and the framing
+PURPOSE_PART_MAX = 4096
+STATIC_DIR = Path(__file__).with_name("static")
+_SCANNER_FILES = {"scan.js": "application/javascript", "scan.css": "text/css"}
+_SCANNER_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+                               "media-src 'self' blob: mediastream:; connect-src 'self'; base-uri 'none'; "
+                               "form-action 'none'; frame-ancestors 'none'",
+    "Permissions-Policy": "camera=(self)",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+_QR_KINDS = {"png": (qr.png, "image/png"), "svg": (qr.svg, "image/svg+xml")}
 _REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _STATUS_ACTIONS = {"revoke": issuer_pb2.REVOKE, "suspend": issuer_pb2.SUSPEND, "reinstate": issuer_pb2.REINSTATE}
 
@@ -136,11 +151,21 @@ async def _authenticate(app: web.Application, key: str | None) -> Principal:
 
 # -- helpers -------------------------------------------------------------------------------------
 
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it is known to be over ``limit`` bytes. (The app-wide
+    ``client_max_size`` admits multipart pictures; every other body is bounded here.)"""
+    if request.content_length is not None and request.content_length > limit:
+        raise TooLarge(f"the body is over {limit} bytes")
+    body = bytearray()
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        body += chunk
+        if len(body) > limit:
+            raise TooLarge(f"the body is over {limit} bytes")
+    return bytes(body)
+
+
 async def read_json(request: web.Request) -> dict:
-    try:
-        body = await request.read()
-    except web.HTTPRequestEntityTooLarge as err:
-        raise TooLarge(f"the body is over {request.app[CONFIG].max_body} bytes") from err
+    body = await read_body(request, request.app[CONFIG].max_body)
     if not body:
         raise InvalidRequest("a JSON body is required")
     try:
@@ -314,15 +339,20 @@ async def get_credential(request: web.Request) -> web.Response:
 
 
 async def credential_qr(request: web.Request) -> web.Response:
+    """The credential's QR code as PNG or SVG, drawn on first request (off the event loop) and kept."""
+    draw, content_type = _QR_KINDS[request.match_info["kind"]]
     _, c = await _find_credential(request, request.match_info["id"])
     cache = request.app[QR_CACHE]
-    png = cache.get(c.id)
-    if png is None:
-        png = await asyncio.get_running_loop().run_in_executor(None, qr.png, c.qr_text)
-        cache[c.id] = png
+    key = (c.id, request.match_info["kind"])
+    image = cache.get(key)
+    if image is None:
+        image = await asyncio.get_running_loop().run_in_executor(None, draw, c.qr_text)
+        cache[key] = image
         while len(cache) > QR_CACHE_SIZE:
             cache.popitem(last=False)
-    return web.Response(body=png, content_type="image/png", headers={"Cache-Control": "private, max-age=300"})
+    else:
+        cache.move_to_end(key)
+    return web.Response(body=image, content_type=content_type, headers={"Cache-Control": "private, max-age=300"})
 
 
 async def change_status(request: web.Request) -> web.Response:
@@ -351,6 +381,8 @@ def verification_json(r) -> dict:
            "checked_at": iso(r.checked_at)}
     if r.detail:
         out["detail"] = r.detail
+    if r.code_sha256:
+        out["code_sha256"] = r.code_sha256
     return out
 
 
@@ -361,8 +393,69 @@ def _purpose(data: dict) -> str:
     return purpose
 
 
+async def _read_part(part, limit: int, total: list[int], keep: bool = True) -> bytes:
+    """One multipart part, at most ``limit`` bytes, counting toward the body's total."""
+    data = bytearray()
+    seen = 0
+    while chunk := await part.read_chunk(64 * 1024):
+        seen += len(chunk)
+        total[0] += len(chunk)
+        if keep:
+            data += chunk
+        if seen > limit:
+            raise TooLarge(f"the {part.name or 'unnamed'} part is over {limit} bytes", field=part.name)
+        if total[0] > MULTIPART_MAX:
+            raise TooLarge(f"the body is over {MULTIPART_MAX} bytes")
+    return bytes(data)
+
+
+async def read_image_form(request: web.Request) -> tuple[bytes, str]:
+    """The ``image`` and optional ``purpose`` parts of a multipart/form-data body, each bounded."""
+    if request.content_length is not None and request.content_length > MULTIPART_MAX:
+        raise TooLarge(f"the body is over {MULTIPART_MAX} bytes (a picture may be up to {IMAGE_MAX})")
+    image: bytes | None = None
+    purpose = b""
+    total = [0]
+    try:
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader):
+                raise InvalidRequest("nested multipart bodies are not accepted")
+            if part.name == "image" and image is None:
+                image = await _read_part(part, IMAGE_MAX, total)
+            elif part.name == "purpose":
+                purpose = await _read_part(part, PURPOSE_PART_MAX, total)
+            else:
+                await _read_part(part, MULTIPART_MAX, total, keep=False)  # dropped, but counted
+    except (ValueError, AssertionError, RuntimeError, LookupError) as err:
+        raise InvalidRequest(f"malformed multipart body: {err}", code="MALFORMED_MULTIPART") from err
+    if image is None:
+        raise InvalidRequest("a multipart verification needs a part named image", field="image")
+    try:
+        text = purpose.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InvalidRequest("purpose must be UTF-8 text", field="purpose") from err
+    return image, _purpose({"purpose": text})
+
+
+async def verify_image(request: web.Request) -> web.Response:
+    """A picture in, one verification per code in it: the first at the top level (the spec's shape)
+    and all of them, in reading order, in ``results``."""
+    image, purpose = await read_image_form(request)
+    resp = await call(request.app[BACKENDS].verifier.VerifyImage(verifier_pb2.VerifyImageRequest(
+        principal=pb_principal(request), image=image, purpose=purpose)))
+    if not resp.results:
+        raise Unavailable("the verifier gave no answer for the picture")
+    for r in resp.results:
+        request.app[METRICS].verification(r.result)
+    results = [verification_json(r) for r in resp.results]
+    return json_response({**results[0], "results": results})
+
+
 async def verify(request: web.Request) -> web.Response:
     auth.require_role(principal(request), *auth.VERIFY_ROLES)
+    if request.content_type == "multipart/form-data":
+        return await verify_image(request)
     data = await read_json(request)
     payload = _get(data, "payload", str, required=True)
     r = await call(request.app[BACKENDS].verifier.Verify(verifier_pb2.VerifyRequest(
@@ -384,6 +477,30 @@ async def verify_batch(request: web.Request) -> web.Response:
     for r in resp.results:
         request.app[METRICS].verification(r.result)
     return json_response({"results": [verification_json(r) for r in resp.results]})
+
+
+# -- scanner page (open: the page asks for the operator's key and keeps it in sessionStorage) -----
+
+async def scanner_page(request: web.Request) -> web.Response:
+    return _static("scan.html", "text/html", "no-cache")
+
+
+async def scanner_asset(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    if name not in _SCANNER_FILES:
+        raise NotFound("no such file")
+    return _static(name, _SCANNER_FILES[name], "no-cache")
+
+
+_STATIC_CACHE: dict[str, bytes] = {}
+
+
+def _static(name: str, content_type: str, cache: str) -> web.Response:
+    body = _STATIC_CACHE.get(name)
+    if body is None:
+        body = _STATIC_CACHE[name] = (STATIC_DIR / name).read_bytes()  # a few KiB, read once
+    return web.Response(body=body, content_type=content_type, charset="utf-8",
+                        headers={**_SCANNER_HEADERS, "Cache-Control": cache})
 
 
 # -- operations ----------------------------------------------------------------------------------
@@ -428,7 +545,9 @@ async def openapi(request: web.Request) -> web.Response:
 def create_app(cfg: GatewayConfig, *, store: Store | None = None, backends: Backends | None = None) -> web.Application:
     """The gateway application. ``store`` and ``backends`` may be passed in (tests); otherwise
     they are opened from ``cfg`` and closed with the app."""
-    app = web.Application(middlewares=[errors_middleware, auth_middleware], client_max_size=cfg.max_body)
+    # client_max_size is app-wide: it admits a multipart picture, and read_json bounds JSON to cfg.max_body.
+    app = web.Application(middlewares=[errors_middleware, auth_middleware],
+                          client_max_size=max(cfg.max_body, MULTIPART_MAX))
     app[CONFIG] = cfg
     app[METRICS] = metrics.Metrics()
     app[KEY_CACHE] = OrderedDict()
@@ -449,6 +568,8 @@ def create_app(cfg: GatewayConfig, *, store: Store | None = None, backends: Back
     r.add_get("/readyz", readyz)
     r.add_get("/metrics", metrics_route)
     r.add_get("/openapi.json", openapi)
+    r.add_get("/scan", scanner_page)
+    r.add_get("/scan/{name}", scanner_asset)
     r.add_get("/v1/regions", list_regions)
     r.add_post("/v1/regions", create_region)
     r.add_post("/v1/regions/{code}/keys", register_key)
@@ -459,7 +580,7 @@ def create_app(cfg: GatewayConfig, *, store: Store | None = None, backends: Back
     r.add_get("/v1/trust-list.cbor", trust_list_cbor)
     r.add_post("/v1/credentials", issue_credential)
     r.add_get("/v1/credentials/{id:[^/:]+}", get_credential)
-    r.add_get("/v1/credentials/{id:[^/:]+}/qr.png", credential_qr)
+    r.add_get("/v1/credentials/{id:[^/:]+}/qr.{kind:png|svg}", credential_qr)
     r.add_post("/v1/credentials/{id:[^/:]+}:{action}", change_status)
     r.add_post("/v1/verifications", verify)
     r.add_post("/v1/verifications:batch", verify_batch)

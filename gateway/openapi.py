@@ -74,11 +74,37 @@ SCHEMAS = {
             "region": {"type": "string"}, "issued_at": _TIME, "expires_at": _TIME}}]},
         "fields": {"type": "object", "description": "only the fields the caller's role may see"},
         "status_checked": {"type": "boolean"}, "trust_list_version": {"type": "integer"},
-        "checked_at": _TIME}},
+        "checked_at": _TIME,
+        "code_sha256": {"type": "string", "description": "(picture input only) SHA-256 hex of the code's text, "
+                                                         "to tell codes apart without repeating them"},
+        "results": {"type": "array", "items": _ref("Verification"),
+                    "description": "(picture input only) one verification per code in the picture, in reading "
+                                   "order (top to bottom, left to right); the top-level fields repeat the first"}}},
+    "VerifyImageRequest": {"type": "object", "required": ["image"], "properties": {
+        "image": {"type": "string", "contentMediaType": "image/*",
+                  "description": "a photo or screenshot of the QR code(s): PNG, JPEG or WebP, at most 10 MiB"},
+        "purpose": {"type": "string", "maxLength": 200}}},
 }
 
 _STATUS = {"type": "object", "properties": {"id": {"type": "string"}, "status": {"type": "string"}}}
 _VERIFY_ROLES = "hotel, traffic_police, integrator, agency, admin"
+
+
+def _verify_op() -> dict:
+    op = _op("Verify an EC1 credential or EP1 token, as text or as a picture of its QR code", roles=_VERIFY_ROLES,
+             body=_ref("VerifyRequest"), ok=(200, _ref("Verification")))
+    op["description"] += (" JSON bodies are at most 1 MiB. A multipart/form-data body (at most 10 MiB + 64 KiB) "
+                          "carries a picture in the part `image` (PNG, JPEG or WebP, at most 10 MiB and 40 million "
+                          "pixels) and an optional `purpose`; every code in it is verified (`results`), and a "
+                          "picture without a code answers `NO_CODE_FOUND`.")
+    op["requestBody"]["content"]["multipart/form-data"] = {
+        "schema": _ref("VerifyImageRequest"),
+        "encoding": {"image": {"contentType": "image/png, image/jpeg, image/webp"}}}
+    op["responses"]["400"] = {"description": "malformed request; `IMAGE_CORRUPT` for a truncated or corrupt picture",
+                              **_json(_ref("Error"))}
+    op["responses"]["413"] = {"description": "body or picture too large (bytes or pixels)", **_json(_ref("Error"))}
+    op["responses"]["415"] = {"description": "the picture is not PNG, JPEG or WebP", **_json(_ref("Error"))}
+    return op
 
 PATHS = {
     "/healthz": {"get": _op("Process alive", roles="none", open_route=True)},
@@ -86,6 +112,10 @@ PATHS = {
     "/metrics": {"get": _op("Prometheus metrics", roles="none", open_route=True,
                             content={"content": {"text/plain": {"schema": {"type": "string"}}}})},
     "/openapi.json": {"get": _op("This document", roles="none", open_route=True)},
+    "/scan": {"get": _op("The scanner page for hotel desks and roadside checks: camera, picture upload and "
+                         "handheld-scanner input; it asks for the operator's API key once per browser session",
+                         roles="none (the page's own calls carry the operator's key)", open_route=True,
+                         content={"content": {"text/html": {}}})},
     "/v1/regions": {
         "get": _op("Regions and their keys", roles="any", ok=(200, {"type": "object", "properties": {
             "regions": {"type": "array", "items": _ref("Region")}}})),
@@ -113,14 +143,15 @@ PATHS = {
                                     ok=(201, _ref("Credential")), body=_ref("IssueRequest"))},
     "/v1/credentials/{id}": {"get": _op("A credential record", roles="issuing agency, admin", params=[_ID],
                                         ok=(200, _ref("Credential")))},
-    "/v1/credentials/{id}/qr.png": {"get": _op("The credential's QR code", roles="issuing agency, admin",
+    "/v1/credentials/{id}/qr.png": {"get": _op("The credential's QR code (PNG)", roles="issuing agency, admin",
                                                params=[_ID], content={"content": {"image/png": {}}})},
+    "/v1/credentials/{id}/qr.svg": {"get": _op("The credential's QR code (SVG)", roles="issuing agency, admin",
+                                               params=[_ID], content={"content": {"image/svg+xml": {}}})},
     **{f"/v1/credentials/{{id}}:{action}": {"post": _op(f"{action.capitalize()} a credential",
                                                         roles="issuing agency, admin", params=[_ID],
                                                         ok=(200, _STATUS))}
        for action in ("revoke", "suspend", "reinstate")},
-    "/v1/verifications": {"post": _op("Verify an EC1 credential or EP1 token", roles=_VERIFY_ROLES,
-                                      body=_ref("VerifyRequest"), ok=(200, _ref("Verification")))},
+    "/v1/verifications": {"post": _verify_op()},
     "/v1/verifications:batch": {"post": _op(
         "Verify up to 1,000 payloads", roles=_VERIFY_ROLES,
         body={"type": "object", "required": ["payloads"], "properties": {

@@ -36,7 +36,7 @@ class VerifiedCredential(_message.Message):
     def __init__(self, id: _Optional[str] = ..., type: _Optional[str] = ..., version: _Optional[int] = ..., region: _Optional[str] = ..., issued_at: _Optional[int] = ..., expires_at: _Optional[int] = ..., display_id: _Optional[str] = ...) -> None: ...
 
 class VerifyResponse(_message.Message):
-    __slots__ = ("result", "credential", "fields_json", "status_checked", "trust_list_version", "checked_at", "detail")
+    __slots__ = ("result", "credential", "fields_json", "status_checked", "trust_list_version", "checked_at", "detail", "code_sha256")
     RESULT_FIELD_NUMBER: _ClassVar[int]
     CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
     FIELDS_JSON_FIELD_NUMBER: _ClassVar[int]
@@ -44,6 +44,7 @@ class VerifyResponse(_message.Message):
     TRUST_LIST_VERSION_FIELD_NUMBER: _ClassVar[int]
     CHECKED_AT_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
+    CODE_SHA256_FIELD_NUMBER: _ClassVar[int]
     result: str
     credential: VerifiedCredential
     fields_json: str
@@ -51,7 +52,8 @@ class VerifyResponse(_message.Message):
     trust_list_version: int
     checked_at: int
     detail: str
-    def __init__(self, result: _Optional[str] = ..., credential: _Optional[_Union[VerifiedCredential, _Mapping]] = ..., fields_json: _Optional[str] = ..., status_checked: _Optional[bool] = ..., trust_list_version: _Optional[int] = ..., checked_at: _Optional[int] = ..., detail: _Optional[str] = ...) -> None: ...
+    code_sha256: str
+    def __init__(self, result: _Optional[str] = ..., credential: _Optional[_Union[VerifiedCredential, _Mapping]] = ..., fields_json: _Optional[str] = ..., status_checked: _Optional[bool] = ..., trust_list_version: _Optional[int] = ..., checked_at: _Optional[int] = ..., detail: _Optional[str] = ..., code_sha256: _Optional[str] = ...) -> None: ...
 
 class VerifyBatchRequest(_message.Message):
     __slots__ = ("principal", "payloads", "purpose")
@@ -64,6 +66,22 @@ class VerifyBatchRequest(_message.Message):
     def __init__(self, principal: _Optional[_Union[_common_pb2.Principal, _Mapping]] = ..., payloads: _Optional[_Iterable[str]] = ..., purpose: _Optional[str] = ...) -> None: ...
 
 class VerifyBatchResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[VerifyResponse]
+    def __init__(self, results: _Optional[_Iterable[_Union[VerifyResponse, _Mapping]]] = ...) -> None: ...
+
+class VerifyImageRequest(_message.Message):
+    __slots__ = ("principal", "image", "purpose")
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    principal: _common_pb2.Principal
+    image: bytes
+    purpose: str
+    def __init__(self, principal: _Optional[_Union[_common_pb2.Principal, _Mapping]] = ..., image: _Optional[bytes] = ..., purpose: _Optional[str] = ...) -> None: ...
+
+class VerifyImageResponse(_message.Message):
     __slots__ = ("results",)
     RESULTS_FIELD_NUMBER: _ClassVar[int]
     results: _containers.RepeatedCompositeFieldContainer[VerifyResponse]

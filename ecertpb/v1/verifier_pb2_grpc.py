@@ -46,6 +46,11 @@ class VerifierServiceStub:
                 request_serializer=ecertpb_dot_v1_dot_verifier__pb2.VerifyBatchRequest.SerializeToString,
                 response_deserializer=ecertpb_dot_v1_dot_verifier__pb2.VerifyBatchResponse.FromString,
                 _registered_method=True)
+        self.VerifyImage = channel.unary_unary(
+                '/ecert.v1.VerifierService/VerifyImage',
+                request_serializer=ecertpb_dot_v1_dot_verifier__pb2.VerifyImageRequest.SerializeToString,
+                response_deserializer=ecertpb_dot_v1_dot_verifier__pb2.VerifyImageResponse.FromString,
+                _registered_method=True)
 
 
 class VerifierServiceServicer:
@@ -65,6 +70,13 @@ class VerifierServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def VerifyImage(self, request, context):
+        """Reads the QR codes in a picture (PNG, JPEG or WebP, at most 10 MiB) and verifies each.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_VerifierServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -77,6 +89,11 @@ def add_VerifierServiceServicer_to_server(servicer, server):
                     servicer.VerifyBatch,
                     request_deserializer=ecertpb_dot_v1_dot_verifier__pb2.VerifyBatchRequest.FromString,
                     response_serializer=ecertpb_dot_v1_dot_verifier__pb2.VerifyBatchResponse.SerializeToString,
+            ),
+            'VerifyImage': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyImage,
+                    request_deserializer=ecertpb_dot_v1_dot_verifier__pb2.VerifyImageRequest.FromString,
+                    response_serializer=ecertpb_dot_v1_dot_verifier__pb2.VerifyImageResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -135,6 +152,33 @@ class VerifierService:
             '/ecert.v1.VerifierService/VerifyBatch',
             ecertpb_dot_v1_dot_verifier__pb2.VerifyBatchRequest.SerializeToString,
             ecertpb_dot_v1_dot_verifier__pb2.VerifyBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyImage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecert.v1.VerifierService/VerifyImage',
+            ecertpb_dot_v1_dot_verifier__pb2.VerifyImageRequest.SerializeToString,
+            ecertpb_dot_v1_dot_verifier__pb2.VerifyImageResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -10,18 +10,21 @@ in the background, so the hot path is CPU only.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
 
-from ecert import credential, keys, statuslist, verify
+from ecert import credential, keys, scan, statuslist, verify
 from ecert.auth import VERIFY_ROLES, Principal, require_role
 from ecert.clock import Clock, system_clock
 from ecert.config import VerifierConfig
-from ecert.errors import EcertError, InvalidRequest, NotFound, Outcome
+from ecert.errors import EcertError, InvalidRequest, NotFound, Outcome, TooLarge, Unavailable
 from ecert.grpcutil import call, channel, create_server, rpc
 from ecert.trustlist import TrustList, TrustListError
 from ecert.wire import principal_from_pb, principal_to_pb
@@ -34,6 +37,11 @@ MAX_BATCH = 1000
 MAX_PAYLOAD_CHARS = 1024 * 1024  # the format limits are far below; this bounds the work
 FETCH_TIMEOUT = 3.0
 MAX_PURPOSE = 200
+# Reading pictures is CPU work (zxing-cpp and Pillow release the GIL): a few threads, so
+# the event loop never waits on it, and a bound on the pictures waiting for one, since each
+# holds up to 10 MiB.
+DECODE_THREADS = min(4, os.cpu_count() or 1)
+MAX_DECODES_WAITING = 32
 
 
 class TrustCache:
@@ -153,6 +161,35 @@ class Verifier:
         self.cache = cache
         self.skew = skew
         self.now = now
+        self._decoder = ThreadPoolExecutor(DECODE_THREADS, thread_name_prefix="ecert-scan")
+        self._decodes = 0
+
+    async def decode_image(self, data: bytes) -> list[str]:
+        """The QR texts in a picture, read on the decoding threads (see :func:`ecert.scan.decode_image`)."""
+        if len(data) > scan.MAX_BYTES:
+            raise TooLarge(f"the picture is over {scan.MAX_BYTES} bytes", field="image")
+        if self._decodes >= MAX_DECODES_WAITING:
+            raise Unavailable("too many pictures are being read: try again shortly", code="BUSY")
+        self._decodes += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._decoder, scan.decode_image, data)
+        finally:
+            self._decodes -= 1
+
+    async def verify_image(self, p: Principal, data: bytes, purpose: str = "") -> list[verifier_pb2.VerifyResponse]:
+        """One answer per code in the picture, in reading order; ``NO_CODE_FOUND`` if there is none."""
+        texts = await self.decode_image(data)
+        if not texts:
+            trust = self.cache.trust
+            return [verifier_pb2.VerifyResponse(
+                result=Outcome.NO_CODE_FOUND.value, checked_at=self.now(), fields_json="{}",
+                trust_list_version=trust.version if trust else 0, detail="no QR code was found in the picture")]
+        results = []
+        for text in texts:
+            r = await self.verify(p, text, purpose)
+            r.code_sha256 = hashlib.sha256(text.encode()).hexdigest()
+            results.append(r)
+        return results
 
     async def verify(self, p: Principal, payload: str, purpose: str = "") -> verifier_pb2.VerifyResponse:
         now = self.now()
@@ -263,6 +300,12 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServiceServicer):
             else:
                 results.append(await self.v.verify(p, payload, request.purpose))
         return verifier_pb2.VerifyBatchResponse(results=results)
+
+    @rpc
+    async def VerifyImage(self, request, context):
+        p = principal_from_pb(request.principal)
+        _check_request(p, request.purpose)
+        return verifier_pb2.VerifyImageResponse(results=await self.v.verify_image(p, request.image, request.purpose))
 
 
 async def build(cfg: VerifierConfig, *, now: Clock = system_clock, listen: str | None = None):

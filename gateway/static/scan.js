@@ -1,0 +1,447 @@
+// The scanner page: hotel desks and roadside checks.
+//
+// Three ways in: a text box for a handheld scanner (it types the code, then Enter), a picture
+// upload, and the live camera (frames go to the gateway, which reads them with zxing-cpp; the
+// browser's BarcodeDetector is used instead where it exists). Answers are shown large and
+// cleared, with every personal field, by the Clear button or after 60 seconds. The API key is
+// kept in sessionStorage (this tab, this session) and nothing else is stored anywhere.
+"use strict";
+
+(() => {
+  const KEY_STORE = "ecert.scanner.apiKey";
+  const CLEAR_AFTER_S = 60;
+  const FRAME_EVERY_MS = 333;     // about 3 frames a second, never more than one in flight
+  const SAME_CODE_MS = 8000;      // the same code in view is answered once
+  const MAX_FRAME_SIDE = 1280;
+  const MAX_PICTURE = 10 * 1024 * 1024;
+
+  // Every outcome code of the format spec, in plain Chinese and English.
+  const REASONS = {
+    VALID: ["有效", "Valid"],
+    PREFIX_UNKNOWN: ["不是可识别的电子证照二维码", "Not an e-certificate code"],
+    BASE45_INVALID: ["二维码内容已损坏", "The code's content is damaged"],
+    PAYLOAD_TOO_LARGE: ["二维码内容超出大小限制", "The code's content is too large"],
+    DECOMPRESS_FAILED: ["二维码内容无法解压", "The code's content cannot be unpacked"],
+    COSE_MALFORMED: ["签名结构无效", "The signed data is malformed"],
+    ALG_NOT_ALLOWED: ["签名算法不被接受", "The signature algorithm is not allowed"],
+    KID_UNKNOWN: ["签发密钥不在信任列表中", "The signing key is not in the trust list"],
+    SIGNATURE_INVALID: ["签名无效，证照可能被篡改", "The signature does not match: the credential may have been altered"],
+    KEY_REVOKED: ["签发密钥已被吊销", "The signing key has been revoked"],
+    KEY_NOT_VALID_AT_IAT: ["签发时密钥不在有效期内", "The signing key was not valid when this was issued"],
+    CLAIMS_MALFORMED: ["证照内容格式无效", "The credential's content is malformed"],
+    ISSUER_MISMATCH: ["签发地区与签名密钥不符", "The issuing region does not own the signing key"],
+    NOT_YET_VALID: ["证照尚未生效", "The credential is not valid yet"],
+    EXPIRED: ["证照已过期", "The credential has expired"],
+    TYPE_UNKNOWN: ["未知的证照类型", "Unknown certificate type"],
+    SCHEMA_INVALID: ["证照内容不符合该类型的规范", "The fields do not match the certificate type"],
+    REVOKED: ["证照已被吊销", "The credential has been revoked"],
+    SUSPENDED: ["证照已被暂停使用", "The credential is suspended"],
+    TOKEN_ALREADY_USED: ["出示码已被使用，请持证人刷新后重新出示", "This code was already used: ask the holder to show a fresh one"],
+    REGION_UNAVAILABLE: ["暂时无法连接签发地区，请稍后重试", "The issuing region cannot be reached: try again shortly"],
+    NO_CODE_FOUND: ["图片中未找到二维码", "No QR code was found in the picture"],
+  };
+
+  // Errors of the gateway (HTTP status other than 200), by error code, then by status.
+  const ERRORS = {
+    UNAUTHENTICATED: ["密钥无效或已失效", "The API key was not accepted"],
+    FORBIDDEN: ["此密钥的角色无权核验", "This key's role may not verify"],
+    PAYLOAD_TOO_LARGE: ["图片过大（最大 10 MiB，或像素过多）", "The picture is too large (at most 10 MiB, or too many pixels)"],
+    UNSUPPORTED_MEDIA_TYPE: ["不支持的图片格式，请使用 PNG、JPEG 或 WebP", "Not a supported picture: use PNG, JPEG or WebP"],
+    IMAGE_CORRUPT: ["图片已损坏或不完整", "The picture is damaged or incomplete"],
+    TOO_MANY_REQUESTS: ["请求过于频繁，请稍候", "Too many requests: wait a moment"],
+    UNAVAILABLE: ["服务暂时不可用，请稍后重试", "The service is unavailable: try again shortly"],
+    BUSY: ["服务繁忙，请稍后重试", "The service is busy: try again shortly"],
+    NETWORK: ["无法连接服务器", "The server cannot be reached"],
+    400: ["请求无效", "The request was not accepted"],
+    413: ["内容过大", "Too large"],
+    503: ["服务暂时不可用，请稍后重试", "The service is unavailable: try again shortly"],
+  };
+
+  const $ = (id) => document.getElementById(id);
+
+  // Elements are built with textContent only: values come from credentials and are never markup.
+  function el(tag, className, ...children) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    for (const child of children) {
+      if (child === null || child === undefined) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+  const bilingual = (tag, className, [zh, en]) => el(tag, className, zh + " ", el("small", null, en));
+
+  let apiKey = sessionStorage.getItem(KEY_STORE) || "";
+  let types = null;          // "id@version" -> {name, props}, fetched once per key
+  let busy = false;          // a typed or uploaded verification is in flight
+  let camera = null;         // {stream, detector, timer, inFlight, pauseUntil}
+  let lastCode = null;       // {key (a digest, never the code), at}
+  let clearTimer = null;
+  let countdownTimer = null;
+  let frameCanvas = null;
+
+  // -- the key --------------------------------------------------------------------------------
+
+  function showKeyPanel(message) {
+    stopCamera();
+    clearResult();
+    $("scanner").hidden = true;
+    $("change-key").hidden = true;
+    $("key-panel").hidden = false;
+    $("key-error").textContent = message || "";
+    $("key-input").value = "";
+    $("key-input").focus();
+  }
+
+  function showScanner() {
+    $("key-panel").hidden = true;
+    $("scanner").hidden = false;
+    $("change-key").hidden = false;
+    focusCodeInput(true);
+  }
+
+  function forgetKey(message) {
+    apiKey = "";
+    types = null;
+    sessionStorage.removeItem(KEY_STORE);
+    showKeyPanel(message);
+  }
+
+  async function useKey(key) {
+    apiKey = key;
+    const r = await loadTypes();
+    if (r.status === 401) {
+      forgetKey(ERRORS.UNAUTHENTICATED.join(" · "));
+      return;
+    }
+    sessionStorage.setItem(KEY_STORE, key);
+    showScanner();
+  }
+
+  // -- talking to the gateway -----------------------------------------------------------------
+
+  async function api(path, init = {}) {
+    const headers = Object.assign({ Authorization: "Bearer " + apiKey }, init.headers || {});
+    let response;
+    try {
+      response = await fetch(path, Object.assign({}, init, { headers, cache: "no-store", credentials: "omit" }));
+    } catch (err) {
+      return { status: 0, body: { error: { code: "NETWORK" } } };
+    }
+    let body = null;
+    try { body = await response.json(); } catch (err) { body = null; }
+    return { status: response.status, body };
+  }
+
+  async function loadTypes() {
+    const r = await api("/v1/certificate-types");
+    if (r.status === 200 && r.body && Array.isArray(r.body.types)) {
+      types = new Map();
+      for (const t of r.body.types) {
+        const props = (t.schema && t.schema.properties) || {};
+        types.set(t.id + "@" + t.version, { name: t.name, props });
+      }
+    }
+    return r;
+  }
+
+  const verifyText = (text) => api("/v1/verifications", {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ payload: text }),
+  });
+
+  function verifyPicture(blob, name) {
+    const form = new FormData();
+    form.append("image", blob, name);
+    return api("/v1/verifications", { method: "POST", body: form });
+  }
+
+  function errorText(r) {
+    const code = r.body && r.body.error && r.body.error.code;
+    return ERRORS[code] || ERRORS[r.status] || ["出错了（" + r.status + "）", "Something went wrong (" + r.status + ")"];
+  }
+
+  function setStatus(pair, isError) {
+    const status = $("status");
+    status.className = isError ? "error" : "";
+    status.replaceChildren();
+    if (pair) status.append(bilingual("span", null, pair));
+  }
+
+  // Answer a typed code or an uploaded picture.
+  async function run(request) {
+    if (busy) return;
+    busy = true;
+    setStatus(["核验中…", "Verifying…"]);
+    try {
+      const r = await request();
+      if (r.status === 200) {
+        await showResults(r.body.results || [r.body], false);
+      } else if (r.status === 401) {
+        forgetKey(errorText(r).join(" · "));
+      } else {
+        clearResult();
+        setStatus(errorText(r), true);
+      }
+    } finally {
+      busy = false;
+    }
+  }
+
+  // -- showing an answer ----------------------------------------------------------------------
+
+  function valueText(value) {
+    if (value === true) return "是 Yes";
+    if (value === false) return "否 No";
+    return String(value);
+  }
+
+  function card(r) {
+    const ok = r.result === "VALID";
+    const reason = REASONS[r.result] || ["无法核验", "Not verified"];
+    const word = ok ? ["有效", "VALID"] : r.result === "NO_CODE_FOUND" ? ["未识别", "NO CODE"] : ["无效", "NOT VALID"];
+    const verdict = el("div", "verdict " + (ok ? "ok" : "bad"), bilingual("div", "word", word));
+    verdict.dataset.result = r.result;
+    if (!ok) {
+      verdict.append(bilingual("div", "reason", reason));
+      verdict.append(el("div", "code", el("small", null, r.result)));
+    }
+    const box = el("article", "verdict-card", verdict);
+    const c = r.credential;
+    const fields = r.fields || {};
+    if (!c && !Object.keys(fields).length) return box;
+
+    const details = el("div", "details");
+    const type = c && types ? types.get(c.type + "@" + c.version) : null;
+    if (c) details.append(el("div", "type", type ? type.name : c.type));
+    // In the order the answer gives them: the type's disclosure list for this role, most telling first.
+    const names = Object.keys(fields).filter((n) => n !== "photo");
+    if (names.length) {
+      const dl = el("dl");
+      for (const name of names) {
+        const prop = type && type.props[name];
+        const label = prop && prop.title ? el("dt", null, prop.title, prop["x-title-en"] ? el("small", null, prop["x-title-en"]) : null)
+          : el("dt", null, name);
+        dl.append(label, el("dd", name === "name" ? "name" : null, valueText(fields[name])));
+      }
+      details.append(dl);
+    }
+    if ("photo" in fields) {
+      // The photo library comes later: show the digest the credential carries.
+      details.append(el("div", "photo", "照片摘要 Photo digest: " + String(fields.photo).slice(0, 16) + "…"));
+    }
+    if (c) {
+      const meta = [];
+      meta.push("编号 ID: " + (c.display_id || c.id));
+      meta.push("签发地区 Region: " + c.region);
+      if (c.expires_at) meta.push("有效期至 Valid until: " + String(c.expires_at).slice(0, 10));
+      details.append(el("div", "meta", meta.join(" · ")));
+    }
+    if (ok && r.status_checked === false) {
+      details.append(el("div", "warn", "未能确认吊销状态 · Revocation status could not be checked"));
+    }
+    box.append(details);
+    return box;
+  }
+
+  async function showResults(list, fromCamera) {
+    if (types === null) await loadTypes();
+    clearResult({ keepStatus: false, keepCode: true });
+    const result = $("result");
+    result.append(...list.map(card));
+    result.hidden = false;
+    $("result-actions").hidden = false;
+    $("scan-next").hidden = !fromCamera;
+    setStatus(list.length > 1 ? ["图片中有 " + list.length + " 个二维码", list.length + " codes in the picture"] : null);
+    let left = CLEAR_AFTER_S;
+    $("countdown").textContent = "(" + left + ")";
+    clearTimer = setTimeout(() => clearResult(), CLEAR_AFTER_S * 1000);
+    countdownTimer = setInterval(() => { left -= 1; $("countdown").textContent = "(" + Math.max(0, left) + ")"; }, 1000);
+    focusCodeInput(false);
+    result.scrollIntoView({ block: "nearest" });
+  }
+
+  // Removes the answer and everything personal from the page and from memory.
+  function clearResult(options = {}) {
+    clearTimeout(clearTimer);
+    clearInterval(countdownTimer);
+    clearTimer = countdownTimer = null;
+    $("result").replaceChildren();
+    $("result").hidden = true;
+    $("result-actions").hidden = true;
+    $("countdown").textContent = "";
+    $("code-input").value = "";
+    $("file-input").value = "";
+    if (frameCanvas) { frameCanvas.width = frameCanvas.height = 0; }
+    if (!options.keepCode) lastCode = null;
+    if (!options.keepStatus) setStatus(null);
+  }
+
+  function focusCodeInput(force) {
+    // On a desk (mouse, handheld scanner) the box always takes the next scan; on a phone the
+    // on-screen keyboard would hide the answer, so only when asked.
+    if (force || window.matchMedia("(pointer: fine)").matches) $("code-input").focus();
+  }
+
+  // -- the camera -----------------------------------------------------------------------------
+
+  async function startCamera() {
+    if (camera) return;
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      setStatus(["此页面无法使用摄像头（需要 HTTPS 或本机地址），请上传图片", "No camera here (it needs HTTPS or localhost): upload a picture"], true);
+      return;
+    }
+    clearResult({ keepCode: true });
+    let stream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({
+        audio: false, video: { facingMode: { ideal: "environment" }, width: { ideal: 1280 }, height: { ideal: 720 } },
+      });
+    } catch (err) {
+      setStatus(["无法打开摄像头：" + err.name, "The camera could not be opened: " + err.name], true);
+      return;
+    }
+    const video = $("video");
+    video.srcObject = stream;
+    $("camera").hidden = false;
+    try { await video.play(); } catch (err) { /* autoplay of a muted stream is allowed; frames still arrive */ }
+    camera = { stream, detector: await barcodeDetector(), timer: null, inFlight: false, pauseUntil: 0 };
+    camera.timer = setInterval(frame, FRAME_EVERY_MS);
+    setStatus(["请将二维码对准摄像头…", "Point the camera at the code…"]);
+  }
+
+  async function barcodeDetector() {
+    if (!("BarcodeDetector" in window)) return null;
+    try {
+      const formats = await window.BarcodeDetector.getSupportedFormats();
+      return formats.includes("qr_code") ? new window.BarcodeDetector({ formats: ["qr_code"] }) : null;
+    } catch (err) {
+      return null;
+    }
+  }
+
+  function stopCamera() {
+    if (!camera) return;
+    clearInterval(camera.timer);
+    for (const track of camera.stream.getTracks()) track.stop();
+    camera = null;
+    const video = $("video");
+    video.pause();
+    video.srcObject = null;
+    $("camera").hidden = true;
+  }
+
+  function grab(video) {
+    const scale = Math.min(1, MAX_FRAME_SIDE / Math.max(video.videoWidth, video.videoHeight));
+    frameCanvas = frameCanvas || document.createElement("canvas");
+    frameCanvas.width = Math.round(video.videoWidth * scale);
+    frameCanvas.height = Math.round(video.videoHeight * scale);
+    frameCanvas.getContext("2d").drawImage(video, 0, 0, frameCanvas.width, frameCanvas.height);
+    return frameCanvas;
+  }
+
+  async function digest(text) {
+    const bytes = new TextEncoder().encode(text);
+    const hash = await crypto.subtle.digest("SHA-256", bytes);
+    return Array.from(new Uint8Array(hash), (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  // True if this code was answered moments ago (and it is still in view): then it is skipped.
+  function seenBefore(key) {
+    const now = Date.now();
+    if (lastCode && lastCode.key === key && now - lastCode.at < SAME_CODE_MS) {
+      lastCode.at = now;
+      return true;
+    }
+    lastCode = { key, at: now };
+    return false;
+  }
+
+  async function frame() {
+    const cam = camera;
+    const video = $("video");
+    if (!cam || cam.inFlight || busy || Date.now() < cam.pauseUntil || video.readyState < 2 || !video.videoWidth) return;
+    cam.inFlight = true;
+    try {
+      const canvas = grab(video);
+      if (cam.detector) {
+        let codes = [];
+        try { codes = await cam.detector.detect(canvas); } catch (err) { cam.detector = null; return; }
+        if (!codes.length || camera !== cam) return;
+        const text = codes[0].rawValue;
+        if (seenBefore(await digest(text))) return;
+        stopCamera();
+        busy = true;
+        try {
+          const r = await verifyText(text);
+          if (r.status === 200) await showResults([r.body], true);
+          else if (r.status === 401) forgetKey(errorText(r).join(" · "));
+          else setStatus(errorText(r), true);
+        } finally {
+          busy = false;
+        }
+        return;
+      }
+      const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.85));
+      if (!blob || camera !== cam) return;
+      const r = await verifyPicture(blob, "frame.jpg");
+      if (camera !== cam) return;  // stopped while the frame was being read
+      if (r.status === 401) { forgetKey(errorText(r).join(" · ")); return; }
+      if (r.status !== 200) { setStatus(errorText(r), true); cam.pauseUntil = Date.now() + 2000; return; }
+      const list = r.body.results || [r.body];
+      if (list.length === 1 && list[0].result === "NO_CODE_FOUND") return;
+      if (seenBefore(list.map((x) => x.code_sha256 || x.result).join(","))) return;
+      stopCamera();
+      await showResults(list, true);
+    } finally {
+      cam.inFlight = false;
+    }
+  }
+
+  // -- wiring ---------------------------------------------------------------------------------
+
+  function init() {
+    $("key-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const key = $("key-input").value.trim();
+      $("key-input").value = "";
+      if (key) useKey(key);
+    });
+    $("change-key").addEventListener("click", () => forgetKey(""));
+    $("text-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      // Base45 has spaces, even at the ends: drop only what a scanner adds (line ends, tabs).
+      const text = $("code-input").value.replace(/[\r\n\t]+/g, "");
+      $("code-input").value = "";
+      if (text) run(() => verifyText(text));
+    });
+    $("file-input").addEventListener("change", () => {
+      const file = $("file-input").files[0];
+      if (!file) return;
+      if (file.size > MAX_PICTURE) {
+        clearResult();
+        setStatus(ERRORS.PAYLOAD_TOO_LARGE, true);
+        return;
+      }
+      stopCamera();
+      run(() => verifyPicture(file, file.name || "picture"));
+    });
+    $("camera-button").addEventListener("click", startCamera);
+    $("camera-stop").addEventListener("click", () => { stopCamera(); setStatus(null); });
+    $("scan-next").addEventListener("click", () => { clearResult({ keepCode: true }); startCamera(); });
+    $("clear").addEventListener("click", () => { clearResult(); focusCodeInput(false); });
+    // A handheld scanner types wherever the focus is: send its keys to the code box.
+    document.addEventListener("keydown", (event) => {
+      const target = event.target;
+      if ($("scanner").hidden || event.ctrlKey || event.metaKey || event.altKey || event.key.length !== 1) return;
+      if (target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement) return;
+      $("code-input").focus();
+    });
+    // A hidden tab keeps neither the camera nor an answer.
+    document.addEventListener("visibilitychange", () => {
+      if (document.hidden) { stopCamera(); clearResult(); }
+    });
+    if (apiKey) useKey(apiKey); else showKeyPanel("");
+  }
+
+  init();
+})();
