@@ -39,7 +39,7 @@ _OPEN_METHODS = ("/grpc.health.v1.Health/",)
 
 
 class _TokenCheck(grpc.aio.ServerInterceptor):
-    """Every call but health checks carries the suite's internal token."""
+    """Every call but health checks carries the suite's internal token (streams: once, at the start)."""
 
     def __init__(self, token: str):
         self._token = token.encode()
@@ -47,17 +47,26 @@ class _TokenCheck(grpc.aio.ServerInterceptor):
         async def deny(request, context):
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "internal token missing or wrong")
 
-        self._deny = grpc.unary_unary_rpc_method_handler(deny)
+        async def deny_stream(request_iterator, context):
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "internal token missing or wrong")
+            yield  # an async generator, as stream handlers are
 
-    async def intercept_service(self, continuation, details):
-        if details.method.startswith(_OPEN_METHODS):
-            return await continuation(details)
+        self._deny = grpc.unary_unary_rpc_method_handler(deny)
+        self._deny_stream = grpc.stream_stream_rpc_method_handler(deny_stream)
+
+    def _allowed(self, details) -> bool:
         for key, value in details.invocation_metadata or ():
             if key == TOKEN_HEADER:
                 given = value.encode() if isinstance(value, str) else value
-                if hmac.compare_digest(given, self._token):
-                    return await continuation(details)
-                break
+                return hmac.compare_digest(given, self._token)
+        return False
+
+    async def intercept_service(self, continuation, details):
+        if details.method.startswith(_OPEN_METHODS) or self._allowed(details):
+            return await continuation(details)
+        handler = await continuation(details)
+        if handler is not None and (handler.request_streaming or handler.response_streaming):
+            return self._deny_stream
         return self._deny
 
 
@@ -127,24 +136,34 @@ def rpc(method: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-class _AddToken(grpc.aio.UnaryUnaryClientInterceptor):
+class _TokenMetadata:
     def __init__(self, token: str):
         self._md = (TOKEN_HEADER, token)
 
-    async def intercept_unary_unary(self, continuation, client_call_details, request):
-        md = list(client_call_details.metadata or ())
+    def _details(self, d):
+        md = list(d.metadata or ())
         md.append(self._md)
-        details = client_call_details._replace(metadata=md) if hasattr(client_call_details, "_replace") else \
-            grpc.aio.ClientCallDetails(client_call_details.method, client_call_details.timeout, md,
-                                       client_call_details.credentials, client_call_details.wait_for_ready)
-        return await continuation(details, request)
+        return grpc.aio.ClientCallDetails(d.method, d.timeout, md, d.credentials, d.wait_for_ready)
+
+
+class _AddToken(_TokenMetadata, grpc.aio.UnaryUnaryClientInterceptor):
+    async def intercept_unary_unary(self, continuation, client_call_details, request):
+        return await continuation(self._details(client_call_details), request)
+
+
+class _AddTokenToStreams(_TokenMetadata, grpc.aio.StreamStreamClientInterceptor):
+    """grpc.aio files an interceptor under one kind of call only: streams need their own."""
+
+    async def intercept_stream_stream(self, continuation, client_call_details, request_iterator):
+        return await continuation(self._details(client_call_details), request_iterator)
 
 
 def channel(target: str, internal_token: str, *, own_connection: bool = False) -> grpc.aio.Channel:
     """A client channel sending the internal token. Channels to one target share a connection
     unless ``own_connection`` (several connections spread over a service's worker processes)."""
     options = _OPTIONS + [("grpc.use_local_subchannel_pool", 1)] if own_connection else _OPTIONS
-    return grpc.aio.insecure_channel(target, options=options, interceptors=[_AddToken(internal_token)])
+    return grpc.aio.insecure_channel(target, options=options,
+                                     interceptors=[_AddToken(internal_token), _AddTokenToStreams(internal_token)])
 
 
 T = TypeVar("T")
@@ -162,3 +181,11 @@ async def call(awaitable: Awaitable[T]) -> T:
         exc = from_grpc(err.code(), code, err.details() or "")
         exc.field = md.get(FIELD_TRAILER)
         raise exc from err
+
+
+_STATUS_BY_INT = {sc.value[0]: sc for sc in grpc.StatusCode}
+
+
+def error_from_status(status: int, code: str, message: str) -> EcertError:
+    """The domain error a stream message reports as (gRPC status number, error code, message)."""
+    return from_grpc(_STATUS_BY_INT.get(status, grpc.StatusCode.UNKNOWN), code or None, message)

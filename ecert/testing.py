@@ -30,6 +30,7 @@ class Suite:
     verifier: verifier_service.Verifier
     verifier_port: int
     verifier_clock: OffsetClock
+    verifier_config: VerifierConfig
     gateway_config: GatewayConfig
     servers: list[grpc.aio.Server] = field(default_factory=list)
     channels: list = field(default_factory=list)
@@ -93,5 +94,5 @@ async def start_suite(var_dir: Path, regions=("CN-SH", "CN-ZJ"), *, verifier_ref
 
     gcfg = GatewayConfig.from_env(_env(var_dir, token, ECERT_REGISTRY_TARGET=registry_target,
                                        ECERT_VERIFIER_TARGET=f"127.0.0.1:{vport}"))
-    return Suite(var_dir, store, token, registry, rport, issuers, ports, verifier, vport, clock, gcfg,
+    return Suite(var_dir, store, token, registry, rport, issuers, ports, verifier, vport, clock, vcfg, gcfg,
                  servers, channels)

@@ -295,9 +295,9 @@ async def trust_list_cbor(request: web.Request) -> web.Response:
 # -- credential routes ---------------------------------------------------------------------------
 
 async def issue_credential(request: web.Request) -> web.Response:
+    auth.require_role(principal(request), "agency", "admin")
     data = await read_json(request)
     region = check_region_code(_get(data, "region", str, required=True))
-    auth.require_role(principal(request), "agency", "admin")
     auth.require_region(principal(request), region)
     fields = _get(data, "fields", dict, required=True)
     req = issuer_pb2.IssueCredentialRequest(
@@ -458,8 +458,8 @@ async def verify(request: web.Request) -> web.Response:
         return await verify_image(request)
     data = await read_json(request)
     payload = _get(data, "payload", str, required=True)
-    r = await call(request.app[BACKENDS].verifier.Verify(verifier_pb2.VerifyRequest(
-        principal=pb_principal(request), payload=payload, purpose=_purpose(data))))
+    r = await request.app[BACKENDS].verifier_stream.verify(verifier_pb2.VerifyRequest(
+        principal=pb_principal(request), payload=payload, purpose=_purpose(data)))
     request.app[METRICS].verification(r.result)
     return json_response(verification_json(r))
 

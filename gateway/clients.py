@@ -4,16 +4,99 @@ through the registry's directory."""
 from __future__ import annotations
 
 import asyncio
+import itertools
+import logging
 import time
 
 import grpc
 
 from ecert.errors import NotFound, Unavailable
-from ecert.grpcutil import call, channel
+from ecert.grpcutil import call, channel, error_from_status
 from ecert.wire import SERVICE, principal_to_pb
-from ecertpb.v1 import issuer_pb2_grpc, registry_pb2, registry_pb2_grpc, verifier_pb2_grpc
+from ecertpb.v1 import issuer_pb2_grpc, registry_pb2, registry_pb2_grpc, verifier_pb2, verifier_pb2_grpc
+
+log = logging.getLogger("ecert.gateway")
 
 DIRECTORY_TTL = 10.0
+VERIFY_TIMEOUT = 10.0
+
+
+class VerifierStream:
+    """Single verifications over one long-lived bidirectional stream to the verifier.
+
+    Requests are tagged with an id and written by one writer task (a stream takes one write
+    at a time); a reader task hands each answer to its waiting request. If the stream breaks,
+    every waiting request fails with 503 and the next request opens a new stream.
+    """
+
+    def __init__(self, stub: verifier_pb2_grpc.VerifierServiceStub, timeout: float = VERIFY_TIMEOUT):
+        self._stub = stub
+        self._timeout = timeout
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future] = {}
+        self._outbox: asyncio.Queue | None = None
+        self._tasks: list[asyncio.Task] = []
+
+    def _open(self) -> asyncio.Queue:
+        call_ = self._stub.VerifyStream()
+        outbox: asyncio.Queue = asyncio.Queue()
+
+        async def write() -> None:
+            while True:
+                await call_.write(await outbox.get())
+
+        async def read() -> None:
+            try:
+                async for resp in call_:
+                    fut = self._pending.pop(resp.id, None)
+                    if fut is not None and not fut.done():
+                        fut.set_result(resp)
+            except grpc.aio.AioRpcError as err:
+                log.warning("verifier stream ended: %s", err.code().name)
+            finally:
+                self._broken(call_, outbox)
+
+        self._tasks = [asyncio.create_task(write()), asyncio.create_task(read())]
+        self._outbox = outbox
+        return outbox
+
+    def _broken(self, call_, outbox: asyncio.Queue) -> None:
+        if self._outbox is outbox:
+            self._outbox = None
+            for task in self._tasks:
+                task.cancel()
+        call_.cancel()
+        pending, self._pending = self._pending, {}
+        for fut in pending.values():
+            if not fut.done():
+                fut.set_exception(Unavailable("the verifier connection was lost; try again"))
+
+    async def verify(self, request: verifier_pb2.VerifyRequest) -> verifier_pb2.VerifyResponse:
+        outbox = self._outbox or self._open()
+        loop = asyncio.get_running_loop()
+        rid = next(self._ids)
+        fut = loop.create_future()
+        self._pending[rid] = fut
+        timer = loop.call_later(self._timeout, self._expire, rid)
+        outbox.put_nowait(verifier_pb2.VerifyStreamRequest(id=rid, request=request))
+        try:
+            resp = await fut
+        finally:
+            timer.cancel()
+            self._pending.pop(rid, None)
+        if resp.error_code:
+            raise error_from_status(resp.status, resp.error_code, resp.error_message)
+        return resp.response
+
+    def _expire(self, rid: int) -> None:
+        fut = self._pending.pop(rid, None)
+        if fut is not None and not fut.done():
+            fut.set_exception(Unavailable("the verifier did not answer in time"))
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        self._outbox = None
 
 
 class Backends:
@@ -23,6 +106,7 @@ class Backends:
         self._verifier_channel = channel(verifier_target, internal_token)
         self.registry = registry_pb2_grpc.RegistryServiceStub(self._registry_channel)
         self.verifier = verifier_pb2_grpc.VerifierServiceStub(self._verifier_channel)
+        self.verifier_stream = VerifierStream(self.verifier)
         self._issuers: dict[str, tuple[str, grpc.aio.Channel, issuer_pb2_grpc.IssuerServiceStub]] = {}
         self._endpoints: dict[str, str] = {}
         self._endpoints_at = 0.0
@@ -56,6 +140,7 @@ class Backends:
         return [code for code, ep in (await self._directory()).items() if ep]
 
     async def close(self) -> None:
+        await self.verifier_stream.close()
         await self._registry_channel.close()
         await self._verifier_channel.close()
         for _, ch, _ in self._issuers.values():

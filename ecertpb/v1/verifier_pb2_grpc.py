@@ -51,6 +51,11 @@ class VerifierServiceStub:
                 request_serializer=ecertpb_dot_v1_dot_verifier__pb2.VerifyImageRequest.SerializeToString,
                 response_deserializer=ecertpb_dot_v1_dot_verifier__pb2.VerifyImageResponse.FromString,
                 _registered_method=True)
+        self.VerifyStream = channel.stream_stream(
+                '/ecert.v1.VerifierService/VerifyStream',
+                request_serializer=ecertpb_dot_v1_dot_verifier__pb2.VerifyStreamRequest.SerializeToString,
+                response_deserializer=ecertpb_dot_v1_dot_verifier__pb2.VerifyStreamResponse.FromString,
+                _registered_method=True)
 
 
 class VerifierServiceServicer:
@@ -77,6 +82,14 @@ class VerifierServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def VerifyStream(self, request_iterator, context):
+        """One long-lived stream per gateway connection: each request carries an id and its answer
+        comes back with that id, in completion order. Cheaper per check than a unary call.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_VerifierServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -94,6 +107,11 @@ def add_VerifierServiceServicer_to_server(servicer, server):
                     servicer.VerifyImage,
                     request_deserializer=ecertpb_dot_v1_dot_verifier__pb2.VerifyImageRequest.FromString,
                     response_serializer=ecertpb_dot_v1_dot_verifier__pb2.VerifyImageResponse.SerializeToString,
+            ),
+            'VerifyStream': grpc.stream_stream_rpc_method_handler(
+                    servicer.VerifyStream,
+                    request_deserializer=ecertpb_dot_v1_dot_verifier__pb2.VerifyStreamRequest.FromString,
+                    response_serializer=ecertpb_dot_v1_dot_verifier__pb2.VerifyStreamResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -179,6 +197,33 @@ class VerifierService:
             '/ecert.v1.VerifierService/VerifyImage',
             ecertpb_dot_v1_dot_verifier__pb2.VerifyImageRequest.SerializeToString,
             ecertpb_dot_v1_dot_verifier__pb2.VerifyImageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/ecert.v1.VerifierService/VerifyStream',
+            ecertpb_dot_v1_dot_verifier__pb2.VerifyStreamRequest.SerializeToString,
+            ecertpb_dot_v1_dot_verifier__pb2.VerifyStreamResponse.FromString,
             options,
             channel_credentials,
             insecure,

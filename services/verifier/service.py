@@ -277,14 +277,54 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServiceServicer):
     def __init__(self, verifier: Verifier):
         self.v = verifier
 
-    @rpc
-    async def Verify(self, request, context):
+    async def _verify(self, request) -> verifier_pb2.VerifyResponse:
         p = principal_from_pb(request.principal)
         _check_request(p, request.purpose)
         if len(request.payload) > MAX_PAYLOAD_CHARS:
             return verifier_pb2.VerifyResponse(result=Outcome.PAYLOAD_TOO_LARGE.value, checked_at=self.v.now(),
                                                fields_json="{}")
         return await self.v.verify(p, request.payload, request.purpose)
+
+    @rpc
+    async def Verify(self, request, context):
+        return await self._verify(request)
+
+    async def VerifyStream(self, request_iterator, context):
+        """Answer each request of a long-lived stream as soon as it completes, tagged with its id."""
+        out: asyncio.Queue = asyncio.Queue()
+        running: set[asyncio.Task] = set()
+
+        async def answer(msg) -> None:
+            resp = verifier_pb2.VerifyStreamResponse(id=msg.id)
+            try:
+                resp.response.CopyFrom(await self._verify(msg.request))
+            except EcertError as err:
+                resp.status, resp.error_code, resp.error_message = err.grpc_status.value[0], err.code, err.message
+            except Exception:  # never let one request end the stream; no request data in the log
+                log.exception("unexpected error in VerifyStream")
+                resp.status, resp.error_code = grpc.StatusCode.INTERNAL.value[0], "INTERNAL"
+                resp.error_message = "internal error"
+            out.put_nowait(resp)
+
+        async def read() -> None:
+            try:
+                async for msg in request_iterator:
+                    task = asyncio.create_task(answer(msg))
+                    running.add(task)
+                    task.add_done_callback(running.discard)
+                if running:
+                    await asyncio.wait(set(running))
+            finally:
+                out.put_nowait(None)  # the client closed its side (or went away)
+
+        reader = asyncio.create_task(read())
+        try:
+            while (resp := await out.get()) is not None:
+                yield resp
+        finally:
+            reader.cancel()
+            for task in running:
+                task.cancel()
 
     @rpc
     async def VerifyBatch(self, request, context):
