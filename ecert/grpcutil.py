@@ -136,34 +136,28 @@ def rpc(method: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-class _TokenMetadata:
+class _AddToken(grpc.aio.UnaryUnaryClientInterceptor):
     def __init__(self, token: str):
         self._md = (TOKEN_HEADER, token)
 
-    def _details(self, d):
+    async def intercept_unary_unary(self, continuation, d, request):
         md = list(d.metadata or ())
         md.append(self._md)
-        return grpc.aio.ClientCallDetails(d.method, d.timeout, md, d.credentials, d.wait_for_ready)
+        return await continuation(grpc.aio.ClientCallDetails(d.method, d.timeout, md, d.credentials,
+                                                             d.wait_for_ready), request)
 
 
-class _AddToken(_TokenMetadata, grpc.aio.UnaryUnaryClientInterceptor):
-    async def intercept_unary_unary(self, continuation, client_call_details, request):
-        return await continuation(self._details(client_call_details), request)
-
-
-class _AddTokenToStreams(_TokenMetadata, grpc.aio.StreamStreamClientInterceptor):
-    """grpc.aio files an interceptor under one kind of call only: streams need their own."""
-
-    async def intercept_stream_stream(self, continuation, client_call_details, request_iterator):
-        return await continuation(self._details(client_call_details), request_iterator)
+def token_metadata(internal_token: str) -> tuple[tuple[str, str], ...]:
+    """Metadata for a stream call: streams take it directly (an interceptor on a stream call
+    routes every write through an extra queue)."""
+    return ((TOKEN_HEADER, internal_token),)
 
 
 def channel(target: str, internal_token: str, *, own_connection: bool = False) -> grpc.aio.Channel:
     """A client channel sending the internal token. Channels to one target share a connection
     unless ``own_connection`` (several connections spread over a service's worker processes)."""
     options = _OPTIONS + [("grpc.use_local_subchannel_pool", 1)] if own_connection else _OPTIONS
-    return grpc.aio.insecure_channel(target, options=options,
-                                     interceptors=[_AddToken(internal_token), _AddTokenToStreams(internal_token)])
+    return grpc.aio.insecure_channel(target, options=options, interceptors=[_AddToken(internal_token)])
 
 
 T = TypeVar("T")

@@ -11,7 +11,7 @@ import time
 import grpc
 
 from ecert.errors import NotFound, Unavailable
-from ecert.grpcutil import call, channel, error_from_status
+from ecert.grpcutil import call, channel, error_from_status, token_metadata
 from ecert.wire import SERVICE, principal_to_pb
 from ecertpb.v1 import issuer_pb2_grpc, registry_pb2, registry_pb2_grpc, verifier_pb2, verifier_pb2_grpc
 
@@ -19,6 +19,7 @@ log = logging.getLogger("ecert.gateway")
 
 DIRECTORY_TTL = 10.0
 VERIFY_TIMEOUT = 10.0
+MAX_STREAM_BATCH = 256
 
 
 class VerifierStream:
@@ -29,8 +30,10 @@ class VerifierStream:
     every waiting request fails with 503 and the next request opens a new stream.
     """
 
-    def __init__(self, stub: verifier_pb2_grpc.VerifierServiceStub, timeout: float = VERIFY_TIMEOUT):
+    def __init__(self, stub: verifier_pb2_grpc.VerifierServiceStub, internal_token: str,
+                 timeout: float = VERIFY_TIMEOUT):
         self._stub = stub
+        self._metadata = token_metadata(internal_token)
         self._timeout = timeout
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future] = {}
@@ -38,19 +41,23 @@ class VerifierStream:
         self._tasks: list[asyncio.Task] = []
 
     def _open(self) -> asyncio.Queue:
-        call_ = self._stub.VerifyStream()
+        call_ = self._stub.VerifyStream(metadata=self._metadata)
         outbox: asyncio.Queue = asyncio.Queue()
 
-        async def write() -> None:
+        async def write() -> None:  # what has queued up meanwhile leaves in one message
             while True:
-                await call_.write(await outbox.get())
+                items = [await outbox.get()]
+                while not outbox.empty() and len(items) < MAX_STREAM_BATCH:
+                    items.append(outbox.get_nowait())
+                await call_.write(verifier_pb2.VerifyStreamRequest(items=items))
 
         async def read() -> None:
             try:
                 async for resp in call_:
-                    fut = self._pending.pop(resp.id, None)
-                    if fut is not None and not fut.done():
-                        fut.set_result(resp)
+                    for ans in resp.answers:
+                        fut = self._pending.pop(ans.id, None)
+                        if fut is not None and not fut.done():
+                            fut.set_result(ans)
             except grpc.aio.AioRpcError as err:
                 log.warning("verifier stream ended: %s", err.code().name)
             finally:
@@ -78,7 +85,7 @@ class VerifierStream:
         fut = loop.create_future()
         self._pending[rid] = fut
         timer = loop.call_later(self._timeout, self._expire, rid)
-        outbox.put_nowait(verifier_pb2.VerifyStreamRequest(id=rid, request=request))
+        outbox.put_nowait(verifier_pb2.VerifyStreamItem(id=rid, request=request))
         try:
             resp = await fut
         finally:
@@ -106,7 +113,7 @@ class Backends:
         self._verifier_channel = channel(verifier_target, internal_token)
         self.registry = registry_pb2_grpc.RegistryServiceStub(self._registry_channel)
         self.verifier = verifier_pb2_grpc.VerifierServiceStub(self._verifier_channel)
-        self.verifier_stream = VerifierStream(self.verifier)
+        self.verifier_stream = VerifierStream(self.verifier, internal_token)
         self._issuers: dict[str, tuple[str, grpc.aio.Channel, issuer_pb2_grpc.IssuerServiceStub]] = {}
         self._endpoints: dict[str, str] = {}
         self._endpoints_at = 0.0

@@ -33,7 +33,7 @@ async def _credential(http, keys) -> str:
 async def test_concurrent_answers_reach_their_own_requests(suite, http, keys):
     good = await _credential(http, keys)
     ch = channel(f"127.0.0.1:{suite.verifier_port}", suite.token)
-    stream = VerifierStream(verifier_pb2_grpc.VerifierServiceStub(ch))
+    stream = VerifierStream(verifier_pb2_grpc.VerifierServiceStub(ch), suite.token)
     payloads = [good if i % 3 == 0 else ("EC1:abc~" if i % 3 == 1 else "HC1:") for i in range(300)]
     expected = {good: "VALID", "EC1:abc~": "BASE45_INVALID", "HC1:": "PREFIX_UNKNOWN"}
     results = await asyncio.gather(*(stream.verify(_request(p)) for p in payloads))
@@ -47,7 +47,7 @@ async def test_concurrent_answers_reach_their_own_requests(suite, http, keys):
 
 async def test_stream_needs_the_internal_token(suite):
     ch = channel(f"127.0.0.1:{suite.verifier_port}", "not-the-token")
-    stream = VerifierStream(verifier_pb2_grpc.VerifierServiceStub(ch))
+    stream = VerifierStream(verifier_pb2_grpc.VerifierServiceStub(ch), "not-the-token")
     with pytest.raises(Unavailable):
         await stream.verify(_request("HC1:"))
     await stream.close()
@@ -69,7 +69,7 @@ async def test_a_lost_verifier_fails_waiting_requests_and_a_new_one_is_used(suit
 
     verifier, server = await start()
     ch = channel(f"127.0.0.1:{port}", suite.token)
-    stream = VerifierStream(verifier_pb2_grpc.VerifierServiceStub(ch), timeout=3)
+    stream = VerifierStream(verifier_pb2_grpc.VerifierServiceStub(ch), suite.token, timeout=3)
     assert (await stream.verify(_request(good))).result == "VALID"
     await grpcutil.stop(server, 0)
     await verifier.cache.close()

@@ -88,6 +88,12 @@ class VerifyImageResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[VerifyResponse, _Mapping]]] = ...) -> None: ...
 
 class VerifyStreamRequest(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[VerifyStreamItem]
+    def __init__(self, items: _Optional[_Iterable[_Union[VerifyStreamItem, _Mapping]]] = ...) -> None: ...
+
+class VerifyStreamItem(_message.Message):
     __slots__ = ("id", "request")
     ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_FIELD_NUMBER: _ClassVar[int]
@@ -96,6 +102,12 @@ class VerifyStreamRequest(_message.Message):
     def __init__(self, id: _Optional[int] = ..., request: _Optional[_Union[VerifyRequest, _Mapping]] = ...) -> None: ...
 
 class VerifyStreamResponse(_message.Message):
+    __slots__ = ("answers",)
+    ANSWERS_FIELD_NUMBER: _ClassVar[int]
+    answers: _containers.RepeatedCompositeFieldContainer[VerifyStreamAnswer]
+    def __init__(self, answers: _Optional[_Iterable[_Union[VerifyStreamAnswer, _Mapping]]] = ...) -> None: ...
+
+class VerifyStreamAnswer(_message.Message):
     __slots__ = ("id", "response", "status", "error_code", "error_message")
     ID_FIELD_NUMBER: _ClassVar[int]
     RESPONSE_FIELD_NUMBER: _ClassVar[int]

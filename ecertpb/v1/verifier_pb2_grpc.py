@@ -83,8 +83,8 @@ class VerifierServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def VerifyStream(self, request_iterator, context):
-        """One long-lived stream per gateway connection: each request carries an id and its answer
-        comes back with that id, in completion order. Cheaper per check than a unary call.
+        """One long-lived stream per gateway: each request carries an id and its answer comes back
+        with that id, in completion order. Far cheaper per check than a unary call.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -34,6 +34,7 @@ from ecertpb.v1 import (issuer_pb2, issuer_pb2_grpc, registry_pb2, registry_pb2_
 log = logging.getLogger("ecert.verifier")
 
 MAX_BATCH = 1000
+MAX_STREAM_BATCH = 1000
 MAX_PAYLOAD_CHARS = 1024 * 1024  # the format limits are far below; this bounds the work
 FETCH_TIMEOUT = 3.0
 MAX_PURPOSE = 200
@@ -290,28 +291,32 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServiceServicer):
         return await self._verify(request)
 
     async def VerifyStream(self, request_iterator, context):
-        """Answer each request of a long-lived stream as soon as it completes, tagged with its id."""
+        """Answer each request of a long-lived stream as soon as it completes, tagged with its id;
+        answers completed together leave in one message."""
         out: asyncio.Queue = asyncio.Queue()
         running: set[asyncio.Task] = set()
 
-        async def answer(msg) -> None:
-            resp = verifier_pb2.VerifyStreamResponse(id=msg.id)
+        async def answer(item) -> None:
+            ans = verifier_pb2.VerifyStreamAnswer(id=item.id)
             try:
-                resp.response.CopyFrom(await self._verify(msg.request))
+                ans.response.CopyFrom(await self._verify(item.request))
             except EcertError as err:
-                resp.status, resp.error_code, resp.error_message = err.grpc_status.value[0], err.code, err.message
+                ans.status, ans.error_code, ans.error_message = err.grpc_status.value[0], err.code, err.message
             except Exception:  # never let one request end the stream; no request data in the log
                 log.exception("unexpected error in VerifyStream")
-                resp.status, resp.error_code = grpc.StatusCode.INTERNAL.value[0], "INTERNAL"
-                resp.error_message = "internal error"
-            out.put_nowait(resp)
+                ans.status, ans.error_code = grpc.StatusCode.INTERNAL.value[0], "INTERNAL"
+                ans.error_message = "internal error"
+            out.put_nowait(ans)
 
         async def read() -> None:
             try:
                 async for msg in request_iterator:
-                    task = asyncio.create_task(answer(msg))
-                    running.add(task)
-                    task.add_done_callback(running.discard)
+                    if len(msg.items) > MAX_STREAM_BATCH:
+                        raise InvalidRequest(f"at most {MAX_STREAM_BATCH} requests per stream message")
+                    for item in msg.items:
+                        task = asyncio.create_task(answer(item))
+                        running.add(task)
+                        task.add_done_callback(running.discard)
                 if running:
                     await asyncio.wait(set(running))
             finally:
@@ -319,8 +324,16 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServiceServicer):
 
         reader = asyncio.create_task(read())
         try:
-            while (resp := await out.get()) is not None:
-                yield resp
+            done = False
+            while not done:
+                answers = [await out.get()]
+                while not out.empty():
+                    answers.append(out.get_nowait())
+                if answers[-1] is None:
+                    answers.pop()
+                    done = True
+                if answers:
+                    yield verifier_pb2.VerifyStreamResponse(answers=answers)
         finally:
             reader.cancel()
             for task in running:
