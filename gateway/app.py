@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import json
 import logging
 import re
@@ -70,6 +71,7 @@ _REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _STATUS_ACTIONS = {"revoke": issuer_pb2.REVOKE, "suspend": issuer_pb2.SUSPEND, "reinstate": issuer_pb2.REINSTATE}
 
 
+@functools.lru_cache(maxsize=8192)  # answers repeat the same few instants (checked_at, issued_at)
 def iso(ts: int) -> str | None:
     if not ts:
         return None

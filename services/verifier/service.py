@@ -229,10 +229,13 @@ class Verifier:
                                           trust_list_version=trust.version, checked_at=now, detail=res.detail)
         c = res.claims
         if c is not None:
-            out.credential.CopyFrom(verifier_pb2.VerifiedCredential(
-                id=c.id, type=c.type_id, version=c.type_version, region=c.iss, issued_at=c.iat, expires_at=c.exp,
-                display_id=res.type.display_id(c.iss, c.id) if res.type is not None else ""))
-        if res.outcome in (Outcome.VALID,) and res.fields is not None:
+            cred = out.credential  # filled in place: no intermediate message to copy
+            cred.id = cred_id = c.id
+            cred.type, cred.version, cred.region = c.type_id, c.type_version, c.iss
+            cred.issued_at, cred.expires_at = c.iat, c.exp
+            if res.type is not None:
+                cred.display_id = res.type.display_id(c.iss, cred_id)
+        if res.outcome is Outcome.VALID and res.fields is not None:
             out.fields_json = json.dumps(res.disclosed(p.role), ensure_ascii=False)
         else:
             out.fields_json = "{}"
