@@ -7,6 +7,7 @@ checks their shape; it never trusts the unprotected header.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -70,11 +71,16 @@ def _malformed(msg: str) -> FormatError:
 
 
 def loads(data: bytes, outcome: Outcome = Outcome.COSE_MALFORMED):
-    """cbor2.loads that turns every decoding failure into a :class:`FormatError`."""
+    """Decode exactly one CBOR item (trailing bytes are malformed, not ignored); every
+    decoding failure becomes a :class:`FormatError` with ``outcome``."""
+    fp = io.BytesIO(data)
     try:
-        return cbor2.loads(data)
+        obj = cbor2.CBORDecoder(fp).decode()
     except Exception as err:  # cbor2 raises several types on hostile input
         raise FormatError(outcome, f"invalid CBOR: {type(err).__name__}") from err
+    if fp.tell() != len(data):
+        raise FormatError(outcome, "trailing bytes after the CBOR item")
+    return obj
 
 
 def parse_sign1(data: bytes) -> Sign1:

@@ -176,6 +176,8 @@ def decompress(data: bytes, limit: int = MAX_COSE) -> bytes:
         raise FormatError(Outcome.PAYLOAD_TOO_LARGE, f"decompressed COSE is over {limit} bytes")
     if not d.eof:
         raise FormatError(Outcome.DECOMPRESS_FAILED, "zlib stream truncated")
+    if d.unused_data:
+        raise FormatError(Outcome.DECOMPRESS_FAILED, "bytes after the end of the zlib stream")
     return out
 
 
