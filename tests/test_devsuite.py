@@ -19,6 +19,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from ecert.keys import SigningKey
+from tests import forge
 from tests.samples import driving_licence
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,6 +108,31 @@ async def test_devsuite_runs_the_suite_and_ctrl_c_stops_it(tmp_path):
         assert answer["result"] == "VALID", answer
         assert answer["credential"]["id"] == cred["id"] and answer["status_checked"] is True
         assert set(answer["fields"]) == {"name", "id_number", "photo"}
+
+        # With make run's defaults, a revocation and a key registered from outside reach the
+        # verifier process within 30 s.
+        admin = (await ecert_cli(tmp_path, env, "apikey", "create", "--role", "admin")).splitlines()[-1]
+        outside = SigningKey.generate()
+        outside_text = forge.sign(outside, forge.claims("CN-SH"))
+        async with aiohttp.ClientSession(base_url=url, timeout=aiohttp.ClientTimeout(total=15)) as http:
+            async with http.post(f"/v1/credentials/{cred['id']}:revoke",
+                                 headers={"Authorization": f"Bearer {agency}"}) as r:
+                assert r.status == 200 and (await r.json())["status"] == "revoked"
+            async with http.post("/v1/regions/CN-SH/keys", headers={"Authorization": f"Bearer {admin}"},
+                                 json={"alg": "ES256", "spki": forge.spki_b64(outside)}) as r:
+                assert r.status == 201, await r.text()
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 30
+            results: dict = {}
+            while loop.time() < deadline:
+                for name, text in (("revoked", cred["qr_text"]), ("outside", outside_text)):
+                    async with http.post("/v1/verifications", headers={"Authorization": f"Bearer {hotel}"},
+                                         json={"payload": text}) as r:
+                        results[name] = (await r.json())["result"]
+                if results == {"revoked": "REVOKED", "outside": "VALID"}:
+                    break
+                await asyncio.sleep(1)
+            assert results == {"revoked": "REVOKED", "outside": "VALID"}
 
         proc.send_signal(signal.SIGINT)
         rest = (await asyncio.wait_for(proc.stdout.read(), 20)).decode()
