@@ -96,7 +96,6 @@ class IssuerConfig(Common):
     key_alg: str
     status_ttl: int
     default_valid_days: int
-    workers: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "IssuerConfig":
@@ -112,7 +111,6 @@ class IssuerConfig(Common):
             key_alg=e.get("ECERT_KEY_ALG", "ES256"),
             status_ttl=e.get("ECERT_STATUS_TTL", 10, int),
             default_valid_days=e.get("ECERT_DEFAULT_VALID_DAYS", 365 * 6, int),
-            workers=e.get("ECERT_ISSUER_WORKERS", 1, int),
         )
         e.done("issuer")
         return cls(**cfg)

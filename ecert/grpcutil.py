@@ -153,11 +153,9 @@ def token_metadata(internal_token: str) -> tuple[tuple[str, str], ...]:
     return ((TOKEN_HEADER, internal_token),)
 
 
-def channel(target: str, internal_token: str, *, own_connection: bool = False) -> grpc.aio.Channel:
-    """A client channel sending the internal token. Channels to one target share a connection
-    unless ``own_connection`` (several connections spread over a service's worker processes)."""
-    options = _OPTIONS + [("grpc.use_local_subchannel_pool", 1)] if own_connection else _OPTIONS
-    return grpc.aio.insecure_channel(target, options=options, interceptors=[_AddToken(internal_token)])
+def channel(target: str, internal_token: str) -> grpc.aio.Channel:
+    """A client channel that sends the internal token on every unary call."""
+    return grpc.aio.insecure_channel(target, options=_OPTIONS, interceptors=[_AddToken(internal_token)])
 
 
 T = TypeVar("T")

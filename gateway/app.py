@@ -308,8 +308,8 @@ async def issue_credential(request: web.Request) -> web.Response:
         valid_days=_get(data, "valid_days", int, 0), request_id=_get(data, "request_id", str, ""))
     if req.version < 0 or req.valid_days < 0:
         raise InvalidRequest("version and valid_days must be positive")
-    stub = await request.app[BACKENDS].issuer(region)
-    c = await call(stub.IssueCredential(req))
+    issuer = await request.app[BACKENDS].issuer_client(region)
+    c = await issuer.issue.call(req)
     return json_response(credential_json(c), 201)
 
 
@@ -460,7 +460,7 @@ async def verify(request: web.Request) -> web.Response:
         return await verify_image(request)
     data = await read_json(request)
     payload = _get(data, "payload", str, required=True)
-    r = await request.app[BACKENDS].verifier_stream.verify(verifier_pb2.VerifyRequest(
+    r = await request.app[BACKENDS].verifier_stream.call(verifier_pb2.VerifyRequest(
         principal=pb_principal(request), payload=payload, purpose=_purpose(data)))
     request.app[METRICS].verification(r.result)
     return json_response(verification_json(r))

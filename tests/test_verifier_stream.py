@@ -1,4 +1,5 @@
-"""The gateway's long-lived verification stream: routing by id, errors, and recovery."""
+"""Calls over one long-lived stream (ecert.streams), here to the verifier: routing by id,
+errors, and recovery."""
 
 from __future__ import annotations
 
@@ -12,12 +13,18 @@ from ecert import grpcutil
 from ecert.errors import PermissionDenied, Unavailable
 from ecert.grpcutil import channel
 from ecertpb.v1 import common_pb2, verifier_pb2, verifier_pb2_grpc
-from gateway.clients import VerifierStream
+from ecert.streams import StreamClient
 from services.verifier import service as verifier_service
 from tests.conftest import bearer
 from tests.samples import driving_licence
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+def _client(ch, token: str, timeout: float = 10.0) -> StreamClient:
+    stub = verifier_pb2_grpc.VerifierServiceStub(ch)
+    return StreamClient(stub.VerifyStream, verifier_pb2.VerifyStreamRequest, verifier_pb2.VerifyStreamItem, token,
+                        timeout=timeout)
 
 
 def _request(payload: str, role: str = "hotel") -> verifier_pb2.VerifyRequest:
@@ -33,23 +40,23 @@ async def _credential(http, keys) -> str:
 async def test_concurrent_answers_reach_their_own_requests(suite, http, keys):
     good = await _credential(http, keys)
     ch = channel(f"127.0.0.1:{suite.verifier_port}", suite.token)
-    stream = VerifierStream(verifier_pb2_grpc.VerifierServiceStub(ch), suite.token)
+    stream = _client(ch, suite.token)
     payloads = [good if i % 3 == 0 else ("EC1:abc~" if i % 3 == 1 else "HC1:") for i in range(300)]
     expected = {good: "VALID", "EC1:abc~": "BASE45_INVALID", "HC1:": "PREFIX_UNKNOWN"}
-    results = await asyncio.gather(*(stream.verify(_request(p)) for p in payloads))
+    results = await asyncio.gather(*(stream.call(_request(p)) for p in payloads))
     assert [r.result for r in results] == [expected[p] for p in payloads]
     with pytest.raises(PermissionDenied):  # a domain error travels back over the stream
-        await stream.verify(_request(good, role="burglar"))
-    assert (await stream.verify(_request(good))).result == "VALID"  # and the stream lives on
+        await stream.call(_request(good, role="burglar"))
+    assert (await stream.call(_request(good))).result == "VALID"  # and the stream lives on
     await stream.close()
     await ch.close()
 
 
 async def test_stream_needs_the_internal_token(suite):
     ch = channel(f"127.0.0.1:{suite.verifier_port}", "not-the-token")
-    stream = VerifierStream(verifier_pb2_grpc.VerifierServiceStub(ch), "not-the-token")
+    stream = _client(ch, "not-the-token")
     with pytest.raises(Unavailable):
-        await stream.verify(_request("HC1:"))
+        await stream.call(_request("HC1:"))
     await stream.close()
     await ch.close()
 
@@ -69,16 +76,16 @@ async def test_a_lost_verifier_fails_waiting_requests_and_a_new_one_is_used(suit
 
     verifier, server = await start()
     ch = channel(f"127.0.0.1:{port}", suite.token)
-    stream = VerifierStream(verifier_pb2_grpc.VerifierServiceStub(ch), suite.token, timeout=3)
-    assert (await stream.verify(_request(good))).result == "VALID"
+    stream = _client(ch, suite.token, timeout=3)
+    assert (await stream.call(_request(good))).result == "VALID"
     await grpcutil.stop(server, 0)
     await verifier.cache.close()
     with pytest.raises(Unavailable):
-        await stream.verify(_request(good))
+        await stream.call(_request(good))
     verifier, server = await start()
     for _ in range(50):  # the channel reconnects with back-off
         try:
-            assert (await stream.verify(_request(good))).result == "VALID"
+            assert (await stream.call(_request(good))).result == "VALID"
             break
         except Unavailable:
             await asyncio.sleep(0.1)

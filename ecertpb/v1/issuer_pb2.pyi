@@ -1,8 +1,9 @@
 from ecertpb.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -119,3 +120,39 @@ class ResolvePresentationResponse(_message.Message):
     result: str
     credential: Credential
     def __init__(self, result: _Optional[str] = ..., credential: _Optional[_Union[Credential, _Mapping]] = ...) -> None: ...
+
+class IssueStreamRequest(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[IssueStreamItem]
+    def __init__(self, items: _Optional[_Iterable[_Union[IssueStreamItem, _Mapping]]] = ...) -> None: ...
+
+class IssueStreamItem(_message.Message):
+    __slots__ = ("id", "request")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    request: IssueCredentialRequest
+    def __init__(self, id: _Optional[int] = ..., request: _Optional[_Union[IssueCredentialRequest, _Mapping]] = ...) -> None: ...
+
+class IssueStreamResponse(_message.Message):
+    __slots__ = ("answers",)
+    ANSWERS_FIELD_NUMBER: _ClassVar[int]
+    answers: _containers.RepeatedCompositeFieldContainer[IssueStreamAnswer]
+    def __init__(self, answers: _Optional[_Iterable[_Union[IssueStreamAnswer, _Mapping]]] = ...) -> None: ...
+
+class IssueStreamAnswer(_message.Message):
+    __slots__ = ("id", "response", "status", "error_code", "error_message", "error_field")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_CODE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    response: Credential
+    status: int
+    error_code: str
+    error_message: str
+    error_field: str
+    def __init__(self, id: _Optional[int] = ..., response: _Optional[_Union[Credential, _Mapping]] = ..., status: _Optional[int] = ..., error_code: _Optional[str] = ..., error_message: _Optional[str] = ..., error_field: _Optional[str] = ...) -> None: ...

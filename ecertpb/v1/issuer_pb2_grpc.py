@@ -40,6 +40,11 @@ class IssuerServiceStub:
                 request_serializer=ecertpb_dot_v1_dot_issuer__pb2.IssueCredentialRequest.SerializeToString,
                 response_deserializer=ecertpb_dot_v1_dot_issuer__pb2.Credential.FromString,
                 _registered_method=True)
+        self.IssueStream = channel.stream_stream(
+                '/ecert.v1.IssuerService/IssueStream',
+                request_serializer=ecertpb_dot_v1_dot_issuer__pb2.IssueStreamRequest.SerializeToString,
+                response_deserializer=ecertpb_dot_v1_dot_issuer__pb2.IssueStreamResponse.FromString,
+                _registered_method=True)
         self.GetCredential = channel.unary_unary(
                 '/ecert.v1.IssuerService/GetCredential',
                 request_serializer=ecertpb_dot_v1_dot_issuer__pb2.CredentialRef.SerializeToString,
@@ -73,6 +78,13 @@ class IssuerServiceServicer:
 
     def IssueCredential(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def IssueStream(self, request_iterator, context):
+        """IssueCredential over one long-lived stream (ids, batches both ways; see verifier.proto).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -114,6 +126,11 @@ def add_IssuerServiceServicer_to_server(servicer, server):
                     servicer.IssueCredential,
                     request_deserializer=ecertpb_dot_v1_dot_issuer__pb2.IssueCredentialRequest.FromString,
                     response_serializer=ecertpb_dot_v1_dot_issuer__pb2.Credential.SerializeToString,
+            ),
+            'IssueStream': grpc.stream_stream_rpc_method_handler(
+                    servicer.IssueStream,
+                    request_deserializer=ecertpb_dot_v1_dot_issuer__pb2.IssueStreamRequest.FromString,
+                    response_serializer=ecertpb_dot_v1_dot_issuer__pb2.IssueStreamResponse.SerializeToString,
             ),
             'GetCredential': grpc.unary_unary_rpc_method_handler(
                     servicer.GetCredential,
@@ -169,6 +186,33 @@ class IssuerService:
             '/ecert.v1.IssuerService/IssueCredential',
             ecertpb_dot_v1_dot_issuer__pb2.IssueCredentialRequest.SerializeToString,
             ecertpb_dot_v1_dot_issuer__pb2.Credential.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IssueStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/ecert.v1.IssuerService/IssueStream',
+            ecertpb_dot_v1_dot_issuer__pb2.IssueStreamRequest.SerializeToString,
+            ecertpb_dot_v1_dot_issuer__pb2.IssueStreamResponse.FromString,
             options,
             channel_credentials,
             insecure,

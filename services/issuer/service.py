@@ -14,7 +14,7 @@ import json
 import logging
 import time
 
-from ecert import credential, keys, presentation, statuslist
+from ecert import credential, keys, presentation, statuslist, streams
 from ecert.auth import Principal, require_region, require_role
 from ecert.clock import Clock, system_clock
 from ecert.config import IssuerConfig
@@ -231,11 +231,20 @@ class IssuerServicer(issuer_pb2_grpc.IssuerServiceServicer):
     def __init__(self, issuer: Issuer):
         self.i = issuer
 
-    @rpc
-    async def IssueCredential(self, request, context):
+    async def _issue(self, request) -> issuer_pb2.Credential:
         doc = await self.i.issue(principal_from_pb(request.principal), request.type, request.version,
                                  request.fields_json, request.valid_days, request.request_id)
         return credential_pb(doc)
+
+    @rpc
+    async def IssueCredential(self, request, context):
+        return await self._issue(request)
+
+    async def IssueStream(self, request_iterator, context):
+        """Issue over one long-lived stream (see :mod:`ecert.streams`)."""
+        async for resp in streams.serve(request_iterator, self._issue, issuer_pb2.IssueStreamAnswer,
+                                        issuer_pb2.IssueStreamResponse, "IssueStream"):
+            yield resp
 
     @rpc
     async def GetCredential(self, request, context):

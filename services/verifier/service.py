@@ -20,7 +20,7 @@ from pathlib import Path
 
 import grpc
 
-from ecert import credential, keys, scan, statuslist, verify
+from ecert import credential, keys, scan, statuslist, streams, verify
 from ecert.auth import VERIFY_ROLES, Principal, require_role
 from ecert.clock import Clock, system_clock
 from ecert.config import VerifierConfig
@@ -34,7 +34,6 @@ from ecertpb.v1 import (issuer_pb2, issuer_pb2_grpc, registry_pb2, registry_pb2_
 log = logging.getLogger("ecert.verifier")
 
 MAX_BATCH = 1000
-MAX_STREAM_BATCH = 1000
 MAX_PAYLOAD_CHARS = 1024 * 1024  # the format limits are far below; this bounds the work
 FETCH_TIMEOUT = 3.0
 MAX_PURPOSE = 200
@@ -294,53 +293,10 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServiceServicer):
         return await self._verify(request)
 
     async def VerifyStream(self, request_iterator, context):
-        """Answer each request of a long-lived stream as soon as it completes, tagged with its id;
-        answers completed together leave in one message."""
-        out: asyncio.Queue = asyncio.Queue()
-        running: set[asyncio.Task] = set()
-
-        async def answer(item) -> None:
-            ans = verifier_pb2.VerifyStreamAnswer(id=item.id)
-            try:
-                ans.response.CopyFrom(await self._verify(item.request))
-            except EcertError as err:
-                ans.status, ans.error_code, ans.error_message = err.grpc_status.value[0], err.code, err.message
-            except Exception:  # never let one request end the stream; no request data in the log
-                log.exception("unexpected error in VerifyStream")
-                ans.status, ans.error_code = grpc.StatusCode.INTERNAL.value[0], "INTERNAL"
-                ans.error_message = "internal error"
-            out.put_nowait(ans)
-
-        async def read() -> None:
-            try:
-                async for msg in request_iterator:
-                    if len(msg.items) > MAX_STREAM_BATCH:
-                        raise InvalidRequest(f"at most {MAX_STREAM_BATCH} requests per stream message")
-                    for item in msg.items:
-                        task = asyncio.create_task(answer(item))
-                        running.add(task)
-                        task.add_done_callback(running.discard)
-                if running:
-                    await asyncio.wait(set(running))
-            finally:
-                out.put_nowait(None)  # the client closed its side (or went away)
-
-        reader = asyncio.create_task(read())
-        try:
-            done = False
-            while not done:
-                answers = [await out.get()]
-                while not out.empty():
-                    answers.append(out.get_nowait())
-                if answers[-1] is None:
-                    answers.pop()
-                    done = True
-                if answers:
-                    yield verifier_pb2.VerifyStreamResponse(answers=answers)
-        finally:
-            reader.cancel()
-            for task in running:
-                task.cancel()
+        """Verify over one long-lived stream (see :mod:`ecert.streams`)."""
+        async for resp in streams.serve(request_iterator, self._verify, verifier_pb2.VerifyStreamAnswer,
+                                        verifier_pb2.VerifyStreamResponse, "VerifyStream"):
+            yield resp
 
     @rpc
     async def VerifyBatch(self, request, context):
