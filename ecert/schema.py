@@ -114,7 +114,7 @@ def parse_schema(schema_text: str) -> dict:
         raise InvalidRequest("schema must be JSON text of at most 64 KiB", code="SCHEMA_MALFORMED", field="schema")
     try:
         schema = json.loads(schema_text)
-    except ValueError as err:
+    except (ValueError, RecursionError) as err:
         raise InvalidRequest(f"schema is not JSON: {err}", code="SCHEMA_MALFORMED", field="schema") from err
     if not isinstance(schema, dict):
         raise InvalidRequest("schema must be a JSON object", code="SCHEMA_MALFORMED", field="schema")
@@ -169,7 +169,7 @@ def parse_fields_json(text: str) -> dict[str, Any]:
         raise InvalidRequest("fields are over 16 KiB", field="fields")
     try:
         fields = json.loads(text)
-    except ValueError as err:
+    except (ValueError, RecursionError) as err:
         raise InvalidRequest("fields are not JSON", field="fields") from err
     if not isinstance(fields, dict):
         raise InvalidRequest("fields must be a JSON object", field="fields")

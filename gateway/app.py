@@ -12,6 +12,7 @@ import base64
 import functools
 import json
 import logging
+import math
 import re
 import time
 import uuid
@@ -166,14 +167,27 @@ async def read_body(request: web.Request, limit: int) -> bytes:
     return bytes(body)
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:20]} is out of range")
+    return value
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
 async def read_json(request: web.Request) -> dict:
     body = await read_body(request, request.app[CONFIG].max_body)
     if not body:
         raise InvalidRequest("a JSON body is required")
     try:
-        data = json.loads(body)
+        data = json.loads(body, parse_float=_finite_float, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as err:
         raise InvalidRequest(f"malformed JSON: {err}", code="MALFORMED_JSON") from err
+    except RecursionError as err:
+        raise InvalidRequest("malformed JSON: nested too deeply", code="MALFORMED_JSON") from err
     if not isinstance(data, dict):
         raise InvalidRequest("the body must be a JSON object", code="MALFORMED_JSON")
     return data
@@ -187,6 +201,19 @@ def _get(data: dict, name: str, kind: type | tuple, default: Any = None, require
         return default
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise InvalidRequest(f"{name} has the wrong type", field=name)
+    return value
+
+
+MAX_EPOCH = 2**40  # epoch seconds far beyond any key's life, well inside int64
+
+
+def _int(data: dict, name: str, default: int, low: int, high: int) -> int:
+    """An optional integer field within ``[low, high]`` (absent: ``default``)."""
+    value = _get(data, name, int, None)
+    if value is None:
+        return default
+    if not low <= value <= high:
+        raise InvalidRequest(f"{name} must be from {low} to {high}", field=name)
     return value
 
 
@@ -237,8 +264,8 @@ async def register_key(request: web.Request) -> web.Response:
         spki = base64.b64decode(_get(data, "spki", str, required=True), validate=True)
     except ValueError as err:
         raise InvalidRequest("spki must be base64 DER", field="spki") from err
-    nbf = _get(data, "nbf", int, 0)
-    exp = _get(data, "exp", int, 0)
+    nbf = _int(data, "nbf", 0, 0, MAX_EPOCH)
+    exp = _int(data, "exp", 0, 0, MAX_EPOCH)
     resp = await call(request.app[BACKENDS].registry.RegisterKey(registry_pb2.RegisterKeyRequest(
         principal=pb_principal(request), region=code, alg=alg, spki=spki, nbf=nbf, exp=exp)))
     return json_response({"kid": resp.kid}, 201 if resp.created else 200)
@@ -275,7 +302,7 @@ async def publish_type(request: web.Request) -> web.Response:
         raise InvalidRequest("schema must be a JSON Schema object", code="SCHEMA_MALFORMED", field="schema")
     disclosure = _get(data, "disclosure", dict, {})
     t = common_pb2.CertificateType(
-        id=_get(data, "id", str, required=True), version=_get(data, "version", int, 1),
+        id=_get(data, "id", str, required=True), version=_int(data, "version", 1, 1, 10_000),
         name=_get(data, "name", str, required=True),
         schema_json=schema if isinstance(schema, str) else json.dumps(schema, ensure_ascii=False),
         disclosure_json=json.dumps(disclosure, ensure_ascii=False))
@@ -304,10 +331,8 @@ async def issue_credential(request: web.Request) -> web.Response:
     fields = _get(data, "fields", dict, required=True)
     req = issuer_pb2.IssueCredentialRequest(
         principal=pb_principal(request), type=_get(data, "type", str, required=True),
-        version=_get(data, "version", int, 0), fields_json=json.dumps(fields, ensure_ascii=False),
-        valid_days=_get(data, "valid_days", int, 0), request_id=_get(data, "request_id", str, ""))
-    if req.version < 0 or req.valid_days < 0:
-        raise InvalidRequest("version and valid_days must be positive")
+        version=_int(data, "version", 0, 1, 10_000), fields_json=json.dumps(fields, ensure_ascii=False),
+        valid_days=_int(data, "valid_days", 0, 1, 100 * 366), request_id=_get(data, "request_id", str, ""))
     issuer = await request.app[BACKENDS].issuer_client(region)
     c = await issuer.issue.call(req)
     return json_response(credential_json(c), 201)

@@ -308,6 +308,15 @@ async def test_bad_requests(http, keys):
     assert r.status == 400
     r = await http.post("/v1/verifications:batch", json={"payloads": ["EC1:"] * 1001}, headers=bearer(keys["hotel"]))
     assert r.status == 400
+    # numbers beyond what the services take are 400, not a crash in the protobuf layer
+    for body in ({"alg": "ES256", "spki": forge.spki_b64(SigningKey.generate()), "nbf": 10**30},
+                 {"alg": "ES256", "spki": forge.spki_b64(SigningKey.generate()), "exp": -5}):
+        r = await http.post("/v1/regions/CN-SH/keys", json=body, headers=bearer(keys["admin"]))
+        assert r.status == 400, await r.text()
+    for extra in ({"valid_days": 2**40}, {"version": -1}, {"valid_days": 0}, {"version": True}):
+        r = await http.post("/v1/credentials", headers=h, json={
+            "region": "CN-ZJ", "type": "cn.driving_licence", "fields": driving_licence(), **extra})
+        assert r.status == 400, (extra, await r.text())
     r = await http.get("/v1/regions", headers={"X-Request-Id": "trace-1"})
     assert r.status == 401 and (await r.json())["error"]["request_id"] == "trace-1"
 
