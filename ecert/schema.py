@@ -123,6 +123,8 @@ def parse_schema(schema_text: str) -> dict:
     except jsonschema.exceptions.SchemaError as err:
         raise InvalidRequest(f"schema is not a valid JSON Schema: {err.message}",
                              code="SCHEMA_MALFORMED", field="schema") from err
+    except RecursionError as err:
+        raise InvalidRequest("schema is nested too deeply", code="SCHEMA_MALFORMED", field="schema") from err
     if schema.get("type") != "object" or not isinstance(schema.get("properties"), dict):
         raise InvalidRequest("schema must describe an object with properties", code="SCHEMA_MALFORMED",
                              field="schema")
