@@ -47,7 +47,9 @@ class MongoBackend:
                    timeout_ms: int = SERVER_SELECTION_TIMEOUT_MS) -> MongoBackend:
         """Connect and create the declared indexes (StoreError if no server answers)."""
         try:
-            client: AsyncMongoClient = AsyncMongoClient(uri, serverSelectionTimeoutMS=timeout_ms)
+            # Writes are acknowledged once journaled on a majority: an answer means the data is durable.
+            client: AsyncMongoClient = AsyncMongoClient(uri, serverSelectionTimeoutMS=timeout_ms,
+                                                        w="majority", journal=True)
             db = client.get_default_database(DEFAULT_DATABASE)
         except ConfigurationError as err:
             raise ConfigError(f"invalid MongoDB URI: {err}", field="store") from err
