@@ -158,6 +158,26 @@ def channel(target: str, internal_token: str) -> grpc.aio.Channel:
     return grpc.aio.insecure_channel(target, options=_OPTIONS, interceptors=[_AddToken(internal_token)])
 
 
+class ChannelPool:
+    """One channel per target, opened on first use: the regional issuers, whose endpoints
+    come from the registry's directory and may change while a process runs."""
+
+    def __init__(self, internal_token: str):
+        self._token = internal_token
+        self._channels: dict[str, grpc.aio.Channel] = {}
+
+    def get(self, target: str) -> grpc.aio.Channel:
+        ch = self._channels.get(target)
+        if ch is None:
+            ch = self._channels[target] = channel(target, self._token)
+        return ch
+
+    async def close(self) -> None:
+        channels, self._channels = self._channels, {}
+        for ch in channels.values():
+            await ch.close()
+
+
 T = TypeVar("T")
 
 

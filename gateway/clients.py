@@ -7,24 +7,21 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-import grpc
-
 from ecert.errors import NotFound, Unavailable
-from ecert.grpcutil import call, channel
+from ecert.grpcutil import ChannelPool, call, channel
 from ecert.streams import StreamClient
 from ecert.wire import SERVICE, principal_to_pb
 from ecertpb.v1 import (issuer_pb2, issuer_pb2_grpc, registry_pb2, registry_pb2_grpc, verifier_pb2,
                         verifier_pb2_grpc)
 
 DIRECTORY_TTL = 10.0
+DIRECTORY_RETRY = 3.0
 
 
 @dataclass
 class IssuerClient:
     """One region's issuer: unary calls on ``stub``; issuance over ``issue`` (a stream)."""
 
-    endpoint: str
-    channel: grpc.aio.Channel
     stub: issuer_pb2_grpc.IssuerServiceStub
     issue: StreamClient
 
@@ -38,18 +35,27 @@ class Backends:
         self.verifier = verifier_pb2_grpc.VerifierServiceStub(self._verifier_channel)
         self.verifier_stream = StreamClient(self.verifier.VerifyStream, verifier_pb2.VerifyStreamRequest,
                                             verifier_pb2.VerifyStreamItem, internal_token)
-        self._issuers: dict[str, IssuerClient] = {}
+        self._channels = ChannelPool(internal_token)
+        self._issuers: dict[str, IssuerClient] = {}  # by endpoint
         self._endpoints: dict[str, str] = {}
         self._endpoints_at = 0.0
         self._lock = asyncio.Lock()
 
     async def _directory(self, force: bool = False) -> dict[str, str]:
+        """Region -> issuer endpoint. While the registry is unreachable the last directory
+        is used (retried at most every few seconds); with none yet, the call fails with 503."""
         async with self._lock:
             if force or time.monotonic() - self._endpoints_at > DIRECTORY_TTL:
-                resp = await call(self.registry.ListRegions(
-                    registry_pb2.ListRegionsRequest(principal=principal_to_pb(SERVICE)), timeout=5))
-                self._endpoints = {r.code: r.endpoint for r in resp.regions}
-                self._endpoints_at = time.monotonic()
+                try:
+                    resp = await call(self.registry.ListRegions(
+                        registry_pb2.ListRegionsRequest(principal=principal_to_pb(SERVICE)), timeout=5))
+                except Unavailable:
+                    if not self._endpoints:
+                        raise
+                    self._endpoints_at = time.monotonic() - DIRECTORY_TTL + DIRECTORY_RETRY
+                else:
+                    self._endpoints = {r.code: r.endpoint for r in resp.regions}
+                    self._endpoints_at = time.monotonic()
             return self._endpoints
 
     async def issuer(self, region: str) -> issuer_pb2_grpc.IssuerServiceStub:
@@ -64,16 +70,12 @@ class Backends:
         endpoint = endpoints[region]
         if not endpoint:
             raise Unavailable(f"region {region} has no issuer online", code="REGION_UNAVAILABLE")
-        cached = self._issuers.get(region)
-        if cached is None or cached.endpoint != endpoint:
-            if cached is not None:
-                await cached.issue.close()
-            ch = channel(endpoint, self.token)
-            stub = issuer_pb2_grpc.IssuerServiceStub(ch)
-            cached = self._issuers[region] = IssuerClient(
-                endpoint, ch, stub,
-                StreamClient(stub.IssueStream, issuer_pb2.IssueStreamRequest, issuer_pb2.IssueStreamItem, self.token))
-        return cached
+        client = self._issuers.get(endpoint)
+        if client is None:
+            stub = issuer_pb2_grpc.IssuerServiceStub(self._channels.get(endpoint))
+            client = self._issuers[endpoint] = IssuerClient(stub, StreamClient(
+                stub.IssueStream, issuer_pb2.IssueStreamRequest, issuer_pb2.IssueStreamItem, self.token))
+        return client
 
     async def issuer_regions(self) -> list[str]:
         return [code for code, ep in (await self._directory()).items() if ep]
@@ -84,4 +86,4 @@ class Backends:
         await self._verifier_channel.close()
         for client in self._issuers.values():
             await client.issue.close()
-            await client.channel.close()
+        await self._channels.close()

@@ -18,14 +18,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import grpc
-
-from ecert import credential, keys, scan, statuslist, streams, verify
+from ecert import keys, scan, statuslist, streams, verify
 from ecert.auth import VERIFY_ROLES, Principal, require_role
 from ecert.clock import Clock, system_clock
 from ecert.config import VerifierConfig
 from ecert.errors import EcertError, InvalidRequest, NotFound, Outcome, TooLarge, Unavailable
-from ecert.grpcutil import call, channel, create_server, rpc
+from ecert.grpcutil import ChannelPool, call, channel, create_server, rpc
 from ecert.trustlist import TrustList, TrustListError
 from ecert.wire import principal_from_pb, principal_to_pb
 from ecertpb.v1 import (issuer_pb2, issuer_pb2_grpc, registry_pb2, registry_pb2_grpc, verifier_pb2,
@@ -55,7 +53,7 @@ class TrustCache:
         self.cache_file = cache_dir / "trust-list.cbor" if cache_dir else None
         self._registry_channel = channel(registry_target, internal_token)
         self._registry = registry_pb2_grpc.RegistryServiceStub(self._registry_channel)
-        self._issuers: dict[str, tuple[str, grpc.aio.Channel, issuer_pb2_grpc.IssuerServiceStub]] = {}
+        self._issuers = ChannelPool(internal_token)
         self.trust: TrustList | None = None
         self.status: dict[str, statuslist.StatusList] = {}
         self._status_region: dict[str, str] = {}
@@ -81,6 +79,17 @@ class TrustCache:
             tmp.replace(self.cache_file)
         return True
 
+    async def refresh_trust_soon(self, min_interval: float) -> bool:
+        """Refresh unless that was tried less than ``min_interval`` seconds ago (the hot path
+        never hammers a registry that is down); True if a newer version was accepted."""
+        if time.monotonic() - self.last_refresh < min_interval:
+            return False
+        try:
+            return await self.refresh_trust()
+        except (EcertError, TrustListError) as err:
+            log.warning("trust list refresh failed: %s", err)
+            return False
+
     async def refresh_trust(self) -> bool:
         """Fetch the trust list; True if a newer version was accepted."""
         self.last_refresh = time.monotonic()
@@ -95,11 +104,7 @@ class TrustCache:
         entry = self.trust.regions.get(region) if self.trust else None
         if entry is None or not entry.endpoint:
             return None
-        cached = self._issuers.get(region)
-        if cached is None or cached[0] != entry.endpoint:
-            ch = channel(entry.endpoint, self.token)
-            cached = self._issuers[region] = (entry.endpoint, ch, issuer_pb2_grpc.IssuerServiceStub(ch))
-        return cached[2]
+        return issuer_pb2_grpc.IssuerServiceStub(self._issuers.get(entry.endpoint))
 
     async def fetch_status(self, uri: str, region: str) -> statuslist.StatusList | None:
         """Fetch (once, shared by concurrent callers) and check a region's status list."""
@@ -152,8 +157,7 @@ class TrustCache:
 
     async def close(self) -> None:
         await self._registry_channel.close()
-        for _, ch, _ in self._issuers.values():
-            await ch.close()
+        await self._issuers.close()
 
 
 class Verifier:
@@ -193,25 +197,17 @@ class Verifier:
 
     async def verify(self, p: Principal, payload: str, purpose: str = "") -> verifier_pb2.VerifyResponse:
         now = self.now()
+        if self.cache.trust is None:
+            await self.cache.refresh_trust_soon(1.0)
         trust = self.cache.trust
-        if trust is None:
-            try:
-                await self.cache.refresh_trust()
-            except (EcertError, TrustListError):
-                pass
-            trust = self.cache.trust
         if trust is None:
             return verifier_pb2.VerifyResponse(result=Outcome.REGION_UNAVAILABLE.value, checked_at=now,
                                                detail="no trust list yet: the registry could not be reached")
         res = verify.check_any(payload, trust, now, self.skew)
-        if res.outcome is Outcome.KID_UNKNOWN and time.monotonic() - self.cache.last_refresh > 5:
-            # A key registered moments ago: look once at a fresher trust list.
-            try:
-                if await self.cache.refresh_trust():
-                    trust = self.cache.trust
-                    res = verify.check_any(payload, trust, now, self.skew)
-            except (EcertError, TrustListError):
-                pass
+        if res.outcome is Outcome.KID_UNKNOWN and await self.cache.refresh_trust_soon(5.0):
+            # A key registered moments ago: look again with the fresher trust list.
+            trust = self.cache.trust
+            res = verify.check_any(payload, trust, now, self.skew)
         if res.token is not None and res.ok:
             return await self._resolve(p, res, trust, now, purpose)
         if res.ok and res.claims is not None and res.claims.status_uri is not None:
@@ -280,13 +276,16 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServiceServicer):
     def __init__(self, verifier: Verifier):
         self.v = verifier
 
+    async def _verify_payload(self, p: Principal, payload: str, purpose: str) -> verifier_pb2.VerifyResponse:
+        if len(payload) > MAX_PAYLOAD_CHARS:  # far over every format limit: not worth decoding
+            return verifier_pb2.VerifyResponse(result=Outcome.PAYLOAD_TOO_LARGE.value, checked_at=self.v.now(),
+                                               fields_json="{}")
+        return await self.v.verify(p, payload, purpose)
+
     async def _verify(self, request) -> verifier_pb2.VerifyResponse:
         p = principal_from_pb(request.principal)
         _check_request(p, request.purpose)
-        if len(request.payload) > MAX_PAYLOAD_CHARS:
-            return verifier_pb2.VerifyResponse(result=Outcome.PAYLOAD_TOO_LARGE.value, checked_at=self.v.now(),
-                                               fields_json="{}")
-        return await self.v.verify(p, request.payload, request.purpose)
+        return await self._verify_payload(p, request.payload, request.purpose)
 
     @rpc
     async def Verify(self, request, context):
@@ -304,14 +303,8 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServiceServicer):
         _check_request(p, request.purpose)
         if len(request.payloads) > MAX_BATCH:
             raise InvalidRequest(f"at most {MAX_BATCH} payloads per batch", field="payloads")
-        results = []
-        for payload in request.payloads:
-            if len(payload) > credential.MAX_TEXT * 2:
-                results.append(verifier_pb2.VerifyResponse(result=Outcome.PAYLOAD_TOO_LARGE.value,
-                                                           checked_at=self.v.now(), fields_json="{}"))
-            else:
-                results.append(await self.v.verify(p, payload, request.purpose))
-        return verifier_pb2.VerifyBatchResponse(results=results)
+        return verifier_pb2.VerifyBatchResponse(
+            results=[await self._verify_payload(p, payload, request.purpose) for payload in request.payloads])
 
     @rpc
     async def VerifyImage(self, request, context):

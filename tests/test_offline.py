@@ -1,0 +1,68 @@
+"""Keep working when the network is down: the verifier from its cached trust list, the
+gateway from its last directory."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+
+import pytest
+
+from ecert import grpcutil
+from ecert.auth import Principal
+from ecert.errors import Unavailable
+from gateway.clients import Backends
+from services.verifier import service as verifier_service
+from tests.conftest import bearer
+from tests.samples import driving_licence
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+def dead_target() -> str:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{s.getsockname()[1]}"
+
+
+async def test_verifier_restarts_offline_from_its_cached_trust_list(suite, http, keys):
+    r = await http.post("/v1/credentials", headers=bearer(keys["agency_zj"]),
+                        json={"region": "CN-ZJ", "type": "cn.driving_licence", "fields": driving_licence()})
+    text = (await r.json())["qr_text"]
+    await suite.refresh()  # the running verifier has written the current list to var/verifier/
+    cfg = dataclasses.replace(suite.verifier_config, registry_target=dead_target(), listen="127.0.0.1:0")
+    verifier, server, _ = await verifier_service.build(cfg)
+    try:
+        assert verifier.cache.trust is not None  # from disk, the registry being unreachable
+        res = await verifier.verify(Principal("hotel"), text)
+        assert res.result == "VALID" and res.trust_list_version == verifier.cache.trust.version
+        assert await verifier.cache.refresh_trust_soon(0) is False  # registry down: keeps what it has
+    finally:
+        await verifier.cache.close()
+        await grpcutil.stop(server, 0)
+
+
+async def test_verifier_without_any_trust_list_says_so(suite, tmp_path):
+    cfg = dataclasses.replace(suite.verifier_config, registry_target=dead_target(), listen="127.0.0.1:0",
+                              var_dir=tmp_path)
+    verifier, server, _ = await verifier_service.build(cfg)
+    try:
+        res = await verifier.verify(Principal("hotel"), "EC1:ABC")
+        assert res.result == "REGION_UNAVAILABLE" and "trust list" in res.detail
+    finally:
+        await verifier.cache.close()
+        await grpcutil.stop(server, 0)
+
+
+async def test_gateway_uses_its_last_directory_while_the_registry_is_down(suite):
+    backends = Backends(dead_target(), dead_target(), suite.token)
+    try:
+        with pytest.raises(Unavailable):  # nothing known yet
+            await backends.issuer_regions()
+        backends._endpoints = {"CN-ZJ": f"127.0.0.1:{suite.issuer_ports['CN-ZJ']}"}
+        backends._endpoints_at = 0.0  # expired: a refresh is due, and fails
+        assert await backends.issuer_regions() == ["CN-ZJ"]
+        client = await backends.issuer_client("CN-ZJ")
+        assert client is await backends.issuer_client("CN-ZJ")  # one client per endpoint
+    finally:
+        await backends.close()
