@@ -103,6 +103,14 @@ class TypeSchema:
                 "schema": self.schema, "disclosure": self.disclosure}
 
 
+def pick_type(types: Mapping[tuple[str, int], TypeSchema], type_id: str, version: int = 0) -> TypeSchema | None:
+    """Type ``type_id`` at ``version``, or its newest version when ``version`` is 0."""
+    if version:
+        return types.get((type_id, version))
+    versions = [v for (t, v) in types if t == type_id]
+    return types[(type_id, max(versions))] if versions else None
+
+
 def to_json_fields(d: Mapping[str, Any]) -> dict[str, Any]:
     """CBOR-form fields to JSON form (byte strings become lower-case hex)."""
     return {k: (v.hex() if isinstance(v, bytes) else v) for k, v in d.items()}

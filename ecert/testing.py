@@ -43,7 +43,8 @@ class Suite:
         """What the background refresh does within seconds under ``make run``, now."""
         await self.verifier.cache.refresh_all()
         for issuer in self.issuers.values():
-            await issuer.types(force=True)
+            issuer.expire_types()
+            await issuer.types()
 
     async def close(self) -> None:
         await self.verifier.cache.close()

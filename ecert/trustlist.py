@@ -44,9 +44,6 @@ class KeyEntry:
     def kid(self) -> bytes:
         return self.public.kid
 
-    def usable_for_signing_at(self, t: int) -> bool:
-        return self.status == KEY_ACTIVE and self.nbf <= t < self.exp
-
 
 @dataclass(slots=True)
 class RegionEntry:
@@ -106,17 +103,6 @@ class TrustList:
 
     def is_stale(self, now: int) -> bool:
         return now >= self.exp
-
-    def latest_type(self, type_id: str) -> TypeSchema | None:
-        versions = [v for (t, v) in self.types if t == type_id]
-        return self.types[(type_id, max(versions))] if versions else None
-
-    def signing_key_for(self, region: str, now: int) -> KeyEntry | None:
-        r = self.regions.get(region)
-        if not r:
-            return None
-        usable = [k for k in r.keys if k.usable_for_signing_at(now)]
-        return max(usable, key=lambda k: k.nbf) if usable else None
 
 
 def to_jsonable(obj: Any) -> Any:

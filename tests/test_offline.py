@@ -9,6 +9,7 @@ import socket
 import pytest
 
 from ecert import grpcutil
+from ecertpb.v1 import registry_pb2_grpc
 from ecert.auth import Principal
 from ecert.errors import Unavailable
 from gateway.clients import Backends
@@ -66,3 +67,21 @@ async def test_gateway_uses_its_last_directory_while_the_registry_is_down(suite)
         assert client is await backends.issuer_client("CN-ZJ")  # one client per endpoint
     finally:
         await backends.close()
+
+
+async def test_issuer_keeps_issuing_with_known_types_while_the_registry_is_down(suite, http, keys):
+    issuer = suite.issuers["CN-ZJ"]
+    registry, dead = issuer.registry, grpcutil.channel(dead_target(), suite.token)
+    issuer.registry = registry_pb2_grpc.RegistryServiceStub(dead)
+    try:
+        issuer.expire_types()  # a refresh is due, and fails
+        r = await http.post("/v1/credentials", headers=bearer(keys["agency_zj"]),
+                            json={"region": "CN-ZJ", "type": "cn.driving_licence", "fields": driving_licence()})
+        assert r.status == 201, await r.text()
+        r = await http.post("/v1/credentials", headers=bearer(keys["agency_zj"]),
+                            json={"region": "CN-ZJ", "type": "cn.unknown_type", "fields": {}})
+        assert r.status == 422  # unknown types are still refused, without waiting on the registry
+    finally:
+        issuer.registry = registry
+        await dead.close()
+        issuer.expire_types()

@@ -20,7 +20,7 @@ from ecert.clock import Clock, system_clock
 from ecert.config import IssuerConfig
 from ecert.errors import (Conflict, DuplicateKey, InvalidRequest, NotFound, RuleViolation, Unavailable)
 from ecert.grpcutil import call, channel, create_server, rpc
-from ecert.schema import TypeSchema, parse_fields_json
+from ecert.schema import TypeSchema, parse_fields_json, pick_type
 from ecert.store import Store
 from ecert.wire import principal_from_pb, service_principal
 from ecertpb.v1 import issuer_pb2, issuer_pb2_grpc, registry_pb2, registry_pb2_grpc
@@ -30,6 +30,7 @@ log = logging.getLogger("ecert.issuer")
 MAX_VALID_DAYS = 20 * 365
 MAX_REQUEST_ID = 128
 TYPES_REFRESH = 10.0
+TYPES_RETRY = 2.0
 STATUS_LIST_VALIDITY = 3600
 _TRANSITIONS = {  # action -> (allowed from, to)
     issuer_pb2.REVOKE: (("valid", "suspended"), "revoked"),
@@ -78,24 +79,34 @@ class Issuer:
         raise Unavailable("registry unreachable")
 
     async def types(self, force: bool = False) -> dict[tuple[str, int], TypeSchema]:
+        """The registry's certificate types, refreshed every TYPES_REFRESH seconds (``force``: now,
+        but at most every TYPES_RETRY seconds). While the registry is unreachable the types
+        already known are used; with none yet, the call fails with 503."""
         async with self._types_lock:
-            if force or not self._types or time.monotonic() - self._types_at > TYPES_REFRESH:
-                resp = await call(self.registry.ListCertificateTypes(
-                    registry_pb2.ListCertificateTypesRequest(principal=service_principal(self.region)), timeout=5))
-                self._types = {(t.id, t.version): TypeSchema(t.id, t.version, t.name, t.schema_json,
-                                                             json.loads(t.disclosure_json or "{}"))
-                               for t in resp.types}
-                self._types_at = time.monotonic()
+            age = time.monotonic() - self._types_at
+            if not self._types or age > TYPES_REFRESH or (force and age > TYPES_RETRY):
+                try:
+                    resp = await call(self.registry.ListCertificateTypes(
+                        registry_pb2.ListCertificateTypesRequest(principal=service_principal(self.region)),
+                        timeout=5))
+                except Unavailable:
+                    if not self._types:
+                        raise
+                    self._types_at = time.monotonic() - TYPES_REFRESH + TYPES_RETRY
+                else:
+                    self._types = {(t.id, t.version): TypeSchema(t.id, t.version, t.name, t.schema_json,
+                                                                 json.loads(t.disclosure_json or "{}"))
+                                   for t in resp.types}
+                    self._types_at = time.monotonic()
             return self._types
 
+    def expire_types(self) -> None:
+        """Make the next look-up fetch the types from the registry."""
+        self._types_at = 0.0
+
     async def type_schema(self, type_id: str, version: int) -> TypeSchema:
-        for force in (False, True):
-            types = await self.types(force)
-            if version:
-                ts = types.get((type_id, version))
-            else:
-                versions = [v for (t, v) in types if t == type_id]
-                ts = types[(type_id, max(versions))] if versions else None
+        for force in (False, True):  # a type published moments ago: look once more
+            ts = pick_type(await self.types(force), type_id, version)
             if ts is not None:
                 return ts
         raise RuleViolation(f"certificate type {type_id} v{version or 'latest'} is unknown",
