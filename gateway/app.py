@@ -351,12 +351,18 @@ async def _find_credential(request: web.Request, cred_id: str):
     else:
         raise PermissionDenied(f"role {p.role} may not read credential records")
     ref = issuer_pb2.CredentialRef(principal=pb_principal(request), id=cred_id.upper())
+    unreachable = []
     for region in regions:
-        stub = await be.issuer(region)
         try:
+            stub = await be.issuer(region)
             return stub, await call(stub.GetCredential(ref))
         except NotFound:
             continue
+        except Unavailable:
+            unreachable.append(region)  # it may be there: say so rather than "not found"
+    if unreachable:
+        raise Unavailable(f"not found in the regions reachable now; unreachable: {', '.join(unreachable)}",
+                          code="REGION_UNAVAILABLE")
     raise NotFound("no such credential")
 
 

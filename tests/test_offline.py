@@ -85,3 +85,28 @@ async def test_issuer_keeps_issuing_with_known_types_while_the_registry_is_down(
         issuer.registry = registry
         await dead.close()
         issuer.expire_types()
+
+
+async def test_admin_lookup_says_when_a_region_could_not_be_asked(suite, http, keys):
+    from ecertpb.v1 import registry_pb2
+    from gateway.app import BACKENDS
+    r = await http.post("/v1/credentials", headers=bearer(keys["agency_zj"]),
+                        json={"region": "CN-ZJ", "type": "cn.driving_licence", "fields": driving_licence()})
+    cred_id = (await r.json())["id"]
+    registry_channel = grpcutil.channel(f"127.0.0.1:{suite.registry_port}", suite.token)
+    servicer_registry = registry_pb2_grpc.RegistryServiceStub(registry_channel)
+    await grpcutil.call(servicer_registry.SetRegionEndpoint(
+        registry_pb2.SetRegionEndpointRequest(code="CN-AH", endpoint=dead_target())))
+    backends = http.server.app[BACKENDS]
+    try:
+        await backends._directory(force=True)
+        r = await http.get(f"/v1/credentials/{cred_id}", headers=bearer(keys["admin"]))
+        assert r.status == 200  # found in a region that answered
+        r = await http.get("/v1/credentials/" + "A" * 26, headers=bearer(keys["admin"]))
+        body = await r.json()
+        assert r.status == 503 and body["error"]["code"] == "REGION_UNAVAILABLE" and "CN-AH" in body["error"]["message"]
+    finally:
+        await grpcutil.call(servicer_registry.SetRegionEndpoint(
+            registry_pb2.SetRegionEndpointRequest(code="CN-AH", endpoint="")))
+        await backends._directory(force=True)
+        await registry_channel.close()
