@@ -194,3 +194,13 @@ def check_region_code(code: str, field: str = "region") -> str:
     if not isinstance(code, str) or not _REGION_RE.fullmatch(code):
         raise InvalidRequest("region must be an ISO 3166-2 code such as CN-ZJ", field=field)
     return code
+
+
+_ENDPOINT_RE = re.compile(r"[A-Za-z0-9.\-]{1,253}:[0-9]{1,5}|\[[0-9A-Fa-f:.]{2,45}\]:[0-9]{1,5}")
+
+
+def check_endpoint(endpoint: str) -> str:
+    """An issuer's gRPC address, ``host:port`` (or empty: no issuer online)."""
+    if endpoint and not _ENDPOINT_RE.fullmatch(endpoint):
+        raise InvalidRequest("endpoint must be host:port", field="endpoint")
+    return endpoint

@@ -21,7 +21,7 @@ from ecert.clock import Clock, system_clock
 from ecert.config import RegistryConfig
 from ecert.errors import Conflict, InvalidRequest, NotFound
 from ecert.grpcutil import create_server, rpc
-from ecert.schema import check_region_code
+from ecert.schema import check_endpoint, check_region_code
 from ecert.store import Store
 from ecert.wire import principal_from_pb
 from ecertpb.v1 import common_pb2, registry_pb2, registry_pb2_grpc
@@ -30,6 +30,7 @@ log = logging.getLogger("ecert.registry")
 
 DEFAULT_KEY_YEARS = 10
 MAX_NAME = 200
+MAX_SPKI = 1024
 
 
 def root_key_paths(var_dir: Path) -> tuple[Path, Path]:
@@ -116,8 +117,12 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
     @rpc
     async def SetRegionEndpoint(self, request, context):
         check_region_code(request.code, "code")
-        await self.store.set_region_endpoint(request.code, request.endpoint)
-        await self.r.publish()
+        region = await self.store.get_region(request.code)
+        if region is None:
+            raise NotFound(f"no region {request.code}")
+        if region.get("endpoint") != check_endpoint(request.endpoint):
+            await self.store.set_region_endpoint(request.code, request.endpoint)
+            await self.r.publish()
         return self._region_pb(await self.store.get_region(request.code), await self.store.list_keys(request.code))
 
     @rpc
@@ -127,6 +132,8 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         if await self.store.get_region(region) is None:
             raise NotFound(f"no region {region}")
         alg = keys.alg_id(request.alg)
+        if len(request.spki) > MAX_SPKI:
+            raise InvalidRequest("spki is too long for a P-256 or Ed25519 key", field="spki")
         public = keys.PublicKey(alg, request.spki)  # rejects a malformed or mismatched key
         nbf = request.nbf or self.r.now()
         exp = request.exp or nbf + DEFAULT_KEY_YEARS * 365 * 86400
@@ -166,7 +173,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         try:
             schema = json.loads(t.schema_json)
             disclosure = json.loads(t.disclosure_json or "{}")
-        except ValueError as err:
+        except (ValueError, RecursionError) as err:
             raise InvalidRequest("schema and disclosure must be JSON", code="SCHEMA_MALFORMED") from err
         doc = load_type_document({"id": t.id, "version": t.version, "name": t.name, "schema": schema,
                                   "disclosure": disclosure})
