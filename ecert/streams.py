@@ -24,13 +24,15 @@ from typing import Any
 
 import grpc
 
-from .errors import EcertError, InvalidRequest, Unavailable
+from .errors import EcertError, Unavailable
 from .grpcutil import error_from_status, token_metadata
 
 log = logging.getLogger("ecert.streams")
 
 MAX_ITEMS = 1000
 """Items one stream message may carry."""
+MAX_RUNNING = 4096
+"""Requests of one stream in progress at once on the server."""
 
 
 class StreamClient:
@@ -147,13 +149,18 @@ async def serve(request_iterator: AsyncIterator, handle: Callable[[Any], Awaitab
         try:
             async for msg in request_iterator:
                 if len(msg.items) > MAX_ITEMS:
-                    raise InvalidRequest(f"at most {MAX_ITEMS} requests per stream message")
+                    log.warning("%s: a message of %d items, over %d: stream closed", what, len(msg.items), MAX_ITEMS)
+                    break
                 for item in msg.items:
+                    while len(running) >= MAX_RUNNING:  # back-pressure: stop reading until some finish
+                        await asyncio.wait(set(running), return_when=asyncio.FIRST_COMPLETED)
                     task = asyncio.create_task(answer(item))
                     running.add(task)
                     task.add_done_callback(running.discard)
             if running:
                 await asyncio.wait(set(running))
+        except grpc.aio.AioRpcError:
+            pass  # the client went away
         finally:
             out.put_nowait(None)  # the client closed its side, went away, or broke the rules
 

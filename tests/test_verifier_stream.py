@@ -95,3 +95,20 @@ async def test_a_lost_verifier_fails_waiting_requests_and_a_new_one_is_used(suit
     await ch.close()
     await grpcutil.stop(server, 0)
     await verifier.cache.close()
+
+
+async def test_an_oversized_stream_message_closes_only_that_stream(suite, http, keys):
+    from ecertpb.v1 import verifier_pb2 as pb
+    good = await _credential(http, keys)
+    ch = channel(f"127.0.0.1:{suite.verifier_port}", suite.token)
+    stream = _client(ch, suite.token)
+    pending = asyncio.ensure_future(stream.call(_request(good)))
+    raw = verifier_pb2_grpc.VerifierServiceStub(ch).VerifyStream(  # breaks the 1,000-item rule
+        metadata=(("x-ecert-internal-token", suite.token),))
+    await raw.write(pb.VerifyStreamRequest(items=[pb.VerifyStreamItem(id=i, request=_request(good))
+                                                  for i in range(1001)]))
+    answers = [r async for r in raw]
+    assert answers == []  # closed without answers
+    assert (await pending).result == "VALID"  # other streams unaffected
+    await stream.close()
+    await ch.close()
