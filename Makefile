@@ -7,7 +7,7 @@ PROTOS := $(wildcard proto/ecertpb/v1/*.proto)
 
 .PHONY: venv run test bench proto proto-check clean
 
-$(STAMP): pyproject.toml setup.py ecert/_b45.c
+$(STAMP): pyproject.toml setup.py ecert/_fast.c
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'

@@ -1,5 +1,10 @@
-"""Only the optional C speed-up lives here; everything else is in pyproject.toml."""
+"""Only the optional C speed-ups live here; everything else is in pyproject.toml.
+
+``ecert._fast`` (Base45 and the EC1 decoding fast path) links zlib. When it cannot be
+built (no compiler or no zlib headers), ``ecert`` falls back to its Python reference
+code: same answers, slower.
+"""
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("ecert._b45", ["ecert/_b45.c"], optional=True)])
+setup(ext_modules=[Extension("ecert._fast", ["ecert/_fast.c"], libraries=["z"], optional=True)])

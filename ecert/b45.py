@@ -73,8 +73,8 @@ def decode_py(text: str) -> bytes:
 
 
 try:
-    from ._b45 import decode as _decode_c
-    from ._b45 import encode as _encode_c
+    from ._fast import decode as _decode_c
+    from ._fast import encode as _encode_c
 except ImportError:  # the optional C extension was not built: same answers, slower
     _decode_c = _encode_c = None
 

@@ -11,8 +11,7 @@ import base64
 import os
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import cbor2
 
@@ -53,8 +52,9 @@ def new_cti() -> bytes:
     return os.urandom(16)
 
 
-@dataclass(frozen=True, slots=True)
-class Claims:
+class Claims(NamedTuple):
+    """The checked claims of a credential (a tuple: the C fast path builds it without a call)."""
+
     iss: str
     iat: int
     exp: int

@@ -40,6 +40,17 @@ def kid_of(spki: bytes) -> bytes:
     return hashlib.sha256(spki).digest()[:8]
 
 
+def ecdsa_der_py(signature: bytes) -> bytes:
+    """A raw 64-byte r||s ES256 signature as the DER form cryptography verifies (reference)."""
+    return encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
+
+
+try:
+    from ._fast import ecdsa_der as _ecdsa_der
+except ImportError:  # the optional C extension was not built: same bytes, slower
+    _ecdsa_der = ecdsa_der_py
+
+
 class PublicKey:
     """A verification key parsed once, with its kid and algorithm."""
 
@@ -68,9 +79,7 @@ class PublicKey:
             if self.alg == ES256:
                 if len(signature) != 64:
                     return False
-                der = encode_dss_signature(int.from_bytes(signature[:32], "big"),
-                                           int.from_bytes(signature[32:], "big"))
-                self._key.verify(der, message, self._ecdsa)
+                self._key.verify(_ecdsa_der(signature), message, self._ecdsa)
             else:
                 self._key.verify(signature, message)
         except InvalidSignature:

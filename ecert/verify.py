@@ -8,7 +8,7 @@ lists are passed in (the verifier service keeps them cached).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from . import cose, credential, presentation
@@ -32,7 +32,6 @@ class Result:
     type: TypeSchema | None = None
     fields: dict[str, Any] | None = None  # JSON form, all fields; filter with disclosed()
     status_checked: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -44,29 +43,51 @@ class Result:
         return self.type.disclosed(role, self.fields)
 
 
+def _verified_key(trust: TrustList, kid: bytes, alg: int, signature: bytes, tbs: bytes) -> KeyEntry:
+    """The trust-list key that signed ``tbs``: kid, algorithm, signature and key status, in the
+    spec's order. Several keys may share a kid (8 bytes can collide): each is tried."""
+    candidates = trust.keys_by_kid.get(kid)
+    if not candidates:
+        raise FormatError(Outcome.KID_UNKNOWN, f"no key {kid.hex()} in trust list v{trust.version}")
+    if len(candidates) == 1:  # the usual case, without the general loop's cost
+        key = candidates[0]
+        if key.public.alg != alg:
+            raise FormatError(Outcome.ALG_NOT_ALLOWED, "algorithm does not match the key's registered one")
+        if not key.public.verify(signature, tbs):
+            raise FormatError(Outcome.SIGNATURE_INVALID, "signature does not verify")
+    else:
+        candidates = [k for k in candidates if k.public.alg == alg]
+        if not candidates:
+            raise FormatError(Outcome.ALG_NOT_ALLOWED, "algorithm does not match the key's registered one")
+        key = next((k for k in candidates if k.public.verify(signature, tbs)), None)
+        if key is None:
+            raise FormatError(Outcome.SIGNATURE_INVALID, "signature does not verify")
+    if key.status == KEY_REVOKED:
+        raise FormatError(Outcome.KEY_REVOKED, f"key {key.kid.hex()} of {key.region} is revoked")
+    return key
+
+
+def _check_iat(key: KeyEntry, iat: Any) -> None:
+    if type(iat) is int and not key.nbf <= iat < key.exp:
+        raise FormatError(Outcome.KEY_NOT_VALID_AT_IAT, "iat is outside the signing key's validity")
+
+
+def _claims_map(key: KeyEntry, payload: bytes) -> Any:
+    """The decoded payload (None if it is not CBOR: ``parse_claims`` then names the fault),
+    after the iat-in-key-window check, which comes first in the spec's order."""
+    try:
+        raw = cose.loads(payload, Outcome.CLAIMS_MALFORMED)
+    except FormatError:
+        raw = None
+    _check_iat(key, raw.get(credential.CLAIM_IAT) if isinstance(raw, Mapping) else None)
+    return raw
+
+
 def _signed(cose_bytes: bytes, trust: TrustList) -> tuple[KeyEntry, Any]:
     """COSE shape, algorithm, kid, signature, key status; returns the key and raw claims."""
     s1 = cose.parse_sign1(cose_bytes)
-    candidates = trust.keys_by_kid.get(s1.kid)
-    if not candidates:
-        raise FormatError(Outcome.KID_UNKNOWN, f"no key {s1.kid.hex()} in trust list v{trust.version}")
-    candidates = [k for k in candidates if k.public.alg == s1.alg]
-    if not candidates:
-        raise FormatError(Outcome.ALG_NOT_ALLOWED, "algorithm does not match the key's registered one")
-    tbs = s1.to_be_signed()
-    key = next((k for k in candidates if k.public.verify(s1.signature, tbs)), None)
-    if key is None:
-        raise FormatError(Outcome.SIGNATURE_INVALID, "signature does not verify")
-    if key.status == KEY_REVOKED:
-        raise FormatError(Outcome.KEY_REVOKED, f"key {key.kid.hex()} of {key.region} is revoked")
-    try:
-        raw = cose.loads(s1.payload, Outcome.CLAIMS_MALFORMED)
-    except FormatError:
-        raw = None
-    iat = raw.get(credential.CLAIM_IAT) if isinstance(raw, Mapping) else None
-    if type(iat) is int and not key.nbf <= iat < key.exp:
-        raise FormatError(Outcome.KEY_NOT_VALID_AT_IAT, "iat is outside the signing key's validity")
-    return key, raw
+    key = _verified_key(trust, s1.kid, s1.alg, s1.signature, s1.to_be_signed())
+    return key, _claims_map(key, s1.payload)
 
 
 def _times(iss: str, key: KeyEntry, iat: int, exp: int, nbf: int | None, now: int, skew: int) -> None:
@@ -78,20 +99,50 @@ def _times(iss: str, key: KeyEntry, iat: int, exp: int, nbf: int | None, now: in
         raise FormatError(Outcome.EXPIRED, "expired")
 
 
+try:
+    from ._fast import decode_ec1 as _decode_ec1
+except ImportError:  # the optional C extension was not built: the reference path does it all
+    _decode_ec1 = None
+_new_tuple = tuple.__new__
+
+
+def _decoded(text: str, trust: TrustList, res: Result) -> tuple[KeyEntry, Claims, dict[str, Any] | None]:
+    """Decoding and signature stages: the signing key, the claims and, when the fast path
+    produced them, the fields in JSON form.
+
+    The C fast path (``ecert._fast.decode_ec1``) reads well-formed texts in one call; it never
+    names an error: for anything outside its strict subset it answers None and the reference
+    decoders below decide, so every failure is named exactly as the spec's table says.
+    """
+    fast = _decode_ec1(text) if _decode_ec1 is not None else None
+    if fast is None:
+        key, raw = _signed(credential.decode_text(text), trust)
+        res.key = key
+        return key, credential.parse_claims(raw), None
+    alg, kid, tbs, signature, payload, c = fast
+    key = _verified_key(trust, kid, alg, signature, tbs)
+    if c is None:  # the claims are outside the fast subset: the reference parser names the fault
+        raw = _claims_map(key, payload)
+        res.key = key
+        return key, credential.parse_claims(raw), None
+    _check_iat(key, c[1])
+    res.key = key
+    return key, _new_tuple(Claims, c[:10]), c[10]
+
+
 def check_credential(text: str, trust: TrustList, now: int, skew: int = DEFAULT_SKEW) -> Result:
     """Every offline check of an EC1 text up to and including the schema."""
     res = Result(Outcome.VALID)
     try:
-        key, raw = _signed(credential.decode_text(text), trust)
-        res.key = key
-        claims = credential.parse_claims(raw)
+        key, claims, fields = _decoded(text, trust, res)
         res.claims = claims
         _times(claims.iss, key, claims.iat, claims.exp, claims.nbf, now, skew)
         ts = trust.types.get((claims.type_id, claims.type_version))
         if ts is None:
             raise FormatError(Outcome.TYPE_UNKNOWN, f"type {claims.type_id} v{claims.type_version} is unknown")
         res.type = ts
-        fields = to_json_fields(claims.fields)
+        if fields is None:
+            fields = to_json_fields(claims.fields)
         if not ts.is_valid(fields):
             raise FormatError(Outcome.SCHEMA_INVALID, "fields do not satisfy the type's schema")
         res.fields = fields
