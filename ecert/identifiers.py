@@ -8,7 +8,8 @@ Pure functions, no I/O. Three groups:
   ``bool``; all accept only the canonical compact, upper-case form.
 * JSON Schema plug-ins: :data:`FORMAT_CHECKS` / :func:`format_checker` for the
   formats ``cn-citizen-id``, ``cn-uscc``, ``cn-plate`` and
-  ``cn-driving-classes``, and :data:`KEYWORDS` for the keyword ``x-date-order``.
+  ``cn-driving-classes`` (:data:`STRING_FORMAT_CHECKS` for compiled schemas),
+  and :data:`KEYWORDS` for the keyword ``x-date-order``.
   Use them as::
 
       Validator = jsonschema.validators.extend(Draft202012Validator, KEYWORDS)
@@ -21,7 +22,6 @@ Pure functions, no I/O. Three groups:
 
 from __future__ import annotations
 
-import datetime
 import re
 from collections.abc import Callable, Iterator
 
@@ -29,7 +29,7 @@ from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 
 __all__ = [
     "citizen_id_valid", "uscc_valid", "plate_valid", "driving_classes_valid",
-    "FORMAT_CHECKS", "format_checker", "date_order", "KEYWORDS",
+    "FORMAT_CHECKS", "STRING_FORMAT_CHECKS", "format_checker", "date_order", "KEYWORDS",
     "mod37_36_check", "mod37_36_valid", "display_id", "display_id_valid",
     "DISPLAY_ID_PREFIX", "REGION_ISSUER_CODES", "issuer_code",
 ]
@@ -68,20 +68,30 @@ def issuer_code(region: str) -> str:
 
 # --------------------------------------------------------------------------- citizen id
 
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 # First two digits: a provincial-level GB/T 2260 code, plus 83 (Taiwan residents'
 # residence permits, which carry numbers of the same form).
 _ID_PROVINCES = frozenset(code[:2] for code in REGION_ISSUER_CODES.values()) | {"83"}
-_ID_RE = re.compile(r"[0-9]{17}[0-9X]", re.ASCII)
+# One regex settles the shape, the province, the birth year (1900..2100), the month
+# (01..12) and the day (01..31); only days 29..31 need a further look (_late_day_ok).
+_ID_RE = re.compile(
+    f"(?:{'|'.join(sorted(_ID_PROVINCES))})[0-9]{{4}}"
+    "(?:19[0-9]{2}|20[0-9]{2}|2100)(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
+    "[0-9]{3}[0-9X]", re.ASCII)
+_MONTHS_WITH_31 = frozenset({"01", "03", "05", "07", "08", "10", "12"})
 
 
-def _real_date(yyyymmdd: str, min_year: int = 1900, max_year: int = 2100) -> bool:
-    try:
-        d = datetime.date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:8]))
-    except ValueError:
+def _late_day_ok(yyyymmdd: str) -> bool:
+    """Day 29, 30 or 31 of a month 01..12 and a year 1900..2100 is a real date."""
+    month, day = yyyymmdd[4:6], yyyymmdd[6:]
+    if day == "31":
+        return month in _MONTHS_WITH_31
+    if month != "02":
+        return True
+    if day == "30":
         return False
-    return min_year <= d.year <= max_year
+    year = int(yyyymmdd[:4])
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
 def citizen_id_valid(s: str) -> bool:
@@ -92,19 +102,28 @@ def citizen_id_valid(s: str) -> bool:
     and the ISO 7064 MOD 11-2 check character. Only upper-case ``X`` is accepted
     as check character (the form printed on cards); ``x`` is rejected, so callers
     must normalise user input first.
+
+    This runs on every credential verified, so it avoids Python loops and
+    ``datetime``: the regex does the shape and ranges, and the check character is
+    ``"10X98765432"[sum(d[i] * w[i]) % 11]`` with weights ``w[i] = 2**(17-i) mod
+    11``. Since 13 = 2 (mod 11), the 17 digits read as a base-13 number are
+    ``sum(d[i] * 2**(16-i))`` modulo 11, so the weighted sum is
+    ``2 * int(s[:17], 13)`` modulo 11: one C-level call.
     """
     if not isinstance(s, str) or not _ID_RE.fullmatch(s):
         return False
-    if s[:2] not in _ID_PROVINCES or not _real_date(s[6:14]):
+    if s[12:14] > "28" and not _late_day_ok(s[6:14]):
         return False
-    total = sum(int(c) * w for c, w in zip(s, _ID_WEIGHTS))
-    return _ID_CHECK[total % 11] == s[17]
+    return _ID_CHECK[2 * int(s[:17], 13) % 11] == s[17]
 
 
 # --------------------------------------------------------------------------- USCC
 
 _USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # 31 characters: no I O S V Z
-_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)  # 3**i mod 31
+# The i-th character (value v[i], 0..30) weighs 3**i mod 31. Since 34 = 3 (mod 31), the
+# 17 characters read backwards as a base-34 number give that weighted sum modulo 31;
+# str.translate maps each character to the base-34 digit of its value.
+_USCC_BASE34 = str.maketrans(_USCC_CHARS, "0123456789ABCDEFGHIJKLMNOPQRSTU")
 _USCC_RE = re.compile(r"[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}", re.ASCII)
 
 
@@ -121,8 +140,8 @@ def uscc_valid(s: str) -> bool:
     """
     if not isinstance(s, str) or not _USCC_RE.fullmatch(s):
         return False
-    total = sum(_USCC_CHARS.index(c) * w for c, w in zip(s, _USCC_WEIGHTS))
-    return _USCC_CHARS[(31 - total % 31) % 31] == s[17]
+    total = int(s[16::-1].translate(_USCC_BASE34), 34)
+    return _USCC_CHARS[-total % 31] == s[17]
 
 
 # --------------------------------------------------------------------------- plates
@@ -152,8 +171,15 @@ def plate_valid(s: str) -> bool:
 
 # --------------------------------------------------------------------------- driving classes
 
-_DRIVING_CLASSES = frozenset(
-    "A1 A2 A3 B1 B2 C1 C2 C3 C4 C5 C6 D E F M N P".split())
+# One or more classes; the lookahead after each class rejects it if it occurs again
+# later. The classes form a prefix code (A, B and C always take a digit), so a class
+# found later in a string that matches at all is a repeated class. All 17 classes
+# together take 28 characters, so longer strings are rejected before the regex
+# (whose lookaheads would otherwise scan long hostile input up to 17 times).
+_DRIVING_RE = re.compile(r"(?:(A[123]|B[12]|C[1-6]|[DEFMNP])(?!.*\1))+", re.DOTALL)
+_DRIVING_MAX_LEN = 28
+# Most licences carry one class ("C1"): a set lookup answers those without the regex.
+_DRIVING_CLASSES = frozenset("A1 A2 A3 B1 B2 C1 C2 C3 C4 C5 C6 D E F M N P".split())
 
 
 def driving_classes_valid(s: str) -> bool:
@@ -162,17 +188,9 @@ def driving_classes_valid(s: str) -> bool:
     One or more of A1 A2 A3 B1 B2 C1 C2 C3 C4 C5 C6 D E F M N P, no repeats, in
     any order, upper case: ``"C1"``, ``"A2D"``, ``"B1D"``, ``"C1E"``.
     """
-    if not isinstance(s, str) or not s:
+    if not isinstance(s, str):
         return False
-    seen: set[str] = set()
-    i = 0
-    while i < len(s):
-        cls = s[i:i + 2] if s[i] in "ABC" else s[i]
-        if cls not in _DRIVING_CLASSES or cls in seen:
-            return False
-        seen.add(cls)
-        i += len(cls)
-    return True
+    return s in _DRIVING_CLASSES or (len(s) <= _DRIVING_MAX_LEN and _DRIVING_RE.fullmatch(s) is not None)
 
 
 # --------------------------------------------------------------------------- JSON Schema plug-ins
@@ -186,12 +204,17 @@ def _strings_only(check: Callable[[str], bool]) -> Callable[[object], bool]:
     return checker
 
 
-FORMAT_CHECKS: dict[str, Callable[[object], bool]] = {
-    "cn-citizen-id": _strings_only(citizen_id_valid),
-    "cn-uscc": _strings_only(uscc_valid),
-    "cn-plate": _strings_only(plate_valid),
-    "cn-driving-classes": _strings_only(driving_classes_valid),
+#: The ``cn-*`` checks themselves, for callers that only pass strings (the compiled
+#: schemas of :mod:`ecert.fastschema` test the type first and save a call per field).
+STRING_FORMAT_CHECKS: dict[str, Callable[[str], bool]] = {
+    "cn-citizen-id": citizen_id_valid,
+    "cn-uscc": uscc_valid,
+    "cn-plate": plate_valid,
+    "cn-driving-classes": driving_classes_valid,
 }
+
+FORMAT_CHECKS: dict[str, Callable[[object], bool]] = {
+    name: _strings_only(check) for name, check in STRING_FORMAT_CHECKS.items()}
 
 
 def format_checker() -> FormatChecker:

@@ -58,7 +58,7 @@ class TypeSchema:
         self.type_code = code if isinstance(code, str) and _CODE_RE.fullmatch(code) else \
             re.sub("[^0-9A-Z]", "", type_id.upper())[:24]
         self._validator = Validator(self.schema, format_checker=FORMAT_CHECKER)
-        self._fast = fastschema.compile_schema(self.schema, identifiers.FORMAT_CHECKS)
+        self._fast = fastschema.compile_schema(self.schema, identifiers.STRING_FORMAT_CHECKS)
         props = self.schema.get("properties", {}) if isinstance(self.schema, dict) else {}
         self._bytes_fields = frozenset(
             name for name, p in props.items() if isinstance(p, dict) and p.get("contentEncoding") == "base16")
