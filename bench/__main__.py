@@ -42,8 +42,13 @@ def main() -> int:
     seconds = float(os.environ.get("ECERT_BENCH_SECONDS", "5"))
     only = set(filter(None, os.environ.get("ECERT_BENCH_ONLY", "pipeline,large,load,scan").split(",")))
     results: dict = {}
+    try:
+        from ecert import _fast  # noqa: F401
+        speedups = "C speed-ups built"
+    except ImportError:
+        speedups = "C speed-ups NOT built (pure Python: slower)"
     print(f"# ecert benchmark: {platform.machine()}, Python {platform.python_version()}, "
-          f"{os.cpu_count()} cores, {seconds:g} s per figure", flush=True)
+          f"{os.cpu_count()} cores, {seconds:g} s per figure, {speedups}", flush=True)
     if "pipeline" in only or "load" in only:
         results.update(pipeline.measure(seconds))
     if "large" in only:
