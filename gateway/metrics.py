@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import collections
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -23,6 +26,11 @@ class Metrics:
 
     def verification(self, result: str) -> None:
         self.verifications.labels(result).inc()
+
+    def verifications_by(self, results: Iterable[str]) -> None:
+        """Count many outcomes (a batch): one increment per distinct outcome, not per result."""
+        for result, n in collections.Counter(results).items():
+            self.verifications.labels(result).inc(n)
 
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 
 from ecert import keys, scan, statuslist, streams, verify
 from ecert.auth import VERIFY_ROLES, Principal, require_role
@@ -25,7 +25,7 @@ from ecert.config import VerifierConfig
 from ecert.errors import EcertError, InvalidRequest, NotFound, Outcome, TooLarge, Unavailable
 from ecert.grpcutil import ChannelPool, call, channel, create_server, rpc
 from ecert.trustlist import TrustList, TrustListError
-from ecert.wire import principal_from_pb, principal_to_pb
+from ecert.wire import json_text, principal_from_pb, principal_to_pb
 from ecertpb.v1 import (issuer_pb2, issuer_pb2_grpc, registry_pb2, registry_pb2_grpc, verifier_pb2,
                         verifier_pb2_grpc)
 
@@ -35,6 +35,7 @@ MAX_BATCH = 1000
 MAX_PAYLOAD_CHARS = 1024 * 1024  # the format limits are far below; this bounds the work
 FETCH_TIMEOUT = 3.0
 MAX_PURPOSE = 200
+KID_REFRESH_INTERVAL = 5.0  # an unknown kid asks the registry for a newer trust list at most this often
 # Reading pictures is CPU work (zxing-cpp and Pillow release the GIL): a few threads, so
 # the event loop never waits on it, and a bound on the pictures waiting for one, since each
 # holds up to 10 MiB.
@@ -79,10 +80,14 @@ class TrustCache:
             tmp.replace(self.cache_file)
         return True
 
+    def refresh_due(self, min_interval: float) -> bool:
+        """Whether :meth:`refresh_trust_soon` would ask the registry now."""
+        return time.monotonic() - self.last_refresh >= min_interval
+
     async def refresh_trust_soon(self, min_interval: float) -> bool:
         """Refresh unless that was tried less than ``min_interval`` seconds ago (the hot path
         never hammers a registry that is down); True if a newer version was accepted."""
-        if time.monotonic() - self.last_refresh < min_interval:
+        if not self.refresh_due(min_interval):
             return False
         try:
             return await self.refresh_trust()
@@ -94,6 +99,10 @@ class TrustCache:
         """Fetch the trust list; True if a newer version was accepted."""
         self.last_refresh = time.monotonic()
         resp = await call(self._registry.GetTrustList(registry_pb2.GetTrustListRequest(), timeout=FETCH_TIMEOUT))
+        if self.trust is not None and resp.signed == self.trust.signed:
+            # The list in hand, byte for byte (the usual answer to the periodic refresh): checking
+            # and parsing it again, schemas and all, would cost CPU for nothing.
+            return False
         tl = TrustList.from_signed(resp.signed, self.root)
         accepted = self._accept(tl)
         if accepted:
@@ -160,6 +169,15 @@ class TrustCache:
         await self._issuers.close()
 
 
+class Pending(NamedTuple):
+    """A verification :meth:`Verifier.verify_now` could not finish without the network: the
+    offline result so far (None when there was no trust list) and the instant it is checked at."""
+
+    res: verify.Result | None
+    trust: TrustList | None
+    now: int
+
+
 class Verifier:
     def __init__(self, cache: TrustCache, *, skew: int = verify.DEFAULT_SKEW, now: Clock = system_clock):
         self.cache = cache
@@ -195,16 +213,48 @@ class Verifier:
             results.append(r)
         return results
 
-    async def verify(self, p: Principal, payload: str, purpose: str = "") -> verifier_pb2.VerifyResponse:
+    def verify_now(self, p: Principal, payload: str,
+                   out: verifier_pb2.VerifyResponse | None = None) -> verifier_pb2.VerifyResponse | Pending:
+        """The answer when it needs nothing from the network (the common case: a trust list, a
+        fresh cached status list), else what :meth:`finish` needs to complete it.
+
+        Plain code, not a coroutine: a batch of 1,000 answered here costs no coroutine or event
+        loop step per payload. The decisions are :meth:`verify`'s, which is this and ``finish``.
+        The answer is written into ``out`` when given (a batch's own element: no copy), which is
+        left untouched when the answer is pending.
+        """
         now = self.now()
-        if self.cache.trust is None:
-            await self.cache.refresh_trust_soon(1.0)
         trust = self.cache.trust
         if trust is None:
-            return verifier_pb2.VerifyResponse(result=Outcome.REGION_UNAVAILABLE.value, checked_at=now,
-                                               detail="no trust list yet: the registry could not be reached")
+            return Pending(None, None, now)
         res = verify.check_any(payload, trust, now, self.skew)
-        if res.outcome is Outcome.KID_UNKNOWN and await self.cache.refresh_trust_soon(5.0):
+        if not res.ok:
+            if res.outcome is Outcome.KID_UNKNOWN and self.cache.refresh_due(KID_REFRESH_INTERVAL):
+                return Pending(res, trust, now)  # a key registered moments ago? ask the registry
+            return self._response(p, res, trust, now, out)
+        if res.token is not None:
+            return Pending(res, trust, now)  # resolved by the issuing region
+        claims = res.claims
+        sl = None
+        if claims is not None and claims.status_uri is not None:
+            sl = self.cache.status.get(claims.status_uri)
+            if sl is None or sl.is_stale(now):
+                return Pending(res, trust, now)
+        verify.apply_status(res, sl, now)
+        return self._response(p, res, trust, now, out)
+
+    async def finish(self, p: Principal, payload: str, purpose: str, pending: Pending) -> verifier_pb2.VerifyResponse:
+        """Complete what :meth:`verify_now` could not: fetch the trust list, look again after a
+        refresh for an unknown kid, resolve a token, fetch a status list."""
+        res, trust, now = pending
+        if trust is None or res is None:
+            await self.cache.refresh_trust_soon(1.0)
+            trust = self.cache.trust
+            if trust is None:
+                return verifier_pb2.VerifyResponse(result=Outcome.REGION_UNAVAILABLE.value, checked_at=now,
+                                                   detail="no trust list yet: the registry could not be reached")
+            res = verify.check_any(payload, trust, now, self.skew)
+        if res.outcome is Outcome.KID_UNKNOWN and await self.cache.refresh_trust_soon(KID_REFRESH_INTERVAL):
             # A key registered moments ago: look again with the fresher trust list.
             trust = self.cache.trust
             res = verify.check_any(payload, trust, now, self.skew)
@@ -219,9 +269,24 @@ class Verifier:
             verify.apply_status(res, None, now)
         return self._response(p, res, trust, now)
 
-    def _response(self, p: Principal, res: verify.Result, trust: TrustList, now: int) -> verifier_pb2.VerifyResponse:
-        out = verifier_pb2.VerifyResponse(result=res.outcome.value, status_checked=res.status_checked,
-                                          trust_list_version=trust.version, checked_at=now, detail=res.detail)
+    async def verify(self, p: Principal, payload: str, purpose: str = "") -> verifier_pb2.VerifyResponse:
+        answer = self.verify_now(p, payload)
+        if isinstance(answer, Pending):
+            return await self.finish(p, payload, purpose, answer)
+        return answer
+
+    def _response(self, p: Principal, res: verify.Result, trust: TrustList, now: int,
+                  out: verifier_pb2.VerifyResponse | None = None) -> verifier_pb2.VerifyResponse:
+        """The answer to ``res``, written into ``out`` (a fresh message when None). Attribute sets
+        on the message in place: with upb, cheaper than keyword arguments, and far cheaper than a
+        message built apart and copied into a batch (about 2 µs a payload)."""
+        if out is None:
+            out = verifier_pb2.VerifyResponse()
+        out.result = res.outcome.value
+        out.status_checked = res.status_checked
+        out.trust_list_version = trust.version
+        out.checked_at = now
+        out.detail = res.detail
         c = res.claims
         if c is not None:
             cred = out.credential  # filled in place: no intermediate message to copy
@@ -231,7 +296,7 @@ class Verifier:
             if res.type is not None:
                 cred.display_id = res.type.display_id(c.iss, cred_id)
         if res.outcome is Outcome.VALID and res.fields is not None:
-            out.fields_json = json.dumps(res.disclosed(p.role), ensure_ascii=False)
+            out.fields_json = json_text(res.disclosed(p.role))
         else:
             out.fields_json = "{}"
         return out
@@ -276,10 +341,16 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServiceServicer):
     def __init__(self, verifier: Verifier):
         self.v = verifier
 
+    def _too_large(self, out: verifier_pb2.VerifyResponse | None = None) -> verifier_pb2.VerifyResponse:
+        """The answer to a payload far over every format limit: not worth decoding."""
+        if out is None:
+            out = verifier_pb2.VerifyResponse()
+        out.result, out.checked_at, out.fields_json = Outcome.PAYLOAD_TOO_LARGE.value, self.v.now(), "{}"
+        return out
+
     async def _verify_payload(self, p: Principal, payload: str, purpose: str) -> verifier_pb2.VerifyResponse:
-        if len(payload) > MAX_PAYLOAD_CHARS:  # far over every format limit: not worth decoding
-            return verifier_pb2.VerifyResponse(result=Outcome.PAYLOAD_TOO_LARGE.value, checked_at=self.v.now(),
-                                               fields_json="{}")
+        if len(payload) > MAX_PAYLOAD_CHARS:
+            return self._too_large()
         return await self.v.verify(p, payload, purpose)
 
     async def _verify(self, request) -> verifier_pb2.VerifyResponse:
@@ -299,12 +370,25 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServiceServicer):
 
     @rpc
     async def VerifyBatch(self, request, context):
+        """Each payload answered as :meth:`Verify` would, in order. Most need no network and are
+        answered by plain calls (:meth:`Verifier.verify_now`); the others are completed in turn."""
         p = principal_from_pb(request.principal)
-        _check_request(p, request.purpose)
+        purpose = request.purpose
+        _check_request(p, purpose)
         if len(request.payloads) > MAX_BATCH:
             raise InvalidRequest(f"at most {MAX_BATCH} payloads per batch", field="payloads")
-        return verifier_pb2.VerifyBatchResponse(
-            results=[await self._verify_payload(p, payload, request.purpose) for payload in request.payloads])
+        v = self.v
+        batch = verifier_pb2.VerifyBatchResponse()
+        add = batch.results.add  # each answer written in place: no copy per payload
+        for payload in request.payloads:
+            out = add()
+            if len(payload) > MAX_PAYLOAD_CHARS:
+                self._too_large(out)
+            else:
+                answer = v.verify_now(p, payload, out)  # ``out`` itself, or what is left to do
+                if isinstance(answer, Pending):
+                    out.CopyFrom(await v.finish(p, payload, purpose, answer))
+        return batch
 
     @rpc
     async def VerifyImage(self, request, context):

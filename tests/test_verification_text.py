@@ -1,0 +1,112 @@
+"""The verification answer written directly as text (gateway.app.verification_text, the batch body,
+ecert.wire.json_text) is the text the dict-and-json.dumps path gives, byte for byte."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import ecert.wire
+from ecert.wire import json_text
+from ecertpb.v1 import verifier_pb2
+from gateway import app as gw
+from gateway.metrics import Metrics
+
+FIELDS = {"name": "张三", "sex": "男", "id_number": "11010519491231002X", "classes": "C1", "n": 3, "ok": True,
+          "odd": 'quote " backslash \\ newline \n tab \t nul \0 sep \u2028 emoji 😀'}
+CRED = dict(id="AUSGPS3OVW4MOFVCLSGD45I3VY", type="cn.driving_licence", version=1, region="CN-ZJ",
+            issued_at=1_700_000_000, expires_at=1_900_000_000,
+            display_id="1.2.156.3005.2.EC002.330000.AUSGPS3OVW4MOFVCLSGD45I3VY.001.5")
+
+
+def _answers() -> list[verifier_pb2.VerifyResponse]:
+    V = verifier_pb2.VerifyResponse
+    return [
+        V(result="VALID", credential=CRED, fields_json=json.dumps(FIELDS, ensure_ascii=False), status_checked=True,
+          trust_list_version=7, checked_at=1_700_000_123),
+        V(result="VALID", credential={**CRED, "display_id": ""}, fields_json="{}", status_checked=True,
+          trust_list_version=7, checked_at=1_700_000_123),
+        V(result="REVOKED", credential=CRED, fields_json="{}", status_checked=True, trust_list_version=7,
+          checked_at=1_700_000_123, detail="revoked by the issuer"),
+        V(result="SIGNATURE_INVALID", fields_json="{}", trust_list_version=7, checked_at=1_700_000_123,
+          detail='a "quoted" détail\nwith 控制 \x01'),
+        V(result="REGION_UNAVAILABLE", checked_at=1_700_000_123, detail="no trust list yet"),  # fields_json ""
+        V(result="NO_CODE_FOUND", fields_json="{}", checked_at=0, code_sha256="ab" * 32),
+        V(result="VALID", credential={**CRED, "issued_at": 0, "expires_at": 0, "version": 0}, fields_json="{}",
+          code_sha256="cd" * 32, trust_list_version=2**40, checked_at=1_700_000_123),
+        V(result="weird \u2028 \"result\"", credential={"id": "x\\y", "type": "é", "region": "\t"}),
+    ]
+
+
+def _old(r) -> str:
+    return json.dumps(gw.verification_json(r), ensure_ascii=False)
+
+
+@pytest.mark.parametrize("i", range(len(_answers())))
+def test_one_answer_is_the_json_dumps_text(i):
+    r = _answers()[i]
+    assert gw.verification_text(r) == _old(r)
+
+
+def test_batch_body_is_the_json_dumps_text():
+    answers = _answers()
+    batch = verifier_pb2.VerifyBatchResponse(results=answers)
+    old = json.dumps({"results": [gw.verification_json(r) for r in batch.results]}, ensure_ascii=False)
+    resp = gw.verifications_response(batch.results)
+    assert resp.text == old
+    assert resp.content_type == "application/json" and resp.charset == "utf-8"
+    assert gw.verifications_response([]).text == json.dumps({"results": []})
+
+
+def test_fields_text_splices_an_object_and_parses_anything_else():
+    assert gw._fields_text('{"a": 1}') == '{"a": 1}'
+    compact = '{"a":1,"b":"\\u5f20"}'  # not as the verifier writes it: used as it is, same JSON value
+    r = verifier_pb2.VerifyResponse(result="VALID", fields_json=compact)
+    assert json.loads(gw.verification_text(r)) == json.loads(_old(r))
+    for text in ("", "[]", "null", "[1, 2]"):  # not an object's text: parsed and written again, as before
+        r = verifier_pb2.VerifyResponse(result="VALID", fields_json=text)
+        assert gw.verification_text(r) == _old(r)
+    with pytest.raises(ValueError):  # broken text fails as it did (the verifier never writes it)
+        gw.verification_text(verifier_pb2.VerifyResponse(result="VALID", fields_json="nonsense"))
+
+
+VALUES = [FIELDS, {}, [], "text \u2028 😀", 3, 1.5, -0.0, 10**30, None, True, {"nested": [{"a": [1, 2.25, None]}]},
+          float("nan"), float("inf")]
+
+
+@pytest.mark.parametrize("value", VALUES)
+def test_json_text_is_json_dumps(value, monkeypatch):
+    assert json_text(value) == json.dumps(value, ensure_ascii=False)
+    monkeypatch.setattr(ecert.wire, "_C_ENCODE", None)  # without the C accelerator
+    assert json_text(value) == json.dumps(value, ensure_ascii=False)
+
+
+def test_json_text_refuses_what_json_dumps_refuses():
+    with pytest.raises(TypeError):
+        json_text({"photo": b"\x00"})
+    loop: list = []
+    loop.append(loop)
+    with pytest.raises((ValueError, RecursionError)):
+        json_text(loop)
+
+
+def test_batch_outcomes_are_counted_once_each():
+    m = Metrics()
+    m.verifications_by(["VALID", "REVOKED", "VALID", "KID_UNKNOWN", "VALID"])
+    m.verification("VALID")
+    value = m.registry.get_sample_value
+    assert value("ecert_verifications_total", {"result": "VALID"}) == 4
+    assert value("ecert_verifications_total", {"result": "REVOKED"}) == 1
+    assert value("ecert_verifications_total", {"result": "KID_UNKNOWN"}) == 1
+    m.verifications_by([])
+    assert value("ecert_verifications_total", {"result": "VALID"}) == 4
+
+
+def test_iso_text_is_the_datetime_text():
+    from datetime import datetime, timezone
+    for ts in (1, 59, 86_399, 951_782_400, 1_700_000_000, 2**31, 4_102_444_800, gw._ISO_FAST_END - 1, -1, -86_401):
+        assert gw.iso(ts) == datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), ts
+    assert gw.iso(0) is None and gw._iso_text(0) == "null" and gw._iso_text(1) == '"1970-01-01T00:00:01Z"'
+    with pytest.raises((ValueError, OverflowError, OSError)):  # beyond year 9999: fails as it always did
+        gw.iso(gw._ISO_FAST_END)
