@@ -576,6 +576,68 @@ ecdsa_der(PyObject *self, PyObject *arg)
     return PyBytes_FromStringAndSize((const char *)buf, o - buf);
 }
 
+/* ---------------------------------------------------------------- identifiers */
+
+/* Unpadded upper-case base32 (RFC 4648): how a credential id is shown to people. */
+static PyObject *
+b32(PyObject *self, PyObject *arg)
+{
+    static const char B32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    if (!PyBytes_Check(arg) || PyBytes_GET_SIZE(arg) > 1024) {
+        PyErr_SetString(PyExc_ValueError, "b32() takes at most 1,024 bytes");
+        return NULL;
+    }
+    Py_ssize_t n = PyBytes_GET_SIZE(arg);
+    const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(arg);
+    PyObject *out = PyUnicode_New((n * 8 + 4) / 5, 127);
+    if (out == NULL)
+        return NULL;
+    Py_UCS1 *o = PyUnicode_1BYTE_DATA(out);
+    uint32_t acc = 0;
+    int bits = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        acc = (acc << 8) | p[i];
+        bits += 8;
+        while (bits >= 5) {
+            bits -= 5;
+            *o++ = B32[(acc >> bits) & 31];
+        }
+    }
+    if (bits > 0)
+        *o++ = B32[(acc << (5 - bits)) & 31];
+    return out;
+}
+
+/* ISO/IEC 7064 MOD 37,36 check character of [0-9A-Z]* text; None for any other character. */
+static PyObject *
+mod37_36(PyObject *self, PyObject *arg)
+{
+    static const char ALNUM36[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    if (!PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "mod37_36() takes a str");
+        return NULL;
+    }
+    if (!PyUnicode_IS_ASCII(arg))
+        Py_RETURN_NONE;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(arg);
+    const Py_UCS1 *s = PyUnicode_1BYTE_DATA(arg);
+    int p = 36;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int v;
+        if (s[i] >= '0' && s[i] <= '9')
+            v = s[i] - '0';
+        else if (s[i] >= 'A' && s[i] <= 'Z')
+            v = s[i] - 'A' + 10;
+        else
+            Py_RETURN_NONE;
+        p = (p + v) % 36;
+        if (p == 0)
+            p = 36;
+        p = p * 2 % 37;
+    }
+    return PyUnicode_FromStringAndSize(&ALNUM36[(37 - p) % 36], 1);
+}
+
 /* ---------------------------------------------------------------- module */
 
 static PyMethodDef methods[] = {
@@ -586,6 +648,8 @@ static PyMethodDef methods[] = {
      "(iss, iat, exp, nbf, cti, type, version, fields, status_uri, status_idx, json_fields) or None; "
      "None as a whole when the text is outside the fast subset."},
     {"ecdsa_der", ecdsa_der, METH_O, "A 64-byte r||s ECDSA signature as DER."},
+    {"b32", b32, METH_O, "Unpadded upper-case base32 of at most 1,024 bytes."},
+    {"mod37_36", mod37_36, METH_O, "MOD 37,36 check character of [0-9A-Z]* text, or None."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -259,6 +259,12 @@ _PART_RE = re.compile(r"[0-9A-Z]+", re.ASCII)
 DISPLAY_ID_PREFIX = "1.2.156.3005.2"
 
 
+try:
+    from ._fast import mod37_36 as _mod37_36_c  # None for characters outside [0-9A-Z]
+except ImportError:  # the optional C extension was not built: the loop below, slower
+    _mod37_36_c = None
+
+
 def _mod37_36_state(s: str) -> int:
     p = 36
     for c in s:
@@ -276,7 +282,8 @@ def mod37_36_check(s: str) -> str:
     commute (about 0.2 % of random transpositions). Raises ``KeyError`` for
     characters outside ``0-9A-Z``.
     """
-    return _ALNUM36[(37 - _mod37_36_state(s)) % 36]
+    check = _mod37_36_c(s) if _mod37_36_c is not None and type(s) is str else None
+    return _ALNUM36[(37 - _mod37_36_state(s)) % 36] if check is None else check
 
 
 def mod37_36_valid(s_with_check: str) -> bool:
@@ -296,7 +303,8 @@ def display_id(type_code: str, issuer_code: str, serial: str, version: int) -> s
     parts after the fixed root ``1.2.156.3005.2``, dots removed.
     """
     parts = [str(p).upper() for p in (type_code, issuer_code, serial)]
-    if not all(_PART_RE.fullmatch(p) for p in parts):
+    # isascii + isalnum after upper(): exactly [0-9A-Z]+, without a regex call per part.
+    if not all(p.isascii() and p.isalnum() for p in parts):
         raise ValueError("display id parts must be letters and digits")
     if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= 999:
         raise ValueError("version must be an integer 1..999")

@@ -273,3 +273,21 @@ def test_decode_ec1_never_raises_on_junk():
     junk += ["EC1:" + "".join(rng.choice(b45.ALPHABET) for _ in range(rng.randrange(60))) for _ in range(2000)]
     for item in junk:
         assert fast.decode_ec1(item) is None
+
+
+def test_credential_id_and_check_character_match_the_references():
+    from ecert import identifiers
+    rng = random.Random(11)
+    for n in range(40):
+        for _ in range(30):
+            data = bytes(rng.randrange(256) for _ in range(n))
+            assert fast.b32(data) == credential.cti_to_id_py(data)
+    assert credential.cti_to_id is fast.b32
+    for _ in range(20000):
+        s = "".join(rng.choice(identifiers._ALNUM36) for _ in range(rng.randrange(40)))
+        assert fast.mod37_36(s) == identifiers._ALNUM36[(37 - identifiers._mod37_36_state(s)) % 36]
+        assert identifiers.mod37_36_check(s) == fast.mod37_36(s)
+    for bad in ("a", "A-B", "É", "\U0001f600"):
+        assert fast.mod37_36(bad) is None
+        with pytest.raises(KeyError):
+            identifiers.mod37_36_check(bad)
