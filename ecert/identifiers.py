@@ -30,7 +30,7 @@ from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 __all__ = [
     "citizen_id_valid", "uscc_valid", "plate_valid", "driving_classes_valid",
     "FORMAT_CHECKS", "STRING_FORMAT_CHECKS", "format_checker", "date_order", "KEYWORDS",
-    "mod37_36_check", "mod37_36_valid", "display_id", "display_id_valid",
+    "mod37_36_check", "mod37_36_valid", "display_id", "display_id_maker", "display_id_valid",
     "DISPLAY_ID_PREFIX", "REGION_ISSUER_CODES", "issuer_code",
 ]
 
@@ -293,6 +293,29 @@ def mod37_36_valid(s_with_check: str) -> bool:
     return mod37_36_check(s_with_check[:-1]) == s_with_check[-1]
 
 
+def display_id_maker(type_code: str, issuer_code: str, version: int) -> Callable[[str], str]:
+    """:func:`display_id` with the type, issuer and version checked once: a function of the
+    serial alone (a verifier shows the identifier in every answer; see ``TypeSchema.display_id``)."""
+    parts = [str(p).upper() for p in (type_code, issuer_code)]
+    # isascii + isalnum after upper(): exactly [0-9A-Z]+, without a regex call per part.
+    if not all(p.isascii() and p.isalnum() for p in parts):
+        raise ValueError("display id parts must be letters and digits")
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= 999:
+        raise ValueError("version must be an integer 1..999")
+    head = ".".join([DISPLAY_ID_PREFIX, *parts, ""])
+    checked_head = "".join(parts)
+    tail = f".{version:03d}."
+    checked_tail = f"{version:03d}"
+
+    def make(serial: str) -> str:
+        serial = str(serial).upper()
+        if not (serial.isascii() and serial.isalnum()):
+            raise ValueError("display id parts must be letters and digits")
+        return head + serial + tail + mod37_36_check(checked_head + serial + checked_tail)
+
+    return make
+
+
 def display_id(type_code: str, issuer_code: str, serial: str, version: int) -> str:
     """National-style display identifier, e.g.
     ``1.2.156.3005.2.EC001.310000.0A1B2C.001.I``.
@@ -302,14 +325,7 @@ def display_id(type_code: str, issuer_code: str, serial: str, version: int) -> s
     identifiers issued by the national platform, the check character covers the
     parts after the fixed root ``1.2.156.3005.2``, dots removed.
     """
-    parts = [str(p).upper() for p in (type_code, issuer_code, serial)]
-    # isascii + isalnum after upper(): exactly [0-9A-Z]+, without a regex call per part.
-    if not all(p.isascii() and p.isalnum() for p in parts):
-        raise ValueError("display id parts must be letters and digits")
-    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= 999:
-        raise ValueError("version must be an integer 1..999")
-    parts.append(f"{version:03d}")
-    return ".".join([DISPLAY_ID_PREFIX, *parts, mod37_36_check("".join(parts))])
+    return display_id_maker(type_code, issuer_code, version)(serial)
 
 
 def display_id_valid(s: object) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jsonschema
@@ -44,7 +44,7 @@ class TypeSchema:
     """A parsed certificate-type schema with its compiled validator."""
 
     __slots__ = ("id", "version", "name", "schema_text", "schema", "disclosure", "type_code", "_validator",
-                 "_fast", "_bytes_fields")
+                 "_fast", "_bytes_fields", "_display_ids")
 
     def __init__(self, type_id: str, version: int, name: str, schema_text: str,
                  disclosure: Mapping[str, list[str]]):
@@ -62,6 +62,7 @@ class TypeSchema:
         props = self.schema.get("properties", {}) if isinstance(self.schema, dict) else {}
         self._bytes_fields = frozenset(
             name for name, p in props.items() if isinstance(p, dict) and p.get("contentEncoding") == "base16")
+        self._display_ids: dict[str, Callable[[str], str]] = {}
 
     def validate(self, fields: Mapping[str, Any]) -> None:
         """Raise :class:`RuleViolation` naming the first failing field."""
@@ -92,7 +93,12 @@ class TypeSchema:
 
     def display_id(self, region: str, cred_id: str) -> str:
         """The national-style identifier ``1.2.156.3005.2.{type}.{issuer}.{serial}.{version}.{check}``."""
-        return identifiers.display_id(self.type_code, identifiers.issuer_code(region), cred_id, self.version)
+        make = self._display_ids.get(region)
+        if make is None:
+            make = identifiers.display_id_maker(self.type_code, identifiers.issuer_code(region), self.version)
+            if len(self._display_ids) < 256:  # one per region of the trust list; bounded all the same
+                self._display_ids[region] = make
+        return make(cred_id)
 
     def disclosed(self, role: str, fields: Mapping[str, Any]) -> dict[str, Any]:
         allowed = self.disclosure.get(role, ())

@@ -194,3 +194,24 @@ def test_driving_classes_valid_matches_reference():
 def test_hostile_lengths_are_rejected(check):
     for s in ("A1A2A3B1B2C1C2C3C4C5C6DEFMN" + "Q" * 200000, "D" + "E" * 200000, "1" * 200000):
         assert not check(s)
+
+
+def test_display_id_maker_agrees_with_display_id_and_checks_its_parts():
+    import random
+
+    from ecert import identifiers as ids
+    rng = random.Random(5)
+    alnum = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+    for _ in range(2000):
+        t, i, s = ("".join(rng.choice(alnum) for _ in range(rng.randrange(1, 12))) for _ in range(3))
+        v = rng.randrange(1, 1000)
+        made = ids.display_id_maker(t, i, v)(s)
+        assert made == ids.display_id(t, i, s, v)
+        assert ids.display_id_valid(made)
+    make = ids.display_id_maker("EC002", "330000", 1)
+    for bad in ("", "A-B", "Ä", "١٢", "A B"):
+        with pytest.raises(ValueError):
+            make(bad)
+    for args in (("", "330000", 1), ("EC002", "33-00", 1), ("EC002", "330000", 0), ("EC002", "330000", True)):
+        with pytest.raises(ValueError):
+            ids.display_id_maker(*args)
