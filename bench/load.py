@@ -108,7 +108,7 @@ async def _prepare(suite, n_credentials: int) -> tuple[str, list[str]]:
     return hotel, texts
 
 
-BATCH_ROUNDS = 4
+BATCH_ROUNDS = 6
 
 
 async def _batch(suite, key: str, texts: list[str], seconds: float) -> dict:
