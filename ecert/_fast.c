@@ -202,8 +202,8 @@ decode_item(cur_t *c, int depth)
             PyObject *k = decode_key(c, depth + 1);
             if (k == NULL)
                 goto bad_map;
-            /* Keys: integers and text only (what the formats use); no duplicates. */
-            if (!(PyLong_CheckExact(k) || PyUnicode_CheckExact(k)) || PyDict_Contains(dict, k) != 0) {
+            /* Keys: integers and text only (what the formats use). */
+            if (!(PyLong_CheckExact(k) || PyUnicode_CheckExact(k))) {
                 Py_DECREF(k);
                 goto bad_map;
             }
@@ -215,7 +215,8 @@ decode_item(cur_t *c, int depth)
             int rc = PyDict_SetItem(dict, k, v);
             Py_DECREF(k);
             Py_DECREF(v);
-            if (rc < 0)
+            /* A duplicate key replaces instead of adding: the map is outside the subset. */
+            if (rc < 0 || PyDict_GET_SIZE(dict) != (Py_ssize_t)i + 1)
                 goto bad_map;
         }
         return dict;
