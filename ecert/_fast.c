@@ -430,8 +430,25 @@ claims_tuple(PyObject *obj)
 /* Buffers and the inflate state are used with the GIL held and never re-entered. */
 static unsigned char cose_buf[MAX_COSE + 1];
 
+static PyObject *decode_ec1_once(PyObject *text);
+
+/* The buffers above are shared: a call made while one is under way (possible only from a
+ * finaliser run by the garbage collector during an allocation) takes the reference path. */
+static int decoding = 0;
+
 static PyObject *
 decode_ec1(PyObject *self, PyObject *text)
+{
+    if (decoding)
+        Py_RETURN_NONE;
+    decoding = 1;
+    PyObject *out = decode_ec1_once(text);
+    decoding = 0;
+    return out;
+}
+
+static PyObject *
+decode_ec1_once(PyObject *text)
 {
     unsigned char zbuf[MAX_TEXT / 3 * 2 + 2];
     if (!PyUnicode_CheckExact(text) || !PyUnicode_IS_ASCII(text))

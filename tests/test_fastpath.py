@@ -291,3 +291,35 @@ def test_credential_id_and_check_character_match_the_references():
         assert fast.mod37_36(bad) is None
         with pytest.raises(KeyError):
             identifiers.mod37_36_check(bad)
+
+
+def test_a_call_from_a_finaliser_during_decoding_is_safe(world):
+    """Finalisers run by the garbage collector during the fast path's allocations may call it
+    again: that inner call takes the reference path (None) and the outer answer is intact."""
+    import gc
+
+    trust, es, _, _ = world
+    text = credential.sign_claims(es, _claims(trust, "cn.driving_licence"))
+    other = credential.sign_claims(es, _claims(trust, "cn.resident_id"))  # other bytes in the buffers
+    expected = fast.decode_ec1(text)
+    inner: list = []
+
+    class Reenter:
+        def __init__(self):
+            self.me = self  # a cycle: only the collector frees it
+
+        def __del__(self):
+            inner.append(fast.decode_ec1(other))
+
+    saved = gc.get_threshold()
+    gc.set_threshold(1)
+    try:
+        for _ in range(200):
+            for _ in range(5):
+                Reenter()
+            assert fast.decode_ec1(text) == expected
+    finally:
+        gc.set_threshold(*saved)
+        gc.collect()
+    assert None in inner  # the collector did run inside a decoding
+    assert all(r is None or r == fast.decode_ec1(other) for r in inner)
