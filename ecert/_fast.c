@@ -451,7 +451,11 @@ static PyObject *
 decode_ec1_once(PyObject *text)
 {
     unsigned char zbuf[MAX_TEXT / 3 * 2 + 2];
-    if (!PyUnicode_CheckExact(text) || !PyUnicode_IS_ASCII(text))
+    if (!PyUnicode_CheckExact(text))
+        Py_RETURN_NONE;
+    if (PyUnicode_READY(text) < 0)
+        return NULL;
+    if (!PyUnicode_IS_ASCII(text))
         Py_RETURN_NONE;
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
     const unsigned char *s = PyUnicode_1BYTE_DATA(text);
@@ -635,6 +639,8 @@ mod37_36(PyObject *self, PyObject *arg)
         PyErr_SetString(PyExc_TypeError, "mod37_36() takes a str");
         return NULL;
     }
+    if (PyUnicode_READY(arg) < 0)
+        return NULL;
     if (!PyUnicode_IS_ASCII(arg))
         Py_RETURN_NONE;
     Py_ssize_t n = PyUnicode_GET_LENGTH(arg);
