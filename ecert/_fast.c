@@ -662,6 +662,37 @@ mod37_36(PyObject *self, PyObject *arg)
     return PyUnicode_FromStringAndSize(&ALNUM36[(37 - p) % 36], 1);
 }
 
+/* ``format: date``: YYYY-MM-DD in ASCII digits, a real date of years 0001..9999 (what
+ * jsonschema's regex and date.fromisoformat accept together). */
+static PyObject *
+is_date(PyObject *self, PyObject *arg)
+{
+    static const int DAYS[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (!PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "is_date() takes a str");
+        return NULL;
+    }
+    if (PyUnicode_READY(arg) < 0)
+        return NULL;
+    if (!PyUnicode_IS_ASCII(arg) || PyUnicode_GET_LENGTH(arg) != 10)
+        Py_RETURN_FALSE;
+    const Py_UCS1 *d = PyUnicode_1BYTE_DATA(arg);
+    static const int DIGITS[] = {0, 1, 2, 3, 5, 6, 8, 9};
+    for (int i = 0; i < 8; i++)
+        if (d[DIGITS[i]] < '0' || d[DIGITS[i]] > '9')
+            Py_RETURN_FALSE;
+    if (d[4] != '-' || d[7] != '-')
+        Py_RETURN_FALSE;
+    int year = (d[0] - '0') * 1000 + (d[1] - '0') * 100 + (d[2] - '0') * 10 + (d[3] - '0');
+    int month = (d[5] - '0') * 10 + (d[6] - '0'), day = (d[8] - '0') * 10 + (d[9] - '0');
+    if (year < 1 || month < 1 || month > 12 || day < 1)
+        Py_RETURN_FALSE;
+    int leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    if (day > DAYS[month - 1] + (month == 2 && leap))
+        Py_RETURN_FALSE;
+    Py_RETURN_TRUE;
+}
+
 /* ---------------------------------------------------------------- module */
 
 static PyMethodDef methods[] = {
@@ -674,6 +705,7 @@ static PyMethodDef methods[] = {
     {"ecdsa_der", ecdsa_der, METH_O, "A 64-byte r||s ECDSA signature as DER."},
     {"b32", b32, METH_O, "Unpadded upper-case base32 of at most 1,024 bytes."},
     {"mod37_36", mod37_36, METH_O, "MOD 37,36 check character of [0-9A-Z]* text, or None."},
+    {"is_date", is_date, METH_O, "True for YYYY-MM-DD (ASCII digits) naming a real date."},
     {NULL, NULL, 0, NULL},
 };
 
