@@ -742,5 +742,12 @@ PyInit__fast(void)
         VALUE[(unsigned char)ALPHABET[i]] = (signed char)i;
     if (init_constants() < 0)
         return NULL;
-    return PyModule_Create(&module);
+    PyObject *m = PyModule_Create(&module);
+    /* The format's bounds, compiled in: a test holds them to ecert.credential's. */
+    if (m != NULL && (PyModule_AddIntConstant(m, "MAX_TEXT", MAX_TEXT) < 0 ||
+                      PyModule_AddIntConstant(m, "MAX_COSE", MAX_COSE) < 0)) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
 }

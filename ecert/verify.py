@@ -49,19 +49,18 @@ def _verified_key(trust: TrustList, kid: bytes, alg: int, signature: bytes, tbs:
     candidates = trust.keys_by_kid.get(kid)
     if not candidates:
         raise FormatError(Outcome.KID_UNKNOWN, f"no key {kid.hex()} in trust list v{trust.version}")
-    if len(candidates) == 1:  # the usual case, without the general loop's cost
-        key = candidates[0]
-        if key.public.alg != alg:
-            raise FormatError(Outcome.ALG_NOT_ALLOWED, "algorithm does not match the key's registered one")
-        if not key.public.verify(signature, tbs):
-            raise FormatError(Outcome.SIGNATURE_INVALID, "signature does not verify")
-    else:
-        candidates = [k for k in candidates if k.public.alg == alg]
-        if not candidates:
-            raise FormatError(Outcome.ALG_NOT_ALLOWED, "algorithm does not match the key's registered one")
-        key = next((k for k in candidates if k.public.verify(signature, tbs)), None)
-        if key is None:
-            raise FormatError(Outcome.SIGNATURE_INVALID, "signature does not verify")
+    key = None
+    alg_matched = False
+    for k in candidates:
+        if k.public.alg == alg:
+            alg_matched = True
+            if k.public.verify(signature, tbs):
+                key = k
+                break
+    if not alg_matched:
+        raise FormatError(Outcome.ALG_NOT_ALLOWED, "algorithm does not match the key's registered one")
+    if key is None:
+        raise FormatError(Outcome.SIGNATURE_INVALID, "signature does not verify")
     if key.status == KEY_REVOKED:
         raise FormatError(Outcome.KEY_REVOKED, f"key {key.kid.hex()} of {key.region} is revoked")
     return key

@@ -87,6 +87,7 @@ def assert_same(text, trust) -> verify.Result:
 
 
 def test_the_fast_path_is_in_use():
+    assert (fast.MAX_TEXT, fast.MAX_COSE) == (credential.MAX_TEXT, credential.MAX_COSE)
     assert verify._decode_ec1 is fast.decode_ec1
     assert keys._ecdsa_der is fast.ecdsa_der
     assert b45._decode_c is fast.decode
@@ -323,3 +324,26 @@ def test_a_call_from_a_finaliser_during_decoding_is_safe(world):
         gc.collect()
     assert None in inner  # the collector did run inside a decoding
     assert all(r is None or r == fast.decode_ec1(other) for r in inner)
+
+
+def test_keys_sharing_a_kid_are_each_tried(world):
+    """Eight-byte kids can collide: every key under the kid with the header's algorithm is tried,
+    ALG_NOT_ALLOWED only when none has it (both paths, through the trust list's index)."""
+    import dataclasses
+
+    trust, es, ed, _ = world
+    text = credential.sign_claims(es, _claims(trust, "cn.driving_licence"))
+    real = trust.keys_by_kid[es.kid][0]
+    other_es = dataclasses.replace(real, public=SigningKey.generate(ES256).public)
+    eddsa = trust.keys_by_kid[ed.kid][0]
+    cases = [([other_es, real], Outcome.VALID), ([eddsa, real], Outcome.VALID), ([eddsa], Outcome.ALG_NOT_ALLOWED),
+             ([other_es, eddsa], Outcome.SIGNATURE_INVALID), ([other_es], Outcome.SIGNATURE_INVALID)]
+    saved = trust.keys_by_kid[es.kid]
+    try:
+        for entries, outcome in cases:
+            trust.keys_by_kid[es.kid] = entries
+            res = assert_same(text, trust)
+            assert res.outcome is outcome, entries
+            assert res.key is (real if outcome is Outcome.VALID else None)
+    finally:
+        trust.keys_by_kid[es.kid] = saved
