@@ -7,7 +7,7 @@ PROTOS := $(wildcard proto/ecertpb/v1/*.proto)
 
 .PHONY: venv run test bench proto proto-check clean
 
-$(STAMP): pyproject.toml setup.py ecert/_fast.c
+$(STAMP): pyproject.toml setup.py ecert/format/_fast.c
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml setup.py ecert/_fast.c
 venv: $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m ecert.devsuite
+	$(PY) -m ecert.cli.devsuite
 
 # The browser tests (tests/test_scan_browser.py) drive Debian's Chromium, never a downloaded
 # one: installed here when missing; without root or apt they are skipped, saying why.

@@ -44,7 +44,7 @@ def main() -> int:
     only = set(filter(None, os.environ.get("ECERT_BENCH_ONLY", "pipeline,large,load,scan").split(",")))
     results: dict = {}
     try:
-        from ecert import _fast  # noqa: F401
+        from ecert.format import _fast  # noqa: F401
         speedups = "C speed-ups built"
     except ImportError:
         speedups = "C speed-ups NOT built (pure Python: slower)"

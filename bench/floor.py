@@ -8,8 +8,8 @@ import sys
 from aiohttp import web
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from ecert import runtime
-from ecert.grpcutil import channel
+from ecert.rpc.client import channel
+from ecert.runtime import loop as runtime
 
 CHANNEL = web.AppKey("channel", object)
 

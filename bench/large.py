@@ -11,8 +11,10 @@ import sys
 import time
 from pathlib import Path
 
-from ecert import statuslist, trustlist, verify
-from ecert.keys import SigningKey
+from ecert.format import statuslist, trustlist
+from ecert.format.keys import SigningKey
+from ecert.rules import verify
+from ecert.rules.trust import TrustList
 
 from .pipeline import ROUNDS, fixture, rate
 
@@ -27,7 +29,7 @@ def rss_mb() -> float:
     return 0.0
 
 
-def _grow(trust: trustlist.TrustList, root: SigningKey, key: SigningKey, now: int) -> trustlist.TrustList:
+def _grow(trust: trustlist.TrustList, root: SigningKey, key: SigningKey, now: int) -> TrustList:
     """The same trust list with N_KEYS keys in 34 regions, re-signed and re-parsed as a verifier would."""
     payload = dict(trust.payload)
     regions = [dict(r) for r in payload["regions"]]
@@ -39,7 +41,7 @@ def _grow(trust: trustlist.TrustList, root: SigningKey, key: SigningKey, now: in
             {"kid": k.kid, "alg": k.alg, "spki": k.spki, "nbf": now - 10, "exp": now + 10**8, "status": "active"}
             for k in chunk]})
     payload["regions"] = regions
-    return trustlist.TrustList.from_signed(trustlist.sign(root, payload), root.public)
+    return TrustList.from_signed(trustlist.sign(root, payload), root.public)
 
 
 def measure(seconds: float) -> dict:

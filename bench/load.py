@@ -23,14 +23,15 @@ from pathlib import Path
 
 import aiohttp
 
-from ecert import auth
-from ecert.devsuite import Ports, start_suite_processes
-from ecert.grpcutil import channel
+from ecert.cli.devsuite import Ports, start_suite_processes
+from ecert.rpc.client import channel
+from ecert.rpc.convert import principal_to_pb
+from ecert.rpc.streams import StreamClient
+from ecert.rules import apikeys
+from ecert.rules.access import Principal
 from ecert.store import open_store
-from ecert.streams import StreamClient
-from ecert.wire import principal_to_pb
 from ecertpb.v1 import issuer_pb2, issuer_pb2_grpc
-from tests.samples import driving_licence
+from testkit.samples import driving_licence
 
 from . import pipeline
 
@@ -85,8 +86,8 @@ def wrk(url: str, script: Path, seconds: float, connections: int = CONNECTIONS) 
 async def _prepare(suite, n_credentials: int) -> tuple[str, list[str]]:
     store = await open_store(suite.store_uri)
     try:
-        agency, _ = await auth.create_api_key(store, "agency", "CN-ZJ")
-        hotel, _ = await auth.create_api_key(store, "hotel")
+        agency, _ = await apikeys.create_api_key(store, "agency", "CN-ZJ")
+        hotel, _ = await apikeys.create_api_key(store, "hotel")
     finally:
         await store.close()
     texts = []
@@ -145,7 +146,7 @@ async def _issue(target: str, token: str, seconds: float, concurrency: int = CON
     ch = channel(target, token)
     stub = issuer_pb2_grpc.IssuerServiceStub(ch)
     stream = StreamClient(stub.IssueStream, issuer_pb2.IssueStreamRequest, issuer_pb2.IssueStreamItem, token)
-    principal = principal_to_pb(auth.Principal("agency", "CN-ZJ"))
+    principal = principal_to_pb(Principal("agency", "CN-ZJ"))
     fields = json.dumps(driving_licence(), ensure_ascii=False)
     req = issuer_pb2.IssueCredentialRequest(principal=principal, type="cn.driving_licence", fields_json=fields)
     await stream.call(req)

@@ -2,7 +2,7 @@
 
 The pictures are the test corpus's kind (tests/photos.py): JPEG photos of printed cards at
 about 2.5 pixels per module, turned, slanted, blurred, noisy and unevenly lit, one of them
-with two codes. ``scan_decode_per_s`` is pictures read per second (ecert.scan.decode_image);
+with two codes. ``scan_decode_per_s`` is pictures read per second (ecert.imaging.scan.decode_image);
 ``scan_verify_per_s`` is pictures read and every code in them verified (trust list and status
 list in memory, as the verifier service holds them).
 """
@@ -12,9 +12,10 @@ from __future__ import annotations
 import itertools
 import time
 
-from ecert import scan, verify
 from ecert.errors import Outcome
-from tests import photos
+from ecert.imaging import scan
+from ecert.rules import verify
+from testkit import photos
 
 from .pipeline import fixture, rate
 

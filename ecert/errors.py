@@ -1,20 +1,19 @@
 """One small exception hierarchy at the library boundary, and the outcome codes.
 
-Domain errors carry a stable UPPER_SNAKE ``code``; the transport edges map them:
-servicers to gRPC status codes (plus the code in trailing metadata), the gateway
-back to HTTP statuses. Verification outcomes are not exceptions for callers: they
-are :class:`Outcome` values in a result.
+Domain errors carry a stable UPPER_SNAKE ``code`` and, where one field is to blame, its name
+(``field``); never a transport status. The edges map them, each in one table:
+:mod:`ecert.rpc.status` to gRPC status codes and back, ``gateway.errors`` to HTTP statuses.
+Verification outcomes are not exceptions for callers: they are :class:`Outcome` values in a
+result (:mod:`ecert.rules.verify`).
 """
 
 from __future__ import annotations
 
 import enum
 
-import grpc
-
 
 class Outcome(str, enum.Enum):
-    """Verification outcome codes, in the order the format spec checks them."""
+    """Verification outcome codes, in the order the format contract checks them."""
 
     PREFIX_UNKNOWN = "PREFIX_UNKNOWN"
     BASE45_INVALID = "BASE45_INVALID"
@@ -44,8 +43,6 @@ class EcertError(Exception):
     """Base of every error the core raises on purpose."""
 
     code = "INTERNAL"
-    http_status = 500
-    grpc_status = grpc.StatusCode.INTERNAL
 
     def __init__(self, message: str = "", *, code: str | None = None, field: str | None = None):
         super().__init__(message or self.__class__.__doc__ or self.code)
@@ -62,80 +59,60 @@ class InvalidRequest(EcertError):
     """The request is malformed."""
 
     code = "INVALID_REQUEST"
-    http_status = 400
-    grpc_status = grpc.StatusCode.INVALID_ARGUMENT
 
 
 class Unauthenticated(EcertError):
     """No API key, or an unknown one."""
 
     code = "UNAUTHENTICATED"
-    http_status = 401
-    grpc_status = grpc.StatusCode.UNAUTHENTICATED
 
 
 class PermissionDenied(EcertError):
     """The caller's role or region may not do this."""
 
     code = "FORBIDDEN"
-    http_status = 403
-    grpc_status = grpc.StatusCode.PERMISSION_DENIED
 
 
 class NotFound(EcertError):
     """No such object."""
 
     code = "NOT_FOUND"
-    http_status = 404
-    grpc_status = grpc.StatusCode.NOT_FOUND
 
 
 class Conflict(EcertError):
     """The request conflicts with what is stored."""
 
     code = "CONFLICT"
-    http_status = 409
-    grpc_status = grpc.StatusCode.ALREADY_EXISTS
 
 
 class TooLarge(EcertError):
     """The request is over a size limit."""
 
     code = "PAYLOAD_TOO_LARGE"
-    http_status = 413
-    grpc_status = grpc.StatusCode.OUT_OF_RANGE
 
 
 class UnsupportedMedia(EcertError):
     """The body is not of a supported media type (e.g. a picture that is not PNG, JPEG or WebP)."""
 
     code = "UNSUPPORTED_MEDIA_TYPE"
-    http_status = 415
-    grpc_status = grpc.StatusCode.UNIMPLEMENTED
 
 
 class RuleViolation(EcertError):
     """Well-formed, but against the rules (e.g. fields against the type's schema)."""
 
     code = "UNPROCESSABLE"
-    http_status = 422
-    grpc_status = grpc.StatusCode.FAILED_PRECONDITION
 
 
 class Unavailable(EcertError):
     """A backend is unavailable."""
 
     code = "UNAVAILABLE"
-    http_status = 503
-    grpc_status = grpc.StatusCode.UNAVAILABLE
 
 
 class FormatError(EcertError):
     """A wire-format object could not be read; ``outcome`` says which check failed."""
 
     code = "FORMAT_INVALID"
-    http_status = 400
-    grpc_status = grpc.StatusCode.INVALID_ARGUMENT
 
     def __init__(self, outcome: Outcome, message: str = ""):
         super().__init__(message or outcome.value, code=outcome.value)
@@ -152,8 +129,6 @@ class StoreError(EcertError):
     """The store failed."""
 
     code = "STORE_UNAVAILABLE"
-    http_status = 503
-    grpc_status = grpc.StatusCode.UNAVAILABLE
 
 
 class DuplicateKey(Conflict):
@@ -162,21 +137,11 @@ class DuplicateKey(Conflict):
     code = "DUPLICATE"
 
 
-# The gateway turns a gRPC status back into the error class that raised it.
-_BY_GRPC = {
-    cls.grpc_status: cls
-    for cls in (InvalidRequest, Unauthenticated, PermissionDenied, NotFound, Conflict,
-                TooLarge, UnsupportedMedia, RuleViolation, Unavailable)
-}
-_BY_GRPC[grpc.StatusCode.DEADLINE_EXCEEDED] = Unavailable
+CLIENT_ERRORS: tuple[type[EcertError], ...] = (
+    InvalidRequest, Unauthenticated, PermissionDenied, NotFound, Conflict, TooLarge, UnsupportedMedia,
+    RuleViolation, FormatError)
+"""The errors that are the caller's to fix (the rest are the suite's or its backends')."""
 
 
-def from_grpc(status: grpc.StatusCode, code: str | None, message: str) -> EcertError:
-    """Rebuild a domain error from a gRPC status and the ``ecert-error-code`` trailer."""
-    if status is grpc.StatusCode.UNIMPLEMENTED and not code:
-        # gRPC's own answer for a method the server lacks (a backend older than its caller),
-        # not a servicer's UnsupportedMedia (which always carries its code).
-        return Unavailable("a backend service does not offer this call yet", code="BACKEND_OUTDATED")
-    cls = _BY_GRPC.get(status, EcertError)
-    err = cls(message, code=code or None)
-    return err
+def is_client_error(err: BaseException) -> bool:
+    return isinstance(err, CLIENT_ERRORS)

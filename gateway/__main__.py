@@ -2,8 +2,9 @@
 
 from aiohttp import web
 
-from ecert import logs, runtime
-from ecert.config import GatewayConfig
+from ecert.runtime.config import GatewayConfig
+from ecert.runtime import logs
+from ecert.runtime import loop as runtime
 
 from .app import create_app
 

@@ -25,19 +25,31 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from ecert import auth, qr, scan
-from ecert.auth import Principal
-from ecert.config import GatewayConfig
-from ecert.errors import (EcertError, InvalidRequest, NotFound, PermissionDenied, TooLarge, Unauthenticated,
-                          Unavailable)
-from ecert.grpcutil import call
-from ecert.schema import check_region_code
+from ecert import vocab
+from ecert.errors import (
+    EcertError,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    TooLarge,
+    Unauthenticated,
+    Unavailable,
+)
+from ecert.format.jsontext import json_text
+from ecert.imaging import qr, scan
+from ecert.rpc.client import call
+from ecert.rpc.convert import principal_to_pb
+from ecert.rules import access as auth
+from ecert.rules import apikeys
+from ecert.rules.access import Principal
+from ecert.rules.schema import check_region_code
+from ecert.runtime.config import GatewayConfig
 from ecert.store import Store, open_store
-from ecert.wire import json_text, principal_to_pb
 from ecertpb.v1 import common_pb2, issuer_pb2, registry_pb2, verifier_pb2
 
 from . import metrics
 from .clients import Backends
+from .errors import CODES_BY_STATUS, error_body, http_status
 from .openapi import OPENAPI
 
 log = logging.getLogger("ecert.gateway")
@@ -85,20 +97,11 @@ def iso(ts: int) -> str | None:
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def error_body(code: str, message: str, request_id: str) -> dict:
-    return {"error": {"code": code, "message": message, "request_id": request_id}}
-
-
 def json_response(data: Any, status: int = 200) -> web.Response:
     return web.Response(text=json_text(data), status=status, content_type="application/json")
 
 
 # -- middlewares ---------------------------------------------------------------------------------
-
-_HTTP_CODES = {400: "INVALID_REQUEST", 401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND",
-               405: "METHOD_NOT_ALLOWED", 409: "CONFLICT", 413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE",
-               422: "UNPROCESSABLE", 429: "TOO_MANY_REQUESTS", 503: "UNAVAILABLE"}
-
 
 @web.middleware
 async def errors_middleware(request: web.Request, handler):
@@ -111,13 +114,13 @@ async def errors_middleware(request: web.Request, handler):
     try:
         resp = await handler(request)
     except EcertError as err:
-        if err.http_status >= 500 and not isinstance(err, Unavailable):
+        if http_status(err) >= 500 and not isinstance(err, Unavailable):
             log.error("request %s failed: %s", rid, err.code)
-        resp = json_response(error_body(err.code, err.message, rid), err.http_status)
+        resp = json_response(error_body(err.code, err.message, rid), http_status(err))
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        code = _HTTP_CODES.get(exc.status, "HTTP_ERROR")
+        code = CODES_BY_STATUS.get(exc.status, "HTTP_ERROR")
         resp = json_response(error_body(code, exc.reason or code, rid), exc.status)
         if exc.status == 405:
             resp.headers["Allow"] = exc.headers.get("Allow", "")
@@ -150,7 +153,7 @@ async def _authenticate(app: web.Application, key: str | None) -> Principal:
     now = time.monotonic()
     if hit is not None and hit[1] > now:
         return hit[0]
-    principal = await auth.authenticate(app[STORE], key)
+    principal = await apikeys.authenticate(app[STORE], key)
     cache[digest] = (principal, now + KEY_CACHE_TTL)
     cache.move_to_end(digest)
     while len(cache) > KEY_CACHE_SIZE:
@@ -533,7 +536,7 @@ async def verify_image(request: web.Request) -> web.Response:
 
 
 async def verify(request: web.Request) -> web.Response:
-    auth.require_role(principal(request), *auth.VERIFY_ROLES)
+    auth.require_role(principal(request), *vocab.VERIFY_ROLES)
     if request.content_type == "multipart/form-data":
         return await verify_image(request)
     data = await read_json(request)
@@ -545,7 +548,7 @@ async def verify(request: web.Request) -> web.Response:
 
 
 async def verify_batch(request: web.Request) -> web.Response:
-    auth.require_role(principal(request), *auth.VERIFY_ROLES)
+    auth.require_role(principal(request), *vocab.VERIFY_ROLES)
     data = await read_json(request)
     payloads = _get(data, "payloads", list, required=True)
     if len(payloads) > 1000:

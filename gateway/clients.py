@@ -8,11 +8,17 @@ import time
 from dataclasses import dataclass
 
 from ecert.errors import NotFound, Unavailable
-from ecert.grpcutil import ChannelPool, call, channel
-from ecert.streams import StreamClient
-from ecert.wire import SERVICE, principal_to_pb
-from ecertpb.v1 import (issuer_pb2, issuer_pb2_grpc, registry_pb2, registry_pb2_grpc, verifier_pb2,
-                        verifier_pb2_grpc)
+from ecert.rpc.client import ChannelPool, call, channel
+from ecert.rpc.convert import service_principal_pb
+from ecert.rpc.streams import StreamClient
+from ecertpb.v1 import (
+    issuer_pb2,
+    issuer_pb2_grpc,
+    registry_pb2,
+    registry_pb2_grpc,
+    verifier_pb2,
+    verifier_pb2_grpc,
+)
 
 DIRECTORY_TTL = 10.0
 DIRECTORY_RETRY = 3.0
@@ -48,7 +54,7 @@ class Backends:
             if force or time.monotonic() - self._endpoints_at > DIRECTORY_TTL:
                 try:
                     resp = await call(self.registry.ListRegions(
-                        registry_pb2.ListRegionsRequest(principal=principal_to_pb(SERVICE)), timeout=5))
+                        registry_pb2.ListRegionsRequest(principal=service_principal_pb()), timeout=5))
                 except Unavailable:
                     if not self._endpoints:
                         raise

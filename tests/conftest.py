@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
-from ecert.testing import start_suite
 from gateway.app import create_app
+from tests.harness import start_suite
 
 
 @pytest_asyncio.fixture(scope="session")

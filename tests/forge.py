@@ -8,13 +8,13 @@ import zlib
 
 import cbor2
 
-from ecert import b45, cose, credential
-from ecert.keys import SigningKey
+from ecert.format import b45, cose, credential
+from ecert.format.keys import SigningKey
 
 
 def claims(iss: str, *, type_id="cn.driving_licence", version=1, fields=None, iat=None, exp=None, nbf=None,
            cti=None, **extra) -> dict:
-    from tests.samples import driving_licence
+    from testkit.samples import driving_licence
     now = int(time.time())
     iat = now if iat is None else iat
     f = driving_licence() if fields is None else fields

@@ -1,4 +1,4 @@
-"""The built-in certificate-type catalogue (ecert/catalogue/*.json)."""
+"""The built-in certificate-type catalogue (ecert/rules/catalogue/*.json)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ import jsonschema
 import pytest
 from jsonschema import Draft202012Validator
 
-import ecert
-from ecert.catalogue import load_type_document
-from ecert.identifiers import KEYWORDS, format_checker
-from ecert.schema import ROLES, TypeSchema, check_disclosure, check_type_id, parse_schema
+import ecert.rules
+from ecert.rules.catalogue import load_type_document
+from ecert.rules.identifiers import KEYWORDS, format_checker
+from ecert.rules.schema import TypeSchema, check_disclosure, check_type_id, parse_schema
+from ecert.vocab import KEY_ROLES as ROLES
 
-CATALOGUE = Path(ecert.__file__).parent / "catalogue"
+CATALOGUE = Path(ecert.rules.__file__).parent / "catalogue"
 FILES = sorted(CATALOGUE.glob("*.json"))
 EXPECTED_IDS = {
     "cn.resident_id", "cn.driving_licence", "cn.vehicle_licence", "cn.road_transport_certificate",

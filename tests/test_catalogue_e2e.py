@@ -6,8 +6,8 @@ import copy
 
 import pytest
 
-from ecert import identifiers
-from ecert.keys import SigningKey
+from ecert.format.keys import SigningKey
+from ecert.rules import identifiers
 from tests import forge
 from tests.conftest import bearer
 from tests.test_catalogue import SAMPLES

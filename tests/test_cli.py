@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from ecert import cli
-from ecert.auth import hash_key
+from ecert.rules.access import hash_key
 from ecert.store import open_store
-from tests.samples import driving_licence
+from testkit.samples import driving_licence
 
 
 async def run_cli(capsys, *argv: str) -> tuple[int, str, str]:

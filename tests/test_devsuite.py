@@ -1,4 +1,4 @@
-"""`make run` end to end: the real multi-process suite from ``python -m ecert.devsuite``.
+"""`make run` end to end: the real multi-process suite from ``python -m ecert.cli.devsuite``.
 
 Starts it on free ports in a fresh working directory (so ``var/`` is new, as on a fresh machine),
 makes keys with the ``ecert`` command against the store file it uses, issues and verifies a
@@ -19,9 +19,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from ecert.keys import SigningKey
+from ecert.format.keys import SigningKey
+from testkit.samples import driving_licence
 from tests import forge
-from tests.samples import driving_licence
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 45
@@ -60,7 +60,7 @@ async def test_devsuite_runs_the_suite_and_ctrl_c_stops_it(tmp_path):
     env.update(PYTHONPATH=str(ROOT), ECERT_REGISTRY_PORT=str(registry), ECERT_ISSUER_PORT_CN_SH=str(issuer_sh),
                ECERT_ISSUER_PORT_CN_ZJ=str(issuer_zj), ECERT_VERIFIER_PORT=str(verifier),
                ECERT_GATEWAY_PORT=str(gateway))
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "ecert.devsuite", cwd=tmp_path, env=env,
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "ecert.cli.devsuite", cwd=tmp_path, env=env,
                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     output: list[str] = []
     pids: list[int] = []

@@ -1,4 +1,4 @@
-"""The C fast path (ecert._fast) against the reference pipeline in Python.
+"""The C fast path (ecert.format._fast) against the reference pipeline in Python.
 
 ``decode_ec1`` only reads well-formed texts and answers None for anything else, leaving
 the naming of every fault to the reference decoders. These tests hold the two paths to
@@ -19,19 +19,21 @@ import cbor2
 import pytest
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from ecert import b45, cose, credential, keys, trustlist, verify
 from ecert.errors import Outcome
-from ecert.keys import EDDSA, ES256, SigningKey
+from ecert.format import b45, cose, credential, keys, trustlist
+from ecert.format.keys import EDDSA, ES256, SigningKey
+from ecert.rules import verify
+from ecert.rules.trust import TrustList
 from tests.test_catalogue import SAMPLES
 
-fast = pytest.importorskip("ecert._fast", reason="the optional C extension ecert._fast is not built")
+fast = pytest.importorskip("ecert.format._fast", reason="the optional C extension ecert.format._fast is not built")
 
 NOW = 1_790_000_000
 
 
 def _types() -> list[dict]:
     out = []
-    for path in sorted((resources.files("ecert") / "catalogue").iterdir()):
+    for path in sorted((resources.files("ecert.rules") / "catalogue").iterdir()):
         if path.name.endswith(".json"):
             doc = json.loads(path.read_text("utf-8"))
             out.append({"id": doc["id"], "v": doc["version"], "name": doc["name"],
@@ -51,7 +53,7 @@ def world():
                "regions": [{"code": "CN-ZJ", "name": "Zhejiang", "endpoint": "",
                             "keys": [entry(es), entry(ed), entry(revoked, "revoked")]}],
                "types": _types()}
-    trust = trustlist.TrustList.from_signed(trustlist.sign(root, payload), root.public)
+    trust = TrustList.from_signed(trustlist.sign(root, payload), root.public)
     return trust, es, ed, revoked
 
 
@@ -277,7 +279,7 @@ def test_decode_ec1_never_raises_on_junk():
 
 
 def test_credential_id_and_check_character_match_the_references():
-    from ecert import identifiers
+    from ecert.rules import identifiers
     rng = random.Random(11)
     for n in range(40):
         for _ in range(30):

@@ -15,11 +15,11 @@ from importlib import resources
 
 import pytest
 
-from ecert import fastschema, identifiers
-from ecert.schema import FORMAT_CHECKER, TypeSchema, Validator
+from ecert.rules import fastschema, identifiers
+from ecert.rules.schema import FORMAT_CHECKER, TypeSchema, Validator
 from tests.test_catalogue import SAMPLES
 
-CATALOGUE = sorted(p.name for p in (resources.files("ecert") / "catalogue").iterdir() if p.name.endswith(".json"))
+CATALOGUE = sorted(p.name for p in (resources.files("ecert.rules") / "catalogue").iterdir() if p.name.endswith(".json"))
 
 MUTATIONS = [None, "", "长期", 0, -1, 13, 1.5, True, False, "x" * 300, "1990-02-30", "1990-2-3", "2100-01-01",
              "330106199003071236", "33010619900307123X", "C1", "A2D", "Z9", "浙A12345", "浙AD12345",
@@ -27,7 +27,7 @@ MUTATIONS = [None, "", "长期", 0, -1, 13, 1.5, True, False, "x" * 300, "1990-0
 
 
 def _type(name: str) -> TypeSchema:
-    doc = json.loads((resources.files("ecert") / "catalogue" / name).read_text("utf-8"))
+    doc = json.loads((resources.files("ecert.rules") / "catalogue" / name).read_text("utf-8"))
     return TypeSchema(doc["id"], doc["version"], doc["name"], json.dumps(doc["schema"]), doc["disclosure"])
 
 

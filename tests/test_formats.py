@@ -9,9 +9,19 @@ import zlib
 import cbor2
 import pytest
 
-from ecert import b45, cose, credential, keys, presentation, statuslist, trustlist, verify
 from ecert.errors import ConfigError, FormatError, Outcome
-from ecert.keys import SigningKey
+from ecert.format import (
+    b45,
+    cose,
+    credential,
+    keys,
+    presentation,
+    statuslist,
+    trustlist,
+)
+from ecert.format.keys import SigningKey
+from ecert.rules import verify
+from ecert.rules.trust import TrustList
 
 
 @pytest.mark.parametrize("raw,text", [(b"AB", "BB8"), (b"Hello!!", "%69 VD92EX0"), (b"base-45", "UJCLQE7W581"),
@@ -122,17 +132,17 @@ def _trust(root, key, now, status="active", region="CN-ZJ", kid=None):
 
 def test_trust_list_checks_root_and_kids():
     root, key, now = SigningKey.generate(), SigningKey.generate(), int(time.time())
-    tl = trustlist.TrustList.from_signed(_trust(root, key, now), root.public)
+    tl = TrustList.from_signed(_trust(root, key, now), root.public)
     assert tl.version == 3 and key.kid in tl.keys_by_kid and not tl.is_stale(now) and tl.is_stale(now + 60)
     with pytest.raises(trustlist.TrustListError):
-        trustlist.TrustList.from_signed(_trust(root, key, now), SigningKey.generate().public)
+        TrustList.from_signed(_trust(root, key, now), SigningKey.generate().public)
     with pytest.raises(trustlist.TrustListError):
-        trustlist.TrustList.from_signed(_trust(root, key, now, kid=b"12345678"), root.public)
+        TrustList.from_signed(_trust(root, key, now, kid=b"12345678"), root.public)
 
 
 def test_status_list_signed_by_its_region_only():
     root, key, other, now = SigningKey.generate(), SigningKey.generate(), SigningKey.generate(), int(time.time())
-    tl = trustlist.TrustList.from_signed(_trust(root, key, now), root.public)
+    tl = TrustList.from_signed(_trust(root, key, now), root.public)
     signed = statuslist.sign(key, uri="u", bits=statuslist.build_bits([(3, 2)]), iat=now, exp=now + 60, ttl=10)
     sl = statuslist.parse(signed, expected_uri="u", region_keys=tl.keys_by_kid)
     assert sl.get(3) == statuslist.SUSPENDED and not sl.is_stale(now)
@@ -145,8 +155,8 @@ def test_status_list_signed_by_its_region_only():
 
 def test_stale_status_list_is_reported_not_pretended():
     root, key, now = SigningKey.generate(), SigningKey.generate(), int(time.time())
-    tl = trustlist.TrustList.from_signed(_trust(root, key, now), root.public)
-    tl.types[("t.x", 1)] = __import__("ecert.schema", fromlist=["x"]).TypeSchema(
+    tl = TrustList.from_signed(_trust(root, key, now), root.public)
+    tl.types[("t.x", 1)] = __import__("ecert.rules.schema", fromlist=["x"]).TypeSchema(
         "t.x", 1, "x", '{"type": "object", "properties": {}}', {})
     text = credential.issue(key, iss="CN-ZJ", iat=now, exp=now + 600, cti=os.urandom(16), type_id="t.x",
                             type_version=1, fields={}, status_uri="u", status_idx=1)

@@ -9,12 +9,14 @@ import zlib
 import cbor2
 import pytest
 
-from ecert import b45, keys as ekeys, trustlist
-from ecert.keys import SigningKey
+from ecert.format import b45, trustlist
+from ecert.format import keys as ekeys
+from ecert.format.keys import SigningKey
+from ecert.rules.trust import TrustList
 from services.registry.service import root_key_paths
+from testkit.samples import driving_licence
 from tests import forge
 from tests.conftest import bearer
-from tests.samples import driving_licence
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -251,7 +253,7 @@ async def test_format_failures(http, keys, suite, external_key):
     c[7] = b"short"
     assert (await verify(http, keys["hotel"], forge.sign(external_key, c)))["result"] == "CLAIMS_MALFORMED"
     # untagged COSE_Sign1 is accepted
-    cred_cose = cbor2.loads(__import__("ecert.credential", fromlist=["x"]).decode_text(
+    cred_cose = cbor2.loads(__import__("ecert.format.credential", fromlist=["x"]).decode_text(
         forge.sign(external_key, forge.claims("CN-SH"))))
     untagged = forge.wrap(cbor2.dumps(list(cred_cose.value)))
     assert (await verify(http, keys["hotel"], untagged))["result"] == "VALID"
@@ -339,11 +341,11 @@ async def test_regions_types_and_trust_list(http, keys, suite):
     r = await http.get("/v1/trust-list.cbor", headers=bearer(keys["hotel"]))
     signed = await r.read()
     root = ekeys.public_from_pem(root_key_paths(suite.var_dir)[1].read_bytes())
-    tl = trustlist.TrustList.from_signed(signed, root)
+    tl = TrustList.from_signed(signed, root)
     assert tl.version == tl_json["v"]
     other_root = SigningKey.generate().public
     with pytest.raises(trustlist.TrustListError):
-        trustlist.TrustList.from_signed(signed, other_root)
+        TrustList.from_signed(signed, other_root)
     # versions only go up
     r = await http.post("/v1/regions", json={"code": "CN-JX", "name": "江西省"}, headers=h)
     r = await http.get("/v1/trust-list", headers=bearer(keys["hotel"]))
@@ -374,7 +376,7 @@ async def test_operations_endpoints(http):
 
 
 async def test_presentation_token_offline_checks_and_single_use(http, keys, suite):
-    from ecert.auth import Principal
+    from ecert.rules.access import Principal
     cred = await issue(http, keys["agency_zj"])
     token, _ = await suite.issuers["CN-ZJ"].present(Principal("agency", "CN-ZJ"), cred["id"])
     assert token.startswith("EP1:")

@@ -8,9 +8,10 @@ import zlib
 
 import cbor2
 
-from bench.pipeline import fixture
-from ecert import b45, cose, credential, verify
 from ecert.errors import Outcome
+from ecert.format import b45, cose, credential
+from ecert.rules import verify
+from testkit.fixtures import fixture
 
 
 def _assert_outcome(text, trust, now):

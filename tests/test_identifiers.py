@@ -1,4 +1,4 @@
-"""Identifier checkers, JSON Schema plug-ins and display identifiers (ecert.identifiers)."""
+"""Identifier checkers, JSON Schema plug-ins and display identifiers (ecert.rules.identifiers)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,20 @@ import jsonschema
 import pytest
 from jsonschema import Draft202012Validator
 
-from ecert import identifiers as ids
-from ecert.identifiers import (
-    FORMAT_CHECKS, KEYWORDS, REGION_ISSUER_CODES, citizen_id_valid, display_id, display_id_valid,
-    driving_classes_valid, format_checker, issuer_code, mod37_36_check, mod37_36_valid, plate_valid,
+from ecert.rules import identifiers as ids
+from ecert.rules.identifiers import (
+    FORMAT_CHECKS,
+    KEYWORDS,
+    REGION_ISSUER_CODES,
+    citizen_id_valid,
+    display_id,
+    display_id_valid,
+    driving_classes_valid,
+    format_checker,
+    issuer_code,
+    mod37_36_check,
+    mod37_36_valid,
+    plate_valid,
     uscc_valid,
 )
 

@@ -1,6 +1,6 @@
 """The fast identifier checkers answer exactly as the straightforward ones did.
 
-``ecert.identifiers`` replaced per-character Python loops with C-level tricks
+``ecert.rules.identifiers`` replaced per-character Python loops with C-level tricks
 (base-13 / base-34 ``int`` parsing, a month-day table, one regex). The original
 implementations are kept here as references, and each fast checker is compared
 with its reference over random, mutated and edge-case inputs.
@@ -15,7 +15,7 @@ import re
 
 import pytest
 
-from ecert import identifiers as ids
+from ecert.rules import identifiers as ids
 
 # --------------------------------------------------------------------------- references (the old code)
 
@@ -199,7 +199,7 @@ def test_hostile_lengths_are_rejected(check):
 def test_display_id_maker_agrees_with_display_id_and_checks_its_parts():
     import random
 
-    from ecert import identifiers as ids
+    from ecert.rules import identifiers as ids
     rng = random.Random(5)
     alnum = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
     for _ in range(2000):

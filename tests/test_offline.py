@@ -8,14 +8,15 @@ import socket
 
 import pytest
 
-from ecert import grpcutil
-from ecertpb.v1 import registry_pb2_grpc
-from ecert.auth import Principal
 from ecert.errors import Unavailable
+from ecert.rpc import client as rpc_client
+from ecert.rpc import server as rpc_server
+from ecert.rules.access import Principal
+from ecertpb.v1 import registry_pb2_grpc
 from gateway.clients import Backends
 from services.verifier import service as verifier_service
+from testkit.samples import driving_licence
 from tests.conftest import bearer
-from tests.samples import driving_licence
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -40,7 +41,7 @@ async def test_verifier_restarts_offline_from_its_cached_trust_list(suite, http,
         assert await verifier.cache.refresh_trust_soon(0) is False  # registry down: keeps what it has
     finally:
         await verifier.cache.close()
-        await grpcutil.stop(server, 0)
+        await rpc_server.stop(server, 0)
 
 
 async def test_verifier_without_any_trust_list_says_so(suite, tmp_path):
@@ -52,7 +53,7 @@ async def test_verifier_without_any_trust_list_says_so(suite, tmp_path):
         assert res.result == "REGION_UNAVAILABLE" and "trust list" in res.detail
     finally:
         await verifier.cache.close()
-        await grpcutil.stop(server, 0)
+        await rpc_server.stop(server, 0)
 
 
 async def test_gateway_uses_its_last_directory_while_the_registry_is_down(suite):
@@ -71,7 +72,7 @@ async def test_gateway_uses_its_last_directory_while_the_registry_is_down(suite)
 
 async def test_issuer_keeps_issuing_with_known_types_while_the_registry_is_down(suite, http, keys):
     issuer = suite.issuers["CN-ZJ"]
-    registry, dead = issuer.registry, grpcutil.channel(dead_target(), suite.token)
+    registry, dead = issuer.registry, rpc_client.channel(dead_target(), suite.token)
     issuer.registry = registry_pb2_grpc.RegistryServiceStub(dead)
     try:
         issuer.expire_types()  # a refresh is due, and fails
@@ -93,9 +94,9 @@ async def test_admin_lookup_says_when_a_region_could_not_be_asked(suite, http, k
     r = await http.post("/v1/credentials", headers=bearer(keys["agency_zj"]),
                         json={"region": "CN-ZJ", "type": "cn.driving_licence", "fields": driving_licence()})
     cred_id = (await r.json())["id"]
-    registry_channel = grpcutil.channel(f"127.0.0.1:{suite.registry_port}", suite.token)
+    registry_channel = rpc_client.channel(f"127.0.0.1:{suite.registry_port}", suite.token)
     servicer_registry = registry_pb2_grpc.RegistryServiceStub(registry_channel)
-    await grpcutil.call(servicer_registry.SetRegionEndpoint(
+    await rpc_client.call(servicer_registry.SetRegionEndpoint(
         registry_pb2.SetRegionEndpointRequest(code="CN-AH", endpoint=dead_target())))
     backends = http.server.app[BACKENDS]
     try:
@@ -106,7 +107,7 @@ async def test_admin_lookup_says_when_a_region_could_not_be_asked(suite, http, k
         body = await r.json()
         assert r.status == 503 and body["error"]["code"] == "REGION_UNAVAILABLE" and "CN-AH" in body["error"]["message"]
     finally:
-        await grpcutil.call(servicer_registry.SetRegionEndpoint(
+        await rpc_client.call(servicer_registry.SetRegionEndpoint(
             registry_pb2.SetRegionEndpointRequest(code="CN-AH", endpoint="")))
         await backends._directory(force=True)
         await registry_channel.close()

@@ -1,6 +1,6 @@
-"""Issue 4, the core: reading QR codes from photos and screenshots (ecert.scan).
+"""Issue 4, the core: reading QR codes from photos and screenshots (ecert.imaging.scan).
 
-The corpus is made by tests/photos.py from real EC1 credentials drawn by ecert.qr:
+The corpus is made by testkit/photos.py from real EC1 credentials drawn by ecert.imaging.qr:
 rotation, perspective, blur, noise, uneven light, JPEG (some WebP and PNG), about
 2.5 pixels per module, one picture in six showing two codes.
 """
@@ -16,9 +16,10 @@ import zlib
 import pytest
 from PIL import Image
 
-from ecert import qr, scan
 from ecert.errors import EcertError, InvalidRequest, TooLarge, UnsupportedMedia
-from tests import photos
+from ecert.imaging import qr, scan
+from gateway.errors import http_status
+from testkit import photos
 
 CORPUS_SIZE = 48
 REQUIRED_RATE = 0.95
@@ -176,7 +177,7 @@ def test_hostile_pictures_get_their_named_error(name):
     with pytest.raises(cls) as info:
         scan.decode_image(data)
     assert info.value.code == code
-    assert info.value.http_status in (400, 413, 415)
+    assert http_status(info.value) in (400, 413, 415)
 
 
 def test_pixel_bound_is_checked_before_decoding():
@@ -205,7 +206,7 @@ def test_fuzzed_pictures_never_raise_anything_but_named_errors(texts):
             scan.decode_image(bytes(data))
             outcomes.add("answer")
         except EcertError as err:
-            assert err.http_status in (400, 413, 415), err
+            assert http_status(err) in (400, 413, 415), err
             outcomes.add(err.code)
     assert "answer" in outcomes and "IMAGE_CORRUPT" in outcomes
 
@@ -213,12 +214,13 @@ def test_fuzzed_pictures_never_raise_anything_but_named_errors(texts):
 def test_errors_cross_grpc_as_themselves():
     import grpc
 
-    from ecert.errors import Unavailable, from_grpc
+    from ecert.errors import Unavailable
+    from ecert.rpc.status import from_grpc
     err = from_grpc(grpc.StatusCode.UNIMPLEMENTED, "UNSUPPORTED_MEDIA_TYPE", "not an image")
-    assert isinstance(err, UnsupportedMedia) and err.http_status == 415
+    assert isinstance(err, UnsupportedMedia) and http_status(err) == 415
     # gRPC's own UNIMPLEMENTED (a backend without the method) is not the caller's fault.
     stale = from_grpc(grpc.StatusCode.UNIMPLEMENTED, None, "Method not found!")
-    assert isinstance(stale, Unavailable) and stale.http_status == 503
+    assert isinstance(stale, Unavailable) and http_status(stale) == 503
 
 
 @pytest.mark.skipif(os.environ.get("ECERT_SCAN_SEEDS") is None, reason="set ECERT_SCAN_SEEDS=4,5,6 to sweep seeds")

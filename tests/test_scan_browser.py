@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests import photos
+from testkit import photos
+from testkit.samples import driving_licence
 from tests.conftest import bearer
-from tests.samples import driving_licence
 
 playwright_api = pytest.importorskip("playwright.async_api", reason="the Python package playwright is not installed")
 

@@ -12,12 +12,12 @@ import pytest
 from aiohttp import FormData
 from PIL import Image
 
-from ecert import qr, scan
 from ecert.errors import Outcome
+from ecert.imaging import qr, scan
 from gateway.app import STATIC_DIR
-from tests import photos
+from testkit import photos
+from testkit.samples import driving_licence
 from tests.conftest import bearer
-from tests.samples import driving_licence
 from tests.test_scan import png_claiming
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -165,7 +165,7 @@ async def test_qr_codes_as_png_and_svg_for_the_issuing_agency(http, keys):
     assert "<svg" in text and "</svg>" in text
     again = await http.get(f"/v1/credentials/{cred['id']}/qr.svg", headers=bearer(keys["agency_zj"]))
     assert await again.text() == text
-    assert text.encode() == qr.svg(cred["qr_text"])  # the credential's own code, drawn by ecert.qr
+    assert text.encode() == qr.svg(cred["qr_text"])  # the credential's own code, drawn by ecert.imaging.qr
     for who, status in (("hotel", 403), ("agency_sh", 404)):
         r = await http.get(f"/v1/credentials/{cred['id']}/qr.svg", headers=bearer(keys[who]))
         assert r.status == status

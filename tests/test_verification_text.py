@@ -1,5 +1,5 @@
 """The verification answer written directly as text (gateway.app.verification_text, the batch body,
-ecert.wire.json_text) is the text the dict-and-json.dumps path gives, byte for byte."""
+ecert.format.jsontext.json_text) is the text the dict-and-json.dumps path gives, byte for byte."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-import ecert.wire
-from ecert.wire import json_text
+import ecert.format.jsontext
+from ecert.format.jsontext import json_text
 from ecertpb.v1 import verifier_pb2
 from gateway import app as gw
 from gateway.metrics import Metrics
@@ -107,7 +107,7 @@ VALUES = [FIELDS, {}, [], "text \u2028 😀", 3, 1.5, -0.0, 10**30, None, True, 
 @pytest.mark.parametrize("value", VALUES)
 def test_json_text_is_json_dumps(value, monkeypatch):
     assert json_text(value) == json.dumps(value, ensure_ascii=False)
-    monkeypatch.setattr(ecert.wire, "_C_ENCODE", None)  # without the C accelerator
+    monkeypatch.setattr(ecert.format.jsontext, "_C_ENCODE", None)  # without the C accelerator
     assert json_text(value) == json.dumps(value, ensure_ascii=False)
 
 

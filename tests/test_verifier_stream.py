@@ -1,4 +1,4 @@
-"""Calls over one long-lived stream (ecert.streams), here to the verifier: routing by id,
+"""Calls over one long-lived stream (ecert.rpc.streams), here to the verifier: routing by id,
 errors, and recovery."""
 
 from __future__ import annotations
@@ -9,14 +9,14 @@ import socket
 
 import pytest
 
-from ecert import grpcutil
 from ecert.errors import PermissionDenied, Unavailable
-from ecert.grpcutil import channel
+from ecert.rpc import server as rpc_server
+from ecert.rpc.client import channel
+from ecert.rpc.streams import StreamClient
 from ecertpb.v1 import common_pb2, verifier_pb2, verifier_pb2_grpc
-from ecert.streams import StreamClient
 from services.verifier import service as verifier_service
+from testkit.samples import driving_licence
 from tests.conftest import bearer
-from tests.samples import driving_licence
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -70,7 +70,7 @@ async def test_a_lost_verifier_fails_waiting_requests_and_a_new_one_is_used(suit
 
     async def start():
         verifier, server, _ = await verifier_service.build(cfg)
-        await grpcutil.start(server)
+        await rpc_server.start(server)
         await verifier.cache.refresh_trust()
         return verifier, server
 
@@ -78,7 +78,7 @@ async def test_a_lost_verifier_fails_waiting_requests_and_a_new_one_is_used(suit
     ch = channel(f"127.0.0.1:{port}", suite.token)
     stream = _client(ch, suite.token, timeout=3)
     assert (await stream.call(_request(good))).result == "VALID"
-    await grpcutil.stop(server, 0)
+    await rpc_server.stop(server, 0)
     await verifier.cache.close()
     with pytest.raises(Unavailable):
         await stream.call(_request(good))
@@ -93,7 +93,7 @@ async def test_a_lost_verifier_fails_waiting_requests_and_a_new_one_is_used(suit
         pytest.fail("the stream did not recover")
     await stream.close()
     await ch.close()
-    await grpcutil.stop(server, 0)
+    await rpc_server.stop(server, 0)
     await verifier.cache.close()
 
 

@@ -7,14 +7,14 @@ import json
 
 import pytest
 
-from ecert.auth import Principal
-from ecert.grpcutil import channel
-from ecert.keys import SigningKey
+from ecert.format.keys import SigningKey
+from ecert.rpc.client import channel
+from ecert.rules.access import Principal
 from ecertpb.v1 import common_pb2, verifier_pb2, verifier_pb2_grpc
 from services.verifier import service as verifier_service
+from testkit.samples import driving_licence
 from tests import forge
 from tests.conftest import bearer
-from tests.samples import driving_licence
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

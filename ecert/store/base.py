@@ -8,7 +8,6 @@ any backend; services only ever call :class:`Store`.
 from __future__ import annotations
 
 import asyncio
-
 import re
 from collections.abc import Mapping
 from typing import Any, Protocol

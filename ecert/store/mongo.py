@@ -16,8 +16,14 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConfigurationError, DuplicateKeyError, PyMongoError
 
 from ecert.errors import ConfigError, DuplicateKey, StoreError
-from ecert.store.base import (COLLECTIONS, check_collection, check_doc, check_field,
-                              check_filter, check_set)
+from ecert.store.base import (
+    COLLECTIONS,
+    check_collection,
+    check_doc,
+    check_field,
+    check_filter,
+    check_set,
+)
 
 DEFAULT_DATABASE = "ecert"
 SERVER_SELECTION_TIMEOUT_MS = 5000

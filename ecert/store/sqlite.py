@@ -17,8 +17,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ecert.errors import DuplicateKey, StoreError
-from ecert.store.base import (COLLECTIONS, check_collection, check_doc, check_field,
-                              check_filter, check_set)
+from ecert.store.base import (
+    COLLECTIONS,
+    check_collection,
+    check_doc,
+    check_field,
+    check_filter,
+    check_set,
+)
 
 BUSY_TIMEOUT_S = 10.0
 """How long a call waits for another connection's write lock."""

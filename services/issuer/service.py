@@ -14,15 +14,25 @@ import json
 import logging
 import time
 
-from ecert import credential, keys, presentation, statuslist, streams
-from ecert.auth import Principal, require_region, require_role
 from ecert.clock import Clock, system_clock
-from ecert.config import IssuerConfig
-from ecert.errors import (Conflict, DuplicateKey, InvalidRequest, NotFound, RuleViolation, Unavailable)
-from ecert.grpcutil import call, channel, create_server, rpc
-from ecert.schema import TypeSchema, parse_fields_json, pick_type
+from ecert.errors import (
+    Conflict,
+    DuplicateKey,
+    InvalidRequest,
+    NotFound,
+    RuleViolation,
+    Unavailable,
+)
+from ecert.format import credential, keys, presentation, statuslist
+from ecert.rpc import streams
+from ecert.rpc.client import call, channel
+from ecert.rpc.convert import principal_from_pb
+from ecert.rpc.convert import service_principal_pb as service_principal
+from ecert.rpc.server import create_server, rpc
+from ecert.rules.access import Principal, require_region, require_role
+from ecert.rules.schema import TypeSchema, parse_fields_json, pick_type
+from ecert.runtime.config import IssuerConfig
 from ecert.store import Store
-from ecert.wire import principal_from_pb, service_principal
 from ecertpb.v1 import issuer_pb2, issuer_pb2_grpc, registry_pb2, registry_pb2_grpc
 
 log = logging.getLogger("ecert.issuer")
@@ -252,7 +262,7 @@ class IssuerServicer(issuer_pb2_grpc.IssuerServiceServicer):
         return await self._issue(request)
 
     async def IssueStream(self, request_iterator, context):
-        """Issue over one long-lived stream (see :mod:`ecert.streams`)."""
+        """Issue over one long-lived stream (see :mod:`ecert.rpc.streams`)."""
         async for resp in streams.serve(request_iterator, self._issue, issuer_pb2.IssueStreamAnswer,
                                         issuer_pb2.IssueStreamResponse, "IssueStream"):
             yield resp

@@ -1,7 +1,7 @@
 """Registry: regions, their keys and certificate types, published as a signed trust list.
 
 The servicer translates protobuf to store and core calls; the trust list itself
-is built and signed by :mod:`ecert.trustlist`. Every change publishes a new
+is built and signed by :mod:`ecert.format.trustlist`. Every change publishes a new
 version; a published list is also re-signed (new version) once half its
 validity has passed, so verifiers never see it expire while the registry runs.
 """
@@ -14,16 +14,17 @@ import json
 import logging
 from pathlib import Path
 
-from ecert import keys, trustlist
-from ecert.auth import require_region, require_role
-from ecert.catalogue import DEFAULT_REGIONS, builtin_types, load_type_document
 from ecert.clock import Clock, system_clock
-from ecert.config import RegistryConfig
 from ecert.errors import Conflict, InvalidRequest, NotFound
-from ecert.grpcutil import create_server, rpc
-from ecert.schema import check_endpoint, check_region_code
+from ecert.format import keys, trustlist
+from ecert.rpc.convert import principal_from_pb
+from ecert.rpc.server import create_server, rpc
+from ecert.rules.access import require_region, require_role
+from ecert.rules.catalogue import DEFAULT_REGIONS, builtin_types, load_type_document
+from ecert.rules.schema import check_endpoint, check_region_code
+from ecert.runtime.config import RegistryConfig
 from ecert.store import Store
-from ecert.wire import principal_from_pb
+from ecert.vocab import KeyStatus
 from ecertpb.v1 import common_pb2, registry_pb2, registry_pb2_grpc
 
 log = logging.getLogger("ecert.registry")
@@ -69,6 +70,12 @@ class Registry:
                                                    iat=iat, exp=iat + self.ttl)
             log.info("published trust list v%d", version)
             return self._current
+
+    async def keep_current(self) -> None:
+        """Re-sign before half the validity has passed (a background task)."""
+        while True:
+            await asyncio.sleep(min(60, self.ttl / 4))
+            await self.current()
 
     async def current(self) -> registry_pb2.TrustList:
         cur = self._current
@@ -156,11 +163,11 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
 
     @rpc
     async def RevokeKey(self, request, context):
-        return await self._set_status(request, trustlist.KEY_REVOKED, "admin")
+        return await self._set_status(request, KeyStatus.REVOKED, "admin")
 
     @rpc
     async def RetireKey(self, request, context):
-        return await self._set_status(request, trustlist.KEY_RETIRED, "admin", "agency", "service")
+        return await self._set_status(request, KeyStatus.RETIRED, "admin", "agency", "service")
 
     @rpc
     async def ListCertificateTypes(self, request, context):

@@ -1,9 +1,9 @@
 """``python -m services.verifier``: the verifier process."""
 
-import asyncio
-
-from ecert import grpcutil, logs, runtime
-from ecert.config import VerifierConfig
+from ecert.rpc.lifecycle import Process
+from ecert.runtime import logs
+from ecert.runtime import loop as runtime
+from ecert.runtime.config import VerifierConfig
 
 from .service import build
 
@@ -11,13 +11,14 @@ from .service import build
 async def main() -> None:
     cfg = VerifierConfig.from_env()
     logs.setup(cfg.log_level, "verifier")
-    verifier, server, port = await build(cfg)
-    await grpcutil.start(server)
-    await verifier.cache.refresh_all()
-    print(f"verifier listening on {cfg.listen.rsplit(':', 1)[0]}:{port}", flush=True)
-    task = asyncio.create_task(verifier.cache.run(cfg.refresh_seconds))
-    await grpcutil.serve_forever(server, on_stop=verifier.cache.close)
-    task.cancel()
+    async with Process("verifier") as proc:
+        verifier, server, port = await build(cfg)
+        proc.closing(verifier.cache, "trust cache")
+        await proc.start(server)
+        await verifier.cache.refresh_all()
+        print(f"verifier listening on {cfg.listen.rsplit(':', 1)[0]}:{port}", flush=True)
+        proc.spawn(verifier.cache.run(cfg.refresh_seconds), "trust and status refresh")
+        await proc.wait()
 
 
 if __name__ == "__main__":

@@ -18,16 +18,36 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
 
-from ecert import keys, scan, statuslist, streams, verify
-from ecert.auth import VERIFY_ROLES, Principal, require_role
 from ecert.clock import Clock, system_clock
-from ecert.config import VerifierConfig
-from ecert.errors import EcertError, InvalidRequest, NotFound, Outcome, TooLarge, Unavailable
-from ecert.grpcutil import ChannelPool, call, channel, create_server, rpc
-from ecert.trustlist import TrustList, TrustListError
-from ecert.wire import json_text, principal_from_pb, principal_to_pb
-from ecertpb.v1 import (issuer_pb2, issuer_pb2_grpc, registry_pb2, registry_pb2_grpc, verifier_pb2,
-                        verifier_pb2_grpc)
+from ecert.errors import (
+    EcertError,
+    InvalidRequest,
+    NotFound,
+    Outcome,
+    TooLarge,
+    Unavailable,
+)
+from ecert.format import keys, statuslist
+from ecert.format.jsontext import json_text
+from ecert.format.trustlist import TrustListError
+from ecert.imaging import scan
+from ecert.rpc import streams
+from ecert.rpc.client import ChannelPool, call, channel
+from ecert.rpc.convert import principal_from_pb, principal_to_pb
+from ecert.rpc.server import create_server, rpc
+from ecert.rules import verify
+from ecert.rules.access import Principal, require_role
+from ecert.rules.trust import TrustList
+from ecert.runtime.config import VerifierConfig
+from ecert.vocab import VERIFY_ROLES
+from ecertpb.v1 import (
+    issuer_pb2,
+    issuer_pb2_grpc,
+    registry_pb2,
+    registry_pb2_grpc,
+    verifier_pb2,
+    verifier_pb2_grpc,
+)
 
 log = logging.getLogger("ecert.verifier")
 
@@ -187,7 +207,7 @@ class Verifier:
         self._decodes = 0
 
     async def decode_image(self, data: bytes) -> list[str]:
-        """The QR texts in a picture, read on the decoding threads (see :func:`ecert.scan.decode_image`)."""
+        """The QR texts in a picture, read on the decoding threads (see :func:`ecert.imaging.scan.decode_image`)."""
         if len(data) > scan.MAX_BYTES:
             raise TooLarge(f"the picture is over {scan.MAX_BYTES} bytes", field="image")
         if self._decodes >= MAX_DECODES_WAITING:
@@ -363,7 +383,7 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServiceServicer):
         return await self._verify(request)
 
     async def VerifyStream(self, request_iterator, context):
-        """Verify over one long-lived stream (see :mod:`ecert.streams`)."""
+        """Verify over one long-lived stream (see :mod:`ecert.rpc.streams`)."""
         async for resp in streams.serve(request_iterator, self._verify, verifier_pb2.VerifyStreamAnswer,
                                         verifier_pb2.VerifyStreamResponse, "VerifyStream"):
             yield resp

@@ -1,0 +1,298 @@
+"""The ``ecert`` command: API keys, issuing, verifying and QR codes from the terminal.
+
+    ecert apikey create --role ROLE [--region CODE] [--label TEXT] [--store URI]
+    ecert issue --region CODE --type TYPE --fields FILE.json|- [--version N] [--valid-days N] [--request-id ID]
+    ecert verify (TEXT | --file FILE | -) [--purpose TEXT] [--json]
+    ecert qr TEXT
+    ecert type publish FILE.json
+
+``apikey create`` writes straight into the store the running suite uses (``--store``, else
+``ECERT_STORE_URI``, else ``sqlite:///var/ecert.db`` relative to the working directory). The other
+commands talk to the gateway over HTTP (``--url``, else ``ECERT_URL``, else http://127.0.0.1:8080)
+with an API key (``--key``, else ``ECERT_API_KEY``).
+
+Exit codes: 0 success (``verify``: the credential is VALID); 1 the gateway refused or could not be
+reached (``verify``: any other result); 2 a usage or input mistake.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from ecert.store import default_uri
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+DEFAULT_STORE = default_uri("var")
+TIMEOUT = 30.0
+
+
+class CliError(Exception):
+    def __init__(self, message: str, status: int = 1):
+        super().__init__(message)
+        self.status = status
+
+
+# -- input helpers -------------------------------------------------------------------------------
+
+def _read_text(name: str) -> str:
+    """A file's text, or standard input for ``-``."""
+    if name == "-":
+        return sys.stdin.read()
+    try:
+        return Path(name).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise CliError(f"cannot read {name}: {err}", 2) from err
+
+
+def _read_json_object(name: str, what: str) -> dict:
+    text = _read_text(name)
+    try:
+        data = json.loads(text)
+    except ValueError as err:
+        raise CliError(f"{name if name != '-' else 'standard input'} is not valid JSON ({what}): {err}", 2) from err
+    if not isinstance(data, dict):
+        raise CliError(f"{name if name != '-' else 'standard input'} must hold a JSON object ({what})", 2)
+    return data
+
+
+# -- HTTP ----------------------------------------------------------------------------------------
+
+def _api_key(args) -> str:
+    key = args.key or os.environ.get("ECERT_API_KEY")
+    if not key:
+        raise CliError("an API key is needed: give --key KEY or set ECERT_API_KEY "
+                       "(make one with: ecert apikey create --role ROLE)", 2)
+    return key
+
+
+def request(method: str, url: str, key: str | None, body: Any = None, timeout: float = TIMEOUT) -> Any:
+    """One JSON call to the gateway; errors become :class:`CliError` with a readable message."""
+    data = None if body is None else json.dumps(body, ensure_ascii=False).encode()
+    headers = {"Accept": "application/json"}
+    if data is not None:
+        headers["Content-Type"] = "application/json"
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
+    base = url.split("/v1/", 1)[0]
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            raw = resp.read()
+    except urllib.error.HTTPError as err:
+        raise CliError(_error_message(err.code, err.read())) from err
+    except urllib.error.URLError as err:
+        reason = err.reason
+        if isinstance(reason, ConnectionRefusedError):
+            raise CliError(f"cannot reach the gateway at {base}: connection refused. Is the suite running? "
+                           "Start it with `make run`, or point --url / ECERT_URL at it.") from err
+        if isinstance(reason, (socket.timeout, TimeoutError)):
+            raise CliError(f"the gateway at {base} did not answer within {timeout:.0f} s") from err
+        raise CliError(f"cannot reach the gateway at {base}: {reason}") from err
+    except (TimeoutError, socket.timeout) as err:
+        raise CliError(f"the gateway at {base} did not answer within {timeout:.0f} s") from err
+    except ValueError as err:  # a malformed URL
+        raise CliError(f"bad gateway URL {url!r}: {err}", 2) from err
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError as err:
+        raise CliError(f"the gateway answered something that is not JSON: {raw[:200]!r}") from err
+
+
+def _error_message(status: int, raw: bytes) -> str:
+    try:
+        err = json.loads(raw)["error"]
+        return f"{err['code']}: {err['message']}"
+    except (ValueError, KeyError, TypeError):
+        text = raw.decode("utf-8", "replace").strip()
+        return f"HTTP {status}" + (f": {text[:300]}" if text else "")
+
+
+def _url(args, path: str) -> str:
+    return (args.url or os.environ.get("ECERT_URL") or DEFAULT_URL).rstrip("/") + path
+
+
+# -- commands ------------------------------------------------------------------------------------
+
+def cmd_apikey_create(args) -> int:
+    from ecert.errors import ConfigError, EcertError, is_client_error
+    from ecert.rules import apikeys
+    from ecert.store import open_store
+
+    uri = args.store or os.environ.get("ECERT_STORE_URI") or DEFAULT_STORE
+    if uri.startswith("sqlite:///"):
+        path = Path(uri[len("sqlite:///"):])
+        if not path.is_file():
+            raise CliError(f"no store at {path} (from {uri}): start the suite first (`make run`) "
+                           "or give the running suite's store with --store URI", 2)
+
+    async def create() -> tuple[str, dict]:
+        store = await open_store(uri)
+        try:
+            return await apikeys.create_api_key(store, args.role, args.region, args.label or "")
+        finally:
+            await store.close()
+
+    try:
+        secret, doc = asyncio.run(create())
+    except EcertError as err:
+        status = 2 if is_client_error(err) or isinstance(err, ConfigError) else 1
+        raise CliError(str(err), status) from err
+    region = f", region {doc['region']}" if doc["region"] else ""
+    label = f", label {doc['label']!r}" if doc["label"] else ""
+    print(f"Created {doc['role']} key {doc['key_id']}{region}{label}. It is shown only this once; "
+          "send it as 'Authorization: Bearer KEY':")
+    print(secret)
+    return 0
+
+
+def cmd_issue(args) -> int:
+    fields = _read_json_object(args.fields, "the credential's fields")
+    body: dict[str, Any] = {"region": args.region, "type": args.type, "fields": fields}
+    if args.version is not None:
+        body["version"] = args.version
+    if args.valid_days is not None:
+        body["valid_days"] = args.valid_days
+    if args.request_id:
+        body["request_id"] = args.request_id
+    c = request("POST", _url(args, "/v1/credentials"), _api_key(args), body)
+    print(f"id:      {c.get('id')}" + (f"  ({c['display_id']})" if c.get("display_id") else ""))
+    print(f"type:    {c.get('type')} v{c.get('version')}, region {c.get('region')}")
+    print(f"status:  {c.get('status')}")
+    print(f"valid:   {c.get('issued_at')} to {c.get('expires_at')}")
+    print(c.get("qr_text", ""))
+    if not args.no_qr and c.get("qr_text"):
+        from ecert.imaging import qr
+        print(qr.terminal(c["qr_text"]), end="")
+    return 0
+
+
+def _payload(args) -> str:
+    if args.file:
+        return _read_text(args.file).strip()
+    if args.text == "-":
+        return sys.stdin.read().strip()
+    if args.text:
+        return args.text.strip()
+    raise CliError("give the QR text, --file FILE, or - to read standard input", 2)
+
+
+def cmd_verify(args) -> int:
+    body = {"payload": _payload(args)}
+    if args.purpose:
+        body["purpose"] = args.purpose
+    r = request("POST", _url(args, "/v1/verifications"), _api_key(args), body)
+    if args.json:
+        print(json.dumps(r, ensure_ascii=False, indent=2))
+    else:
+        print(f"result:  {r.get('result')}" + (f" ({r['detail']})" if r.get("detail") else ""))
+        c = r.get("credential")
+        if c:
+            print(f"credential: {c.get('id')}  {c.get('type')} v{c.get('version')}  issued by {c.get('region')}")
+            if c.get("display_id"):
+                print(f"display id: {c['display_id']}")
+            print(f"valid:   {c.get('issued_at')} to {c.get('expires_at')}")
+            print(f"status checked: {'yes' if r.get('status_checked') else 'NO (status list unavailable or stale)'}")
+        print(f"trust list v{r.get('trust_list_version')}; checked at {r.get('checked_at')}")
+        fields = r.get("fields") or {}
+        if fields:
+            print("fields:")
+            width = max(len(k) for k in fields)
+            for k, v in fields.items():
+                print(f"  {k:<{width}}  {v}")
+    return 0 if r.get("result") == "VALID" else 1
+
+
+def cmd_qr(args) -> int:
+    from ecert.imaging import qr
+    text = args.text.strip()
+    try:
+        print(qr.terminal(text), end="")
+    except ValueError as err:  # segno: not encodable in alphanumeric mode, or too long
+        raise CliError(f"cannot draw a QR code of this text (EC1:/EP1: text expected): {err}", 2) from err
+    return 0
+
+
+def cmd_type_publish(args) -> int:
+    doc = _read_json_object(args.file, "a certificate type: id, version, name, schema, disclosure")
+    t = request("POST", _url(args, "/v1/certificate-types"), _api_key(args), doc)
+    print(f"published {t.get('id')} v{t.get('version')} ({t.get('name')})")
+    return 0
+
+
+# -- argument parsing ----------------------------------------------------------------------------
+
+def _gateway_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--url", help=f"gateway URL (default: $ECERT_URL or {DEFAULT_URL})")
+    p.add_argument("--key", help="API key (default: $ECERT_API_KEY)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ecert", description="E-certificate suite command-line tool.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    apikey = sub.add_parser("apikey", help="manage API keys").add_subparsers(dest="action", required=True,
+                                                                              metavar="ACTION")
+    p = apikey.add_parser("create", help="create an API key in the store (printed alone on the last line)")
+    p.add_argument("--role", required=True, help="admin, agency, hotel, traffic_police or integrator")
+    p.add_argument("--region", help="region code, e.g. CN-ZJ (required for agency)")
+    p.add_argument("--label", help="a note to tell keys apart")
+    p.add_argument("--store", help=f"store URI (default: $ECERT_STORE_URI or {DEFAULT_STORE})")
+    p.set_defaults(func=cmd_apikey_create)
+
+    p = sub.add_parser("issue", help="issue a credential through the gateway")
+    p.add_argument("--region", required=True, help="issuing region, e.g. CN-ZJ")
+    p.add_argument("--type", required=True, help="certificate type id, e.g. cn.driving_licence")
+    p.add_argument("--version", type=int, help="schema version (default: the latest)")
+    p.add_argument("--fields", required=True, metavar="FILE.json|-", help="the fields as a JSON object")
+    p.add_argument("--valid-days", type=int)
+    p.add_argument("--request-id", help="idempotency key: the same id returns the same credential")
+    p.add_argument("--no-qr", action="store_true", help="do not draw the QR code")
+    _gateway_options(p)
+    p.set_defaults(func=cmd_issue)
+
+    p = sub.add_parser("verify", help="verify an EC1:/EP1: text through the gateway (exit 0 if VALID)")
+    p.add_argument("text", nargs="?", help="the QR text, or - to read it from standard input")
+    p.add_argument("--file", help="read the QR text from a file")
+    p.add_argument("--purpose", help="why you check (recorded in the access log)")
+    p.add_argument("--json", action="store_true", help="print the gateway's JSON answer")
+    _gateway_options(p)
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("qr", help="draw a QR code of an EC1:/EP1: text in the terminal")
+    p.add_argument("text")
+    p.set_defaults(func=cmd_qr)
+
+    types = sub.add_parser("type", help="certificate types").add_subparsers(dest="action", required=True,
+                                                                             metavar="ACTION")
+    p = types.add_parser("publish", help="publish a certificate type (admin)")
+    p.add_argument("file", metavar="FILE.json")
+    _gateway_options(p)
+    p.set_defaults(func=cmd_type_publish)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CliError as err:
+        print(f"ecert: {err}", file=sys.stderr)
+        return err.status
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # e.g. `ecert verify ... | head`
+        sys.stderr.close()
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

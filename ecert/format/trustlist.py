@@ -1,0 +1,152 @@
+"""The signed trust list: regions, their keys and the certificate types.
+
+The registry builds and signs it (:func:`sign`); verifiers and issuers read it
+with :meth:`TrustList.from_signed`, which checks the root signature and parses
+every public key once, so the verification hot path only does dictionary look-ups.
+
+This is the wire format only: a certificate type is kept as the :class:`TypeEntry` the list
+carries. :class:`ecert.rules.trust.TrustList` is the same list with every type's schema
+compiled, which is what verification uses.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import cbor2
+
+from ..errors import EcertError, FormatError
+from . import cose
+from .keys import PublicKey, SigningKey
+
+
+class TrustListError(EcertError):
+    """The trust list is not signed by the pinned root key or is malformed."""
+
+    code = "TRUST_LIST_INVALID"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyEntry:
+    region: str
+    public: PublicKey
+    status: str
+    nbf: int
+    exp: int
+    revoked_at: int | None = None
+
+    @property
+    def kid(self) -> bytes:
+        return self.public.kid
+
+
+@dataclass(slots=True)
+class RegionEntry:
+    code: str
+    name: str
+    endpoint: str
+    keys: list[KeyEntry] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class TypeEntry:
+    """A certificate type as the trust list carries it (schema as JSON text)."""
+
+    id: str
+    version: int
+    name: str
+    schema_text: str
+    disclosure: dict
+
+
+def sign(root: SigningKey, payload: Mapping[str, Any]) -> bytes:
+    return cose.sign1(root, cbor2.dumps(dict(payload)))
+
+
+class TrustList:
+    """A verified, indexed trust list; ``types`` holds what :meth:`make_type` makes of each type."""
+
+    make_type: Any = TypeEntry  # (id, version, name, schema text, disclosure) -> the type's object
+
+    def __init__(self, payload: Mapping[str, Any], signed: bytes = b""):
+        try:
+            self.version = int(payload["v"])
+            self.iat = int(payload["iat"])
+            self.exp = int(payload["exp"])
+            self.regions: dict[str, RegionEntry] = {}
+            self.keys_by_kid: dict[bytes, list[KeyEntry]] = {}
+            for r in payload["regions"]:
+                region = RegionEntry(r["code"], r["name"], r.get("endpoint", ""))
+                for k in r["keys"]:
+                    entry = KeyEntry(region.code, PublicKey(int(k["alg"]), bytes(k["spki"])), k["status"],
+                                     int(k["nbf"]), int(k["exp"]), k.get("revoked_at"))
+                    if entry.kid != bytes(k["kid"]):
+                        raise TrustListError(f"kid {bytes(k['kid']).hex()} does not match its key")
+                    region.keys.append(entry)
+                    self.keys_by_kid.setdefault(entry.kid, []).append(entry)
+                self.regions[region.code] = region
+            self.types: dict[tuple[str, int], Any] = {}
+            make_type = type(self).make_type
+            for t in payload["types"]:
+                ts = make_type(t["id"], int(t["v"]), t["name"], t["schema"], dict(t["disclosure"]))
+                self.types[(ts.id, ts.version)] = ts
+        except TrustListError:
+            raise
+        except (KeyError, TypeError, ValueError, EcertError) as err:
+            raise TrustListError(f"malformed trust list: {err}") from err
+        self.payload = payload
+        self.signed = signed
+
+    @classmethod
+    def from_signed(cls, signed: bytes, root: PublicKey) -> "TrustList":
+        try:
+            s1 = cose.parse_sign1(signed)
+        except FormatError as err:
+            raise TrustListError(f"trust list is not a COSE_Sign1: {err}") from err
+        if s1.kid != root.kid or s1.alg != root.alg or not root.verify(s1.signature, s1.to_be_signed()):
+            raise TrustListError("trust list is not signed by the pinned root key")
+        payload = cose.loads(s1.payload)
+        if not isinstance(payload, Mapping):
+            raise TrustListError("trust list payload is not a map")
+        return cls(payload, signed)
+
+    def is_stale(self, now: int) -> bool:
+        return now >= self.exp
+
+
+def to_jsonable(obj: Any) -> Any:
+    """CBOR value to JSON-able value, byte strings as base64."""
+    if isinstance(obj, bytes):
+        return base64.b64encode(obj).decode()
+    if isinstance(obj, Mapping):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    return obj
+
+
+def to_json(payload: Mapping[str, Any]) -> str:
+    return json.dumps(to_jsonable(payload), ensure_ascii=False, separators=(",", ":"))
+
+
+def build_payload(*, version: int, iat: int, exp: int, regions: list[Mapping], keys: list[Mapping],
+                  types: list[Mapping]) -> dict[str, Any]:
+    """The trust-list payload from the registry's stored regions, keys and types."""
+    by_region: dict[str, list] = {}
+    for k in keys:
+        entry = {"kid": bytes.fromhex(k["kid"]), "alg": int(k["alg"]), "spki": base64.b64decode(k["spki"]),
+                 "nbf": int(k["nbf"]), "exp": int(k["exp"]), "status": k["status"]}
+        if k.get("revoked_at") is not None:
+            entry["revoked_at"] = int(k["revoked_at"])
+        by_region.setdefault(k["region"], []).append(entry)
+    return {
+        "v": version, "iat": iat, "exp": exp,
+        "regions": [{"code": r["code"], "name": r["name"], "endpoint": r.get("endpoint") or "",
+                     "keys": by_region.get(r["code"], [])} for r in regions],
+        "types": [{"id": t["id"], "v": int(t["version"]), "name": t["name"], "schema": t["schema"],
+                   "disclosure": dict(t["disclosure"])} for t in types],
+    }

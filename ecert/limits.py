@@ -1,0 +1,45 @@
+"""Every size and count limit the suite enforces, written once.
+
+The gateway, the services, the OpenAPI document and the scanner page use these names
+(``tests/test_vocabulary.py`` holds the page's own copies to them). The wire formats' own
+limits (text, COSE and status-list sizes) belong to the format contract and live with the
+formats in :mod:`ecert.format`.
+"""
+
+from __future__ import annotations
+
+MAX_PURPOSE = 200
+"""Characters in a verification's ``purpose``."""
+MAX_BATCH = 1000
+"""Payloads in one batch verification."""
+MAX_VALID_DAYS = 20 * 365
+"""Days a credential may be issued for (``valid_days``)."""
+MAX_REQUEST_ID = 128
+"""Characters in an issuance's ``request_id`` (and in an ``X-Request-Id`` header)."""
+MAX_TYPE_VERSION = 10_000
+"""The highest version number of a certificate type."""
+MAX_NAME = 200
+"""Characters in a region's or a certificate type's name."""
+MAX_SPKI = 1024
+"""Bytes of a public key (SubjectPublicKeyInfo DER) a region may register."""
+MAX_EPOCH = 2**40
+"""Epoch seconds accepted for a key's ``nbf``/``exp``: far beyond any key's life, inside int64."""
+MAX_API_KEY = 128
+"""Characters of an API key."""
+
+MAX_BODY = 1024 * 1024
+"""Bytes of a JSON request body (the default of ``ECERT_MAX_BODY``)."""
+MAX_PAYLOAD_CHARS = 1024 * 1024
+"""Characters of one payload the verifier reads at all (the format limits are far below)."""
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+"""Bytes of a picture to read QR codes from."""
+MAX_IMAGE_PIXELS = 40_000_000
+"""Pixels of such a picture (a 48 MP phone photo is 8000×6000; one grayscale copy is 40 MB)."""
+MAX_CODES_PER_IMAGE = 16
+"""QR codes answered from one picture."""
+MULTIPART_OVERHEAD = 64 * 1024
+"""Bytes of a multipart verification beyond its picture: the purpose part and the framing."""
+MAX_MULTIPART = MAX_IMAGE_BYTES + MULTIPART_OVERHEAD
+"""Bytes of a whole multipart verification body."""
+MAX_PURPOSE_PART = 4096
+"""Bytes of the ``purpose`` part of a multipart verification (its text is then held to MAX_PURPOSE)."""

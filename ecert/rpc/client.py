@@ -1,0 +1,77 @@
+"""The client end of the suite's gRPC plumbing.
+
+- :func:`channel` opens a channel that sends the internal token on every unary call;
+  :class:`ChannelPool` keeps one per target for the regional issuers.
+- :func:`call` awaits a client call and turns a failure back into the domain error it
+  stands for (:mod:`ecert.rpc.status`). Every call the suite makes passes a deadline
+  (``timeout=``); :data:`DEFAULT_TIMEOUT` is the one used where no other is named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import TypeVar
+
+import grpc
+
+from . import status
+from .server import OPTIONS, TOKEN_HEADER
+
+DEFAULT_TIMEOUT = 10.0
+"""Seconds a call to another process of the suite may take unless the caller says otherwise."""
+
+
+class _AddToken(grpc.aio.UnaryUnaryClientInterceptor):
+    """Adds the internal token, and the default deadline to a call that has none."""
+
+    def __init__(self, token: str):
+        self._md = (TOKEN_HEADER, token)
+
+    async def intercept_unary_unary(self, continuation, d, request):
+        md = list(d.metadata or ())
+        md.append(self._md)
+        timeout = d.timeout if d.timeout is not None else DEFAULT_TIMEOUT
+        return await continuation(grpc.aio.ClientCallDetails(d.method, timeout, md, d.credentials,
+                                                             d.wait_for_ready), request)
+
+
+def token_metadata(internal_token: str) -> tuple[tuple[str, str], ...]:
+    """Metadata for a stream call: streams take it directly (an interceptor on a stream call
+    routes every write through an extra queue)."""
+    return ((TOKEN_HEADER, internal_token),)
+
+
+def channel(target: str, internal_token: str) -> grpc.aio.Channel:
+    """A client channel that sends the internal token on every unary call."""
+    return grpc.aio.insecure_channel(target, options=OPTIONS, interceptors=[_AddToken(internal_token)])
+
+
+class ChannelPool:
+    """One channel per target, opened on first use: the regional issuers, whose endpoints
+    come from the registry's directory and may change while a process runs."""
+
+    def __init__(self, internal_token: str):
+        self._token = internal_token
+        self._channels: dict[str, grpc.aio.Channel] = {}
+
+    def get(self, target: str) -> grpc.aio.Channel:
+        ch = self._channels.get(target)
+        if ch is None:
+            ch = self._channels[target] = channel(target, self._token)
+        return ch
+
+    async def close(self) -> None:
+        channels, self._channels = self._channels, {}
+        for ch in channels.values():
+            await ch.close()
+
+
+T = TypeVar("T")
+
+
+async def call(awaitable: Awaitable[T]) -> T:
+    """Await a client call; a failed call raises the domain error it stands for."""
+    try:
+        return await awaitable
+    except grpc.aio.AioRpcError as err:
+        raise status.from_rpc_error(err) from err

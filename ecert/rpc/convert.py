@@ -1,0 +1,20 @@
+"""Translations between protobuf messages and core objects, shared by every gRPC edge."""
+
+from __future__ import annotations
+
+from ecertpb.v1 import common_pb2
+
+from ..rules.access import Principal, service_principal
+
+
+def principal_to_pb(p: Principal) -> common_pb2.Principal:
+    return common_pb2.Principal(role=p.role, region=p.region, key_id=p.key_id)
+
+
+def principal_from_pb(pb: common_pb2.Principal) -> Principal:
+    return Principal(pb.role, pb.region, pb.key_id)
+
+
+def service_principal_pb(region: str = "") -> common_pb2.Principal:
+    """The principal the suite's own processes use between themselves, as protobuf."""
+    return principal_to_pb(service_principal(region))

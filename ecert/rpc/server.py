@@ -1,0 +1,123 @@
+"""The server end of the suite's gRPC plumbing, shared by the three services.
+
+- :func:`create_server` builds a ``grpc.aio`` server with the standard health service and
+  the internal-token check as an interceptor, binds it and returns ``(server, port)``
+  (port 0 in tests).
+- :func:`rpc` wraps a servicer method: domain errors become gRPC statuses with the error
+  code in trailing metadata (:mod:`ecert.rpc.status`); anything unexpected is logged (no
+  request data) and answered ``INTERNAL``.
+- :func:`start` and :func:`stop` set the health status around the server's own start and
+  graceful stop; :mod:`ecert.rpc.lifecycle` runs a whole process around them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hmac
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from ..errors import EcertError, Unavailable
+from . import status
+
+log = logging.getLogger("ecert.grpc")
+
+TOKEN_HEADER = "x-ecert-internal-token"
+MAX_MESSAGE = 16 * 1024 * 1024
+OPTIONS = [
+    ("grpc.max_receive_message_length", MAX_MESSAGE),
+    ("grpc.max_send_message_length", MAX_MESSAGE),
+]
+_OPEN_METHODS = ("/grpc.health.v1.Health/",)
+
+
+class _TokenCheck(grpc.aio.ServerInterceptor):
+    """Every call but health checks carries the suite's internal token (streams: once, at the start)."""
+
+    def __init__(self, token: str):
+        self._token = token.encode()
+
+        async def deny(request, context):
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "internal token missing or wrong")
+
+        async def deny_stream(request_iterator, context):
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "internal token missing or wrong")
+            yield  # an async generator, as stream handlers are
+
+        self._deny = grpc.unary_unary_rpc_method_handler(deny)
+        self._deny_stream = grpc.stream_stream_rpc_method_handler(deny_stream)
+
+    def _allowed(self, details) -> bool:
+        for key, value in details.invocation_metadata or ():
+            if key == TOKEN_HEADER:
+                given = value.encode() if isinstance(value, str) else value
+                return hmac.compare_digest(given, self._token)
+        return False
+
+    async def intercept_service(self, continuation, details):
+        if details.method.startswith(_OPEN_METHODS) or self._allowed(details):
+            return await continuation(details)
+        handler = await continuation(details)
+        if handler is not None and (handler.request_streaming or handler.response_streaming):
+            return self._deny_stream
+        return self._deny
+
+
+def create_server(addr: str, register: Iterable[Callable[[grpc.aio.Server], Any]], *,
+                  internal_token: str, service_names: Iterable[str]) -> tuple[grpc.aio.Server, int]:
+    """A server with health checking and the token check, bound to ``addr``."""
+    server = grpc.aio.server(interceptors=[_TokenCheck(internal_token)], options=OPTIONS)
+    for add in register:
+        add(server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    port = server.add_insecure_port(addr)
+    if port == 0:
+        raise Unavailable(f"cannot bind {addr}")
+    server.health = health_servicer  # type: ignore[attr-defined]
+    server.service_names = list(service_names)  # type: ignore[attr-defined]
+    return server, port
+
+
+async def _set_health(server: grpc.aio.Server, serving: bool) -> None:
+    value = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+    for name in ("", *server.service_names):  # type: ignore[attr-defined]
+        await server.health.set(name, value)  # type: ignore[attr-defined]
+
+
+async def start(server: grpc.aio.Server) -> None:
+    await server.start()
+    await _set_health(server, True)
+
+
+async def stop(server: grpc.aio.Server, grace: float = 5.0) -> None:
+    """Report NOT_SERVING, then stop: calls in progress get ``grace`` seconds to finish."""
+    await _set_health(server, False)
+    await server.stop(grace)
+
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+
+def rpc(method: F) -> F:
+    """Servicer method wrapper: domain errors to gRPC statuses, never a stack trace to the caller."""
+
+    @functools.wraps(method)
+    async def wrapper(self, request, context: grpc.aio.ServicerContext):
+        try:
+            return await method(self, request, context)
+        except EcertError as err:
+            context.set_trailing_metadata(status.trailers(err))
+            await context.abort(status.to_grpc(err), err.message)
+        except (asyncio.CancelledError, grpc.aio.AbortError):
+            raise
+        except Exception:
+            log.exception("unexpected error in %s", method.__qualname__)
+            await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,79 @@
+"""Principals and the authorisation rules, written once.
+
+Every check of who may do what is a function here; the gateway checks early (a clear 403
+before any backend call) and the services check again with the same functions, so a call
+that reaches a service some other way meets the same rules. Roles: see
+:class:`ecert.vocab.Role`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from ..errors import InvalidRequest, NotFound, PermissionDenied
+from ..vocab import ISSUE_ROLES, KEY_ROLES, Role
+
+SERVICE_KEY_ID = "internal"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    role: str
+    region: str = ""
+    key_id: str = ""
+
+    def may_manage(self, region: str) -> bool:
+        """Admin, or the agency (or the suite's own service) of ``region``."""
+        return self.role == Role.ADMIN or (self.role in (Role.AGENCY, Role.SERVICE) and self.region == region)
+
+
+def service_principal(region: str = "") -> Principal:
+    """The principal the suite's own processes use between themselves (one region's, or none)."""
+    return Principal(Role.SERVICE, region, SERVICE_KEY_ID)
+
+
+def require_role(p: Principal, *roles: str) -> None:
+    if p.role not in roles:
+        raise PermissionDenied(f"role {p.role or '(none)'} may not do this")
+
+
+def require_region(p: Principal, region: str) -> None:
+    if not p.may_manage(region):
+        raise PermissionDenied(f"role {p.role or '(none)'} may not act for region {region}")
+
+
+def require_issuer(p: Principal, region: str) -> None:
+    """May issue, present and change the status of ``region``'s credentials."""
+    require_role(p, *ISSUE_ROLES)
+    require_region(p, region)
+
+
+def record_regions(p: Principal, issuing_regions: list[str]) -> list[str]:
+    """The regions whose credential records ``p`` may read, among ``issuing_regions``: an
+    agency its own, an admin every one; no other role reads records (403)."""
+    if p.role == Role.AGENCY:
+        return [p.region]
+    if p.role == Role.ADMIN:
+        return list(issuing_regions)
+    raise PermissionDenied(f"role {p.role} may not read credential records")
+
+
+def require_record(p: Principal, region: str, record_region: str | None, what: str) -> None:
+    """``p`` reads a record that ``region``'s issuer holds for ``record_region`` (None: no
+    such record). An unknown record and one of another region answer the same 404."""
+    require_region(p, region)
+    if record_region != region:
+        raise NotFound(f"no credential {what[:40]} in {region}")
+
+
+def check_key_role(role: str, region: str | None) -> None:
+    """The role and region an API key may be created with."""
+    if role not in KEY_ROLES:
+        raise InvalidRequest(f"role must be one of {', '.join(KEY_ROLES)}")
+    if role == Role.AGENCY and not region:
+        raise InvalidRequest("an agency key is bound to one region: give --region")
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()

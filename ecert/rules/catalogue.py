@@ -1,0 +1,49 @@
+"""The common catalogue of certificate types shipped with the suite (``catalogue/*.json``)."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+from ..errors import InvalidRequest
+from ..limits import MAX_NAME, MAX_TYPE_VERSION
+from .schema import check_disclosure, check_type_id, parse_schema
+
+
+def load_type_document(doc: Any) -> dict[str, Any]:
+    """Check a type document ``{"id", "version", "name", "schema", "disclosure"}``.
+
+    Returns it normalised, with ``schema`` as JSON text; raises InvalidRequest naming the problem.
+    """
+    if not isinstance(doc, dict):
+        raise InvalidRequest("a certificate type must be a JSON object")
+    type_id = check_type_id(doc.get("id"))
+    version = doc.get("version", 1)
+    if type(version) is not int or not 1 <= version <= MAX_TYPE_VERSION:
+        raise InvalidRequest("version must be an integer from 1", field="version")
+    name = doc.get("name")
+    if not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME:
+        raise InvalidRequest("name is required (at most 200 characters)", field="name")
+    schema = doc.get("schema")
+    schema_text = schema if isinstance(schema, str) else json.dumps(schema, ensure_ascii=False, sort_keys=True)
+    parsed = parse_schema(schema_text)
+    disclosure = check_disclosure(doc.get("disclosure", {}), parsed)
+    return {"id": type_id, "version": version, "name": name, "schema": schema_text, "disclosure": disclosure}
+
+
+def builtin_types() -> list[dict[str, Any]]:
+    folder = resources.files("ecert.rules") / "catalogue"
+    docs = []
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".json"):
+            docs.append(load_type_document(json.loads(entry.read_text(encoding="utf-8"))))
+    return docs
+
+
+DEFAULT_REGIONS = {
+    "CN-SH": "上海市 / Shanghai",
+    "CN-ZJ": "浙江省 / Zhejiang",
+    "CN-JS": "江苏省 / Jiangsu",
+    "CN-AH": "安徽省 / Anhui",
+}

@@ -1,0 +1,33 @@
+"""The checks of a request's own values that every entry point makes the same way: the
+gateway before it calls a service, the service again for callers that reach it directly."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..errors import InvalidRequest
+from ..limits import MAX_BATCH, MAX_PURPOSE, MAX_REQUEST_ID, MAX_VALID_DAYS
+
+
+def check_purpose(purpose: str) -> str:
+    if len(purpose) > MAX_PURPOSE:
+        raise InvalidRequest(f"purpose is over {MAX_PURPOSE} characters", field="purpose")
+    return purpose
+
+
+def check_batch(payloads: Sequence) -> Sequence:
+    if len(payloads) > MAX_BATCH:
+        raise InvalidRequest(f"at most {MAX_BATCH:,} payloads per batch", field="payloads")
+    return payloads
+
+
+def check_valid_days(days: int) -> int:
+    if not 1 <= days <= MAX_VALID_DAYS:
+        raise InvalidRequest(f"valid_days must be 1..{MAX_VALID_DAYS}", field="valid_days")
+    return days
+
+
+def check_request_id(request_id: str) -> str:
+    if len(request_id) > MAX_REQUEST_ID:
+        raise InvalidRequest(f"request_id is over {MAX_REQUEST_ID} characters", field="request_id")
+    return request_id

@@ -1,0 +1,212 @@
+"""Certificate-type schemas: checking fields, converting them, and disclosure.
+
+Fields travel as JSON at the edges and as CBOR inside credentials. The only
+difference is byte strings (e.g. ``photo``, a SHA-256 digest): a schema marks
+them with ``"contentEncoding": "base16"``; in JSON they are lower-case hex, in
+CBOR raw bytes. Validation always runs on the JSON form, so issuer and verifier
+check exactly the same thing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jsonschema
+from jsonschema import Draft202012Validator
+
+from ..errors import InvalidRequest, RuleViolation
+from ..vocab import KEY_ROLES
+from . import fastschema, identifiers
+
+MAX_SCHEMA_BYTES = 64 * 1024
+MAX_FIELDS_BYTES = 16 * 1024
+_TYPE_ID_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._")
+_CODE_RE = re.compile(r"[0-9A-Z]{1,24}")
+# Field values a credential may carry (format spec, section 3): no arrays, objects or floats.
+FIELD_TYPES = frozenset({"string", "integer", "boolean"})
+
+# Draft 2020-12 plus the suite's identifier formats (cn-citizen-id, ...) and x-date-order.
+Validator = jsonschema.validators.extend(Draft202012Validator, identifiers.KEYWORDS)
+FORMAT_CHECKER = identifiers.format_checker()
+
+
+def check_type_id(type_id: str) -> str:
+    if (not isinstance(type_id, str) or not 3 <= len(type_id) <= 64 or not set(type_id) <= _TYPE_ID_CHARS
+            or "." not in type_id or type_id.startswith(".") or type_id.endswith(".")):
+        raise InvalidRequest("type id must be dotted lower-case, e.g. cn.driving_licence", field="type")
+    return type_id
+
+
+class TypeSchema:
+    """A parsed certificate-type schema with its compiled validator."""
+
+    __slots__ = ("id", "version", "name", "schema_text", "schema", "disclosure", "type_code", "_validator",
+                 "_fast", "_bytes_fields", "_display_ids")
+
+    def __init__(self, type_id: str, version: int, name: str, schema_text: str,
+                 disclosure: Mapping[str, list[str]]):
+        self.id = type_id
+        self.version = version
+        self.name = name
+        self.schema_text = schema_text
+        self.schema = parse_schema(schema_text)
+        self.disclosure = {role: list(fields) for role, fields in disclosure.items()}
+        code = self.schema.get("x-ecert-type-code")
+        self.type_code = code if isinstance(code, str) and _CODE_RE.fullmatch(code) else \
+            re.sub("[^0-9A-Z]", "", type_id.upper())[:24]
+        self._validator = Validator(self.schema, format_checker=FORMAT_CHECKER)
+        self._fast = fastschema.compile_schema(self.schema, identifiers.STRING_FORMAT_CHECKS)
+        props = self.schema.get("properties", {}) if isinstance(self.schema, dict) else {}
+        self._bytes_fields = frozenset(
+            name for name, p in props.items() if isinstance(p, dict) and p.get("contentEncoding") == "base16")
+        self._display_ids: dict[str, Callable[[str], str]] = {}
+
+    def validate(self, fields: Mapping[str, Any]) -> None:
+        """Raise :class:`RuleViolation` naming the first failing field."""
+        if self.is_valid(fields):
+            return
+        best = jsonschema.exceptions.best_match(self._validator.iter_errors(fields))
+        path = ".".join(str(p) for p in best.absolute_path)
+        if not path and best.validator == "required":
+            missing = [f for f in best.validator_value if f not in fields]
+            path = missing[0] if missing else ""
+        if not path and best.validator == "additionalProperties":
+            extra = [f for f in fields if f not in self.schema.get("properties", {})]
+            path = extra[0] if extra else ""
+        raise RuleViolation(f"field {path or '(root)'}: {best.message}", code="SCHEMA_INVALID", field=path or None)
+
+    def is_valid(self, fields: Mapping[str, Any]) -> bool:
+        """The verification hot path: the compiled check when the schema allowed one."""
+        if self._fast is not None:
+            return self._fast(fields)
+        return self._validator.is_valid(fields)
+
+    def to_cbor(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """JSON-form fields (already validated) to the CBOR form carried in a credential."""
+        out = dict(fields)
+        for name in self._bytes_fields & out.keys():
+            out[name] = bytes.fromhex(out[name])
+        return out
+
+    def display_id(self, region: str, cred_id: str) -> str:
+        """The national-style identifier ``1.2.156.3005.2.{type}.{issuer}.{serial}.{version}.{check}``."""
+        make = self._display_ids.get(region)
+        if make is None:
+            make = identifiers.display_id_maker(self.type_code, identifiers.issuer_code(region), self.version)
+            if len(self._display_ids) < 256:  # one per region of the trust list; bounded all the same
+                self._display_ids[region] = make
+        return make(cred_id)
+
+    def disclosed(self, role: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        allowed = self.disclosure.get(role, ())
+        return {k: fields[k] for k in allowed if k in fields}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "version": self.version, "name": self.name,
+                "schema": self.schema, "disclosure": self.disclosure}
+
+
+def pick_type(types: Mapping[tuple[str, int], TypeSchema], type_id: str, version: int = 0) -> TypeSchema | None:
+    """Type ``type_id`` at ``version``, or its newest version when ``version`` is 0."""
+    if version:
+        return types.get((type_id, version))
+    versions = [v for (t, v) in types if t == type_id]
+    return types[(type_id, max(versions))] if versions else None
+
+
+def to_json_fields(d: Mapping[str, Any]) -> dict[str, Any]:
+    """CBOR-form fields to JSON form (byte strings become lower-case hex)."""
+    return {k: (v.hex() if isinstance(v, bytes) else v) for k, v in d.items()}
+
+
+def parse_schema(schema_text: str) -> dict:
+    """Parse and check a JSON Schema (draft 2020-12) for a certificate type."""
+    if not isinstance(schema_text, str) or len(schema_text.encode()) > MAX_SCHEMA_BYTES:
+        raise InvalidRequest("schema must be JSON text of at most 64 KiB", code="SCHEMA_MALFORMED", field="schema")
+    try:
+        schema = json.loads(schema_text)
+    except (ValueError, RecursionError) as err:
+        raise InvalidRequest(f"schema is not JSON: {err}", code="SCHEMA_MALFORMED", field="schema") from err
+    if not isinstance(schema, dict):
+        raise InvalidRequest("schema must be a JSON object", code="SCHEMA_MALFORMED", field="schema")
+    try:
+        Validator.check_schema(schema)
+    except jsonschema.exceptions.SchemaError as err:
+        raise InvalidRequest(f"schema is not a valid JSON Schema: {err.message}",
+                             code="SCHEMA_MALFORMED", field="schema") from err
+    except RecursionError as err:
+        raise InvalidRequest("schema is nested too deeply", code="SCHEMA_MALFORMED", field="schema") from err
+    if schema.get("type") != "object" or not isinstance(schema.get("properties"), dict):
+        raise InvalidRequest("schema must describe an object with properties", code="SCHEMA_MALFORMED",
+                             field="schema")
+    for name, prop in schema["properties"].items():
+        bad = _field_types(prop) - FIELD_TYPES
+        if bad:
+            raise InvalidRequest(f"field {name}: a credential field cannot be of type {sorted(bad)[0]} "
+                                 "(text, integer, boolean, date text or hex bytes only)",
+                                 code="SCHEMA_MALFORMED", field="schema")
+    return schema
+
+
+def _field_types(prop: Any) -> set[str]:
+    """The JSON types a property schema names, including inside anyOf/oneOf/allOf."""
+    if not isinstance(prop, dict):
+        return set()
+    t = prop.get("type")
+    found = {t} if isinstance(t, str) else set(t) if isinstance(t, list) else set()
+    for key in ("anyOf", "oneOf", "allOf"):
+        for sub in prop.get(key, ()) if isinstance(prop.get(key), list) else ():
+            found |= _field_types(sub)
+    return found
+
+
+def check_disclosure(disclosure: Any, schema: dict) -> dict[str, list[str]]:
+    if not isinstance(disclosure, dict):
+        raise InvalidRequest("disclosure must map roles to field lists", field="disclosure")
+    props = schema.get("properties", {})
+    out = {}
+    for role, fields in disclosure.items():
+        if role not in KEY_ROLES:
+            raise InvalidRequest(f"unknown role {role!r} in disclosure", field="disclosure")
+        if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+            raise InvalidRequest(f"disclosure for {role} must be a list of field names", field="disclosure")
+        unknown = [f for f in fields if f not in props]
+        if unknown:
+            raise InvalidRequest(f"disclosure for {role} names unknown fields {unknown}", field="disclosure")
+        out[role] = fields
+    return out
+
+
+def parse_fields_json(text: str) -> dict[str, Any]:
+    if len(text.encode()) > MAX_FIELDS_BYTES:
+        raise InvalidRequest("fields are over 16 KiB", field="fields")
+    try:
+        fields = json.loads(text)
+    except (ValueError, RecursionError) as err:
+        raise InvalidRequest("fields are not JSON", field="fields") from err
+    if not isinstance(fields, dict):
+        raise InvalidRequest("fields must be a JSON object", field="fields")
+    return fields
+
+
+_REGION_RE = re.compile(r"[A-Z]{2}-[A-Z0-9]{1,3}")
+
+
+def check_region_code(code: str, field: str = "region") -> str:
+    """An ISO 3166-2 subdivision code such as ``CN-ZJ``."""
+    if not isinstance(code, str) or not _REGION_RE.fullmatch(code):
+        raise InvalidRequest("region must be an ISO 3166-2 code such as CN-ZJ", field=field)
+    return code
+
+
+_ENDPOINT_RE = re.compile(r"[A-Za-z0-9.\-]{1,253}:[0-9]{1,5}|\[[0-9A-Fa-f:.]{2,45}\]:[0-9]{1,5}")
+
+
+def check_endpoint(endpoint: str) -> str:
+    """An issuer's gRPC address, ``host:port`` (or empty: no issuer online)."""
+    if endpoint and not _ENDPOINT_RE.fullmatch(endpoint):
+        raise InvalidRequest("endpoint must be host:port", field="endpoint")
+    return endpoint

@@ -1,0 +1,202 @@
+"""The verification recipe: EC1 text (or EP1 token) to verified claims.
+
+Checks run in the order of the format spec's table and the first failure is the
+answer. Everything here is offline and synchronous: the trust list and status
+lists are passed in (the verifier service keeps them cached).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import FormatError, Outcome
+from ..format import cose, credential, presentation
+from ..format.credential import Claims
+from ..format.presentation import TokenClaims
+from ..format.statuslist import REVOKED, SUSPENDED, StatusList
+from ..vocab import KeyStatus
+from .schema import TypeSchema, to_json_fields
+from .trust import KeyEntry, TrustList
+
+DEFAULT_SKEW = 60
+
+
+@dataclass(slots=True)
+class Result:
+    outcome: Outcome
+    detail: str = ""
+    claims: Claims | None = None
+    token: TokenClaims | None = None
+    key: KeyEntry | None = None
+    type: TypeSchema | None = None
+    fields: dict[str, Any] | None = None  # JSON form, all fields; filter with disclosed()
+    status_checked: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.VALID
+
+    def disclosed(self, role: str) -> dict[str, Any]:
+        if self.type is None or self.fields is None:
+            return {}
+        return self.type.disclosed(role, self.fields)
+
+
+def _verified_key(trust: TrustList, kid: bytes, alg: int, signature: bytes, tbs: bytes) -> KeyEntry:
+    """The trust-list key that signed ``tbs``: kid, algorithm, signature and key status, in the
+    spec's order. Several keys may share a kid (8 bytes can collide): each is tried."""
+    candidates = trust.keys_by_kid.get(kid)
+    if not candidates:
+        raise FormatError(Outcome.KID_UNKNOWN, f"no key {kid.hex()} in trust list v{trust.version}")
+    key = None
+    alg_matched = False
+    for k in candidates:
+        if k.public.alg == alg:
+            alg_matched = True
+            if k.public.verify(signature, tbs):
+                key = k
+                break
+    if not alg_matched:
+        raise FormatError(Outcome.ALG_NOT_ALLOWED, "algorithm does not match the key's registered one")
+    if key is None:
+        raise FormatError(Outcome.SIGNATURE_INVALID, "signature does not verify")
+    if key.status == KeyStatus.REVOKED:
+        raise FormatError(Outcome.KEY_REVOKED, f"key {key.kid.hex()} of {key.region} is revoked")
+    return key
+
+
+def _check_iat(key: KeyEntry, iat: Any) -> None:
+    if type(iat) is int and not key.nbf <= iat < key.exp:
+        raise FormatError(Outcome.KEY_NOT_VALID_AT_IAT, "iat is outside the signing key's validity")
+
+
+def _claims_map(key: KeyEntry, payload: bytes) -> Any:
+    """The decoded payload (None if it is not CBOR: ``parse_claims`` then names the fault),
+    after the iat-in-key-window check, which comes first in the spec's order."""
+    try:
+        raw = cose.loads(payload, Outcome.CLAIMS_MALFORMED)
+    except FormatError:
+        raw = None
+    _check_iat(key, raw.get(credential.CLAIM_IAT) if isinstance(raw, Mapping) else None)
+    return raw
+
+
+def _signed(cose_bytes: bytes, trust: TrustList) -> tuple[KeyEntry, Any]:
+    """COSE shape, algorithm, kid, signature, key status; returns the key and raw claims."""
+    s1 = cose.parse_sign1(cose_bytes)
+    key = _verified_key(trust, s1.kid, s1.alg, s1.signature, s1.to_be_signed())
+    return key, _claims_map(key, s1.payload)
+
+
+def _times(iss: str, key: KeyEntry, iat: int, exp: int, nbf: int | None, now: int, skew: int) -> None:
+    if iss != key.region:
+        raise FormatError(Outcome.ISSUER_MISMATCH, f"iss {iss!r} is not the key's region {key.region}")
+    if (nbf is not None and now < nbf) or iat > now + skew:
+        raise FormatError(Outcome.NOT_YET_VALID, "not yet valid")
+    if now >= exp:
+        raise FormatError(Outcome.EXPIRED, "expired")
+
+
+try:
+    from ..format._fast import decode_ec1 as _decode_ec1
+except ImportError:  # the optional C extension was not built: the reference path does it all
+    _decode_ec1 = None
+_new_tuple = tuple.__new__
+
+
+def _decoded(text: str, trust: TrustList, res: Result) -> tuple[KeyEntry, Claims, dict[str, Any] | None]:
+    """Decoding and signature stages: the signing key, the claims and, when the fast path
+    produced them, the fields in JSON form.
+
+    The C fast path (``ecert._fast.decode_ec1``) reads well-formed texts in one call; it never
+    names an error: for anything outside its strict subset it answers None and the reference
+    decoders below decide, so every failure is named exactly as the spec's table says.
+    """
+    fast = _decode_ec1(text) if _decode_ec1 is not None else None
+    if fast is None:
+        key, raw = _signed(credential.decode_text(text), trust)
+        res.key = key
+        return key, credential.parse_claims(raw), None
+    alg, kid, tbs, signature, payload, c = fast
+    key = _verified_key(trust, kid, alg, signature, tbs)
+    if c is None:  # the claims are outside the fast subset: the reference parser names the fault
+        raw = _claims_map(key, payload)
+        res.key = key
+        return key, credential.parse_claims(raw), None
+    _check_iat(key, c[1])
+    res.key = key
+    return key, _new_tuple(Claims, c[:10]), c[10]
+
+
+def check_credential(text: str, trust: TrustList, now: int, skew: int = DEFAULT_SKEW) -> Result:
+    """Every offline check of an EC1 text up to and including the schema."""
+    res = Result(Outcome.VALID)
+    try:
+        key, claims, fields = _decoded(text, trust, res)
+        res.claims = claims
+        _times(claims.iss, key, claims.iat, claims.exp, claims.nbf, now, skew)
+        ts = trust.types.get((claims.type_id, claims.type_version))
+        if ts is None:
+            raise FormatError(Outcome.TYPE_UNKNOWN, f"type {claims.type_id} v{claims.type_version} is unknown")
+        res.type = ts
+        if fields is None:
+            fields = to_json_fields(claims.fields)
+        if not ts.is_valid(fields):
+            raise FormatError(Outcome.SCHEMA_INVALID, "fields do not satisfy the type's schema")
+        res.fields = fields
+    except FormatError as err:
+        res.outcome, res.detail = err.outcome, err.message
+    return res
+
+
+def apply_status(res: Result, status_list: StatusList | None, now: int) -> Result:
+    """The last check: the credential's entry in its (fresh) status list."""
+    claims = res.claims
+    if not res.ok or claims is None:
+        return res
+    if claims.status_uri is None:
+        res.status_checked = True  # nothing to check: the credential has no status entry
+        return res
+    if status_list is None or status_list.is_stale(now):
+        res.status_checked = False
+        res.detail = "status list unavailable or stale"
+        return res
+    res.status_checked = True
+    value = status_list.get(claims.status_idx)
+    if value == REVOKED:
+        res.outcome, res.detail = Outcome.REVOKED, "revoked by the issuer"
+    elif value == SUSPENDED:
+        res.outcome, res.detail = Outcome.SUSPENDED, "suspended by the issuer"
+    return res
+
+
+def verify(text: str, trust: TrustList, now: int, *,
+           status_lists: Callable[[str], StatusList | None] = lambda uri: None,
+           skew: int = DEFAULT_SKEW) -> Result:
+    """Recipe: verify an EC1 text completely, status lists looked up by uri."""
+    res = check_credential(text, trust, now, skew)
+    if res.ok and res.claims is not None and res.claims.status_uri is not None:
+        return apply_status(res, status_lists(res.claims.status_uri), now)
+    return apply_status(res, None, now)
+
+
+def check_token(text: str, trust: TrustList, now: int, skew: int = DEFAULT_SKEW) -> Result:
+    """EP1: signature and freshness offline; resolution is the issuing region's job."""
+    res = Result(Outcome.VALID)
+    try:
+        key, raw = _signed(presentation.decode_text(text), trust)
+        res.key = key
+        tok = presentation.parse_claims(raw)
+        res.token = tok
+        _times(tok.iss, key, tok.iat, tok.exp, None, now, skew)
+    except FormatError as err:
+        res.outcome, res.detail = err.outcome, err.message
+    return res
+
+
+def check_any(text: str, trust: TrustList, now: int, skew: int = DEFAULT_SKEW) -> Result:
+    if isinstance(text, str) and text.startswith(presentation.PREFIX):
+        return check_token(text, trust, now, skew)
+    return check_credential(text, trust, now, skew)

@@ -1,0 +1,175 @@
+"""Configuration from the environment: one typed object per process, loud on a missing value."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..limits import MAX_BODY
+from ..store import default_uri
+
+_REQUIRED = object()
+
+
+class _Env:
+    def __init__(self, env: Mapping[str, str]):
+        self.env = env
+        self.missing: list[str] = []
+
+    def get(self, name: str, default: Any = _REQUIRED, cast=str):
+        raw = self.env.get(name)
+        if raw is None or raw == "":
+            if default is _REQUIRED:
+                self.missing.append(name)
+                return None
+            return default
+        try:
+            return cast(raw)
+        except ValueError as err:
+            raise ConfigError(f"{name}={raw!r} is not a valid {cast.__name__}") from err
+
+    def done(self, what: str) -> None:
+        if self.missing:
+            raise ConfigError(f"{what}: missing required environment variable(s): {', '.join(self.missing)}")
+
+
+def _bool(raw: str) -> bool:
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)
+
+
+def _secret(raw: str) -> bytes:
+    return raw.encode()
+
+
+@dataclass(frozen=True)
+class Common:
+    store_uri: str
+    var_dir: Path
+    internal_token: str
+    log_level: str
+
+
+def _common(e: _Env) -> dict:
+    var = Path(e.get("ECERT_VAR_DIR", "var"))
+    return dict(
+        store_uri=e.get("ECERT_STORE_URI", default_uri(var)),
+        var_dir=var,
+        internal_token=e.get("ECERT_INTERNAL_TOKEN"),
+        log_level=e.get("ECERT_LOG_LEVEL", "INFO"),
+    )
+
+
+@dataclass(frozen=True)
+class RegistryConfig(Common):
+    listen: str
+    root_key_passphrase: bytes
+    trust_list_ttl: int
+    seed: bool
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> "RegistryConfig":
+        e = _Env(env)
+        cfg = dict(
+            _common(e),
+            listen=e.get("ECERT_REGISTRY_LISTEN", "127.0.0.1:50051"),
+            root_key_passphrase=e.get("ECERT_ROOT_KEY_PASSPHRASE", cast=_secret),
+            trust_list_ttl=e.get("ECERT_TRUST_LIST_TTL", 86400, int),
+            seed=e.get("ECERT_SEED", True, _bool),
+        )
+        e.done("registry")
+        return cls(**cfg)
+
+
+@dataclass(frozen=True)
+class IssuerConfig(Common):
+    region: str
+    listen: str
+    advertise: str
+    registry_target: str
+    signing_key_passphrase: bytes
+    key_alg: str
+    status_ttl: int
+    default_valid_days: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> "IssuerConfig":
+        e = _Env(env)
+        listen = e.get("ECERT_ISSUER_LISTEN", "127.0.0.1:50061")
+        cfg = dict(
+            _common(e),
+            region=e.get("ECERT_REGION"),
+            listen=listen,
+            advertise=e.get("ECERT_ISSUER_ADVERTISE", listen),
+            registry_target=e.get("ECERT_REGISTRY_TARGET", "127.0.0.1:50051"),
+            signing_key_passphrase=e.get("ECERT_SIGNING_KEY_PASSPHRASE", cast=_secret),
+            key_alg=e.get("ECERT_KEY_ALG", "ES256"),
+            status_ttl=e.get("ECERT_STATUS_TTL", 10, int),
+            default_valid_days=e.get("ECERT_DEFAULT_VALID_DAYS", 365 * 6, int),
+        )
+        e.done("issuer")
+        return cls(**cfg)
+
+
+@dataclass(frozen=True)
+class VerifierConfig(Common):
+    listen: str
+    registry_target: str
+    root_public_key_pem: bytes
+    refresh_seconds: float
+    clock_skew: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> "VerifierConfig":
+        e = _Env(env)
+        root = e.get("ECERT_ROOT_PUBLIC_KEY")  # PEM text, or a path to a PEM file
+        cfg = dict(
+            _common(e),
+            listen=e.get("ECERT_VERIFIER_LISTEN", "127.0.0.1:50071"),
+            registry_target=e.get("ECERT_REGISTRY_TARGET", "127.0.0.1:50051"),
+            root_public_key_pem=_pem(root) if root else None,
+            refresh_seconds=e.get("ECERT_REFRESH_SECONDS", 10.0, float),
+            clock_skew=e.get("ECERT_CLOCK_SKEW", 60, int),
+        )
+        e.done("verifier")
+        return cls(**cfg)
+
+
+@dataclass(frozen=True)
+class GatewayConfig(Common):
+    host: str
+    port: int
+    registry_target: str
+    verifier_target: str
+    max_body: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> "GatewayConfig":
+        e = _Env(env)
+        cfg = dict(
+            _common(e),
+            host=e.get("ECERT_GATEWAY_HOST", "127.0.0.1"),
+            port=e.get("ECERT_GATEWAY_PORT", 8080, int),
+            registry_target=e.get("ECERT_REGISTRY_TARGET", "127.0.0.1:50051"),
+            verifier_target=e.get("ECERT_VERIFIER_TARGET", "127.0.0.1:50071"),
+            max_body=e.get("ECERT_MAX_BODY", MAX_BODY, int),
+        )
+        e.done("gateway")
+        return cls(**cfg)
+
+
+def _pem(value: str) -> bytes:
+    if value.lstrip().startswith("-----BEGIN"):
+        return value.encode()
+    path = Path(value)
+    if not path.is_file():
+        raise ConfigError(f"ECERT_ROOT_PUBLIC_KEY: no PEM text and no file at {value}")
+    return path.read_bytes()
+

@@ -1,0 +1,52 @@
+"""The suite's one vocabulary: roles, credential and key statuses, status changes.
+
+``StrEnum`` members are their own wire text (``Role.HOTEL == "hotel"``), so they go into
+protobuf fields, JSON and the store unchanged, and text read from any of them compares equal.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Role(enum.StrEnum):
+    """Who a principal is. ``SERVICE`` is used only between the suite's own processes."""
+
+    ADMIN = "admin"
+    AGENCY = "agency"
+    HOTEL = "hotel"
+    TRAFFIC_POLICE = "traffic_police"
+    INTEGRATOR = "integrator"
+    SERVICE = "service"
+
+
+KEY_ROLES: tuple[Role, ...] = (Role.ADMIN, Role.AGENCY, Role.HOTEL, Role.TRAFFIC_POLICE, Role.INTEGRATOR)
+"""The roles an API key may have (``service`` is never given to a key)."""
+VERIFY_ROLES: tuple[Role, ...] = KEY_ROLES
+"""The roles that may verify credentials."""
+ISSUE_ROLES: tuple[Role, ...] = (Role.AGENCY, Role.ADMIN)
+"""The roles that may issue, change the status of and present credentials (agency: its region)."""
+
+
+class CredentialStatus(enum.StrEnum):
+    """A credential's status as its issuer stores it and its status list carries it."""
+
+    VALID = "valid"
+    REVOKED = "revoked"
+    SUSPENDED = "suspended"
+
+
+class StatusAction(enum.StrEnum):
+    """A change of a credential's status (the ``:revoke`` … routes)."""
+
+    REVOKE = "revoke"
+    SUSPEND = "suspend"
+    REINSTATE = "reinstate"
+
+
+class KeyStatus(enum.StrEnum):
+    """A signing key's status in the trust list."""
+
+    ACTIVE = "active"
+    RETIRED = "retired"
+    REVOKED = "revoked"

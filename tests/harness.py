@@ -1,0 +1,105 @@
+"""Run the whole suite in one event loop (tests, benchmarks): real gRPC servers on
+port 0, a real SQLite store in a folder, and the gateway app. Not used in production."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+
+from ecert.clock import OffsetClock
+from ecert.rpc import server as rpc_server
+from ecert.rules import apikeys
+from ecert.runtime.config import (
+    GatewayConfig,
+    IssuerConfig,
+    RegistryConfig,
+    VerifierConfig,
+)
+from ecert.store import Store, default_uri, open_store
+from services.issuer import service as issuer_service
+from services.registry import service as registry_service
+from services.verifier import service as verifier_service
+
+
+@dataclass
+class Suite:
+    var_dir: Path
+    store: Store
+    token: str
+    registry: registry_service.Registry
+    registry_port: int
+    issuers: dict[str, issuer_service.Issuer]
+    issuer_ports: dict[str, int]
+    verifier: verifier_service.Verifier
+    verifier_port: int
+    verifier_clock: OffsetClock
+    verifier_config: VerifierConfig
+    gateway_config: GatewayConfig
+    servers: list[grpc.aio.Server] = field(default_factory=list)
+    channels: list = field(default_factory=list)
+
+    async def api_key(self, role: str, region: str | None = None) -> str:
+        key, _ = await apikeys.create_api_key(self.store, role, region)
+        return key
+
+    async def refresh(self) -> None:
+        """What the background refresh does within seconds under ``make run``, now."""
+        await self.verifier.cache.refresh_all()
+        for issuer in self.issuers.values():
+            issuer.expire_types()
+            await issuer.types()
+
+    async def close(self) -> None:
+        await self.verifier.cache.close()
+        for server in self.servers:
+            await rpc_server.stop(server, 0)
+        for ch in self.channels:
+            await ch.close()
+        await self.store.close()
+
+
+def _env(var_dir: Path, token: str, **extra: str) -> dict[str, str]:
+    return {"ECERT_VAR_DIR": str(var_dir), "ECERT_STORE_URI": default_uri(var_dir),
+            "ECERT_INTERNAL_TOKEN": token, **extra}
+
+
+async def start_suite(var_dir: Path, regions=("CN-SH", "CN-ZJ"), *, verifier_refresh: float = 0) -> Suite:
+    token = secrets.token_hex(16)
+    passphrase = secrets.token_hex(8)
+    store = await open_store(default_uri(var_dir))
+    servers, channels = [], []
+
+    rcfg = RegistryConfig.from_env(_env(var_dir, token, ECERT_ROOT_KEY_PASSPHRASE=passphrase,
+                                        ECERT_REGISTRY_LISTEN="127.0.0.1:0"))
+    registry, rserver, rport = await registry_service.build(rcfg, store)
+    await rpc_server.start(rserver)
+    servers.append(rserver)
+    registry_target = f"127.0.0.1:{rport}"
+
+    issuers, ports = {}, {}
+    for region in regions:
+        icfg = IssuerConfig.from_env(_env(var_dir, token, ECERT_REGION=region, ECERT_SIGNING_KEY_PASSPHRASE=passphrase,
+                                          ECERT_REGISTRY_TARGET=registry_target, ECERT_ISSUER_LISTEN="127.0.0.1:0"))
+        issuer, iserver, iport, ich = await issuer_service.build(icfg, store)
+        await rpc_server.start(iserver)
+        await issuer.register(f"127.0.0.1:{iport}")
+        servers.append(iserver)
+        channels.append(ich)
+        issuers[region], ports[region] = issuer, iport
+
+    _, pub_path = registry_service.root_key_paths(var_dir)
+    clock = OffsetClock()
+    vcfg = VerifierConfig.from_env(_env(var_dir, token, ECERT_ROOT_PUBLIC_KEY=str(pub_path),
+                                        ECERT_REGISTRY_TARGET=registry_target, ECERT_VERIFIER_LISTEN="127.0.0.1:0"))
+    verifier, vserver, vport = await verifier_service.build(vcfg, now=clock)
+    await rpc_server.start(vserver)
+    servers.append(vserver)
+    await verifier.cache.refresh_trust()
+
+    gcfg = GatewayConfig.from_env(_env(var_dir, token, ECERT_REGISTRY_TARGET=registry_target,
+                                       ECERT_VERIFIER_TARGET=f"127.0.0.1:{vport}"))
+    return Suite(var_dir, store, token, registry, rport, issuers, ports, verifier, vport, clock, vcfg, gcfg,
+                 servers, channels)
