@@ -1,0 +1,203 @@
+"""The committed conformance vectors (tests/vectors/) against the project's own verification.
+
+Reads the JSON files only (``tests/vectors/generate.py`` writes them and is never run here):
+every EC1/EP1 text must get its expected outcome (and, when VALID, its claims, fields,
+disclosed fields and display id), every status list and trust list must be accepted or
+refused as expected, and every outcome the vectors can cover offline has at least one vector.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+from pathlib import Path
+
+import pytest
+
+from ecert.format import credential, keys, statuslist, trustlist
+from ecert.format.trustlist import TrustListError
+from ecert.rules import verify
+from ecert.rules.trust import TrustList
+
+VECTORS_DIR = Path(__file__).with_name("vectors")
+KINDS = ("ec1", "ep1", "status-list", "trust-list")
+FORMAT = "ecert-conformance-vector/1"
+
+# Every outcome of the format contract's table that an EC1 or EP1 text can get offline.
+# Not covered (README): TOKEN_ALREADY_USED and REGION_UNAVAILABLE need the issuing region,
+# NO_CODE_FOUND needs a picture.
+OFFLINE_OUTCOMES = {
+    "PREFIX_UNKNOWN", "BASE45_INVALID", "PAYLOAD_TOO_LARGE", "DECOMPRESS_FAILED", "COSE_MALFORMED",
+    "ALG_NOT_ALLOWED", "KID_UNKNOWN", "SIGNATURE_INVALID", "KEY_REVOKED", "KEY_NOT_VALID_AT_IAT",
+    "CLAIMS_MALFORMED", "ISSUER_MISMATCH", "NOT_YET_VALID", "EXPIRED", "TYPE_UNKNOWN", "SCHEMA_INVALID",
+    "REVOKED", "SUSPENDED", "VALID",
+}
+
+
+def _files() -> list[Path]:
+    return sorted(p for kind in KINDS for p in (VECTORS_DIR / kind).glob("*.json"))
+
+
+@functools.cache
+def _vector(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _by_kind(kind: str) -> list[Path]:
+    return [p for p in _files() if p.parent.name == kind]
+
+
+def _ids(paths: list[Path]) -> list[str]:
+    return [f"{p.parent.name}/{p.stem}" for p in paths]
+
+
+def _b64(text: str) -> bytes:
+    return base64.b64decode(text, validate=True)
+
+
+@functools.cache
+def _root(alg_id: int, spki_b64: str):
+    return keys.PublicKey(alg_id, _b64(spki_b64))
+
+
+@functools.cache
+def _trust(signed_b64: str, alg_id: int, spki_b64: str):
+    return TrustList.from_signed(_b64(signed_b64), _root(alg_id, spki_b64))
+
+
+def _context_trust(ctx: dict):
+    root = ctx["root_key"]
+    return _trust(ctx["trust_list"]["signed_b64"], root["alg_id"], root["spki_b64"])
+
+
+def _region_keys(trust, region: str) -> dict:
+    out: dict = {}
+    for k in trust.regions[region].keys:
+        out.setdefault(k.kid, []).append(k)
+    return out
+
+
+def _claims_json(c) -> dict:
+    return {"iss": c.iss, "iat": c.iat, "exp": c.exp, "nbf": c.nbf, "cti": c.cti.hex(),
+            "id": credential.cti_to_id(c.cti), "type": c.type_id, "version": c.type_version,
+            "status": None if c.status_uri is None else {"uri": c.status_uri, "idx": c.status_idx}}
+
+
+# ---------------------------------------------------------------------------------- the files
+
+def test_every_file_has_the_vector_shape():
+    files = _files()
+    assert files, "no vectors in tests/vectors/"
+    for path in files:
+        v = _vector(path)
+        assert v["format"] == FORMAT, path
+        assert v["id"] == f"{path.parent.name}/{path.stem}" and v["kind"] == path.parent.name, path
+        assert v["description"] and isinstance(v["extension"], bool), path
+        assert "input" in v and "expected" in v and "now" in v["context"], path
+        assert "outcome" in v["expected"] or "accepted" in v["expected"], path
+
+
+def test_root_key_pem_and_spki_agree():
+    for path in _files():
+        root = _vector(path)["context"]["root_key"]
+        pub = keys.public_from_pem(root["pem"].encode())
+        assert pub.spki == _b64(root["spki_b64"]) and pub.kid.hex() == root["kid"], path
+
+
+def test_every_offline_outcome_has_a_vector():
+    seen = {_vector(p)["expected"]["outcome"] for p in _by_kind("ec1") + _by_kind("ep1")}
+    assert OFFLINE_OUTCOMES <= seen, f"no vector for {sorted(OFFLINE_OUTCOMES - seen)}"
+    assert seen <= OFFLINE_OUTCOMES
+    ep1 = {_vector(p)["expected"]["outcome"] for p in _by_kind("ep1")}
+    assert {"VALID", "EXPIRED", "SIGNATURE_INVALID"} <= ep1
+    for kind in ("status-list", "trust-list"):
+        assert {_vector(p)["expected"]["accepted"] for p in _by_kind(kind)} == {True, False}, kind
+
+
+# ---------------------------------------------------------------------------------- EC1
+
+def _fast_path_modes() -> list[str]:
+    return ["default", "reference"] if getattr(verify, "_decode_ec1", None) is not None else ["default"]
+
+
+@pytest.mark.parametrize("mode", _fast_path_modes())
+@pytest.mark.parametrize("path", _by_kind("ec1"), ids=_ids(_by_kind("ec1")))
+def test_ec1(path, mode, monkeypatch):
+    if mode == "reference":  # the pure-Python decoders, without the C fast path
+        monkeypatch.setattr(verify, "_decode_ec1", None)
+    v = _vector(path)
+    ctx, exp = v["context"], v["expected"]
+    trust = _context_trust(ctx)
+    lists = {}
+    for ref in ctx["status_lists"]:
+        lists[ref["uri"]] = statuslist.parse(_b64(ref["signed_b64"]), expected_uri=ref["uri"],
+                                             region_keys=_region_keys(trust, ref["region"]))
+    res = verify.verify(v["input"]["text"], trust, ctx["now"], status_lists=lists.get, skew=ctx["skew"])
+    assert res.outcome.value == exp["outcome"], res.detail
+    if "status_checked" in exp:
+        assert res.status_checked is exp["status_checked"]
+    if exp["outcome"] == "VALID":
+        assert _claims_json(res.claims) == exp["claims"]
+        assert res.fields == exp["fields"]
+        for role, fields in exp["disclosed"].items():
+            assert res.disclosed(role) == fields, role
+        assert res.type.display_id(res.claims.iss, res.claims.id) == exp["display_id"]
+
+
+# ---------------------------------------------------------------------------------- EP1
+
+@pytest.mark.parametrize("path", _by_kind("ep1"), ids=_ids(_by_kind("ep1")))
+def test_ep1(path):
+    v = _vector(path)
+    ctx, exp = v["context"], v["expected"]
+    res = verify.check_token(v["input"]["text"], _context_trust(ctx), ctx["now"], ctx["skew"])
+    assert res.outcome.value == exp["outcome"], res.detail
+    if exp["outcome"] == "VALID":
+        t = res.token
+        assert {"iss": t.iss, "iat": t.iat, "exp": t.exp, "cti": t.cti.hex(),
+                "credential_cti": t.credential_cti.hex(),
+                "credential_id": credential.cti_to_id(t.credential_cti)} == exp["token"]
+
+
+# ---------------------------------------------------------------------------------- status lists
+
+@pytest.mark.parametrize("path", _by_kind("status-list"), ids=_ids(_by_kind("status-list")))
+def test_status_list(path):
+    v = _vector(path)
+    ctx, inp, exp = v["context"], v["input"], v["expected"]
+    trust = _context_trust(ctx)
+    region_keys = _region_keys(trust, inp["region"])
+    if not exp["accepted"]:
+        with pytest.raises(statuslist.StatusListError):
+            statuslist.parse(_b64(inp["signed_b64"]), expected_uri=inp["expected_uri"], region_keys=region_keys)
+        return
+    sl = statuslist.parse(_b64(inp["signed_b64"]), expected_uri=inp["expected_uri"], region_keys=region_keys)
+    assert (sl.uri, sl.iat, sl.exp, sl.ttl, len(sl.bits)) == (exp["uri"], exp["iat"], exp["exp"], exp["ttl"],
+                                                            exp["size_bytes"])
+    assert sl.is_stale(ctx["now"]) is exp["stale"]
+    assert exp["values"]
+    for idx, value in exp["values"].items():
+        assert sl.get(int(idx)) == value, idx
+
+
+# ---------------------------------------------------------------------------------- trust lists
+
+@pytest.mark.parametrize("path", _by_kind("trust-list"), ids=_ids(_by_kind("trust-list")))
+def test_trust_list(path):
+    v = _vector(path)
+    root, exp = v["context"]["root_key"], v["expected"]
+    signed = _b64(v["input"]["signed_b64"])
+    if not exp["accepted"]:
+        with pytest.raises(TrustListError):
+            TrustList.from_signed(signed, _root(root["alg_id"], root["spki_b64"]))
+        return
+    tl = _trust(v["input"]["signed_b64"], root["alg_id"], root["spki_b64"])
+    assert (tl.version, tl.iat, tl.exp, tl.is_stale(v["context"]["now"])) == (
+        exp["version"], exp["iat"], exp["exp"], exp["stale"])
+    assert [{"code": r.code, "name": r.name, "endpoint": r.endpoint,
+             "keys": [{"kid": k.kid.hex(), "alg": keys.ALG_NAMES[k.public.alg], "status": k.status,
+                       "nbf": k.nbf, "exp": k.exp, "revoked_at": k.revoked_at} for k in r.keys]}
+            for r in tl.regions.values()] == exp["regions"]
+    assert [{"id": t.id, "v": t.version, "name": t.name} for t in tl.types.values()] == exp["types"]
+    assert json.loads(trustlist.to_json(tl.payload)) == exp["payload_json"]
