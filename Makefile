@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PROTOS := $(wildcard proto/ecertpb/v1/*.proto)
 
-.PHONY: venv run test bench proto proto-check clean
+.PHONY: venv run test lint bench proto proto-check clean
 
 $(STAMP): pyproject.toml setup.py ecert/format/_fast.c
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,8 +31,12 @@ chromium:
 	    echo "chromium is missing and apt-get cannot be used here (not root?): the browser tests will be skipped"; \
 	  fi; }
 
-test: $(STAMP) chromium
+test: $(STAMP) chromium lint
 	$(PY) -m pytest -q
+
+# The layer rules (pyproject.toml, [tool.importlinter]; docs/architecture.md draws them).
+lint: $(STAMP)
+	$(VENV)/bin/lint-imports
 
 # The load figures need wrk (Debian's package); it is installed when missing and we are root.
 bench: $(STAMP)
