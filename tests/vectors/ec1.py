@@ -1,0 +1,311 @@
+"""The EC1 credential vectors: valid ones and at least one per offline outcome code."""
+
+from __future__ import annotations
+
+import base64
+import zlib
+
+import cbor2
+
+from ecert.format import (
+    b45,
+    cose,
+    credential,
+    keys,
+    statuslist,
+)
+from ecert.rules import verify
+from ecert.vocab import KEY_ROLES as ROLES
+from testkit.samples import driving_licence
+from tests import forge
+from tests.vectors.common import (
+    BUSINESS,
+    DAY,
+    NOW,
+    OUTSIDER,
+    RESIDENT,
+    SH,
+    SH_REF,
+    SH_REVOKED,
+    SH_STATUS_URI,
+    SKEW,
+    TRUST,
+    TYPES,
+    YEAR,
+    ZJ,
+    ZJ_FUTURE,
+    ZJ_LIST_STALE,
+    ZJ_REF,
+    ZJ_RETIRED,
+    ZJ_STATUS_URI,
+    add,
+    context,
+    cti_for,
+    region_keys,
+    status_ref,
+)
+
+
+def claims_json(c) -> dict:
+    return {"iss": c.iss, "iat": c.iat, "exp": c.exp, "nbf": c.nbf, "cti": c.cti.hex(),
+            "id": credential.cti_to_id(c.cti), "type": c.type_id, "version": c.type_version,
+            "status": None if c.status_uri is None else {"uri": c.status_uri, "idx": c.status_idx}}
+
+
+def ec1(name: str, description: str, text: str, outcome: str, *, status_lists=(), spec: str = "",
+        extension: bool = False, fields: dict | None = None, status_checked: bool | None = None) -> None:
+    """An EC1 vector; for VALID ones ``fields`` is the JSON form the issuer was given."""
+    lists = list(status_lists)
+    res = run_ec1(text, lists)
+    if res.outcome.value != outcome:
+        raise AssertionError(f"ec1/{name}: the project answers {res.outcome.value} ({res.detail}), not {outcome}")
+    expected: dict = {"outcome": outcome}
+    if status_checked is not None:
+        if res.status_checked != status_checked:
+            raise AssertionError(f"ec1/{name}: status_checked is {res.status_checked}")
+        expected["status_checked"] = status_checked
+    if outcome == "VALID":
+        assert fields is not None and res.fields == fields, name
+        ts = res.type
+        expected["claims"] = claims_json(res.claims)
+        expected["fields"] = fields
+        expected["disclosed"] = {role: ts.disclosed(role, fields) for role in ROLES}
+        expected["display_id"] = ts.display_id(res.claims.iss, res.claims.id)
+    expected["detail"] = res.detail
+    add("ec1", name, description, {"text": text}, expected, ctx=context(lists), spec=spec, extension=extension)
+
+
+def run_ec1(text: str, lists: list[dict]):
+    parsed = {}
+    for ref in lists:
+        sl = statuslist.parse(base64.b64decode(ref["signed_b64"]), expected_uri=ref["uri"],
+                              region_keys=region_keys(ref["region"]))
+        parsed[ref["uri"]] = sl
+    return verify.verify(text, TRUST, NOW, status_lists=parsed.get, skew=SKEW)
+
+
+def issue(key, iss: str, name: str, type_id: str, fields: dict, *, iat: int = NOW - 10 * DAY,
+          exp: int | None = None, nbf: int | None = None, status: tuple[str, int] | None = None) -> str:
+    ts = TYPES[(type_id, 1)]
+    uri, idx = status if status else (None, None)
+    return credential.issue(key, iss=iss, iat=iat, exp=iat + 6 * YEAR if exp is None else exp, nbf=nbf,
+                            cti=cti_for(name), type_id=type_id, type_version=1, fields=ts.to_cbor(fields),
+                            status_uri=uri, status_idx=idx)
+
+
+def dl_claims(name: str, iss: str = "CN-ZJ", **kw) -> dict:
+    """Driving-licence claims for hostile credentials (``tests.forge.claims``), fixed times and cti."""
+    kw.setdefault("iat", NOW - 10 * DAY)
+    kw.setdefault("exp", kw["iat"] + 6 * YEAR)
+    return forge.claims(iss, cti=cti_for(name), **kw)
+
+
+def zlib_cose(obj) -> str:
+    return credential.encode_text(cbor2.dumps(obj))
+
+
+def build_ec1() -> None:
+    S3, S7 = "credential-format.md §3, §7", "credential-format.md §7"
+    dl = driving_licence()
+
+    # ---- VALID
+    ec1("valid-es256-driving-licence",
+        "A CN-ZJ driving licence signed with ES256, with a status-list entry (idx 4) that is 0 (valid).",
+        issue(ZJ, "CN-ZJ", "valid-es256", "cn.driving_licence", dl, status=(ZJ_STATUS_URI, 4)),
+        "VALID", status_lists=[ZJ_REF], fields=dl, status_checked=True, spec=S3)
+    ec1("valid-eddsa-business-licence",
+        "A CN-SH business licence signed with EdDSA (Ed25519), with nbf, without a status claim "
+        "(nothing to check: status_checked is true).",
+        issue(SH, "CN-SH", "valid-eddsa", "cn.business_licence", BUSINESS, nbf=NOW - 10 * DAY),
+        "VALID", fields=BUSINESS, status_checked=True, spec=S3)
+    ec1("valid-eddsa-resident-id-status-checked",
+        "A CN-SH resident identity card (EdDSA) whose entry idx 0 in the CN-SH status list is 0; the "
+        "photo field is a 32-byte digest in CBOR, lower-case hex in the JSON fields.",
+        issue(SH, "CN-SH", "valid-eddsa-resident", "cn.resident_id", RESIDENT, status=(SH_STATUS_URI, 0)),
+        "VALID", status_lists=[SH_REF], fields=RESIDENT, status_checked=True, spec=S3)
+    ec1("valid-retired-key-inside-window",
+        "Signed by a CN-ZJ key that is now retired, with iat inside that key's window: still valid.",
+        issue(ZJ_RETIRED, "CN-ZJ", "valid-retired", "cn.driving_licence", dl, iat=NOW - 2 * YEAR),
+        "VALID", fields=dl, status_checked=True, spec="credential-format.md §6")
+    untagged = cbor2.loads(credential.decode_text(
+        issue(ZJ, "CN-ZJ", "valid-untagged", "cn.driving_licence", dl))).value
+    ec1("valid-untagged-cose",
+        "The same kind of credential, its COSE_Sign1 without CBOR tag 18: verifiers accept it untagged.",
+        forge.wrap(cbor2.dumps(list(untagged))), "VALID", fields=dl, status_checked=True, spec=S3)
+    ec1("valid-iat-at-skew-limit",
+        "iat exactly 60 s (the clock skew) after now: still accepted.",
+        issue(ZJ, "CN-ZJ", "valid-skew", "cn.driving_licence", dl, iat=NOW + SKEW, exp=NOW + YEAR),
+        "VALID", fields=dl, status_checked=True, spec=S7)
+    ec1("valid-status-list-stale",
+        "A credential with a status entry whose only status list is past its exp: the answer stays VALID "
+        "but says status_checked false.",
+        issue(ZJ, "CN-ZJ", "valid-stale", "cn.driving_licence", dl, status=(ZJ_STATUS_URI, 5)),
+        "VALID", status_lists=[status_ref("CN-ZJ", ZJ_STATUS_URI, ZJ_LIST_STALE)], fields=dl,
+        status_checked=False, spec="credential-format.md §5")
+    ec1("valid-status-list-unavailable",
+        "A credential with a status entry and no status list at hand (the issuing region unreachable): "
+        "VALID with status_checked false.",
+        issue(ZJ, "CN-ZJ", "valid-no-list", "cn.driving_licence", dl, status=(ZJ_STATUS_URI, 4)),
+        "VALID", fields=dl, status_checked=False, spec="credential-format.md §5", extension=True)
+
+    good = issue(ZJ, "CN-ZJ", "base", "cn.driving_licence", dl)
+    body = good[4:]
+
+    # ---- PREFIX_UNKNOWN, BASE45_INVALID, PAYLOAD_TOO_LARGE, DECOMPRESS_FAILED
+    ec1("prefix-unknown", "A valid credential body behind the prefix HC1: (EU DCC), not EC1:.",
+        "HC1:" + body, "PREFIX_UNKNOWN", spec=S7, status_checked=False)
+    ec1("prefix-lower-case", "The prefix in lower case (ec1:): this verifier's prefixes are case-sensitive.",
+        "ec1:" + body, "PREFIX_UNKNOWN", spec=S7, extension=True)
+    ec1("base45-invalid-character", "A character outside the Base45 alphabet (lower-case letters).",
+        "EC1:" + body[:30] + "abc" + body[33:], "BASE45_INVALID", spec=S7)
+    ec1("base45-invalid-length", "A Base45 body whose length leaves a single trailing character.",
+        "EC1:" + body + "0" * ((1 - len(body)) % 3), "BASE45_INVALID", spec=S7)
+    ec1("base45-group-overflow", "The group ':::' decodes to 91124, more than two bytes can hold.",
+        "EC1:" + ":::" + body[3:], "BASE45_INVALID", spec=S7)
+    ec1("payload-too-large-text", "4,297 characters of valid Base45 alphabet: one more than the largest QR code.",
+        "EC1:" + "0" * 4293, "PAYLOAD_TOO_LARGE", spec=S3)
+    ec1("payload-too-large-zlib-bomb", "A small zlib stream that inflates to 70,000 bytes, over the 64 KiB limit.",
+        "EC1:" + b45.encode(zlib.compress(b"\0" * 70000, 9)), "PAYLOAD_TOO_LARGE", spec=S3)
+    ec1("decompress-failed-not-zlib", "Base45 of bytes that are no zlib stream.",
+        "EC1:" + b45.encode(b"this is not a zlib stream"), "DECOMPRESS_FAILED", spec=S7)
+    raw_cose = credential.decode_text(good)
+    zstream = zlib.compress(raw_cose)
+    ec1("decompress-failed-truncated", "A zlib stream cut short (its last 10 bytes missing).",
+        "EC1:" + b45.encode(zstream[:-10]), "DECOMPRESS_FAILED", spec=S7)
+    ec1("decompress-failed-trailing-bytes", "A complete zlib stream followed by extra bytes.",
+        "EC1:" + b45.encode(zstream + b"\0\0"), "DECOMPRESS_FAILED", spec=S7, extension=True)
+
+    # ---- COSE_MALFORMED
+    ec1("cose-malformed-not-array", "zlib of a CBOR map instead of a COSE_Sign1 array.",
+        zlib_cose({"a": 1}), "COSE_MALFORMED", spec=S7)
+    ec1("cose-malformed-wrong-tag", "A COSE_Sign1 array under CBOR tag 98 (COSE_Sign), not 18.",
+        zlib_cose(cbor2.CBORTag(98, list(cbor2.loads(raw_cose).value))), "COSE_MALFORMED", spec=S3)
+    payload = cbor2.dumps(dl_claims("kid-unprotected"))
+    protected = cbor2.dumps({1: keys.ES256})
+    sig = ZJ.sign(cose.sig_structure(protected, payload))
+    ec1("cose-malformed-kid-unprotected", "kid only in the unprotected header (signature valid): the kid MUST be "
+        "in the protected header.",
+        zlib_cose(cbor2.CBORTag(18, [protected, {4: ZJ.kid}, payload, sig])), "COSE_MALFORMED", spec=S3)
+    ec1("cose-malformed-trailing-bytes", "A valid COSE_Sign1 followed by one more CBOR byte inside the zlib stream.",
+        credential.encode_text(raw_cose + b"\x00"), "COSE_MALFORMED", spec=S7, extension=True)
+
+    # ---- ALG_NOT_ALLOWED
+    ec1("alg-not-allowed-es384", "Protected header alg -35 (ES384): only ES256 (-7) and EdDSA (-8) are allowed.",
+        forge.sign(ZJ, dl_claims("alg-es384"), alg=-35), "ALG_NOT_ALLOWED", spec="credential-format.md §2")
+    payload = cbor2.dumps(dl_claims("alg-absent"))
+    protected = cbor2.dumps({4: ZJ.kid})
+    ec1("alg-not-allowed-absent", "No alg in the protected header (kid present): there is no unsigned mode.",
+        zlib_cose(cbor2.CBORTag(18, [protected, {}, payload, ZJ.sign(cose.sig_structure(protected, payload))])),
+        "ALG_NOT_ALLOWED", spec="credential-format.md §2")
+    ec1("alg-not-allowed-mismatch", "alg EdDSA (-8) in the header with the kid of an ES256 key.",
+        forge.sign(ZJ, dl_claims("alg-mismatch"), alg=keys.EDDSA), "ALG_NOT_ALLOWED",
+        spec="credential-format.md §2")
+    payload = cbor2.dumps(dl_claims("alg-unprotected"))
+    ec1("alg-not-allowed-unprotected-only", "alg only in the unprotected header: it is never taken from there.",
+        zlib_cose(cbor2.CBORTag(18, [cbor2.dumps({4: ZJ.kid}), {1: keys.ES256}, payload,
+                                     ZJ.sign(cose.sig_structure(cbor2.dumps({4: ZJ.kid}), payload))])),
+        "ALG_NOT_ALLOWED", spec=S3)
+
+    # ---- KID_UNKNOWN, SIGNATURE_INVALID, KEY_REVOKED, KEY_NOT_VALID_AT_IAT
+    ec1("kid-unknown", "Signed by a key that is in no region of the trust list.",
+        forge.sign(OUTSIDER, dl_claims("kid-unknown")), "KID_UNKNOWN", spec=S7)
+    ec1("signature-invalid-tampered", "A valid credential with one bit of its signature flipped.",
+        forge.tamper_signature(good), "SIGNATURE_INVALID", spec=S7)
+    ec1("signature-invalid-other-key", "Signed by an outside key under the kid of CN-ZJ's active key.",
+        forge.sign(OUTSIDER, dl_claims("sig-other-key"), kid=ZJ.kid), "SIGNATURE_INVALID", spec=S7)
+    ec1("signature-invalid-eddsa", "An EdDSA credential whose payload was changed after signing.",
+        _swap_payload(issue(SH, "CN-SH", "sig-eddsa", "cn.business_licence", BUSINESS),
+                      cbor2.dumps(forge.claims("CN-SH", type_id="cn.business_licence", fields=BUSINESS,
+                                               iat=NOW - DAY, exp=NOW + YEAR, cti=cti_for("sig-eddsa")))),
+        "SIGNATURE_INVALID", spec=S7)
+    ec1("key-revoked", "Signed by CN-SH's revoked key (iat before revoked_at): a revoked key verifies nothing.",
+        forge.sign(SH_REVOKED, forge.claims("CN-SH", type_id="cn.business_licence", fields=BUSINESS,
+                                            iat=NOW - 60 * DAY, exp=NOW + YEAR, cti=cti_for("key-revoked"))),
+        "KEY_REVOKED", spec="credential-format.md §6")
+    ec1("key-not-valid-at-iat-before-nbf", "Signed by a CN-ZJ EdDSA key whose window starts in 30 days.",
+        forge.sign(ZJ_FUTURE, dl_claims("iat-before-nbf", iat=NOW - DAY)), "KEY_NOT_VALID_AT_IAT", spec=S3)
+    ec1("key-not-valid-at-iat-after-exp", "Signed by CN-ZJ's retired key with iat after that key's exp.",
+        forge.sign(ZJ_RETIRED, dl_claims("iat-after-exp", iat=NOW - 100 * DAY)), "KEY_NOT_VALID_AT_IAT", spec=S3)
+
+    # ---- CLAIMS_MALFORMED
+    c = dl_claims("no-cti")
+    del c[credential.CLAIM_CTI]
+    ec1("claims-malformed-no-cti", "Signed claims without cti (7).", forge.sign(ZJ, c), "CLAIMS_MALFORMED", spec=S3)
+    c = dl_claims("no-ecert")
+    del c[credential.CLAIM_ECERT]
+    ec1("claims-malformed-no-ecert-claim", "Signed claims without the ecert claim (-70000).",
+        forge.sign(ZJ, c), "CLAIMS_MALFORMED", spec=S3)
+    ec1("claims-malformed-not-a-map", "A signed payload that is a CBOR array, not a claims map.",
+        forge.sign(ZJ, cbor2.dumps(["CN-ZJ", NOW])), "CLAIMS_MALFORMED", spec=S7)
+    c = dl_claims("short-cti")
+    c[credential.CLAIM_CTI] = b"\x01" * 8
+    ec1("claims-malformed-short-cti", "cti of 8 bytes instead of 16.", forge.sign(ZJ, c), "CLAIMS_MALFORMED",
+        spec=S3)
+    c = dl_claims("status-shape")
+    c[credential.CLAIM_STATUS] = {"status_list": {"idx": -1, "uri": ZJ_STATUS_URI}}
+    ec1("claims-malformed-status-idx", "A status claim whose idx is negative.", forge.sign(ZJ, c),
+        "CLAIMS_MALFORMED", spec=S3)
+    c = dl_claims("float-field")
+    c[credential.CLAIM_ECERT]["d"]["points"] = 1.5
+    ec1("claims-malformed-float-field", "A field value that is a float: fields are text, integers, booleans, "
+        "or byte strings.", forge.sign(ZJ, c), "CLAIMS_MALFORMED", spec=S3)
+
+    # ---- ISSUER_MISMATCH, NOT_YET_VALID, EXPIRED
+    ec1("issuer-mismatch", "iss CN-SH on a credential signed by a CN-ZJ key.",
+        forge.sign(ZJ, dl_claims("issuer-mismatch", iss="CN-SH")), "ISSUER_MISMATCH", spec=S3)
+    ec1("not-yet-valid-nbf", "nbf one hour after now.",
+        forge.sign(ZJ, dl_claims("nbf-future", nbf=NOW + 3600)), "NOT_YET_VALID", spec=S3)
+    ec1("not-yet-valid-iat-beyond-skew", "iat 61 s after now: more than the 60 s clock skew.",
+        forge.sign(ZJ, dl_claims("iat-future", iat=NOW + SKEW + 1, exp=NOW + YEAR)), "NOT_YET_VALID", spec=S7)
+    ec1("expired", "exp one second before now.",
+        forge.sign(ZJ, dl_claims("expired", iat=NOW - YEAR, exp=NOW - 1)), "EXPIRED", spec=S3)
+    ec1("expired-at-exp", "exp equal to now: a credential is invalid at or after exp.",
+        forge.sign(ZJ, dl_claims("expired-at", iat=NOW - YEAR, exp=NOW)), "EXPIRED", spec=S3)
+
+    # ---- TYPE_UNKNOWN, SCHEMA_INVALID
+    ec1("type-unknown", "Type cn.fishing_licence v1, which the trust list does not hold.",
+        forge.sign(ZJ, dl_claims("type-unknown", type_id="cn.fishing_licence")), "TYPE_UNKNOWN", spec=S7)
+    ec1("type-unknown-version", "cn.driving_licence at version 2: the trust list holds version 1 only.",
+        forge.sign(ZJ, dl_claims("type-unknown-version", version=2)), "TYPE_UNKNOWN", spec=S7)
+    ec1("schema-invalid-check-character", "A driving licence whose id_number has a wrong check character: "
+        "caught by the schema's format cn-citizen-id (GB 11643 MOD 11-2), which a verifier must assert.",
+        forge.sign(ZJ, dl_claims("schema-check", fields=driving_licence(id_number="330106199003071230"))),
+        "SCHEMA_INVALID", spec=S7, extension=True)
+    fields = driving_licence()
+    del fields["file_number"]
+    ec1("schema-invalid-missing-field", "A driving licence without the required field file_number.",
+        forge.sign(ZJ, dl_claims("schema-missing", fields=fields)), "SCHEMA_INVALID", spec=S7)
+    ec1("schema-invalid-date-order", "valid_until before valid_from (the schema's x-date-order).",
+        forge.sign(ZJ, dl_claims("schema-order", fields=driving_licence(valid_until="2017-01-01"))),
+        "SCHEMA_INVALID", spec=S7, extension=True)
+
+    # ---- REVOKED, SUSPENDED
+    ec1("revoked", "Status entry idx 5, which the CN-ZJ status list marks 1 (revoked).",
+        issue(ZJ, "CN-ZJ", "revoked", "cn.driving_licence", dl, status=(ZJ_STATUS_URI, 5)), "REVOKED",
+        status_lists=[ZJ_REF], status_checked=True, spec="credential-format.md §5")
+    ec1("suspended", "Status entry idx 6, which the CN-ZJ status list marks 2 (suspended).",
+        issue(ZJ, "CN-ZJ", "suspended", "cn.driving_licence", dl, status=(ZJ_STATUS_URI, 6)), "SUSPENDED",
+        status_lists=[ZJ_REF], status_checked=True, spec="credential-format.md §5")
+    ec1("revoked-eddsa", "An EdDSA CN-SH credential at idx 3, which the CN-SH status list marks 1 (revoked).",
+        issue(SH, "CN-SH", "revoked-eddsa", "cn.business_licence", BUSINESS, status=(SH_STATUS_URI, 3)),
+        "REVOKED", status_lists=[SH_REF], status_checked=True, spec="credential-format.md §5")
+
+    # ---- order
+    ec1("order-expired-before-revoked", "Expired and revoked: EXPIRED comes first in the table.",
+        issue(ZJ, "CN-ZJ", "order-expired", "cn.driving_licence", dl, iat=NOW - YEAR, exp=NOW - DAY,
+              status=(ZJ_STATUS_URI, 1)), "EXPIRED", status_lists=[ZJ_REF], status_checked=False, spec=S7)
+    ec1("order-signature-before-claims", "Bad signature over malformed claims: SIGNATURE_INVALID comes first.",
+        forge.tamper_signature(forge.sign(ZJ, cbor2.dumps([1, 2, 3]))), "SIGNATURE_INVALID", spec=S7)
+    ec1("order-key-window-before-claims", "iat outside the key's window and no cti: KEY_NOT_VALID_AT_IAT first.",
+        forge.sign(ZJ_RETIRED, {k: v for k, v in dl_claims("order-window", iat=NOW - 100 * DAY).items()
+                                if k != credential.CLAIM_CTI}), "KEY_NOT_VALID_AT_IAT", spec=S7)
+    ec1("order-issuer-before-expired", "iss of another region and expired: ISSUER_MISMATCH first.",
+        forge.sign(ZJ, dl_claims("order-issuer", iss="CN-SH", iat=NOW - YEAR, exp=NOW - 1)), "ISSUER_MISMATCH",
+        spec=S7)
+
+
+def _swap_payload(text: str, new_payload: bytes) -> str:
+    """The COSE_Sign1 of ``text`` with its payload replaced and the old signature kept."""
+    obj = cbor2.loads(credential.decode_text(text))
+    protected, _, _, sig = obj.value
+    return forge.wrap(cbor2.dumps(cbor2.CBORTag(18, [protected, {}, new_payload, sig])))
