@@ -19,9 +19,12 @@ from ecert.runtime.config import (
     VerifierConfig,
 )
 from ecert.store import Store, default_uri, open_store
-from services.issuer import service as issuer_service
-from services.registry import service as registry_service
-from services.verifier import service as verifier_service
+from services.issuer import servicer as issuer_servicer
+from services.issuer.domain import Issuer
+from services.registry import servicer as registry_servicer
+from services.registry.domain import Registry
+from services.verifier import servicer as verifier_servicer
+from services.verifier.domain import Verifier
 
 
 @dataclass
@@ -29,11 +32,11 @@ class Suite:
     var_dir: Path
     store: Store
     token: str
-    registry: registry_service.Registry
+    registry: Registry
     registry_port: int
-    issuers: dict[str, issuer_service.Issuer]
+    issuers: dict[str, Issuer]
     issuer_ports: dict[str, int]
-    verifier: verifier_service.Verifier
+    verifier: Verifier
     verifier_port: int
     verifier_clock: OffsetClock
     verifier_config: VerifierConfig
@@ -74,7 +77,7 @@ async def start_suite(var_dir: Path, regions=("CN-SH", "CN-ZJ"), *, verifier_ref
 
     rcfg = RegistryConfig.from_env(_env(var_dir, token, ECERT_ROOT_KEY_PASSPHRASE=passphrase,
                                         ECERT_REGISTRY_LISTEN="127.0.0.1:0"))
-    registry, rserver, rport = await registry_service.build(rcfg, store)
+    registry, rserver, rport = await registry_servicer.build(rcfg, store)
     await rpc_server.start(rserver)
     servers.append(rserver)
     registry_target = f"127.0.0.1:{rport}"
@@ -83,18 +86,18 @@ async def start_suite(var_dir: Path, regions=("CN-SH", "CN-ZJ"), *, verifier_ref
     for region in regions:
         icfg = IssuerConfig.from_env(_env(var_dir, token, ECERT_REGION=region, ECERT_SIGNING_KEY_PASSPHRASE=passphrase,
                                           ECERT_REGISTRY_TARGET=registry_target, ECERT_ISSUER_LISTEN="127.0.0.1:0"))
-        issuer, iserver, iport, ich = await issuer_service.build(icfg, store)
+        issuer, iserver, iport, ich = await issuer_servicer.build(icfg, store)
         await rpc_server.start(iserver)
         await issuer.register(f"127.0.0.1:{iport}")
         servers.append(iserver)
         channels.append(ich)
         issuers[region], ports[region] = issuer, iport
 
-    _, pub_path = registry_service.root_key_paths(var_dir)
+    _, pub_path = registry_servicer.root_key_paths(var_dir)
     clock = OffsetClock()
     vcfg = VerifierConfig.from_env(_env(var_dir, token, ECERT_ROOT_PUBLIC_KEY=str(pub_path),
                                         ECERT_REGISTRY_TARGET=registry_target, ECERT_VERIFIER_LISTEN="127.0.0.1:0"))
-    verifier, vserver, vport = await verifier_service.build(vcfg, now=clock)
+    verifier, vserver, vport = await verifier_servicer.build(vcfg, now=clock)
     await rpc_server.start(vserver)
     servers.append(vserver)
     await verifier.cache.refresh_trust()

@@ -13,7 +13,7 @@ from ecert.format import b45, trustlist
 from ecert.format import keys as ekeys
 from ecert.format.keys import SigningKey
 from ecert.rules.trust import TrustList
-from services.registry.service import root_key_paths
+from services.registry.servicer import root_key_paths
 from testkit.samples import driving_licence
 from tests import forge
 from tests.conftest import bearer

@@ -14,7 +14,7 @@ from ecert.rpc import server as rpc_server
 from ecert.rpc.client import channel
 from ecert.rpc.streams import StreamClient
 from ecertpb.v1 import common_pb2, verifier_pb2, verifier_pb2_grpc
-from services.verifier import service as verifier_service
+from services.verifier import servicer as verifier_servicer
 from testkit.samples import driving_licence
 from tests.conftest import bearer
 
@@ -69,7 +69,7 @@ async def test_a_lost_verifier_fails_waiting_requests_and_a_new_one_is_used(suit
     cfg = dataclasses.replace(suite.verifier_config, listen=f"127.0.0.1:{port}")
 
     async def start():
-        verifier, server, _ = await verifier_service.build(cfg)
+        verifier, server, _ = await verifier_servicer.build(cfg)
         await rpc_server.start(server)
         await verifier.cache.refresh_trust()
         return verifier, server

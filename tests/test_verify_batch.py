@@ -8,10 +8,12 @@ import json
 import pytest
 
 from ecert.format.keys import SigningKey
+from ecert.limits import MAX_PAYLOAD_CHARS
 from ecert.rpc.client import channel
 from ecert.rules.access import Principal
 from ecertpb.v1 import common_pb2, verifier_pb2, verifier_pb2_grpc
-from services.verifier import service as verifier_service
+from services.verifier import domain as verifier_domain
+from services.verifier import servicer as verifier_servicer
 from testkit.samples import driving_licence
 from tests import forge
 from tests.conftest import bearer
@@ -73,7 +75,7 @@ async def test_mixed_batch_answers_as_single_verifications(suite, http, keys, mo
     # No status list cached: the first payload of each region waits for its list, the rest are
     # answered at once; the first unknown kid may ask the registry, the second may not.
     suite.verifier.cache.status.clear()
-    suite.verifier.cache.last_refresh = 0.0
+    suite.verifier.cache.trust_list.attempted_at = None
     finished = []
     finish = suite.verifier.finish
 
@@ -109,7 +111,7 @@ async def test_batch_finds_a_key_registered_moments_ago(suite, http, keys):
                         json={"alg": "ES256", "spki": forge.spki_b64(key)})
     assert r.status in (200, 201), await r.text()
     text = forge.sign(key, forge.claims("CN-SH"))
-    suite.verifier.cache.last_refresh = 0.0  # the verifier has not looked for a newer trust list lately
+    suite.verifier.cache.trust_list.attempted_at = None  # the verifier has not looked for a newer trust list lately
     results = await _batch(http, keys["hotel"], [text, text])
     assert [x["result"] for x in results] == ["VALID", "VALID"]
     _same(results[0], await _single(http, keys["hotel"], text))
@@ -117,7 +119,7 @@ async def test_batch_finds_a_key_registered_moments_ago(suite, http, keys):
 
 async def test_verifier_batch_equals_single_calls(suite, http, keys):
     cred = await _issue(http, keys["agency_zj"])
-    payloads = [cred["qr_text"], "x" * (verifier_service.MAX_PAYLOAD_CHARS + 1), "HC1:", cred["qr_text"]]
+    payloads = [cred["qr_text"], "x" * (MAX_PAYLOAD_CHARS + 1), "HC1:", cred["qr_text"]]
     ch = channel(f"127.0.0.1:{suite.verifier_port}", suite.token)
     try:
         stub = verifier_pb2_grpc.VerifierServiceStub(ch)
@@ -147,9 +149,9 @@ class _NoTrustList:
 
 
 async def test_batch_without_a_trust_list_is_region_unavailable():
-    servicer = verifier_service.VerifierServicer(verifier_service.Verifier(_NoTrustList()))
+    servicer = verifier_servicer.VerifierServicer(verifier_domain.Verifier(_NoTrustList()))
     request = verifier_pb2.VerifyBatchRequest(principal=common_pb2.Principal(role="hotel"), payloads=["EC1:x", "y"])
-    batch = await verifier_service.VerifierServicer.VerifyBatch.__wrapped__(servicer, request, None)
+    batch = await verifier_servicer.VerifierServicer.VerifyBatch.__wrapped__(servicer, request, None)
     assert [r.result for r in batch.results] == ["REGION_UNAVAILABLE"] * 2
     assert all(r.detail and r.checked_at and not r.HasField("credential") for r in batch.results)
 
@@ -159,8 +161,8 @@ async def test_an_unchanged_trust_list_is_not_checked_again(suite, monkeypatch):
     await cache.refresh_trust()  # whatever is newest is in hand now
     held = cache.trust
     parsed = []
-    from_signed = verifier_service.TrustList.from_signed
-    monkeypatch.setattr(verifier_service.TrustList, "from_signed",
+    from_signed = verifier_domain.TrustList.from_signed
+    monkeypatch.setattr(verifier_domain.TrustList, "from_signed",
                         classmethod(lambda cls, signed, root: parsed.append(1) or from_signed(signed, root)))
     assert await cache.refresh_trust() is False
     assert parsed == [] and cache.trust is held

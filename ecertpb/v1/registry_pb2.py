@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from ecertpb.v1 import common_pb2 as ecertpb_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x65\x63\x65rtpb/v1/registry.proto\x12\x08\x65\x63\x65rt.v1\x1a\x17\x65\x63\x65rtpb/v1/common.proto\"o\n\x07KeyInfo\x12\x0b\n\x03kid\x18\x01 \x01(\t\x12\x0b\n\x03\x61lg\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x0b\n\x03nbf\x18\x04 \x01(\x03\x12\x0b\n\x03\x65xp\x18\x05 \x01(\x03\x12\x12\n\nrevoked_at\x18\x06 \x01(\x03\x12\x0c\n\x04spki\x18\x07 \x01(\x0c\"W\n\x06Region\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08\x65ndpoint\x18\x03 \x01(\t\x12\x1f\n\x04keys\x18\x04 \x03(\x0b\x32\x11.ecert.v1.KeyInfo\"<\n\x12ListRegionsRequest\x12&\n\tprincipal\x18\x01 \x01(\x0b\x32\x13.ecert.v1.Principal\"8\n\x13ListRegionsResponse\x12!\n\x07regions\x18\x01 \x03(\x0b\x32\x10.ecert.v1.Region\"Y\n\x13\x43reateRegionRequest\x12&\n\tprincipal\x18\x01 \x01(\x0b\x32\x13.ecert.v1.Principal\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\":\n\x18SetRegionEndpointRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x10\n\x08\x65ndpoint\x18\x02 \x01(\t\"\x81\x01\n\x12RegisterKeyRequest\x12&\n\tprincipal\x18\x01 \x01(\x0b\x32\x13.ecert.v1.Principal\x12\x0e\n\x06region\x18\x02 \x01(\t\x12\x0b\n\x03\x61lg\x18\x03 \x01(\t\x12\x0c\n\x04spki\x18\x04 \x01(\x0c\x12\x0b\n\x03nbf\x18\x05 \x01(\x03\x12\x0b\n\x03\x65xp\x18\x06 \x01(\x03\"3\n\x13RegisterKeyResponse\x12\x0b\n\x03kid\x18\x01 \x01(\t\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"M\n\x06KeyRef\x12&\n\tprincipal\x18\x01 \x01(\x0b\x32\x13.ecert.v1.Principal\x12\x0e\n\x06region\x18\x02 \x01(\t\x12\x0b\n\x03kid\x18\x03 \x01(\t\"E\n\x1bListCertificateTypesRequest\x12&\n\tprincipal\x18\x01 \x01(\x0b\x32\x13.ecert.v1.Principal\"H\n\x1cListCertificateTypesResponse\x12(\n\x05types\x18\x01 \x03(\x0b\x32\x19.ecert.v1.CertificateType\"p\n\x1dPublishCertificateTypeRequest\x12&\n\tprincipal\x18\x01 \x01(\x0b\x32\x13.ecert.v1.Principal\x12\'\n\x04type\x18\x02 \x01(\x0b\x32\x19.ecert.v1.CertificateType\"\x15\n\x13GetTrustListRequest\"T\n\tTrustList\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12\x0e\n\x06signed\x18\x02 \x01(\x0c\x12\x0c\n\x04json\x18\x03 \x01(\t\x12\x0b\n\x03iat\x18\x04 \x01(\x03\x12\x0b\n\x03\x65xp\x18\x05 \x01(\x03\x32\xa2\x05\n\x0fRegistryService\x12J\n\x0bListRegions\x12\x1c.ecert.v1.ListRegionsRequest\x1a\x1d.ecert.v1.ListRegionsResponse\x12?\n\x0c\x43reateRegion\x12\x1d.ecert.v1.CreateRegionRequest\x1a\x10.ecert.v1.Region\x12I\n\x11SetRegionEndpoint\x12\".ecert.v1.SetRegionEndpointRequest\x1a\x10.ecert.v1.Region\x12J\n\x0bRegisterKey\x12\x1c.ecert.v1.RegisterKeyRequest\x1a\x1d.ecert.v1.RegisterKeyResponse\x12\x30\n\tRevokeKey\x12\x10.ecert.v1.KeyRef\x1a\x11.ecert.v1.KeyInfo\x12\x30\n\tRetireKey\x12\x10.ecert.v1.KeyRef\x1a\x11.ecert.v1.KeyInfo\x12\x65\n\x14ListCertificateTypes\x12%.ecert.v1.ListCertificateTypesRequest\x1a&.ecert.v1.ListCertificateTypesResponse\x12\\\n\x16PublishCertificateType\x12\'.ecert.v1.PublishCertificateTypeRequest\x1a\x19.ecert.v1.CertificateType\x12\x42\n\x0cGetTrustList\x12\x1d.ecert.v1.GetTrustListRequest\x1a\x13.ecert.v1.TrustListb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x65\x63\x65rtpb/v1/registry.proto\x12\x08\x65\x63\x65rt.v1\x1a\x17\x65\x63\x65rtpb/v1/common.proto\"o\n\x07KeyInfo\x12\x0b\n\x03kid\x18\x01 \x01(\t\x12\x0b\n\x03\x61lg\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x0b\n\x03nbf\x18\x04 \x01(\x03\x12\x0b\n\x03\x65xp\x18\x05 \x01(\x03\x12\x12\n\nrevoked_at\x18\x06 \x01(\x03\x12\x0c\n\x04spki\x18\x07 \x01(\x0c\"W\n\x06Region\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08\x65ndpoint\x18\x03 \x01(\t\x12\x1f\n\x04keys\x18\x04 \x03(\x0b\x32\x11.ecert.v1.KeyInfo\"<\n\x12ListRegionsRequest\x12&\n\tprincipal\x18\x01 \x01(\x0b\x32\x13.ecert.v1.Principal\"8\n\x13ListRegionsResponse\x12!\n\x07regions\x18\x01 \x03(\x0b\x32\x10.ecert.v1.Region\"Y\n\x13\x43reateRegionRequest\x12&\n\tprincipal\x18\x01 \x01(\x0b\x32\x13.ecert.v1.Principal\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\"b\n\x18SetRegionEndpointRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x10\n\x08\x65ndpoint\x18\x02 \x01(\t\x12&\n\tprincipal\x18\x03 \x01(\x0b\x32\x13.ecert.v1.Principal\"\x81\x01\n\x12RegisterKeyRequest\x12&\n\tprincipal\x18\x01 \x01(\x0b\x32\x13.ecert.v1.Principal\x12\x0e\n\x06region\x18\x02 \x01(\t\x12\x0b\n\x03\x61lg\x18\x03 \x01(\t\x12\x0c\n\x04spki\x18\x04 \x01(\x0c\x12\x0b\n\x03nbf\x18\x05 \x01(\x03\x12\x0b\n\x03\x65xp\x18\x06 \x01(\x03\"3\n\x13RegisterKeyResponse\x12\x0b\n\x03kid\x18\x01 \x01(\t\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"M\n\x06KeyRef\x12&\n\tprincipal\x18\x01 \x01(\x0b\x32\x13.ecert.v1.Principal\x12\x0e\n\x06region\x18\x02 \x01(\t\x12\x0b\n\x03kid\x18\x03 \x01(\t\"E\n\x1bListCertificateTypesRequest\x12&\n\tprincipal\x18\x01 \x01(\x0b\x32\x13.ecert.v1.Principal\"H\n\x1cListCertificateTypesResponse\x12(\n\x05types\x18\x01 \x03(\x0b\x32\x19.ecert.v1.CertificateType\"p\n\x1dPublishCertificateTypeRequest\x12&\n\tprincipal\x18\x01 \x01(\x0b\x32\x13.ecert.v1.Principal\x12\'\n\x04type\x18\x02 \x01(\x0b\x32\x19.ecert.v1.CertificateType\"\x15\n\x13GetTrustListRequest\"T\n\tTrustList\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12\x0e\n\x06signed\x18\x02 \x01(\x0c\x12\x0c\n\x04json\x18\x03 \x01(\t\x12\x0b\n\x03iat\x18\x04 \x01(\x03\x12\x0b\n\x03\x65xp\x18\x05 \x01(\x03\x32\xa2\x05\n\x0fRegistryService\x12J\n\x0bListRegions\x12\x1c.ecert.v1.ListRegionsRequest\x1a\x1d.ecert.v1.ListRegionsResponse\x12?\n\x0c\x43reateRegion\x12\x1d.ecert.v1.CreateRegionRequest\x1a\x10.ecert.v1.Region\x12I\n\x11SetRegionEndpoint\x12\".ecert.v1.SetRegionEndpointRequest\x1a\x10.ecert.v1.Region\x12J\n\x0bRegisterKey\x12\x1c.ecert.v1.RegisterKeyRequest\x1a\x1d.ecert.v1.RegisterKeyResponse\x12\x30\n\tRevokeKey\x12\x10.ecert.v1.KeyRef\x1a\x11.ecert.v1.KeyInfo\x12\x30\n\tRetireKey\x12\x10.ecert.v1.KeyRef\x1a\x11.ecert.v1.KeyInfo\x12\x65\n\x14ListCertificateTypes\x12%.ecert.v1.ListCertificateTypesRequest\x1a&.ecert.v1.ListCertificateTypesResponse\x12\\\n\x16PublishCertificateType\x12\'.ecert.v1.PublishCertificateTypeRequest\x1a\x19.ecert.v1.CertificateType\x12\x42\n\x0cGetTrustList\x12\x1d.ecert.v1.GetTrustListRequest\x1a\x13.ecert.v1.TrustListb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,23 +43,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATEREGIONREQUEST']._serialized_start=386
   _globals['_CREATEREGIONREQUEST']._serialized_end=475
   _globals['_SETREGIONENDPOINTREQUEST']._serialized_start=477
-  _globals['_SETREGIONENDPOINTREQUEST']._serialized_end=535
-  _globals['_REGISTERKEYREQUEST']._serialized_start=538
-  _globals['_REGISTERKEYREQUEST']._serialized_end=667
-  _globals['_REGISTERKEYRESPONSE']._serialized_start=669
-  _globals['_REGISTERKEYRESPONSE']._serialized_end=720
-  _globals['_KEYREF']._serialized_start=722
-  _globals['_KEYREF']._serialized_end=799
-  _globals['_LISTCERTIFICATETYPESREQUEST']._serialized_start=801
-  _globals['_LISTCERTIFICATETYPESREQUEST']._serialized_end=870
-  _globals['_LISTCERTIFICATETYPESRESPONSE']._serialized_start=872
-  _globals['_LISTCERTIFICATETYPESRESPONSE']._serialized_end=944
-  _globals['_PUBLISHCERTIFICATETYPEREQUEST']._serialized_start=946
-  _globals['_PUBLISHCERTIFICATETYPEREQUEST']._serialized_end=1058
-  _globals['_GETTRUSTLISTREQUEST']._serialized_start=1060
-  _globals['_GETTRUSTLISTREQUEST']._serialized_end=1081
-  _globals['_TRUSTLIST']._serialized_start=1083
-  _globals['_TRUSTLIST']._serialized_end=1167
-  _globals['_REGISTRYSERVICE']._serialized_start=1170
-  _globals['_REGISTRYSERVICE']._serialized_end=1844
+  _globals['_SETREGIONENDPOINTREQUEST']._serialized_end=575
+  _globals['_REGISTERKEYREQUEST']._serialized_start=578
+  _globals['_REGISTERKEYREQUEST']._serialized_end=707
+  _globals['_REGISTERKEYRESPONSE']._serialized_start=709
+  _globals['_REGISTERKEYRESPONSE']._serialized_end=760
+  _globals['_KEYREF']._serialized_start=762
+  _globals['_KEYREF']._serialized_end=839
+  _globals['_LISTCERTIFICATETYPESREQUEST']._serialized_start=841
+  _globals['_LISTCERTIFICATETYPESREQUEST']._serialized_end=910
+  _globals['_LISTCERTIFICATETYPESRESPONSE']._serialized_start=912
+  _globals['_LISTCERTIFICATETYPESRESPONSE']._serialized_end=984
+  _globals['_PUBLISHCERTIFICATETYPEREQUEST']._serialized_start=986
+  _globals['_PUBLISHCERTIFICATETYPEREQUEST']._serialized_end=1098
+  _globals['_GETTRUSTLISTREQUEST']._serialized_start=1100
+  _globals['_GETTRUSTLISTREQUEST']._serialized_end=1121
+  _globals['_TRUSTLIST']._serialized_start=1123
+  _globals['_TRUSTLIST']._serialized_end=1207
+  _globals['_REGISTRYSERVICE']._serialized_start=1210
+  _globals['_REGISTRYSERVICE']._serialized_end=1884
 # @@protoc_insertion_point(module_scope)

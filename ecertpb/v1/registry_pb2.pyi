@@ -60,12 +60,14 @@ class CreateRegionRequest(_message.Message):
     def __init__(self, principal: _Optional[_Union[_common_pb2.Principal, _Mapping]] = ..., code: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
 
 class SetRegionEndpointRequest(_message.Message):
-    __slots__ = ("code", "endpoint")
+    __slots__ = ("code", "endpoint", "principal")
     CODE_FIELD_NUMBER: _ClassVar[int]
     ENDPOINT_FIELD_NUMBER: _ClassVar[int]
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
     code: str
     endpoint: str
-    def __init__(self, code: _Optional[str] = ..., endpoint: _Optional[str] = ...) -> None: ...
+    principal: _common_pb2.Principal
+    def __init__(self, code: _Optional[str] = ..., endpoint: _Optional[str] = ..., principal: _Optional[_Union[_common_pb2.Principal, _Mapping]] = ...) -> None: ...
 
 class RegisterKeyRequest(_message.Message):
     __slots__ = ("principal", "region", "alg", "spki", "nbf", "exp")

@@ -6,7 +6,7 @@ from ecert.runtime import loop as runtime
 from ecert.runtime.config import RegistryConfig
 from ecert.store import open_store
 
-from .service import build
+from .servicer import build
 
 
 async def main() -> None:

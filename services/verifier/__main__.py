@@ -5,7 +5,7 @@ from ecert.runtime import logs
 from ecert.runtime import loop as runtime
 from ecert.runtime.config import VerifierConfig
 
-from .service import build
+from .servicer import build
 
 
 async def main() -> None:
@@ -17,7 +17,7 @@ async def main() -> None:
         await proc.start(server)
         await verifier.cache.refresh_all()
         print(f"verifier listening on {cfg.listen.rsplit(':', 1)[0]}:{port}", flush=True)
-        proc.spawn(verifier.cache.run(cfg.refresh_seconds), "trust and status refresh")
+        proc.spawn(verifier.cache.run(), "trust and status refresh")
         await proc.wait()
 
 

@@ -1,0 +1,244 @@
+"""One region's issuing rules: issue, revoke, suspend and reinstate that region's credentials,
+publish its status list, and answer presentation-token look-ups.
+
+Plain Python over its ports: the store, the signing key, the registry (:class:`RegistryPort`)
+and the clocks. Its private key lives only here, as an encrypted PKCS#8 file; the registry
+gets the public half.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import NamedTuple, Protocol
+
+from ecert.clock import Clock, system_clock
+from ecert.errors import Conflict, DuplicateKey, InvalidRequest, NotFound, Outcome, RuleViolation, Unavailable
+from ecert.format import credential, keys, presentation, statuslist
+from ecert.rules.access import Principal, require_issuer, require_record, require_role
+from ecert.rules.requests import check_request_id, check_valid_days
+from ecert.rules.schema import TypeSchema, parse_fields_json, pick_type
+from ecert.runtime.refresh import Refreshed
+from ecert.store import Store
+from ecert.vocab import ISSUE_ROLES, VERIFY_ROLES, CredentialStatus, StatusAction
+
+log = logging.getLogger("ecert.issuer")
+
+TYPES_REFRESH = 10.0
+"""Seconds the registry's certificate types are used before they are fetched again."""
+TYPES_RETRY = 2.0
+"""Seconds between fetches when one failed, or when an unknown type forces one."""
+STATUS_LIST_VALIDITY = 3600
+"""Seconds a signed status list is valid (it is re-signed every ``status_ttl`` seconds)."""
+
+_S = CredentialStatus
+TRANSITIONS: dict[StatusAction, tuple[tuple[CredentialStatus, ...], CredentialStatus]] = {
+    StatusAction.REVOKE: ((_S.VALID, _S.SUSPENDED), _S.REVOKED),
+    StatusAction.SUSPEND: ((_S.VALID,), _S.SUSPENDED),
+    StatusAction.REINSTATE: ((_S.SUSPENDED,), _S.VALID),
+}
+"""A status change: the statuses it may start from, and the one it leads to."""
+
+Types = dict[tuple[str, int], TypeSchema]
+
+
+class RegistryPort(Protocol):
+    """What the issuer asks of the registry, for its own region."""
+
+    async def certificate_types(self) -> list[TypeSchema]: ...
+
+    async def register_key(self, alg: str, spki: bytes) -> str:
+        """Register the public key; returns its kid (hex)."""
+
+    async def set_endpoint(self, endpoint: str) -> None: ...
+
+
+class Resolution(NamedTuple):
+    """The answer to a presentation token: the outcome, the credential's record and the fields
+    the caller's role may see (none unless VALID)."""
+
+    outcome: Outcome
+    record: dict
+    fields: dict
+
+
+def status_uri(region: str) -> str:
+    return f"urn:ecert:status:{region}:1"
+
+
+class Issuer:
+    """One region's issuing logic over a store, a signing key and the registry."""
+
+    def __init__(self, region: str, store: Store, key: keys.SigningKey, registry: RegistryPort, *,
+                 default_valid_days: int, status_ttl: int, now: Clock = system_clock,
+                 monotonic: Callable[[], float] = time.monotonic):
+        self.region = region
+        self.store = store
+        self.key = key
+        self.registry = registry
+        self.default_valid_days = default_valid_days
+        self.status_ttl = status_ttl
+        self.now = now
+        self.known_types: Refreshed[Types] = Refreshed(
+            self._fetch_types, name=f"certificate types ({region})", every=TYPES_REFRESH, retry=TYPES_RETRY,
+            force_every=TYPES_RETRY, errors=(Unavailable,), clock=monotonic)
+        self._status: tuple[int, bytes] | None = None  # (iat, signed)
+        self._status_lock = asyncio.Lock()
+
+    # -- registry ----------------------------------------------------------------------------
+    async def register(self, advertise: str, attempts: int = 60, pause: float = 0.5) -> str:
+        """Register the public key and this issuer's endpoint; waits for the registry to come up."""
+        for attempt in range(attempts):
+            try:
+                kid = await self.registry.register_key(keys.ALG_NAMES[self.key.alg], self.key.spki)
+                await self.registry.set_endpoint(advertise)
+                return kid
+            except Unavailable:
+                if attempt == attempts - 1:
+                    raise
+                await asyncio.sleep(pause)
+        raise Unavailable("registry unreachable")
+
+    async def _fetch_types(self) -> Types:
+        return {(t.id, t.version): t for t in await self.registry.certificate_types()}
+
+    async def types(self, force: bool = False) -> Types:
+        """The registry's certificate types, refreshed every TYPES_REFRESH seconds (``force``: now,
+        but at most every TYPES_RETRY seconds). While the registry is unreachable the types
+        already known are used; with none yet, the call fails with 503."""
+        return await self.known_types.get(force)
+
+    def expire_types(self) -> None:
+        """Make the next look-up fetch the types from the registry."""
+        self.known_types.expire()
+
+    async def type_schema(self, type_id: str, version: int) -> TypeSchema:
+        for force in (False, True):  # a type published moments ago: look once more
+            ts = pick_type(await self.types(force), type_id, version)
+            if ts is not None:
+                return ts
+        raise RuleViolation(f"certificate type {type_id} v{version or 'latest'} is unknown",
+                            code="TYPE_UNKNOWN", field="type")
+
+    # -- issuing -----------------------------------------------------------------------------
+    async def issue(self, p: Principal, type_id: str, version: int, fields_json: str, valid_days: int,
+                    request_id: str) -> dict:
+        """Issue a credential (``version`` 0: the newest; ``valid_days`` 0: the default). The same
+        ``request_id`` again answers the first credential; with another request, 409."""
+        require_issuer(p, self.region)
+        check_request_id(request_id)
+        valid_days = check_valid_days(valid_days or self.default_valid_days)
+        fields = parse_fields_json(fields_json)
+        request_hash = None
+        if request_id:
+            request_hash = hashlib.sha256(json.dumps([type_id, version, fields, valid_days], sort_keys=True,
+                                                     ensure_ascii=False).encode()).hexdigest()
+            existing = await self.store.find_credential_by_request(self.region, request_id)
+            if existing is not None:
+                return self._same_request(existing, request_hash)
+        ts = await self.type_schema(type_id, version)
+        ts.validate(fields)
+        now = self.now()
+        cti = credential.new_cti()
+        cred_id = credential.cti_to_id(cti)
+        idx = await self.store.next_status_index(self.region)
+        exp = now + valid_days * 86400
+        uri = status_uri(self.region)
+        qr_text = credential.issue(self.key, iss=self.region, iat=now, exp=exp, cti=cti, type_id=ts.id,
+                                   type_version=ts.version, fields=ts.to_cbor(fields), status_uri=uri, status_idx=idx)
+        doc = {"_id": cred_id, "region": self.region, "type": ts.id, "version": ts.version,
+               "kid": self.key.kid.hex(), "qr_text": qr_text, "issued_at": now, "expires_at": exp,
+               "status": CredentialStatus.VALID, "status_idx": idx, "status_uri": uri, "fields": fields,
+               "request_id": request_id or None, "request_hash": request_hash,
+               "display_id": ts.display_id(self.region, cred_id)}
+        try:
+            await self.store.insert_credential(doc)
+        except DuplicateKey:
+            existing = await self.store.find_credential_by_request(self.region, request_id) if request_id else None
+            if existing is None:
+                raise
+            return self._same_request(existing, request_hash)
+        log.info("issued %s (%s v%d)", cred_id, ts.id, ts.version)
+        return doc
+
+    @staticmethod
+    def _same_request(existing: dict, request_hash: str | None) -> dict:
+        if existing.get("request_hash") != request_hash:
+            raise Conflict("request_id was already used for a different request", code="REQUEST_ID_REUSED",
+                           field="request_id")
+        return existing
+
+    async def get(self, p: Principal, cred_id: str) -> dict:
+        """A credential of this region (another region's answers 404, as an unknown one does)."""
+        doc = await self.store.get_credential(cred_id) if credential.id_to_cti(cred_id) else None
+        require_record(p, self.region, None if doc is None else doc["region"], cred_id)
+        return doc  # type: ignore[return-value]
+
+    async def change_status(self, p: Principal, cred_id: str, action: StatusAction | str) -> dict:
+        """Revoke, suspend or reinstate; repeating a change is harmless."""
+        require_role(p, *ISSUE_ROLES)
+        transition = TRANSITIONS.get(action)  # type: ignore[call-overload]
+        if transition is None:
+            raise InvalidRequest("action must be revoke, suspend or reinstate")
+        allowed_from, target = transition
+        for _ in range(5):
+            doc = await self.get(p, cred_id)
+            if doc["status"] == target:
+                return doc
+            if doc["status"] not in allowed_from:
+                raise Conflict(f"a {doc['status']} credential cannot become {target}", code="STATUS_CONFLICT")
+            if await self.store.set_credential_status(cred_id, target, doc["status"], self.now()):
+                self._status = None
+                log.info("credential %s is now %s", cred_id, target)
+                return await self.get(p, cred_id)
+        raise Conflict("the credential changed concurrently, try again", code="STATUS_CONFLICT")
+
+    # -- status list -------------------------------------------------------------------------
+    async def status_list(self, uri: str) -> bytes:
+        """The region's signed status list, re-signed every ``status_ttl`` seconds (and after a change)."""
+        if uri != status_uri(self.region):
+            raise NotFound(f"no status list {uri[:100]}")
+        async with self._status_lock:
+            now = self.now()
+            cur = self._status
+            if cur is None or now >= cur[0] + self.status_ttl:
+                entries = [(idx, statuslist.STATUS_VALUES[s]) for idx, s in await self.store.status_entries(self.region)]
+                bits = statuslist.build_bits(entries)
+                signed = statuslist.sign(self.key, uri=uri, bits=bits, iat=now, exp=now + STATUS_LIST_VALIDITY,
+                                         ttl=self.status_ttl)
+                cur = self._status = (now, signed)
+            return cur[1]
+
+    # -- presentations -----------------------------------------------------------------------
+    async def present(self, p: Principal, cred_id: str) -> tuple[str, int]:
+        """A single-use presentation token for a valid credential, and when it expires."""
+        require_issuer(p, self.region)
+        doc = await self.get(p, cred_id)
+        if doc["status"] != CredentialStatus.VALID:
+            raise Conflict(f"a {doc['status']} credential cannot be presented", code="STATUS_CONFLICT")
+        token, claims = presentation.issue(self.key, iss=self.region, credential_cti=credential.id_to_cti(cred_id),
+                                           now=self.now())
+        return token, claims.exp
+
+    async def resolve(self, p: Principal, token_cti: bytes, credential_cti: bytes) -> Resolution:
+        """Answer a presentation token once: the first look-up uses it up."""
+        require_role(p, *VERIFY_ROLES)
+        if len(token_cti) != 16 or len(credential_cti) != 16:
+            raise InvalidRequest("token and credential ids are 16 bytes")
+        doc = await self.store.get_credential(credential.cti_to_id(credential_cti))
+        if doc is None or doc["region"] != self.region:
+            raise NotFound("no such credential")
+        if not await self.store.mark_token_used(token_cti.hex(), self.now()):
+            return Resolution(Outcome.TOKEN_ALREADY_USED, doc, {})
+        if doc["status"] == CredentialStatus.REVOKED:
+            return Resolution(Outcome.REVOKED, doc, {})
+        if doc["status"] == CredentialStatus.SUSPENDED:
+            return Resolution(Outcome.SUSPENDED, doc, {})
+        if self.now() >= doc["expires_at"]:
+            return Resolution(Outcome.EXPIRED, doc, {})
+        ts = await self.type_schema(doc["type"], doc["version"])
+        return Resolution(Outcome.VALID, doc, ts.disclosed(p.role, doc["fields"]))

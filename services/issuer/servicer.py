@@ -1,0 +1,98 @@
+"""The issuer's gRPC edge: protobuf to :class:`~services.issuer.domain.Issuer` calls and back,
+and :func:`build`, which wires the process together."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from ecert.clock import Clock, system_clock
+from ecert.format import keys
+from ecert.rpc import streams
+from ecert.rpc.client import channel
+from ecert.rpc.convert import principal_from_pb
+from ecert.rpc.server import create_server, rpc
+from ecert.runtime.config import IssuerConfig
+from ecert.store import Store
+from ecert.vocab import StatusAction
+from ecertpb.v1 import issuer_pb2, issuer_pb2_grpc
+
+from .domain import Issuer
+from .upstream import RegistryClient
+
+log = logging.getLogger("ecert.issuer")
+
+_ACTIONS = {issuer_pb2.REVOKE: StatusAction.REVOKE, issuer_pb2.SUSPEND: StatusAction.SUSPEND,
+            issuer_pb2.REINSTATE: StatusAction.REINSTATE}
+
+
+def credential_pb(doc: dict, fields: dict | None = None) -> issuer_pb2.Credential:
+    """A credential record as protobuf (``fields``: only these, e.g. what a role may see)."""
+    return issuer_pb2.Credential(
+        id=doc["_id"], region=doc["region"], type=doc["type"], version=doc["version"], qr_text=doc["qr_text"],
+        issued_at=doc["issued_at"], expires_at=doc["expires_at"], status=doc["status"], kid=doc.get("kid", ""),
+        fields_json=json.dumps(doc["fields"] if fields is None else fields, ensure_ascii=False),
+        display_id=doc.get("display_id", ""))
+
+
+class IssuerServicer(issuer_pb2_grpc.IssuerServiceServicer):
+    def __init__(self, issuer: Issuer):
+        self.i = issuer
+
+    async def _issue(self, request) -> issuer_pb2.Credential:
+        doc = await self.i.issue(principal_from_pb(request.principal), request.type, request.version,
+                                 request.fields_json, request.valid_days, request.request_id)
+        return credential_pb(doc)
+
+    @rpc
+    async def IssueCredential(self, request, context):
+        return await self._issue(request)
+
+    async def IssueStream(self, request_iterator, context):
+        """Issue over one long-lived stream (see :mod:`ecert.rpc.streams`)."""
+        async for resp in streams.serve(request_iterator, self._issue, issuer_pb2.IssueStreamAnswer,
+                                        issuer_pb2.IssueStreamResponse, "IssueStream"):
+            yield resp
+
+    @rpc
+    async def GetCredential(self, request, context):
+        return credential_pb(await self.i.get(principal_from_pb(request.principal), request.id))
+
+    @rpc
+    async def ChangeStatus(self, request, context):
+        return credential_pb(await self.i.change_status(principal_from_pb(request.principal), request.id,
+                                                        _ACTIONS.get(request.action, "")))
+
+    @rpc
+    async def GetStatusList(self, request, context):
+        return issuer_pb2.StatusList(uri=request.uri, signed=await self.i.status_list(request.uri))
+
+    @rpc
+    async def CreatePresentation(self, request, context):
+        token, exp = await self.i.present(principal_from_pb(request.principal), request.id)
+        return issuer_pb2.Presentation(token=token, expires_at=exp)
+
+    @rpc
+    async def ResolvePresentation(self, request, context):
+        r = await self.i.resolve(principal_from_pb(request.principal), request.token_cti, request.credential_cti)
+        return issuer_pb2.ResolvePresentationResponse(result=r.outcome, credential=credential_pb(r.record, r.fields))
+
+
+def key_path(cfg: IssuerConfig) -> Path:
+    return cfg.var_dir / "issuer" / cfg.region / "signing-key.pem"
+
+
+async def build(cfg: IssuerConfig, store: Store, *, now: Clock = system_clock, listen: str | None = None):
+    """Load or create the signing key, bind the server: returns ``(issuer, server, port,
+    registry_channel)``. Call :meth:`Issuer.register` once the server is started."""
+    key, created = keys.load_or_create(key_path(cfg), cfg.signing_key_passphrase, keys.alg_id(cfg.key_alg))
+    if created:
+        log.info("signing key %s created for %s", key.kid.hex(), cfg.region)
+    registry_channel = channel(cfg.registry_target, cfg.internal_token)
+    issuer = Issuer(cfg.region, store, key, RegistryClient(registry_channel, cfg.region),
+                    default_valid_days=cfg.default_valid_days, status_ttl=cfg.status_ttl, now=now)
+    server, port = create_server(
+        listen or cfg.listen, [lambda s: issuer_pb2_grpc.add_IssuerServiceServicer_to_server(IssuerServicer(issuer), s)],
+        internal_token=cfg.internal_token, service_names=["ecert.v1.IssuerService"])
+    return issuer, server, port, registry_channel

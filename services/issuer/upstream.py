@@ -1,0 +1,38 @@
+"""The issuer's registry port over gRPC: every call as this region's own service principal."""
+
+from __future__ import annotations
+
+import json
+
+import grpc
+
+from ecert.rpc.client import call
+from ecert.rpc.convert import service_principal_pb
+from ecert.rules.schema import TypeSchema
+from ecertpb.v1 import registry_pb2, registry_pb2_grpc
+
+TIMEOUT = 5.0
+"""Seconds one call to the registry may take."""
+
+
+class RegistryClient:
+    """:class:`services.issuer.domain.RegistryPort` for ``region``, over a registry channel."""
+
+    def __init__(self, channel: grpc.aio.Channel, region: str):
+        self.stub = registry_pb2_grpc.RegistryServiceStub(channel)
+        self.region = region
+
+    async def certificate_types(self) -> list[TypeSchema]:
+        resp = await call(self.stub.ListCertificateTypes(
+            registry_pb2.ListCertificateTypesRequest(principal=service_principal_pb(self.region)), timeout=TIMEOUT))
+        return [TypeSchema(t.id, t.version, t.name, t.schema_json, json.loads(t.disclosure_json or "{}"))
+                for t in resp.types]
+
+    async def register_key(self, alg: str, spki: bytes) -> str:
+        resp = await call(self.stub.RegisterKey(registry_pb2.RegisterKeyRequest(
+            principal=service_principal_pb(self.region), region=self.region, alg=alg, spki=spki), timeout=TIMEOUT))
+        return resp.kid
+
+    async def set_endpoint(self, endpoint: str) -> None:
+        await call(self.stub.SetRegionEndpoint(registry_pb2.SetRegionEndpointRequest(
+            principal=service_principal_pb(self.region), code=self.region, endpoint=endpoint), timeout=TIMEOUT))

@@ -1,0 +1,182 @@
+"""The registry's rules: regions, their keys and certificate types, published as a signed trust list.
+
+Plain Python over its ports: the store, the root signing key and the clock. Every change
+publishes a new trust-list version; a published list is also re-signed (new version) once
+half its validity has passed, so verifiers never see it expire while the registry runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+from typing import NamedTuple
+
+from ecert.clock import Clock, system_clock
+from ecert.errors import Conflict, InvalidRequest, NotFound
+from ecert.format import keys, trustlist
+from ecert.limits import MAX_NAME, MAX_SPKI
+from ecert.rules.access import Principal, require_region, require_role
+from ecert.rules.catalogue import DEFAULT_REGIONS, builtin_types, load_type_document
+from ecert.rules.schema import check_endpoint, check_region_code
+from ecert.store import Store
+from ecert.vocab import KeyStatus, Role
+
+log = logging.getLogger("ecert.registry")
+
+DEFAULT_KEY_YEARS = 10
+"""A registered key's lifetime when its request names no ``exp``."""
+REVOKE_ROLES: tuple[Role, ...] = (Role.ADMIN,)
+"""Who may revoke a region's key (a compromise: only an admin)."""
+RETIRE_ROLES: tuple[Role, ...] = (Role.ADMIN, Role.AGENCY, Role.SERVICE)
+"""Who may retire a region's key (the region itself rotating its key, or an admin)."""
+
+
+class SignedTrustList(NamedTuple):
+    """One published trust-list version."""
+
+    version: int
+    signed: bytes  # COSE_Sign1 by the root key
+    json: str  # the payload as JSON text
+    iat: int
+    exp: int
+
+
+class RegionKeys(NamedTuple):
+    """A region's document and its keys' documents, as the store holds them."""
+
+    region: dict
+    keys: list[dict]
+
+
+class Registry:
+    """The registry over a store, the root key and a clock."""
+
+    def __init__(self, store: Store, root: keys.SigningKey, *, ttl: int, now: Clock = system_clock):
+        self.store = store
+        self.root = root
+        self.ttl = ttl
+        self.now = now
+        self._current: SignedTrustList | None = None
+        self._lock = asyncio.Lock()
+
+    # -- the trust list ----------------------------------------------------------------------
+    async def seed(self) -> None:
+        for code, name in DEFAULT_REGIONS.items():
+            await self.store.create_region(code, name)
+        for t in builtin_types():
+            await self.store.put_type(t["id"], t["version"], t["name"], t["schema"], t["disclosure"])
+
+    async def publish(self) -> SignedTrustList:
+        """Sign and store a new trust-list version from what the store holds now."""
+        async with self._lock:
+            version = await self.store.next_trust_version()
+            iat = self.now()
+            payload = trustlist.build_payload(
+                version=version, iat=iat, exp=iat + self.ttl,
+                regions=await self.store.list_regions(), keys=await self.store.list_keys(),
+                types=await self.store.list_types())
+            signed = trustlist.sign(self.root, payload)
+            await self.store.save_trust_list(version, base64.b64encode(signed).decode(), iat, iat + self.ttl)
+            self._current = SignedTrustList(version, signed, trustlist.to_json(payload), iat, iat + self.ttl)
+            log.info("published trust list v%d", version)
+            return self._current
+
+    async def current(self) -> SignedTrustList:
+        """The newest list, re-signed first if half its validity has passed."""
+        cur = self._current
+        if cur is None or self.now() >= cur.iat + self.ttl // 2:
+            cur = await self.publish()
+        return cur
+
+    async def keep_current(self) -> None:
+        """Re-sign before half the validity has passed (a background task)."""
+        while True:
+            await asyncio.sleep(min(60, self.ttl / 4))
+            await self.current()
+
+    # -- regions -----------------------------------------------------------------------------
+    async def regions(self) -> list[RegionKeys]:
+        all_keys = await self.store.list_keys()
+        return [RegionKeys(r, [k for k in all_keys if k["region"] == r["code"]])
+                for r in await self.store.list_regions()]
+
+    async def create_region(self, p: Principal, code: str, name: str) -> RegionKeys:
+        require_role(p, Role.ADMIN)
+        code = check_region_code(code, "code")
+        if not 1 <= len(name) <= MAX_NAME:
+            raise InvalidRequest(f"name is required (at most {MAX_NAME} characters)", field="name")
+        if not await self.store.create_region(code, name):
+            raise Conflict(f"region {code} exists", code="REGION_EXISTS")
+        await self.publish()
+        return RegionKeys(await self.store.get_region(code), [])
+
+    async def set_region_endpoint(self, p: Principal, code: str, endpoint: str) -> RegionKeys:
+        """Where the region's issuer is reached (empty: none online). The same endpoint again
+        publishes nothing new."""
+        check_region_code(code, "code")
+        require_region(p, code)
+        region = await self.store.get_region(code)
+        if region is None:
+            raise NotFound(f"no region {code}")
+        if region.get("endpoint") != check_endpoint(endpoint):
+            await self.store.set_region_endpoint(code, endpoint)
+            await self.publish()
+        return RegionKeys(await self.store.get_region(code), await self.store.list_keys(code))
+
+    # -- keys --------------------------------------------------------------------------------
+    async def register_key(self, p: Principal, region: str, alg: str, spki: bytes, nbf: int = 0,
+                           exp: int = 0) -> tuple[dict, bool]:
+        """Register a region's public key (``nbf`` 0: now; ``exp`` 0: DEFAULT_KEY_YEARS later).
+        Returns the key's document and whether it is new (the same key again is no change)."""
+        region = check_region_code(region)
+        require_region(p, region)
+        if await self.store.get_region(region) is None:
+            raise NotFound(f"no region {region}")
+        alg_id = keys.alg_id(alg)
+        if len(spki) > MAX_SPKI:
+            raise InvalidRequest("spki is too long for a P-256 or Ed25519 key", field="spki")
+        public = keys.PublicKey(alg_id, spki)  # rejects a malformed or mismatched key
+        nbf = nbf or self.now()
+        exp = exp or nbf + DEFAULT_KEY_YEARS * 365 * 86400
+        if exp <= nbf:
+            raise InvalidRequest("exp must be after nbf", field="exp")
+        doc, created = await self.store.add_key(region, public.kid.hex(), alg_id,
+                                                base64.b64encode(public.spki).decode(), nbf, exp)
+        if created:
+            await self.publish()
+        return doc, created
+
+    async def revoke_key(self, p: Principal, region: str, kid: str) -> dict:
+        return await self._set_key_status(p, region, kid, KeyStatus.REVOKED, REVOKE_ROLES)
+
+    async def retire_key(self, p: Principal, region: str, kid: str) -> dict:
+        return await self._set_key_status(p, region, kid, KeyStatus.RETIRED, RETIRE_ROLES)
+
+    async def _set_key_status(self, p: Principal, region: str, kid: str, status: KeyStatus,
+                              roles: tuple[Role, ...]) -> dict:
+        require_role(p, *roles)
+        require_region(p, check_region_code(region))
+        doc = await self.store.set_key_status(region, kid.lower(), status, self.now())
+        await self.publish()
+        return doc
+
+    # -- certificate types -------------------------------------------------------------------
+    async def types(self) -> list[dict]:
+        return await self.store.list_types()
+
+    async def publish_type(self, p: Principal, type_id: str, version: int, name: str, schema_json: str,
+                           disclosure_json: str) -> dict:
+        """Publish a certificate type version (admin); the same content again is no change."""
+        require_role(p, Role.ADMIN)
+        try:
+            schema = json.loads(schema_json)
+            disclosure = json.loads(disclosure_json or "{}")
+        except (ValueError, RecursionError) as err:
+            raise InvalidRequest("schema and disclosure must be JSON", code="SCHEMA_MALFORMED") from err
+        doc = load_type_document({"id": type_id, "version": version, "name": name, "schema": schema,
+                                  "disclosure": disclosure})
+        if await self.store.put_type(doc["id"], doc["version"], doc["name"], doc["schema"], doc["disclosure"]):
+            await self.publish()
+        return doc

@@ -1,0 +1,113 @@
+"""The registry's gRPC edge: protobuf to :class:`~services.registry.domain.Registry` calls and
+back, and :func:`build`, which wires the process together."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from pathlib import Path
+
+from ecert.clock import Clock, system_clock
+from ecert.format import keys
+from ecert.rpc.convert import principal_from_pb
+from ecert.rpc.server import create_server, rpc
+from ecert.runtime.config import RegistryConfig
+from ecert.store import Store
+from ecertpb.v1 import common_pb2, registry_pb2, registry_pb2_grpc
+
+from .domain import RegionKeys, Registry, SignedTrustList
+
+log = logging.getLogger("ecert.registry")
+
+
+def root_key_paths(var_dir: Path) -> tuple[Path, Path]:
+    """The root key (encrypted PEM) and its public half, which verifiers pin."""
+    return var_dir / "registry" / "root-key.pem", var_dir / "registry" / "root-public.pem"
+
+
+def key_pb(k: dict) -> registry_pb2.KeyInfo:
+    return registry_pb2.KeyInfo(kid=k["kid"], alg=keys.ALG_NAMES.get(k["alg"], str(k["alg"])), status=k["status"],
+                                nbf=k["nbf"], exp=k["exp"], revoked_at=k.get("revoked_at") or 0,
+                                spki=base64.b64decode(k["spki"]))
+
+
+def region_pb(r: RegionKeys) -> registry_pb2.Region:
+    region = r.region
+    return registry_pb2.Region(code=region["code"], name=region["name"], endpoint=region.get("endpoint") or "",
+                               keys=[key_pb(k) for k in r.keys])
+
+
+def type_pb(t: dict) -> common_pb2.CertificateType:
+    return common_pb2.CertificateType(id=t["id"], version=t["version"], name=t["name"], schema_json=t["schema"],
+                                      disclosure_json=json.dumps(t["disclosure"], ensure_ascii=False))
+
+
+class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
+    def __init__(self, registry: Registry):
+        self.r = registry
+        self._trust: tuple[SignedTrustList, registry_pb2.TrustList] | None = None
+
+    @rpc
+    async def ListRegions(self, request, context):
+        return registry_pb2.ListRegionsResponse(regions=[region_pb(r) for r in await self.r.regions()])
+
+    @rpc
+    async def CreateRegion(self, request, context):
+        return region_pb(await self.r.create_region(principal_from_pb(request.principal), request.code, request.name))
+
+    @rpc
+    async def SetRegionEndpoint(self, request, context):
+        return region_pb(await self.r.set_region_endpoint(principal_from_pb(request.principal), request.code,
+                                                          request.endpoint))
+
+    @rpc
+    async def RegisterKey(self, request, context):
+        doc, created = await self.r.register_key(principal_from_pb(request.principal), request.region, request.alg,
+                                                 request.spki, request.nbf, request.exp)
+        return registry_pb2.RegisterKeyResponse(kid=doc["kid"], created=created)
+
+    @rpc
+    async def RevokeKey(self, request, context):
+        return key_pb(await self.r.revoke_key(principal_from_pb(request.principal), request.region, request.kid))
+
+    @rpc
+    async def RetireKey(self, request, context):
+        return key_pb(await self.r.retire_key(principal_from_pb(request.principal), request.region, request.kid))
+
+    @rpc
+    async def ListCertificateTypes(self, request, context):
+        return registry_pb2.ListCertificateTypesResponse(types=[type_pb(t) for t in await self.r.types()])
+
+    @rpc
+    async def PublishCertificateType(self, request, context):
+        t = request.type
+        return type_pb(await self.r.publish_type(principal_from_pb(request.principal), t.id, t.version, t.name,
+                                                 t.schema_json, t.disclosure_json))
+
+    @rpc
+    async def GetTrustList(self, request, context):
+        cur = await self.r.current()
+        held = self._trust
+        if held is None or held[0] is not cur:  # one message per published version, not per call
+            held = self._trust = (cur, registry_pb2.TrustList(version=cur.version, signed=cur.signed, json=cur.json,
+                                                              iat=cur.iat, exp=cur.exp))
+        return held[1]
+
+
+async def build(cfg: RegistryConfig, store: Store, *, now: Clock = system_clock):
+    """Root key (created on first start), seed data, first trust list and the bound server:
+    returns ``(registry, server, port)``."""
+    key_path, pub_path = root_key_paths(cfg.var_dir)
+    root, created = keys.load_or_create(key_path, cfg.root_key_passphrase)
+    if created or not pub_path.exists():
+        pub_path.write_bytes(keys.public_pem(root.public))
+        log.info("root key %s created; verifiers pin %s", root.kid.hex(), pub_path)
+    registry = Registry(store, root, ttl=cfg.trust_list_ttl, now=now)
+    if cfg.seed:
+        await registry.seed()
+    await registry.publish()
+    server, port = create_server(
+        cfg.listen, [lambda s: registry_pb2_grpc.add_RegistryServiceServicer_to_server(RegistryServicer(registry), s)],
+        internal_token=cfg.internal_token, service_names=["ecert.v1.RegistryService"])
+    return registry, server, port

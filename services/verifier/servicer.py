@@ -1,0 +1,138 @@
+"""The verifier's gRPC edge: protobuf to :class:`~services.verifier.domain.Verifier` calls and
+back, and :func:`build`, which wires the process together."""
+
+from __future__ import annotations
+
+from ecert.clock import Clock, system_clock
+from ecert.errors import Outcome
+from ecert.format import keys
+from ecert.format.jsontext import json_text
+from ecert.rpc import streams
+from ecert.rpc.convert import principal_from_pb
+from ecert.rpc.server import create_server, rpc
+from ecert.rules import verify
+from ecert.rules.access import Principal
+from ecert.runtime.config import VerifierConfig
+from ecertpb.v1 import verifier_pb2, verifier_pb2_grpc
+
+from .domain import Pending, Resolved, TrustCache, Unverified, Verdict, Verifier
+from .upstream import GrpcUpstream
+
+
+def write_result(p: Principal, res: verify.Result, version: int, now: int,
+                 out: verifier_pb2.VerifyResponse | None = None) -> verifier_pb2.VerifyResponse:
+    """The answer to ``res``, written into ``out`` (a fresh message when None). Attribute sets
+    on the message in place: with upb, cheaper than keyword arguments, and far cheaper than a
+    message built apart and copied into a batch (about 2 µs a payload)."""
+    if out is None:
+        out = verifier_pb2.VerifyResponse()
+    out.result = res.outcome  # a str Enum: the member is its code's text (and skips .value's cost)
+    out.status_checked = res.status_checked
+    out.trust_list_version = version
+    out.checked_at = now
+    out.detail = res.detail
+    c = res.claims
+    if c is not None:
+        cred = out.credential  # filled in place: no intermediate message to copy
+        cred.id = cred_id = c.id
+        cred.type, cred.version, cred.region = c.type_id, c.type_version, c.iss
+        cred.issued_at, cred.expires_at = c.iat, c.exp
+        if res.type is not None:
+            cred.display_id = res.type.display_id(c.iss, cred_id)
+    if res.outcome is Outcome.VALID and res.fields is not None:
+        out.fields_json = json_text(res.disclosed(p.role))
+    else:
+        out.fields_json = "{}"
+    return out
+
+
+def write_verdict(p: Principal, v: Verdict, out: verifier_pb2.VerifyResponse | None = None
+                  ) -> verifier_pb2.VerifyResponse:
+    """Any answer of :class:`Verifier`, written into ``out`` (a fresh message when None)."""
+    res = v.res
+    if isinstance(res, verify.Result):
+        out = write_result(p, res, v.version, v.now, out)
+    else:
+        if out is None:
+            out = verifier_pb2.VerifyResponse()
+        out.result = res.outcome
+        out.checked_at = v.now
+        if isinstance(res, Unverified):
+            out.detail = res.detail
+        else:
+            _write_resolved(res, v.version, out)
+    if v.code_sha256:
+        out.code_sha256 = v.code_sha256
+    return out
+
+
+def _write_resolved(r: Resolved, version: int, out: verifier_pb2.VerifyResponse) -> None:
+    out.status_checked = True
+    out.trust_list_version = version
+    cred = out.credential
+    cred.SetInParent()
+    cred.id, cred.type, cred.version, cred.region = r.id, r.type, r.version, r.region
+    cred.issued_at, cred.expires_at, cred.display_id = r.issued_at, r.expires_at, r.display_id
+    out.fields_json = (r.fields_json or "{}") if r.outcome == Outcome.VALID else "{}"
+
+
+class VerifierServicer(verifier_pb2_grpc.VerifierServiceServicer):
+    def __init__(self, verifier: Verifier):
+        self.v = verifier
+
+    async def _verify(self, request) -> verifier_pb2.VerifyResponse:
+        p = principal_from_pb(request.principal)
+        v = self.v
+        v.admit(p, request.purpose)
+        answer = v.verify_now(p, request.payload, write_result)
+        if isinstance(answer, Pending):
+            return write_verdict(p, await v.finish(p, request.payload, request.purpose, answer))
+        return answer
+
+    @rpc
+    async def Verify(self, request, context):
+        return await self._verify(request)
+
+    async def VerifyStream(self, request_iterator, context):
+        """Verify over one long-lived stream (see :mod:`ecert.rpc.streams`)."""
+        async for resp in streams.serve(request_iterator, self._verify, verifier_pb2.VerifyStreamAnswer,
+                                        verifier_pb2.VerifyStreamResponse, "VerifyStream"):
+            yield resp
+
+    @rpc
+    async def VerifyBatch(self, request, context):
+        """Each payload answered as :meth:`Verify` would, in order. Most need no network and are
+        answered by plain calls (:meth:`Verifier.verify_now`); the others are completed in turn."""
+        p = principal_from_pb(request.principal)
+        purpose = request.purpose
+        v = self.v
+        v.admit(p, purpose, request.payloads)
+        batch = verifier_pb2.VerifyBatchResponse()
+        add = batch.results.add  # each answer written in place: no copy per payload
+        for payload in request.payloads:
+            out = add()
+            answer = v.verify_now(p, payload, write_result, out)  # ``out`` itself, or what is left to do
+            if isinstance(answer, Pending):
+                write_verdict(p, await v.finish(p, payload, purpose, answer), out)
+        return batch
+
+    @rpc
+    async def VerifyImage(self, request, context):
+        p = principal_from_pb(request.principal)
+        verdicts = await self.v.verify_image(p, request.image, request.purpose)
+        return verifier_pb2.VerifyImageResponse(results=[write_verdict(p, v) for v in verdicts])
+
+
+async def build(cfg: VerifierConfig, *, now: Clock = system_clock, listen: str | None = None):
+    """The trust cache (its list loaded from disk, if any), the verifier and the bound server:
+    returns ``(verifier, server, port)``; ``verifier.cache`` is to be closed, and run in the background."""
+    root = keys.public_from_pem(cfg.root_public_key_pem)
+    cache = TrustCache(root, GrpcUpstream(cfg.registry_target, cfg.internal_token), cfg.var_dir / "verifier",
+                       every=cfg.refresh_seconds)
+    cache.load_cached()
+    verifier = Verifier(cache, skew=cfg.clock_skew, now=now)
+    server, port = create_server(
+        listen or cfg.listen,
+        [lambda s: verifier_pb2_grpc.add_VerifierServiceServicer_to_server(VerifierServicer(verifier), s)],
+        internal_token=cfg.internal_token, service_names=["ecert.v1.VerifierService"])
+    return verifier, server, port

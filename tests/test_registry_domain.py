@@ -1,0 +1,188 @@
+"""The registry's rules without a server: a real SQLite store, a fixed clock."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import pytest
+import pytest_asyncio
+
+from ecert.clock import FixedClock
+from ecert.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
+from ecert.format.keys import SigningKey
+from ecert.limits import MAX_NAME, MAX_SPKI
+from ecert.rules.access import Principal, service_principal
+from ecert.rules.trust import TrustList
+from ecert.store import default_uri, open_store
+from ecert.vocab import KeyStatus
+from services.registry.domain import DEFAULT_KEY_YEARS, Registry
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+T0 = 1_800_000_000
+TTL = 3600
+ADMIN = Principal("admin")
+ZJ_AGENCY = Principal("agency", "CN-ZJ")
+
+
+@pytest_asyncio.fixture
+async def registry(tmp_path):
+    store = await open_store(default_uri(tmp_path))
+    r = Registry(store, SigningKey.generate(), ttl=TTL, now=FixedClock(T0))
+    await store.create_region("CN-ZJ", "Zhejiang")
+    await store.create_region("CN-SH", "Shanghai")
+    await r.publish()
+    yield r
+    await store.close()
+
+
+async def _version(r: Registry) -> int:
+    return (await r.current()).version
+
+
+async def test_a_key_without_exp_lives_the_default_years_from_now(registry):
+    key = SigningKey.generate()
+    doc, created = await registry.register_key(service_principal("CN-ZJ"), "CN-ZJ", "ES256", key.spki)
+    assert created and doc["kid"] == key.kid.hex() and doc["status"] == KeyStatus.ACTIVE
+    assert doc["nbf"] == T0 and doc["exp"] == T0 + DEFAULT_KEY_YEARS * 365 * 86400
+    doc, created = await registry.register_key(ZJ_AGENCY, "CN-ZJ", "ES256", key.spki, nbf=T0 + 5, exp=T0 + 50)
+    assert not created and doc["exp"] == T0 + DEFAULT_KEY_YEARS * 365 * 86400  # the first registration stands
+    other = SigningKey.generate()
+    doc, _ = await registry.register_key(ADMIN, "CN-ZJ", "ES256", other.spki, nbf=T0 - 10, exp=T0 + 100)
+    assert (doc["nbf"], doc["exp"]) == (T0 - 10, T0 + 100)
+
+
+async def test_registering_publishes_only_what_is_new(registry):
+    key = SigningKey.generate()
+    before = await _version(registry)
+    await registry.register_key(ADMIN, "CN-ZJ", "ES256", key.spki)
+    after = await _version(registry)
+    assert after == before + 1
+    await registry.register_key(ADMIN, "CN-ZJ", "ES256", key.spki)
+    assert await _version(registry) == after
+    tl = TrustList.from_signed((await registry.current()).signed, registry.root.public)
+    assert [k.kid for k in tl.regions["CN-ZJ"].keys] == [key.kid]
+
+
+async def test_bad_keys_are_refused_by_name(registry):
+    key = SigningKey.generate()
+    with pytest.raises(InvalidRequest) as err:
+        await registry.register_key(ADMIN, "CN-ZJ", "ES256", key.spki, nbf=T0, exp=T0)
+    assert err.value.field == "exp"
+    with pytest.raises(InvalidRequest) as err:
+        await registry.register_key(ADMIN, "CN-ZJ", "ES256", b"\x30" * (MAX_SPKI + 1))
+    assert err.value.field == "spki"
+    with pytest.raises(InvalidRequest):
+        await registry.register_key(ADMIN, "CN-ZJ", "RS256", key.spki)
+    with pytest.raises(NotFound):
+        await registry.register_key(ADMIN, "CN-AH", "ES256", key.spki)
+
+
+async def test_only_the_region_or_an_admin_registers_its_keys(registry):
+    key = SigningKey.generate()
+    for p in (Principal("agency", "CN-SH"), service_principal("CN-SH"), Principal("hotel"), Principal("")):
+        with pytest.raises(PermissionDenied):
+            await registry.register_key(p, "CN-ZJ", "ES256", key.spki)
+    assert await registry.store.list_keys("CN-ZJ") == []
+
+
+async def test_an_admin_revokes_and_the_region_retires(registry):
+    key, other = SigningKey.generate(), SigningKey.generate()
+    for k in (key, other):
+        await registry.register_key(ADMIN, "CN-ZJ", "ES256", k.spki)
+    kid = key.kid.hex()
+    for p in (ZJ_AGENCY, service_principal("CN-ZJ"), Principal("hotel")):
+        with pytest.raises(PermissionDenied):
+            await registry.revoke_key(p, "CN-ZJ", kid)
+    for p in (Principal("agency", "CN-SH"), Principal("hotel")):
+        with pytest.raises(PermissionDenied):
+            await registry.retire_key(p, "CN-ZJ", kid)
+    assert (await registry.retire_key(ZJ_AGENCY, "CN-ZJ", kid))["status"] == KeyStatus.RETIRED
+    assert (await registry.retire_key(service_principal("CN-ZJ"), "CN-ZJ", other.kid.hex()))["status"] == "retired"
+    registry.now.advance(30)
+    before = await _version(registry)
+    doc = await registry.revoke_key(ADMIN, "CN-ZJ", kid.upper())  # kids are read in either case
+    assert doc["status"] == KeyStatus.REVOKED and doc["revoked_at"] == T0 + 30
+    assert await _version(registry) == before + 1
+    with pytest.raises(Conflict):  # a revoked key stays revoked
+        await registry.retire_key(ADMIN, "CN-ZJ", kid)
+    with pytest.raises(NotFound):
+        await registry.revoke_key(ADMIN, "CN-ZJ", "00" * 8)
+
+
+async def test_regions_are_created_by_admins_with_bounded_names(registry):
+    with pytest.raises(PermissionDenied):
+        await registry.create_region(ZJ_AGENCY, "CN-FJ", "Fujian")
+    for name in ("", "x" * (MAX_NAME + 1)):
+        with pytest.raises(InvalidRequest) as err:
+            await registry.create_region(ADMIN, "CN-FJ", name)
+        assert err.value.field == "name"
+    with pytest.raises(InvalidRequest):
+        await registry.create_region(ADMIN, "fujian", "Fujian")
+    created = await registry.create_region(ADMIN, "CN-FJ", "x" * MAX_NAME)
+    assert created.region["code"] == "CN-FJ" and created.keys == []
+    with pytest.raises(Conflict) as err:
+        await registry.create_region(ADMIN, "CN-FJ", "again")
+    assert err.value.code == "REGION_EXISTS"
+    assert "CN-FJ" in [r.region["code"] for r in await registry.regions()]
+
+
+async def test_an_endpoint_is_set_by_its_region_or_an_admin(registry):
+    before = await _version(registry)
+    for p in (Principal(""), service_principal("CN-SH"), Principal("agency", "CN-SH"), Principal("hotel"),
+              Principal("service")):
+        with pytest.raises(PermissionDenied):
+            await registry.set_region_endpoint(p, "CN-ZJ", "127.0.0.1:1")
+    with pytest.raises(PermissionDenied):  # refused before saying whether the region exists
+        await registry.set_region_endpoint(service_principal("CN-SH"), "CN-AH", "127.0.0.1:1")
+    assert await _version(registry) == before
+    r = await registry.set_region_endpoint(service_principal("CN-ZJ"), "CN-ZJ", "127.0.0.1:7")
+    assert r.region["endpoint"] == "127.0.0.1:7" and await _version(registry) == before + 1
+    await registry.set_region_endpoint(ZJ_AGENCY, "CN-ZJ", "127.0.0.1:7")  # the same again: nothing new
+    assert await _version(registry) == before + 1
+    with pytest.raises(InvalidRequest):
+        await registry.set_region_endpoint(ADMIN, "CN-ZJ", "http://x:1")
+    with pytest.raises(NotFound):
+        await registry.set_region_endpoint(ADMIN, "CN-AH", "127.0.0.1:1")
+    await registry.set_region_endpoint(ADMIN, "CN-ZJ", "")  # none online
+    tl = TrustList.from_signed((await registry.current()).signed, registry.root.public)
+    assert tl.regions["CN-ZJ"].endpoint == ""
+
+
+async def test_the_trust_list_is_re_signed_once_half_its_validity_has_passed(registry):
+    first = await registry.current()
+    registry.now.advance(TTL // 2 - 1)
+    assert await registry.current() is first
+    registry.now.advance(1)
+    again = await registry.current()
+    assert again.version == first.version + 1 and again.iat == T0 + TTL // 2 and again.exp == again.iat + TTL
+
+
+async def test_types_are_published_by_admins(registry):
+    schema = '{"type": "object", "properties": {"n": {"type": "string"}}, "required": ["n"]}'
+    with pytest.raises(PermissionDenied):
+        await registry.publish_type(ZJ_AGENCY, "cn.test_type", 1, "Test", schema, "{}")
+    with pytest.raises(InvalidRequest) as err:
+        await registry.publish_type(ADMIN, "cn.test_type", 1, "Test", "[" * 1000, "{}")
+    assert err.value.code == "SCHEMA_MALFORMED"
+    before = await _version(registry)
+    doc = await registry.publish_type(ADMIN, "cn.test_type", 1, "Test", schema, '{"hotel": ["n"]}')
+    assert doc["disclosure"] == {"hotel": ["n"]} and await _version(registry) == before + 1
+    await registry.publish_type(ADMIN, "cn.test_type", 1, "Test", schema, '{"hotel": ["n"]}')
+    assert await _version(registry) == before + 1  # identical: nothing new
+    with pytest.raises(Conflict):  # versions are immutable
+        await registry.publish_type(ADMIN, "cn.test_type", 1, "Other", schema, "{}")
+    assert [(t["id"], t["version"]) for t in await registry.types()] == [("cn.test_type", 1)]
+
+
+async def test_the_domains_load_no_transport():
+    """The three services' rules run without gRPC, generated code, the RPC plumbing or aiohttp
+    (``lint-imports`` holds the same contract over the source)."""
+    code = ("import sys, services.registry.domain, services.issuer.domain, services.verifier.domain\n"
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('grpc', 'ecertpb', 'aiohttp')"
+            " or m == 'ecert.rpc' or m.startswith('ecert.rpc.'))\n"
+            "print(' '.join(bad) or 'none')")
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", code, stdout=asyncio.subprocess.PIPE)
+    out, _ = await proc.communicate()
+    assert proc.returncode == 0 and out.decode().split() == ["none"]

@@ -1,0 +1,246 @@
+"""The verifier's rules without a server: the network faked in the test, the trust-list file in
+a temporary folder, clocks moved by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from ecert.clock import FixedClock
+from ecert.errors import InvalidRequest, NotFound, Outcome, PermissionDenied, Unavailable
+from ecert.format import credential, presentation, statuslist, trustlist
+from ecert.format.keys import SigningKey
+from ecert.limits import MAX_BATCH, MAX_PAYLOAD_CHARS, MAX_PURPOSE
+from ecert.rules import verify
+from ecert.rules.access import Principal
+from ecert.rules.catalogue import builtin_types
+from ecert.rules.schema import TypeSchema
+from services.verifier import domain
+from services.verifier.domain import Pending, Resolved, TrustCache, Unverified, Verifier
+from testkit.samples import driving_licence
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+T0 = 1_800_000_000
+URI = "urn:ecert:status:CN-ZJ:1"
+HOTEL = Principal("hotel")
+DL = next(t for t in builtin_types() if t["id"] == "cn.driving_licence")
+ROOT, KEY = SigningKey.generate(), SigningKey.generate()
+
+
+def signed_list(version: int, *keys: SigningKey, endpoint: str = "zj.issuer:50061") -> bytes:
+    entries = [{"kid": k.kid, "alg": k.alg, "spki": k.spki, "nbf": T0 - 10, "exp": T0 + 10**8, "status": "active"}
+               for k in keys or (KEY,)]
+    return trustlist.sign(ROOT, {
+        "v": version, "iat": T0, "exp": T0 + 10 * 86400,
+        "regions": [{"code": "CN-ZJ", "name": "Zhejiang", "endpoint": endpoint, "keys": entries}],
+        "types": [{"id": DL["id"], "v": DL["version"], "name": DL["name"], "schema": DL["schema"],
+                   "disclosure": DL["disclosure"]}]})
+
+
+def ec1(key: SigningKey = KEY, idx: int = 5) -> str:
+    ts = TypeSchema(DL["id"], DL["version"], DL["name"], DL["schema"], DL["disclosure"])
+    return credential.issue(key, iss="CN-ZJ", iat=T0, exp=T0 + 365 * 86400, cti=credential.new_cti(),
+                            type_id=DL["id"], type_version=1, fields=ts.to_cbor(driving_licence()),
+                            status_uri=URI, status_idx=idx)
+
+
+def status_list(*revoked: int, exp: int = T0 + 60) -> bytes:
+    bits = statuslist.build_bits([(i, statuslist.REVOKED) for i in revoked])
+    return statuslist.sign(KEY, uri=URI, bits=bits, iat=T0, exp=exp, ttl=10)
+
+
+class FakeUpstream:
+    """The network port: what the registry and the issuer answer, set by the test; ``down`` fails every call."""
+
+    def __init__(self, signed: bytes | None = None):
+        self.signed = signed
+        self.status = status_list()
+        self.answer: Resolved | Exception = NotFound("no such credential")
+        self.down = False
+        self.trust_calls = self.status_calls = 0
+        self.resolved: list[tuple] = []
+
+    async def trust_list(self) -> bytes:
+        self.trust_calls += 1
+        if self.down or self.signed is None:
+            raise Unavailable("registry down")
+        return self.signed
+
+    async def status_list(self, endpoint: str, uri: str) -> bytes:
+        self.status_calls += 1
+        if self.down:
+            raise Unavailable("issuer down")
+        return self.status
+
+    async def resolve(self, endpoint, p, token_cti, credential_cti, purpose) -> Resolved:
+        self.resolved.append((endpoint, p.role, purpose))
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+    async def close(self) -> None:
+        pass
+
+
+def make(tmp_path, upstream: FakeUpstream):
+    mono, clock = FixedClock(0), FixedClock(T0)
+    cache = TrustCache(ROOT.public, upstream, tmp_path, monotonic=mono)
+    return cache, Verifier(cache, now=clock), mono, clock
+
+
+# -- the trust list ---------------------------------------------------------------------------
+
+async def test_a_lower_trust_list_version_is_refused_and_the_newest_kept_on_disk(tmp_path):
+    up = FakeUpstream(signed_list(2))
+    cache, _, _, _ = make(tmp_path, up)
+    assert await cache.refresh_trust() is True and cache.trust.version == 2
+    held = cache.trust
+    up.signed = signed_list(1)
+    assert await cache.refresh_trust() is False
+    assert cache.trust is held and (tmp_path / "trust-list.cbor").read_bytes() == held.signed
+    up.signed = signed_list(3)
+    assert await cache.refresh_trust() is True and cache.trust.version == 3
+    assert (tmp_path / "trust-list.cbor").read_bytes() == up.signed
+
+
+async def test_the_list_on_disk_is_used_when_the_registry_is_down(tmp_path):
+    first, _, _, _ = make(tmp_path, FakeUpstream(signed_list(4)))
+    await first.refresh_trust()
+    up = FakeUpstream()  # the registry never answers
+    cache, verifier, _, _ = make(tmp_path, up)
+    cache.load_cached()
+    assert cache.trust is not None and cache.trust.version == 4
+    assert await cache.refresh_trust_soon(0) is False and up.trust_calls == 1 and cache.trust.version == 4
+    verdict = await verifier.verify(HOTEL, ec1())
+    assert verdict.res.outcome is Outcome.VALID and verdict.version == 4 and verdict.now == T0
+
+
+async def test_a_tampered_list_on_disk_is_ignored(tmp_path):
+    (tmp_path / "trust-list.cbor").write_bytes(signed_list(9)[:-1] + b"\x00")
+    cache, verifier, _, _ = make(tmp_path, FakeUpstream())
+    cache.load_cached()
+    assert cache.trust is None
+    verdict = await verifier.verify(HOTEL, ec1())
+    assert isinstance(verdict.res, Unverified) and verdict.res.outcome is Outcome.REGION_UNAVAILABLE
+    assert "trust list" in verdict.res.detail and verdict.version == 0
+
+
+async def test_unchanged_bytes_are_not_parsed_again(tmp_path, monkeypatch):
+    cache, _, _, _ = make(tmp_path, FakeUpstream(signed_list(2)))
+    await cache.refresh_trust()
+    parsed = []
+    from_signed = domain.TrustList.from_signed
+    monkeypatch.setattr(domain.TrustList, "from_signed",
+                        classmethod(lambda cls, signed, root: parsed.append(1) or from_signed(signed, root)))
+    assert await cache.refresh_trust() is False and parsed == []
+
+
+async def test_without_a_trust_list_the_registry_is_asked_at_most_once_a_second(tmp_path):
+    up = FakeUpstream()
+    _, verifier, mono, _ = make(tmp_path, up)
+    for _ in range(3):
+        assert (await verifier.verify(HOTEL, ec1())).res.outcome is Outcome.REGION_UNAVAILABLE
+    assert up.trust_calls == 1
+    mono.advance(domain.NO_TRUST_LIST_INTERVAL)
+    up.signed = signed_list(1)
+    up.status = status_list()
+    assert (await verifier.verify(HOTEL, ec1())).res.outcome is Outcome.VALID
+    assert up.trust_calls == 2
+
+
+async def test_an_unknown_kid_asks_for_a_newer_list_at_most_every_few_seconds(tmp_path):
+    new_key = SigningKey.generate()
+    up = FakeUpstream(signed_list(1))
+    cache, verifier, mono, _ = make(tmp_path, up)
+    await cache.refresh_trust()
+    text = ec1(new_key)
+    assert (await verifier.verify(HOTEL, text)).res.outcome is Outcome.KID_UNKNOWN
+    assert up.trust_calls == 1  # the list was fetched moments ago
+    mono.advance(domain.KID_REFRESH_INTERVAL)
+    assert (await verifier.verify(HOTEL, text)).res.outcome is Outcome.KID_UNKNOWN
+    assert (await verifier.verify(HOTEL, text)).res.outcome is Outcome.KID_UNKNOWN
+    assert up.trust_calls == 2  # the first unknown kid asked; the second waits its turn
+    up.signed = signed_list(2, KEY, new_key)  # the key is registered
+    mono.advance(domain.KID_REFRESH_INTERVAL)
+    verdict = await verifier.verify(HOTEL, text)
+    assert verdict.res.outcome is Outcome.VALID and verdict.version == 2 and up.trust_calls == 3
+
+
+# -- status lists -----------------------------------------------------------------------------
+
+async def test_a_stale_status_list_leaves_the_status_unchecked(tmp_path):
+    up = FakeUpstream(signed_list(1))
+    cache, verifier, _, clock = make(tmp_path, up)
+    await cache.refresh_trust()
+    text, revoked = ec1(idx=5), ec1(idx=6)
+    up.status = status_list(6, exp=T0 + 60)
+    fresh = (await verifier.verify(HOTEL, text)).res
+    assert fresh.outcome is Outcome.VALID and fresh.status_checked is True
+    assert (await verifier.verify(HOTEL, revoked)).res.outcome is Outcome.REVOKED
+    assert up.status_calls == 1  # fetched once, then used from the cache
+    clock.advance(60)
+    up.down = True
+    stale = (await verifier.verify(HOTEL, text)).res
+    assert stale.outcome is Outcome.VALID and stale.status_checked is False and "stale" in stale.detail
+    assert up.status_calls == 2
+
+
+async def test_the_common_case_is_answered_without_the_network(tmp_path):
+    up = FakeUpstream(signed_list(1))
+    cache, verifier, _, _ = make(tmp_path, up)
+    await cache.refresh_trust()
+    text = ec1()
+    written = []
+
+    def write(p, res, version, now, out):
+        written.append((p.role, res.outcome, res.status_checked, version, now, out))
+        return out
+
+    first = verifier.verify_now(HOTEL, text, write, "out")
+    assert isinstance(first, Pending) and first.res.ok and written == []  # no status list yet
+    await verifier.finish(HOTEL, text, "", first)
+    assert verifier.verify_now(HOTEL, text, write, "out") == "out"
+    assert written == [("hotel", Outcome.VALID, True, 1, T0, "out")]
+    assert verifier.verify_now(HOTEL, "x" * (MAX_PAYLOAD_CHARS + 1), write, None) is None
+    assert written[-1][1:5] == (Outcome.PAYLOAD_TOO_LARGE, False, 0, T0)
+
+
+# -- tokens -----------------------------------------------------------------------------------
+
+async def test_a_token_is_resolved_by_its_region(tmp_path):
+    up = FakeUpstream(signed_list(1))
+    cache, verifier, _, _ = make(tmp_path, up)
+    await cache.refresh_trust()
+    token, _ = presentation.issue(KEY, iss="CN-ZJ", credential_cti=credential.new_cti(), now=T0)
+    up.answer = Resolved("VALID", "ID", "cn.driving_licence", 1, "CN-ZJ", T0, T0 + 1, "1.2.3", '{"name": "x"}')
+    verdict = await verifier.verify(Principal("traffic_police"), token, "roadside check")
+    assert verdict.res is up.answer and verdict.version == 1
+    assert up.resolved == [("zj.issuer:50061", "traffic_police", "roadside check")]
+    up.answer = NotFound("no such credential")
+    res = (await verifier.verify(HOTEL, token)).res
+    assert isinstance(res, verify.Result) and res.outcome is Outcome.REVOKED
+    up.answer = Unavailable("issuer down")
+    assert (await verifier.verify(HOTEL, token)).res.outcome is Outcome.REGION_UNAVAILABLE
+    up.signed = signed_list(2, endpoint="")  # no issuer online for the region
+    await cache.refresh_trust()
+    res = (await verifier.verify(HOTEL, token)).res
+    assert res.outcome is Outcome.REGION_UNAVAILABLE and "no endpoint" in res.detail and len(up.resolved) == 3
+
+
+# -- who may verify ---------------------------------------------------------------------------
+
+async def test_who_may_verify_and_what_a_request_may_hold(tmp_path):
+    _, verifier, _, _ = make(tmp_path, FakeUpstream())
+    for role in ("hotel", "traffic_police", "integrator", "agency", "admin"):
+        verifier.admit(Principal(role), "x" * MAX_PURPOSE, ["EC1:"] * MAX_BATCH)
+    for role in ("", "service", "burglar"):
+        with pytest.raises(PermissionDenied):
+            verifier.admit(Principal(role))
+        with pytest.raises(PermissionDenied):
+            await verifier.verify(Principal(role), ec1())
+    with pytest.raises(InvalidRequest) as err:
+        verifier.admit(HOTEL, "x" * (MAX_PURPOSE + 1))
+    assert err.value.field == "purpose"
+    with pytest.raises(InvalidRequest) as err:
+        verifier.admit(HOTEL, "", ["EC1:"] * (MAX_BATCH + 1))
+    assert err.value.field == "payloads"
