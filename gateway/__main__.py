@@ -2,9 +2,9 @@
 
 from aiohttp import web
 
-from ecert.runtime.config import GatewayConfig
 from ecert.runtime import logs
 from ecert.runtime import loop as runtime
+from ecert.runtime.config import GatewayConfig
 
 from .app import create_app
 

@@ -53,5 +53,10 @@ def http_status(err: EcertError) -> int:
     return 500
 
 
+def status_code(status: int) -> str:
+    """The code of an answer with HTTP status ``status`` that aiohttp itself gave."""
+    return CODES_BY_STATUS.get(status, "HTTP_ERROR")
+
+
 def error_body(code: str, message: str, request_id: str) -> dict:
     return {"error": {"code": code, "message": message, "request_id": request_id}}

@@ -1,8 +1,37 @@
-"""The OpenAPI 3.1 description of the gateway, served at ``GET /openapi.json``."""
+"""The OpenAPI 3.1 description of the gateway, served at ``GET /openapi.json``.
+
+Who may call each operation (``Roles: …`` and ``security``) is :data:`gateway.access.TABLE`'s
+word; every number is :mod:`ecert.limits`'.
+"""
 
 from __future__ import annotations
 
 from ecert.errors import Outcome
+from ecert.limits import (
+    MAX_BATCH,
+    MAX_BODY,
+    MAX_IMAGE_BYTES,
+    MAX_IMAGE_PIXELS,
+    MAX_PURPOSE,
+    MAX_REQUEST_ID,
+    MAX_VALID_DAYS,
+    MULTIPART_OVERHEAD,
+)
+from ecert.vocab import StatusAction
+
+from .access import TABLE, roles_text
+
+
+def _size(n: int) -> str:
+    """Bytes as the document says them: ``10 MiB``, ``64 KiB``."""
+    for unit, factor in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n % factor == 0:
+            return f"{n // factor} {unit}"
+    return f"{n:,} bytes"
+
+
+def _count(n: int) -> str:
+    return f"{n // 1_000_000} million" if n % 1_000_000 == 0 else f"{n:,}"
 
 
 def _ref(name: str) -> dict:
@@ -19,16 +48,18 @@ _ERRORS = {str(code): {"description": text, **_json(_ref("Error"))} for code, te
     (503, "a backend is unavailable"))}
 
 
-def _op(summary: str, *, roles: str, ok: tuple[int, dict | None] = (200, None), body: dict | None = None,
-        params: list | None = None, open_route: bool = False, content: dict | None = None) -> dict:
-    op: dict = {"summary": summary, "description": f"Roles: {roles}.",
+def _op(summary: str, route: tuple[str, str], *, ok: tuple[int, dict | None] = (200, None),
+        body: dict | None = None, params: list | None = None, content: dict | None = None) -> dict:
+    """One operation; ``route`` is its key in the access table, which says who may call it."""
+    rule = TABLE[route]
+    op: dict = {"summary": summary, "description": f"Roles: {roles_text(rule)}.",
                 "responses": {str(ok[0]): {"description": "success",
                                            **(content or (_json(ok[1]) if ok[1] else {}))}, **_ERRORS}}
     if body is not None:
         op["requestBody"] = {"required": True, **_json(body)}
     if params:
         op["parameters"] = params
-    if open_route:
+    if not rule.key:
         op["security"] = []
     return op
 
@@ -56,8 +87,8 @@ SCHEMAS = {
         "disclosure": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}}},
     "IssueRequest": {"type": "object", "required": ["region", "type", "fields"], "properties": {
         "region": {"type": "string"}, "type": {"type": "string"}, "version": {"type": "integer"},
-        "fields": {"type": "object"}, "valid_days": {"type": "integer", "minimum": 1},
-        "request_id": {"type": "string", "maxLength": 128,
+        "fields": {"type": "object"}, "valid_days": {"type": "integer", "minimum": 1, "maximum": MAX_VALID_DAYS},
+        "request_id": {"type": "string", "maxLength": MAX_REQUEST_ID,
                        "description": "the same request_id sent again returns the same credential"}}},
     "Credential": {"type": "object", "properties": {
         "id": {"type": "string"}, "qr_text": {"type": "string"}, "issued_at": _TIME, "expires_at": _TIME,
@@ -82,21 +113,22 @@ SCHEMAS = {
                                    "order (top to bottom, left to right); the top-level fields repeat the first"}}},
     "VerifyImageRequest": {"type": "object", "required": ["image"], "properties": {
         "image": {"type": "string", "contentMediaType": "image/*",
-                  "description": "a photo or screenshot of the QR code(s): PNG, JPEG or WebP, at most 10 MiB"},
-        "purpose": {"type": "string", "maxLength": 200}}},
+                  "description": "a photo or screenshot of the QR code(s): PNG, JPEG or WebP, "
+                                 f"at most {_size(MAX_IMAGE_BYTES)}"},
+        "purpose": {"type": "string", "maxLength": MAX_PURPOSE}}},
 }
 
 _STATUS = {"type": "object", "properties": {"id": {"type": "string"}, "status": {"type": "string"}}}
-_VERIFY_ROLES = "hotel, traffic_police, integrator, agency, admin"
 
 
 def _verify_op() -> dict:
-    op = _op("Verify an EC1 credential or EP1 token, as text or as a picture of its QR code", roles=_VERIFY_ROLES,
-             body=_ref("VerifyRequest"), ok=(200, _ref("Verification")))
-    op["description"] += (" JSON bodies are at most 1 MiB. A multipart/form-data body (at most 10 MiB + 64 KiB) "
-                          "carries a picture in the part `image` (PNG, JPEG or WebP, at most 10 MiB and 40 million "
-                          "pixels) and an optional `purpose`; every code in it is verified (`results`), and a "
-                          "picture without a code answers `NO_CODE_FOUND`.")
+    op = _op("Verify an EC1 credential or EP1 token, as text or as a picture of its QR code",
+             ("POST", "/v1/verifications"), body=_ref("VerifyRequest"), ok=(200, _ref("Verification")))
+    op["description"] += (f" JSON bodies are at most {_size(MAX_BODY)}. A multipart/form-data body (at most "
+                          f"{_size(MAX_IMAGE_BYTES)} + {_size(MULTIPART_OVERHEAD)}) carries a picture in the part "
+                          f"`image` (PNG, JPEG or WebP, at most {_size(MAX_IMAGE_BYTES)} and "
+                          f"{_count(MAX_IMAGE_PIXELS)} pixels) and an optional `purpose`; every code in it is "
+                          "verified (`results`), and a picture without a code answers `NO_CODE_FOUND`.")
     op["requestBody"]["content"]["multipart/form-data"] = {
         "schema": _ref("VerifyImageRequest"),
         "encoding": {"image": {"contentType": "image/png, image/jpeg, image/webp"}}}
@@ -107,55 +139,53 @@ def _verify_op() -> dict:
     return op
 
 PATHS = {
-    "/healthz": {"get": _op("Process alive", roles="none", open_route=True)},
-    "/readyz": {"get": _op("Backends reachable", roles="none", open_route=True)},
-    "/metrics": {"get": _op("Prometheus metrics", roles="none", open_route=True,
+    "/healthz": {"get": _op("Process alive", ("GET", "/healthz"))},
+    "/readyz": {"get": _op("Backends reachable", ("GET", "/readyz"))},
+    "/metrics": {"get": _op("Prometheus metrics", ("GET", "/metrics"),
                             content={"content": {"text/plain": {"schema": {"type": "string"}}}})},
-    "/openapi.json": {"get": _op("This document", roles="none", open_route=True)},
+    "/openapi.json": {"get": _op("This document", ("GET", "/openapi.json"))},
     "/scan": {"get": _op("The scanner page for hotel desks and roadside checks: camera, picture upload and "
                          "handheld-scanner input; it asks for the operator's API key once per browser session",
-                         roles="none (the page's own calls carry the operator's key)", open_route=True,
-                         content={"content": {"text/html": {}}})},
+                         ("GET", "/scan"), content={"content": {"text/html": {}}})},
     "/v1/regions": {
-        "get": _op("Regions and their keys", roles="any", ok=(200, {"type": "object", "properties": {
+        "get": _op("Regions and their keys", ("GET", "/v1/regions"), ok=(200, {"type": "object", "properties": {
             "regions": {"type": "array", "items": _ref("Region")}}})),
-        "post": _op("Create a region", roles="admin", ok=(201, _ref("Region")), body={
+        "post": _op("Create a region", ("POST", "/v1/regions"), ok=(201, _ref("Region")), body={
             "type": "object", "required": ["code", "name"],
             "properties": {"code": {"type": "string"}, "name": {"type": "string"}}})},
     "/v1/regions/{code}/keys": {"post": _op(
-        "Register a public key whose private half is held elsewhere", roles="admin, agency of the region",
+        "Register a public key whose private half is held elsewhere", ("POST", "/v1/regions/{code}/keys"),
         params=[_CODE], ok=(201, {"type": "object", "properties": {"kid": {"type": "string"}}}), body={
             "type": "object", "required": ["alg", "spki"], "properties": {
                 "alg": {"enum": ["ES256", "EdDSA"]}, "spki": {"type": "string", "description": "base64 DER"},
                 "nbf": {"type": "integer"}, "exp": {"type": "integer"}}})},
     "/v1/regions/{code}/keys/{kid}:revoke": {"post": _op(
-        "Revoke a key", roles="admin", params=[_CODE, _path_param("kid", "hex key id")], ok=(200, _ref("Key")))},
+        "Revoke a key", ("POST", "/v1/regions/{code}/keys/{kid}:revoke"),
+        params=[_CODE, _path_param("kid", "hex key id")], ok=(200, _ref("Key")))},
     "/v1/certificate-types": {
-        "get": _op("Certificate types", roles="any", ok=(200, {"type": "object", "properties": {
+        "get": _op("Certificate types", ("GET", "/v1/certificate-types"), ok=(200, {"type": "object", "properties": {
             "types": {"type": "array", "items": _ref("CertificateType")}}})),
-        "post": _op("Publish a certificate type version", roles="admin", ok=(201, _ref("CertificateType")),
-                    body=_ref("CertificateType"))},
-    "/v1/trust-list": {"get": _op("The trust list as JSON (bytes as base64)", roles="any",
+        "post": _op("Publish a certificate type version", ("POST", "/v1/certificate-types"),
+                    ok=(201, _ref("CertificateType")), body=_ref("CertificateType"))},
+    "/v1/trust-list": {"get": _op("The trust list as JSON (bytes as base64)", ("GET", "/v1/trust-list"),
                                   ok=(200, {"type": "object"}))},
-    "/v1/trust-list.cbor": {"get": _op("The signed trust list (COSE_Sign1)", roles="any", content={
+    "/v1/trust-list.cbor": {"get": _op("The signed trust list (COSE_Sign1)", ("GET", "/v1/trust-list.cbor"), content={
         "content": {"application/cose": {"schema": {"type": "string", "contentMediaType": "application/cose"}}}})},
-    "/v1/credentials": {"post": _op("Issue a credential", roles="agency of the region, admin",
+    "/v1/credentials": {"post": _op("Issue a credential", ("POST", "/v1/credentials"),
                                     ok=(201, _ref("Credential")), body=_ref("IssueRequest"))},
-    "/v1/credentials/{id}": {"get": _op("A credential record", roles="issuing agency, admin", params=[_ID],
+    "/v1/credentials/{id}": {"get": _op("A credential record", ("GET", "/v1/credentials/{id}"), params=[_ID],
                                         ok=(200, _ref("Credential")))},
-    "/v1/credentials/{id}/qr.png": {"get": _op("The credential's QR code (PNG)", roles="issuing agency, admin",
-                                               params=[_ID], content={"content": {"image/png": {}}})},
-    "/v1/credentials/{id}/qr.svg": {"get": _op("The credential's QR code (SVG)", roles="issuing agency, admin",
-                                               params=[_ID], content={"content": {"image/svg+xml": {}}})},
-    **{f"/v1/credentials/{{id}}:{action}": {"post": _op(f"{action.capitalize()} a credential",
-                                                        roles="issuing agency, admin", params=[_ID],
-                                                        ok=(200, _STATUS))}
-       for action in ("revoke", "suspend", "reinstate")},
+    **{f"/v1/credentials/{{id}}/qr.{kind}": {"get": _op(
+        f"The credential's QR code ({kind.upper()})", ("GET", "/v1/credentials/{id}/qr.{kind}"), params=[_ID],
+        content={"content": {media: {}}})} for kind, media in (("png", "image/png"), ("svg", "image/svg+xml"))},
+    **{f"/v1/credentials/{{id}}:{action}": {"post": _op(
+        f"{action.capitalize()} a credential", ("POST", "/v1/credentials/{id}:{action}"), params=[_ID],
+        ok=(200, _STATUS))} for action in StatusAction},
     "/v1/verifications": {"post": _verify_op()},
     "/v1/verifications:batch": {"post": _op(
-        "Verify up to 1,000 payloads", roles=_VERIFY_ROLES,
+        f"Verify up to {MAX_BATCH:,} payloads", ("POST", "/v1/verifications:batch"),
         body={"type": "object", "required": ["payloads"], "properties": {
-            "payloads": {"type": "array", "maxItems": 1000, "items": {"type": "string"}},
+            "payloads": {"type": "array", "maxItems": MAX_BATCH, "items": {"type": "string"}},
             "purpose": {"type": "string"}}},
         ok=(200, {"type": "object", "properties": {"results": {"type": "array", "items": _ref("Verification")}}}))},
 }

@@ -14,7 +14,7 @@ from PIL import Image
 
 from ecert.errors import Outcome
 from ecert.imaging import qr, scan
-from gateway.app import STATIC_DIR
+from gateway.routes.scanner import STATIC_DIR
 from testkit import photos
 from testkit.samples import driving_licence
 from tests.conftest import bearer

@@ -1,4 +1,4 @@
-"""The verification answer written directly as text (gateway.app.verification_text, the batch body,
+"""The verification answer written directly as text (gateway.answers.verification_text, the batch body,
 ecert.format.jsontext.json_text) is the text the dict-and-json.dumps path gives, byte for byte."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 import ecert.format.jsontext
 from ecert.format.jsontext import json_text
 from ecertpb.v1 import verifier_pb2
-from gateway import app as gw
+from gateway import answers as gw
 from gateway.metrics import Metrics
 
 FIELDS = {"name": "张三", "sex": "男", "id_number": "11010519491231002X", "classes": "C1", "n": 3, "ok": True,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import zlib
 from collections.abc import Mapping
 from typing import Any, NamedTuple
@@ -44,6 +45,15 @@ try:
     )
 except ImportError:  # the optional C extension was not built: same text, slower
     cti_to_id = cti_to_id_py
+
+
+_ID_SHAPE = re.compile(r"[A-Za-z2-7]{26}")
+
+
+def looks_like_id(text: str) -> bool:
+    """Whether ``text`` has the shape of a credential id: 26 base32 letters, in either case (an
+    edge refuses anything else before it asks a store; :func:`id_to_cti` decodes one)."""
+    return _ID_SHAPE.fullmatch(text) is not None
 
 
 def id_to_cti(cred_id: str) -> bytes | None:

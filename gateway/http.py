@@ -1,0 +1,146 @@
+"""Reading requests: bodies within bounds, JSON objects, typed fields, multipart pictures.
+
+Every limit is :mod:`ecert.limits`'s; every refusal is a domain error (400 or 413 through
+:mod:`gateway.errors`), never a 500.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from aiohttp import BodyPartReader, web
+
+from ecert.errors import InvalidRequest, TooLarge
+from ecert.limits import MAX_IMAGE_BYTES, MAX_MULTIPART, MAX_PURPOSE_PART
+from ecert.rpc.convert import principal_to_pb
+from ecert.rules.requests import check_purpose
+from ecertpb.v1 import common_pb2
+
+from .keys import CONFIG, PRINCIPAL
+
+CHUNK = 64 * 1024
+
+
+def pb_principal(request: web.Request) -> common_pb2.Principal:
+    """The caller, as the services take it."""
+    return principal_to_pb(request[PRINCIPAL])
+
+
+# -- bodies ------------------------------------------------------------------------------------
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it is known to be over ``limit`` bytes. (The app-wide
+    ``client_max_size`` admits multipart pictures; every other body is bounded here.)"""
+    if request.content_length is not None and request.content_length > limit:
+        raise TooLarge(f"the body is over {limit} bytes")
+    body = bytearray()
+    async for chunk in request.content.iter_chunked(CHUNK):
+        body += chunk
+        if len(body) > limit:
+            raise TooLarge(f"the body is over {limit} bytes")
+    return bytes(body)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:20]} is out of range")
+    return value
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+async def read_json(request: web.Request) -> dict:
+    """The body as a JSON object, at most ``cfg.max_body`` bytes; no NaN, no infinities."""
+    body = await read_body(request, request.app[CONFIG].max_body)
+    if not body:
+        raise InvalidRequest("a JSON body is required")
+    try:
+        data = json.loads(body, parse_float=_finite_float, parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise InvalidRequest(f"malformed JSON: {err}", code="MALFORMED_JSON") from err
+    except RecursionError as err:
+        raise InvalidRequest("malformed JSON: nested too deeply", code="MALFORMED_JSON") from err
+    if not isinstance(data, dict):
+        raise InvalidRequest("the body must be a JSON object", code="MALFORMED_JSON")
+    return data
+
+
+# -- fields ------------------------------------------------------------------------------------
+
+def get(data: dict, name: str, kind: type | tuple, default: Any = None, required: bool = False) -> Any:
+    """Field ``name`` of type ``kind`` (a bool is not an int); absent or null: ``default``, or 400
+    if ``required``."""
+    value = data.get(name, default)
+    if value is None:
+        if required:
+            raise InvalidRequest(f"{name} is required", field=name)
+        return default
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise InvalidRequest(f"{name} has the wrong type", field=name)
+    return value
+
+
+def get_int(data: dict, name: str, default: int, low: int, high: int) -> int:
+    """An optional integer field within ``[low, high]`` (absent: ``default``)."""
+    value = get(data, name, int, None)
+    if value is None:
+        return default
+    if not low <= value <= high:
+        raise InvalidRequest(f"{name} must be from {low} to {high}", field=name)
+    return value
+
+
+def get_purpose(data: dict) -> str:
+    return check_purpose(get(data, "purpose", str, ""))
+
+
+# -- multipart ---------------------------------------------------------------------------------
+
+async def _read_part(part, limit: int, total: list[int], keep: bool = True) -> bytes:
+    """One multipart part, at most ``limit`` bytes, counting toward the body's total."""
+    data = bytearray()
+    seen = 0
+    while chunk := await part.read_chunk(CHUNK):
+        seen += len(chunk)
+        total[0] += len(chunk)
+        if keep:
+            data += chunk
+        if seen > limit:
+            raise TooLarge(f"the {part.name or 'unnamed'} part is over {limit} bytes", field=part.name)
+        if total[0] > MAX_MULTIPART:
+            raise TooLarge(f"the body is over {MAX_MULTIPART} bytes")
+    return bytes(data)
+
+
+async def read_image_form(request: web.Request) -> tuple[bytes, str]:
+    """The ``image`` and optional ``purpose`` parts of a multipart/form-data body, each bounded."""
+    if request.content_length is not None and request.content_length > MAX_MULTIPART:
+        raise TooLarge(f"the body is over {MAX_MULTIPART} bytes (a picture may be up to {MAX_IMAGE_BYTES})")
+    image: bytes | None = None
+    purpose = b""
+    total = [0]
+    try:
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader):
+                raise InvalidRequest("nested multipart bodies are not accepted")
+            if part.name == "image" and image is None:
+                image = await _read_part(part, MAX_IMAGE_BYTES, total)
+            elif part.name == "purpose":
+                purpose = await _read_part(part, MAX_PURPOSE_PART, total)
+            else:
+                await _read_part(part, MAX_MULTIPART, total, keep=False)  # dropped, but counted
+    except (ValueError, AssertionError, RuntimeError, LookupError) as err:
+        raise InvalidRequest(f"malformed multipart body: {err}", code="MALFORMED_MULTIPART") from err
+    if image is None:
+        raise InvalidRequest("a multipart verification needs a part named image", field="image")
+    try:
+        text = purpose.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InvalidRequest("purpose must be UTF-8 text", field="purpose") from err
+    return image, check_purpose(text)

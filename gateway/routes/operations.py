@@ -1,0 +1,50 @@
+"""Operations routes (open): liveness, readiness, metrics and the OpenAPI document."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from ..answers import json_response
+from ..keys import BACKENDS, METRICS, STORE
+from ..openapi import OPENAPI
+
+routes = web.RouteTableDef()
+PROBE_TIMEOUT = 2.0
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    return json_response({"status": "ok"})
+
+
+@routes.get("/readyz")
+async def readyz(request: web.Request) -> web.Response:
+    be = request.app[BACKENDS]
+    checks: dict[str, str] = {}
+
+    async def probe(name: str, coro) -> None:
+        try:
+            await asyncio.wait_for(coro, PROBE_TIMEOUT)
+            checks[name] = "ok"
+        except Exception as err:  # any failure means "not ready", with its name
+            checks[name] = f"unavailable: {type(err).__name__}"
+
+    await asyncio.gather(
+        probe("store", request.app[STORE].ping()),
+        probe("registry", be.serving("registry")),
+        probe("verifier", be.serving("verifier")))
+    ready = all(v == "ok" for v in checks.values())
+    return json_response({"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503)
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    body, content_type = request.app[METRICS].render()
+    return web.Response(body=body, headers={"Content-Type": content_type})
+
+
+@routes.get("/openapi.json")
+async def openapi(request: web.Request) -> web.Response:
+    return json_response(OPENAPI)
