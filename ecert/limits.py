@@ -20,6 +20,10 @@ MAX_TYPE_VERSION = 10_000
 """The highest version number of a certificate type."""
 MAX_NAME = 200
 """Characters in a region's or a certificate type's name."""
+MAX_SCHEMA_BYTES = 64 * 1024
+"""Bytes of a certificate type's JSON Schema (UTF-8)."""
+MAX_FIELDS_BYTES = 16 * 1024
+"""Bytes of a credential's fields as JSON (UTF-8), at issuance."""
 MAX_SPKI = 1024
 """Bytes of a public key (SubjectPublicKeyInfo DER) a region may register."""
 MAX_EPOCH = 2**40

@@ -17,7 +17,7 @@ from ecert.limits import (
     MAX_VALID_DAYS,
     MULTIPART_OVERHEAD,
 )
-from ecert.vocab import StatusAction
+from ecert.vocab import CredentialStatus, KeyStatus, StatusAction
 
 from .access import TABLE, roles_text
 
@@ -78,7 +78,7 @@ SCHEMAS = {
         "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "request_id": {"type": "string"}}}}},
     "Key": {"type": "object", "properties": {
         "kid": {"type": "string", "description": "hex"}, "alg": {"enum": ["ES256", "EdDSA"]},
-        "status": {"enum": ["active", "retired", "revoked"]}, "nbf": {"type": "integer"}, "exp": {"type": "integer"}}},
+        "status": {"enum": [s.value for s in KeyStatus]}, "nbf": {"type": "integer"}, "exp": {"type": "integer"}}},
     "Region": {"type": "object", "properties": {
         "code": {"type": "string"}, "name": {"type": "string"}, "keys": {"type": "array", "items": _ref("Key")}}},
     "CertificateType": {"type": "object", "required": ["id", "version", "name", "schema"], "properties": {
@@ -92,7 +92,7 @@ SCHEMAS = {
                        "description": "the same request_id sent again returns the same credential"}}},
     "Credential": {"type": "object", "properties": {
         "id": {"type": "string"}, "qr_text": {"type": "string"}, "issued_at": _TIME, "expires_at": _TIME,
-        "status": {"enum": ["valid", "revoked", "suspended"]}, "region": {"type": "string"},
+        "status": {"enum": [s.value for s in CredentialStatus]}, "region": {"type": "string"},
         "type": {"type": "string"}, "version": {"type": "integer"}, "fields": {"type": "object"},
         "display_id": {"type": "string"}}},
     "VerifyRequest": {"type": "object", "required": ["payload"], "properties": {

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cbor2
 
 from ..errors import EcertError, FormatError
-from ..vocab import CredentialStatus
+from ..vocab import CredentialStatus, KeyStatus
 from . import cose
 from .credential import CLAIM_EXP, CLAIM_IAT, CLAIM_SUB, decompress
 from .keys import SigningKey
@@ -82,7 +82,7 @@ def parse(signed: bytes, *, expected_uri: str, region_keys: Mapping[bytes, list]
     except FormatError as err:
         raise StatusListError(f"status list is not a COSE_Sign1: {err}") from err
     keys = region_keys.get(s1.kid, ())
-    if not any(k.public.alg == s1.alg and k.status != "revoked" and k.public.verify(s1.signature, s1.to_be_signed())
+    if not any(k.public.alg == s1.alg and k.status != KeyStatus.REVOKED and k.public.verify(s1.signature, s1.to_be_signed())
                for k in keys):
         raise StatusListError("status list is not signed by a key of its region")
     obj = cose.loads(s1.payload)

@@ -24,7 +24,7 @@ def load_type_document(doc: Any) -> dict[str, Any]:
         raise InvalidRequest("version must be an integer from 1", field="version")
     name = doc.get("name")
     if not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME:
-        raise InvalidRequest("name is required (at most 200 characters)", field="name")
+        raise InvalidRequest(f"name is required (at most {MAX_NAME} characters)", field="name")
     schema = doc.get("schema")
     schema_text = schema if isinstance(schema, str) else json.dumps(schema, ensure_ascii=False, sort_keys=True)
     parsed = parse_schema(schema_text)

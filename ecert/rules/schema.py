@@ -18,11 +18,10 @@ import jsonschema
 from jsonschema import Draft202012Validator
 
 from ..errors import InvalidRequest, RuleViolation
+from ..limits import MAX_FIELDS_BYTES, MAX_SCHEMA_BYTES
 from ..vocab import KEY_ROLES
 from . import fastschema, identifiers
 
-MAX_SCHEMA_BYTES = 64 * 1024
-MAX_FIELDS_BYTES = 16 * 1024
 _TYPE_ID_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._")
 _CODE_RE = re.compile(r"[0-9A-Z]{1,24}")
 # Field values a credential may carry (format spec, section 3): no arrays, objects or floats.

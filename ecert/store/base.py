@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from ecert.errors import Conflict, DuplicateKey, NotFound
+from ecert.vocab import CredentialStatus, KeyStatus
 
 Index = tuple[tuple[str, ...], bool]
 """An index: the top-level fields it covers, and whether it is unique."""
@@ -30,10 +31,10 @@ COLLECTIONS: dict[str, list[Index]] = {
     "counters": [],  # internal: {"_id": name, "n": last value} for Backend.next_seq
 }
 
-KEY_STATUSES = ("active", "retired", "revoked")
+KEY_STATUSES = tuple(KeyStatus)
 """Signing key statuses; "revoked" is final."""
 
-LISTED_CREDENTIAL_STATUSES = ("revoked", "suspended")
+LISTED_CREDENTIAL_STATUSES = (CredentialStatus.REVOKED, CredentialStatus.SUSPENDED)
 """Credential statuses that appear in a region's status list."""
 
 _FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -174,7 +175,7 @@ class Store:
         ``(existing, False)``; with another ``spki`` it raises Conflict.
         """
         doc = {"_id": f"{region}:{kid}", "region": region, "kid": kid, "alg": alg,
-               "spki": spki, "nbf": nbf, "exp": exp, "status": "active", "revoked_at": None}
+               "spki": spki, "nbf": nbf, "exp": exp, "status": KeyStatus.ACTIVE.value, "revoked_at": None}
         if await self._insert_new("keys", doc):
             return doc, True
         existing = await self.backend.get("keys", doc["_id"])
@@ -201,15 +202,15 @@ class Store:
         if status not in KEY_STATUSES:
             raise ValueError(f"unknown key status {status!r}")
         _id = f"{region}:{kid}"
-        changes: dict[str, Any] = {"status": status}
-        if status == "revoked":
+        changes: dict[str, Any] = {"status": str(status)}
+        if status == KeyStatus.REVOKED:
             changes["revoked_at"] = at
-        not_revoked = {"status": {"$in": ["active", "retired"]}}
+        not_revoked = {"status": {"$in": [KeyStatus.ACTIVE.value, KeyStatus.RETIRED.value]}}
         updated = await self.backend.update("keys", _id, changes, expect=not_revoked)
         key = await self.backend.get("keys", _id)
         if key is None:
             raise NotFound(f"key {kid} of region {region} not found", field="kid")
-        if not updated and status != "revoked":
+        if not updated and status != KeyStatus.REVOKED:
             raise Conflict(f"key {kid} of region {region} is revoked", field="status")
         return key
 
@@ -284,7 +285,7 @@ class Store:
         """``(status_idx, status)`` of the region's revoked or suspended credentials."""
         docs = await self.backend.find(
             "credentials",
-            {"region": region, "status": {"$in": list(LISTED_CREDENTIAL_STATUSES)}})
+            {"region": region, "status": {"$in": [s.value for s in LISTED_CREDENTIAL_STATUSES]}})
         return sorted((d["status_idx"], d["status"]) for d in docs)
 
     async def next_status_index(self, region: str) -> int:
