@@ -158,9 +158,27 @@ def _hostile_claims(trust) -> list[bytes]:
         {**base, 99: cbor2.CBORTag(1, 5)}, {**base, 98: 1.25}, {**base, 97: [1, [2, [3]]]},
         {**base, 96: cbor2.undefined}, {**base, True: "bool key"}, {**base, b"k": "bytes key"},
         {**base, 1: "CN-ZJ", 95: {"deep": {"deeper": {"deepest": {}}}}},
+        # Out-of-range numbers (finding 2) and text sent as byte strings (finding 4).
+        {**base, 4: 253402300800}, {**base, 4: 253402300799}, {**base, 4: -1}, {**base, 4: 2**63},
+        {**base, 4: 2**64 - 1}, {**base, 4: -2**64}, {**base, 6: -1}, {**base, 6: 2**63}, {**base, 5: 2**63},
+        {**base, 5: -1}, {**base, 5: 0}, {**base, 5: 253402300800},
+        {**base, credential.CLAIM_ECERT: {**ec, "v": 2**70}}, {**base, credential.CLAIM_ECERT: {**ec, "v": 0}},
+        {**base, credential.CLAIM_ECERT: {**ec, "v": 10001}}, {**base, credential.CLAIM_ECERT: {**ec, "v": 2**31}},
+        {**base, credential.CLAIM_STATUS: {"status_list": {"idx": 2**26, "uri": "u"}}},
+        {**base, credential.CLAIM_STATUS: {"status_list": {"idx": 2**26 - 1, "uri": "u"}}},
+        {**base, 1: b"CN-ZJ"}, {**base, credential.CLAIM_ECERT: {**ec, "t": b"cn.driving_licence"}},
+        {**base, credential.CLAIM_ECERT: {**ec, "d": {**d, "name": b"x"}}},
+        {**base, credential.CLAIM_ECERT: {**ec, "d": {**d, "photo": d["photo"].hex()}}},
+        {**base, credential.CLAIM_ECERT: {**ec, "d": {**d, "points": cbor2.CBORTag(2, b"\x01")}}},
+        {**base, 4: cbor2.CBORTag(2, b"\x01\x00\x00\x00\x00")},
     ]
     out = [cbor2.dumps(m) for m in maps]
     good = cbor2.dumps(base)
+    assert 0xa0 <= good[0] < 0xb7
+    # One more entry as raw CBOR, under a key of another kind (a Python dict would merge True and 1).
+    out += [bytes([good[0] + 1]) + good[1:] + extra
+            for extra in (b"\xf5\x61x", b"\xf9\x3c\x00\x61x", b"\xf6\x00", b"\x41\x01\x00", b"\x81\x01\x00",
+                          b"\xa0\x00", b"\xc2\x41\x01\x61x", b"\x04\x00", b"\x01\x65CN-SH")]
     out += [
         good + b"\x00",  # trailing byte
         good[:-1],  # truncated
@@ -196,6 +214,14 @@ def test_odd_cose_structures(world):
         [cbor2.dumps({1: "ES256", 4: es.kid}), {}, payload, sig], [cbor2.dumps([1, 2]), {}, payload, sig],
         [cbor2.dumps({1: es.alg, 4: es.kid}) + b"\x00", {}, payload, sig],
         [cbor2.dumps({1: 2**64 - 1, 4: es.kid}), {}, payload, sig],
+        # Header keys of other kinds than integers and text (finding 4): never read as alg or kid.
+        [b"\xa2\xf5\x26\x04" + cbor2.dumps(es.kid), {}, payload, sig],
+        [b"\xa2\xf9\x3c\x00\x26\x04" + cbor2.dumps(es.kid), {}, payload, sig],
+        [b"\xa2\xc2\x41\x01\x26\x04" + cbor2.dumps(es.kid), {}, payload, sig],
+        [b"\xa3\x01\x26\x01\x26\x04" + cbor2.dumps(es.kid), {}, payload, sig],
+        [b"\xa3\x01\x26\x04" + cbor2.dumps(es.kid) + b"\xf6\x00", {}, payload, sig],
+        [cbor2.dumps({1: es.alg, 4: es.kid}), {True: 1}, payload, sig],
+        [cbor2.dumps({1: es.alg, 4: es.kid}), {4: cbor2.CBORTag(1, 0)}, payload, sig],
     ]
     texts = []
     for shape in shapes:

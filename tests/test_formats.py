@@ -175,3 +175,50 @@ def test_presentation_token_lifetime_is_capped():
     with pytest.raises(FormatError) as err:
         presentation.parse_claims(raw)
     assert err.value.outcome is Outcome.CLAIMS_MALFORMED
+
+
+def test_the_cbor_reader_refuses_every_tag_but_cose_sign1s():
+    """No tag is used inside the formats: cbor2's own tags (bignums, dates, shared references...)
+    would turn into ordinary-looking values (a bignum key is an int) and are refused too."""
+    for tag in range(70000):
+        item = cbor2.dumps(cbor2.CBORTag(tag, 1))
+        with pytest.raises(FormatError):
+            cose.loads(item)
+        if tag != cose.COSE_SIGN1_TAG:
+            with pytest.raises(FormatError):
+                cose.loads(item, cose_tag=True)
+    assert cose.loads(cbor2.dumps(cbor2.CBORTag(18, [])), cose_tag=True).tag == 18
+
+
+@pytest.mark.parametrize("raw", [b"\xa1\xf5\x26", b"\xa1\xf4\x26", b"\xa1\xf9\x3c\x00\x26", b"\xa1\xf6\x26",
+                                 b"\xa1\x41\x01\x26", b"\xa1\x81\x01\x26", b"\xa1\xa0\x26", b"\xa1\xc2\x41\x01\x26",
+                                 b"\xa2\x01\x26\x01\x27", b"\xa1\x01\xa1\xf5\x00"])
+def test_the_cbor_reader_refuses_map_keys_of_other_kinds_and_duplicates(raw):
+    with pytest.raises(FormatError) as err:
+        cose.loads(raw, Outcome.CLAIMS_MALFORMED)
+    assert err.value.outcome is Outcome.CLAIMS_MALFORMED
+    assert cose.loads(b"\xa2\x01\x26\x61a\x00") == {1: -7, "a": 0}  # integers and text are the formats' keys
+
+
+def test_trust_and_status_lists_refuse_cbor_outside_the_subset_with_their_own_errors():
+    root, key, now = SigningKey.generate(), SigningKey.generate(), int(time.time())
+    payload = cbor2.dumps({"v": 3, "iat": now, "exp": now + 60, "regions": [], "types": []})
+    for bad in (payload[:-1] + b"\xa1\xf5\x00", b"\xa1\x61v\xc2\x41\x03"):
+        with pytest.raises(trustlist.TrustListError):
+            TrustList.from_signed(cose.sign1(root, bad), root.public)
+    entry = {"kid": key.kid, "alg": key.alg, "spki": key.spki, "nbf": now, "exp": now + 60, "status": "active"}
+    for region in ({"code": b"CN-ZJ", "name": "x", "endpoint": "", "keys": []},
+                   {"code": "CN-ZJ", "name": "x", "endpoint": "", "keys": [{**entry, "status": b"active"}]},
+                   {"code": "CN-ZJ", "name": "x", "endpoint": "", "keys": [{**entry, "nbf": True}]}):
+        signed = trustlist.sign(root, {"v": 3, "iat": now, "exp": now + 60, "regions": [region], "types": []})
+        with pytest.raises(trustlist.TrustListError):
+            TrustList.from_signed(signed, root.public)
+    tl = TrustList.from_signed(_trust(root, key, now), root.public)
+    lst = {"bits": 2, "lst": zlib.compress(b"")}
+    for claims in ({2: b"u", 6: now, 4: now + 60, 65534: 10, 65533: lst},
+                   {2: "u", 6: now, 4: 2**63, 65534: 10, 65533: lst},
+                   {2: "u", 6: now, 4: now + 60, 65534: 10, 65533: {**lst, "bits": 2.0}}):
+        with pytest.raises(statuslist.StatusListError):
+            statuslist.parse(cose.sign1(key, cbor2.dumps(claims)), expected_uri="u", region_keys=tl.keys_by_kid)
+    with pytest.raises(statuslist.StatusListError):
+        statuslist.parse(cose.sign1(key, b"\xa1\xf5\x00"), expected_uri="u", region_keys=tl.keys_by_kid)

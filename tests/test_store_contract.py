@@ -85,6 +85,23 @@ async def test_add_key_is_idempotent_and_conflicts_on_other_spki(store: Store):
     assert await store.get_key("EU", "ffff") is None
 
 
+async def test_a_public_key_belongs_to_one_region(store: Store):
+    """Key squatting: another region registering a key a region already holds is refused, whoever
+    asks, with nothing written; the owner's own registration stays idempotent."""
+    owner, created = await store.add_key("ZJ", "a1b2", -7, "c3BraTE=", 100, 200)
+    assert created
+    with pytest.raises(Conflict) as err:
+        await store.add_key("SH", "a1b2", -7, "c3BraTE=", 100, 200)
+    assert (err.value.code, err.value.field) == ("KEY_IN_USE", "spki")
+    assert "ZJ" not in err.value.message and "c3BraTE=" not in err.value.message
+    assert await store.list_keys("SH") == [] and await store.get_key("SH", "a1b2") is None
+    assert await store.add_key("ZJ", "a1b2", -7, "c3BraTE=", 100, 200) == (owner, False)
+    await store.set_key_status("ZJ", "a1b2", "revoked", 150)  # revoked, the key is still ZJ's
+    with pytest.raises(Conflict):
+        await store.add_key("SH", "a1b2", -7, "c3BraTE=", 100, 200)
+    assert (await store.add_key("SH", "c3d4", -7, "b3RoZXI=", 100, 200))[1]  # another key is fine
+
+
 async def test_list_keys_sorted_and_by_region(store: Store):
     await store.add_key("SG", "01", -7, "QQ==", 50, 500)
     await store.add_key("EU", "02", -7, "Qg==", 300, 900)
@@ -297,7 +314,7 @@ async def test_unique_index_applies_to_put_and_update(store: Store):
 
 async def test_ping_and_collections(store: Store):
     await store.ping()
-    assert {"regions", "keys", "types", "trust_lists", "credentials", "apikeys", "tokens",
+    assert {"regions", "keys", "key_owners", "types", "trust_lists", "credentials", "apikeys", "tokens",
             "counters"} == set(COLLECTIONS)
 
 

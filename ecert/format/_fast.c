@@ -324,6 +324,26 @@ put_bstr_head(unsigned char *o, Py_ssize_t n)
 
 /* ---------------------------------------------------------------- claims */
 
+/* The claims' number bounds (ecert.format.credential; a test holds them equal). */
+#define MAX_TIME 253402300799LL /* the last second of 9999 (UTC) */
+#define MAX_TYPE_VERSION 10000
+#define MAX_STATUS_IDX (4LL * 16 * 1024 * 1024 - 1)
+
+/* An exact int (not a bool) in [lo, hi]; never leaves an exception set. */
+static int
+int_in(PyObject *o, long long lo, long long hi)
+{
+    int overflow = 0;
+    if (o == NULL || !PyLong_CheckExact(o))
+        return 0;
+    long long x = PyLong_AsLongLongAndOverflow(o, &overflow);
+    if (overflow || (x == -1 && PyErr_Occurred())) {
+        PyErr_Clear();
+        return 0;
+    }
+    return lo <= x && x <= hi;
+}
+
 static PyObject *K_ISS, *K_EXP, *K_NBF, *K_IAT, *K_CTI, *K_STATUS, *K_ECERT, *K_ALG, *K_KID;
 static PyObject *S_T, *S_V, *S_D, *S_STATUS_LIST, *S_URI, *S_IDX;
 
@@ -363,11 +383,12 @@ claims_tuple(PyObject *obj)
         return NULL;
     if (iss == NULL || !PyUnicode_CheckExact(iss) || PyUnicode_GET_LENGTH(iss) == 0)
         return NULL;
-    if (exp == NULL || !PyLong_CheckExact(exp) || iat == NULL || !PyLong_CheckExact(iat))
+    /* Times: epoch seconds of 1970..9999; nbf absent or such a time (never null). */
+    if (!int_in(exp, 0, MAX_TIME) || !int_in(iat, 0, MAX_TIME))
         return NULL;
     if (nbf == NULL)
         nbf = Py_None;
-    else if (nbf != Py_None && !PyLong_CheckExact(nbf))
+    else if (!int_in(nbf, 0, MAX_TIME))
         return NULL;
     if (cti == NULL || !PyBytes_CheckExact(cti) || PyBytes_GET_SIZE(cti) != 16)
         return NULL;
@@ -378,7 +399,7 @@ claims_tuple(PyObject *obj)
     PyObject *d = PyDict_GetItemWithError(ec, S_D);
     if (PyErr_Occurred())
         return NULL;
-    if (t == NULL || !PyUnicode_CheckExact(t) || v == NULL || !PyLong_CheckExact(v) || d == NULL ||
+    if (t == NULL || !PyUnicode_CheckExact(t) || !int_in(v, 1, MAX_TYPE_VERSION) || d == NULL ||
         !PyDict_CheckExact(d))
         return NULL;
     PyObject *uri = Py_None, *idx = Py_None;
@@ -388,8 +409,7 @@ claims_tuple(PyObject *obj)
             return NULL;
         uri = PyDict_GetItemWithError(sl, S_URI);
         idx = PyDict_GetItemWithError(sl, S_IDX);
-        if (uri == NULL || !PyUnicode_CheckExact(uri) || idx == NULL || !PyLong_CheckExact(idx) ||
-            _PyLong_Sign(idx) < 0)
+        if (uri == NULL || !PyUnicode_CheckExact(uri) || !int_in(idx, 0, MAX_STATUS_IDX))
             return NULL;
     }
     /* Fields: text names to text, integers, booleans or byte strings; the JSON
@@ -745,7 +765,10 @@ PyInit__fast(void)
     PyObject *m = PyModule_Create(&module);
     /* The format's bounds, compiled in: a test holds them to ecert.credential's. */
     if (m != NULL && (PyModule_AddIntConstant(m, "MAX_TEXT", MAX_TEXT) < 0 ||
-                      PyModule_AddIntConstant(m, "MAX_COSE", MAX_COSE) < 0)) {
+                      PyModule_AddIntConstant(m, "MAX_COSE", MAX_COSE) < 0 ||
+                      PyModule_AddObject(m, "MAX_TIME", PyLong_FromLongLong(MAX_TIME)) < 0 ||
+                      PyModule_AddIntConstant(m, "MAX_TYPE_VERSION", MAX_TYPE_VERSION) < 0 ||
+                      PyModule_AddObject(m, "MAX_STATUS_IDX", PyLong_FromLongLong(MAX_STATUS_IDX)) < 0)) {
         Py_DECREF(m);
         return NULL;
     }

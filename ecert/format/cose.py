@@ -70,13 +70,54 @@ def _malformed(msg: str) -> FormatError:
     return FormatError(Outcome.COSE_MALFORMED, msg)
 
 
-def loads(data: bytes, outcome: Outcome = Outcome.COSE_MALFORMED):
-    """Decode exactly one CBOR item (trailing bytes are malformed, not ignored); every
-    decoding failure becomes a :class:`FormatError` with ``outcome``."""
+class _Refused(ValueError):
+    """Raised by the decoder's hooks: the item is outside the formats' CBOR subset."""
+
+
+def _refuse_tag(*_args):
+    raise _Refused("tagged item")
+
+
+def _tag_18_only(tag, _immutable):
+    if tag.tag != COSE_SIGN1_TAG:
+        raise _Refused(f"tag {tag.tag}")
+    return tag
+
+
+def _map_keys(obj, _immutable):
+    """Map keys are integers or text, as in every map of the formats (COSE header labels, CWT
+    claim keys, the ecert and trust-list maps): ``{true: -7}`` or ``{1.0: -7}`` is not ``alg``."""
+    for k in obj:
+        if type(k) is not int and type(k) is not str:
+            raise _Refused(f"a map key of type {type(k).__name__}")
+    return obj
+
+
+# The tags cbor2 decodes itself (dates, bignums, shared references, sets...): none is used by
+# the formats, and each could turn into an ordinary-looking value (a bignum key is an int).
+# tests/test_formats.py checks every tag up to 70,000 is refused.
+_BUILTIN_TAGS = (0, 1, 2, 3, 4, 5, 25, 28, 29, 30, 35, 36, 37, 52, 54, 100, 256, 258, 260, 261, 1004, 43000,
+                 55799)
+_NO_TAGS = {t: _refuse_tag for t in _BUILTIN_TAGS}
+
+
+def loads(data: bytes, outcome: Outcome = Outcome.COSE_MALFORMED, *, cose_tag: bool = False):
+    """Decode exactly one CBOR item of the formats' strict subset; every failure becomes a
+    :class:`FormatError` with ``outcome``.
+
+    Refused: trailing bytes, duplicate map keys, map keys other than integers and text, and
+    every tag (``cose_tag``: but COSE_Sign1's tag 18, which :func:`parse_sign1` places).
+    """
     fp = io.BytesIO(data)
     try:
-        obj = cbor2.CBORDecoder(fp).decode()
+        obj = cbor2.CBORDecoder(fp, tag_hook=_tag_18_only if cose_tag else _refuse_tag, object_hook=_map_keys,
+                                semantic_decoders=_NO_TAGS, allow_duplicate_keys=False).decode()
     except Exception as err:  # cbor2 raises several types on hostile input
+        cause = err if isinstance(err, _Refused) else err.__cause__
+        if isinstance(cause, _Refused):
+            raise FormatError(outcome, f"CBOR outside the formats' subset: {cause}") from err
+        if "Duplicate map key" in str(err):
+            raise FormatError(outcome, "a duplicate map key") from err
         raise FormatError(outcome, f"invalid CBOR: {type(err).__name__}") from err
     if fp.tell() != len(data):
         raise FormatError(outcome, "trailing bytes after the CBOR item")
@@ -85,7 +126,7 @@ def loads(data: bytes, outcome: Outcome = Outcome.COSE_MALFORMED):
 
 def parse_sign1(data: bytes) -> Sign1:
     """Check the COSE_Sign1 shape and the protected header; no signature check."""
-    obj = loads(data)
+    obj = loads(data, cose_tag=True)
     if isinstance(obj, cbor2.CBORTag):
         if obj.tag != COSE_SIGN1_TAG:
             raise _malformed(f"CBOR tag {obj.tag} is not COSE_Sign1 (18)")

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import cbor2
 
 from ..errors import FormatError, Outcome
+from ..limits import MAX_TYPE_VERSION
 from . import b45, cose
 from .keys import SigningKey
 
@@ -32,6 +33,16 @@ CLAIM_IAT = 6
 CLAIM_CTI = 7
 CLAIM_STATUS = 65535
 CLAIM_ECERT = -70000
+
+MAX_TIME = 253_402_300_799
+"""The last second of the year 9999 (UTC): claim times are epoch seconds from 0 up to it."""
+MAX_STATUS_IDX = 4 * 16 * 1024 * 1024 - 1
+"""The last entry of the largest status list a verifier reads (16 MiB, ``statuslist.MAX_LIST_BYTES``)."""
+
+
+def is_time(v: Any) -> bool:
+    """A claim time: a CBOR integer (not a float or bool) of epoch seconds in 1970..9999."""
+    return type(v) is int and 0 <= v <= MAX_TIME
 
 
 def cti_to_id_py(cti: bytes) -> str:
@@ -108,10 +119,10 @@ def parse_claims(obj: Any) -> Claims:
     iss, exp, iat, nbf, cti = get(CLAIM_ISS), get(CLAIM_EXP), get(CLAIM_IAT), get(CLAIM_NBF), get(CLAIM_CTI)
     if type(iss) is not str or not iss:
         raise bad("iss must be text")
-    if type(exp) is not int or type(iat) is not int:
-        raise bad("exp and iat must be integers")
-    if nbf is not None and type(nbf) is not int:
-        raise bad("nbf must be an integer")
+    if not is_time(exp) or not is_time(iat):
+        raise bad("exp and iat must be integer epoch seconds (1970 to 9999)")
+    if CLAIM_NBF in obj and not is_time(nbf):
+        raise bad("nbf must be integer epoch seconds (1970 to 9999) when present")
     if type(cti) is not bytes or len(cti) != 16:
         raise bad("cti must be 16 bytes")
     ec = obj.get(CLAIM_ECERT)
@@ -120,6 +131,8 @@ def parse_claims(obj: Any) -> Claims:
     t, v, d = ec.get("t"), ec.get("v"), ec.get("d")
     if not isinstance(t, str) or not _is_int(v) or not isinstance(d, Mapping):
         raise bad("ecert claim must be {t: text, v: int, d: map}")
+    if not 1 <= v <= MAX_TYPE_VERSION:
+        raise bad(f"the type version must be 1 to {MAX_TYPE_VERSION}")
     for k, val in d.items():
         if type(k) is not str or type(val) not in _FIELD_TYPES:
             raise bad("fields must map text names to text, integers, booleans or byte strings")
@@ -130,8 +143,8 @@ def parse_claims(obj: Any) -> Claims:
         if not isinstance(sl, Mapping):
             raise bad("status claim must hold a status_list map")
         uri, idx = sl.get("uri"), sl.get("idx")
-        if not isinstance(uri, str) or not _is_int(idx) or idx < 0:
-            raise bad("status_list must be {idx: uint, uri: text}")
+        if not isinstance(uri, str) or not _is_int(idx) or not 0 <= idx <= MAX_STATUS_IDX:
+            raise bad(f"status_list must be {{idx: 0 to {MAX_STATUS_IDX}, uri: text}}")
     return Claims(iss, iat, exp, nbf, cti, t, v, d, uri, idx)
 
 

@@ -148,11 +148,12 @@ class SigningKey:
 
 
 def load_or_create(path: Path, passphrase: bytes, alg: int = ES256) -> tuple[SigningKey, bool]:
-    """Load the encrypted key at ``path``, or create it (mode 0600) on first start."""
+    """Load the encrypted key at ``path``, or create it (mode 0600, new folders 0700) on first start."""
     if path.exists():
         return SigningKey.from_encrypted_pem(path.read_bytes(), passphrase), False
     key = SigningKey.generate(alg)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    for folder in reversed([d for d in path.parents if not d.exists()]):  # each new folder 0700
+        folder.mkdir(mode=0o700, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:

@@ -21,6 +21,7 @@ from .credential import (
     CLAIM_ISS,
     MAX_COSE,
     decode_base45,
+    is_time,
     new_cti,
 )
 from .keys import SigningKey
@@ -64,8 +65,8 @@ def parse_claims(obj: Any) -> TokenClaims:
     if not isinstance(obj, Mapping):
         raise bad("payload is not a CBOR map")
     iss, iat, exp, cti, ref = (obj.get(k) for k in (CLAIM_ISS, CLAIM_IAT, CLAIM_EXP, CLAIM_CTI, CLAIM_REF))
-    if not isinstance(iss, str) or type(iat) is not int or type(exp) is not int:
-        raise bad("iss, iat and exp are required")
+    if not isinstance(iss, str) or not is_time(iat) or not is_time(exp):
+        raise bad("iss, iat and exp (integer epoch seconds, 1970 to 9999) are required")
     if exp > iat + MAX_TTL:
         raise bad("a presentation token lives at most 300 seconds")
     if not isinstance(cti, bytes) or len(cti) != 16:

@@ -15,7 +15,7 @@ import cbor2
 from ..errors import EcertError, FormatError
 from ..vocab import CredentialStatus, KeyStatus
 from . import cose
-from .credential import CLAIM_EXP, CLAIM_IAT, CLAIM_SUB, decompress
+from .credential import CLAIM_EXP, CLAIM_IAT, CLAIM_SUB, decompress, is_time
 from .keys import SigningKey
 
 VALID = 0
@@ -85,14 +85,18 @@ def parse(signed: bytes, *, expected_uri: str, region_keys: Mapping[bytes, list]
     if not any(k.public.alg == s1.alg and k.status != KeyStatus.REVOKED and k.public.verify(s1.signature, s1.to_be_signed())
                for k in keys):
         raise StatusListError("status list is not signed by a key of its region")
-    obj = cose.loads(s1.payload)
     try:
+        obj = cose.loads(s1.payload)
         sub, iat, exp, ttl, lst = (obj[k] for k in (CLAIM_SUB, CLAIM_IAT, CLAIM_EXP, CLAIM_TTL, CLAIM_LIST))
-        if sub != expected_uri:
+        if type(sub) is not str or sub != expected_uri:
             raise StatusListError("status list is not the one asked for")
-        if lst["bits"] != 2:
+        if not all(is_time(t) for t in (iat, exp)) or type(ttl) is not int or ttl < 0:
+            raise StatusListError("status list times must be integer epoch seconds")
+        if type(lst["bits"]) is not int or lst["bits"] != 2:
             raise StatusListError("only 2-bit status lists are used")
+        if type(lst["lst"]) is not bytes:
+            raise StatusListError("lst must be a byte string")
         bits = decompress(lst["lst"], MAX_LIST_BYTES)
-        return StatusList(sub, int(iat), int(exp), int(ttl), bits, s1.kid)
+        return StatusList(sub, iat, exp, ttl, bits, s1.kid)
     except (KeyError, TypeError, ValueError, FormatError) as err:
         raise StatusListError(f"malformed status list: {err}") from err

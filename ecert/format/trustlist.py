@@ -63,6 +63,25 @@ class TypeEntry:
     disclosure: dict
 
 
+def _text(v: Any) -> str:
+    """A text member: a byte string (or anything else) in its place is malformed."""
+    if type(v) is not str:
+        raise TypeError(f"{type(v).__name__} where text is expected")
+    return v
+
+
+def _bytes(v: Any) -> bytes:
+    if type(v) is not bytes:
+        raise TypeError(f"{type(v).__name__} where a byte string is expected")
+    return v
+
+
+def _int(v: Any) -> int:
+    if type(v) is not int:
+        raise TypeError(f"{type(v).__name__} where an integer is expected")
+    return v
+
+
 def sign(root: SigningKey, payload: Mapping[str, Any]) -> bytes:
     return cose.sign1(root, cbor2.dumps(dict(payload)))
 
@@ -74,25 +93,27 @@ class TrustList:
 
     def __init__(self, payload: Mapping[str, Any], signed: bytes = b""):
         try:
-            self.version = int(payload["v"])
-            self.iat = int(payload["iat"])
-            self.exp = int(payload["exp"])
+            self.version = _int(payload["v"])
+            self.iat = _int(payload["iat"])
+            self.exp = _int(payload["exp"])
             self.regions: dict[str, RegionEntry] = {}
             self.keys_by_kid: dict[bytes, list[KeyEntry]] = {}
             for r in payload["regions"]:
-                region = RegionEntry(r["code"], r["name"], r.get("endpoint", ""))
+                region = RegionEntry(_text(r["code"]), _text(r["name"]), _text(r.get("endpoint", "")))
                 for k in r["keys"]:
-                    entry = KeyEntry(region.code, PublicKey(int(k["alg"]), bytes(k["spki"])), k["status"],
-                                     int(k["nbf"]), int(k["exp"]), k.get("revoked_at"))
-                    if entry.kid != bytes(k["kid"]):
-                        raise TrustListError(f"kid {bytes(k['kid']).hex()} does not match its key")
+                    entry = KeyEntry(region.code, PublicKey(_int(k["alg"]), _bytes(k["spki"])), _text(k["status"]),
+                                     _int(k["nbf"]), _int(k["exp"]),
+                                     None if k.get("revoked_at") is None else _int(k["revoked_at"]))
+                    if entry.kid != _bytes(k["kid"]):
+                        raise TrustListError(f"kid {k['kid'].hex()} does not match its key")
                     region.keys.append(entry)
                     self.keys_by_kid.setdefault(entry.kid, []).append(entry)
                 self.regions[region.code] = region
             self.types: dict[tuple[str, int], Any] = {}
             make_type = type(self).make_type
             for t in payload["types"]:
-                ts = make_type(t["id"], int(t["v"]), t["name"], t["schema"], dict(t["disclosure"]))
+                ts = make_type(_text(t["id"]), _int(t["v"]), _text(t["name"]), _text(t["schema"]),
+                               dict(t["disclosure"]))
                 self.types[(ts.id, ts.version)] = ts
         except TrustListError:
             raise
@@ -109,7 +130,10 @@ class TrustList:
             raise TrustListError(f"trust list is not a COSE_Sign1: {err}") from err
         if s1.kid != root.kid or s1.alg != root.alg or not root.verify(s1.signature, s1.to_be_signed()):
             raise TrustListError("trust list is not signed by the pinned root key")
-        payload = cose.loads(s1.payload)
+        try:
+            payload = cose.loads(s1.payload)
+        except FormatError as err:
+            raise TrustListError(f"trust list payload is not CBOR of the subset: {err}") from err
         if not isinstance(payload, Mapping):
             raise TrustListError("trust list payload is not a map")
         return cls(payload, signed)

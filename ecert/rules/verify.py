@@ -44,12 +44,18 @@ class Result:
         return self.type.disclosed(role, self.fields)
 
 
-def _verified_key(trust: TrustList, kid: bytes, alg: int, signature: bytes, tbs: bytes) -> KeyEntry:
+def _verified_key(trust: TrustList, kid: bytes, alg: int, signature: bytes, tbs: bytes,
+                  iss: str | None) -> KeyEntry:
     """The trust-list key that signed ``tbs``: kid, algorithm, signature and key status, in the
-    spec's order. Several keys may share a kid (8 bytes can collide): each is tried."""
+    spec's order. Several keys may share a kid (8 bytes can collide, or another region lists the
+    same public key): each is tried, the claimed ``iss`` region's keys first. So only the issuing
+    region's own keys can make a credential valid, and another region's entry for the same key,
+    revoked or not, never shadows them; a key of another region alone ends in ISSUER_MISMATCH."""
     candidates = trust.keys_by_kid.get(kid)
     if not candidates:
         raise FormatError(Outcome.KID_UNKNOWN, f"no key {kid.hex()} in trust list v{trust.version}")
+    if len(candidates) > 1 and iss is not None:
+        candidates = sorted(candidates, key=lambda k: k.region != iss)  # stable: trust-list order
     key = None
     alg_matched = False
     for k in candidates:
@@ -72,22 +78,43 @@ def _check_iat(key: KeyEntry, iat: Any) -> None:
         raise FormatError(Outcome.KEY_NOT_VALID_AT_IAT, "iat is outside the signing key's validity")
 
 
-def _claims_map(key: KeyEntry, payload: bytes) -> Any:
-    """The decoded payload (None if it is not CBOR: ``parse_claims`` then names the fault),
-    after the iat-in-key-window check, which comes first in the spec's order."""
+def _payload_map(payload: bytes) -> Any:
+    """The decoded payload, or None if it is not CBOR of the subset (``parse_claims`` then names
+    the fault)."""
     try:
-        raw = cose.loads(payload, Outcome.CLAIMS_MALFORMED)
+        return cose.loads(payload, Outcome.CLAIMS_MALFORMED)
     except FormatError:
-        raw = None
-    _check_iat(key, raw.get(credential.CLAIM_IAT) if isinstance(raw, Mapping) else None)
-    return raw
+        return None
+
+
+def _claim(raw: Any, label: int) -> Any:
+    return raw.get(label) if isinstance(raw, Mapping) else None
+
+
+def _claimed_iss(raw: Any) -> str | None:
+    iss = _claim(raw, credential.CLAIM_ISS)
+    return iss if type(iss) is str else None
 
 
 def _signed(cose_bytes: bytes, trust: TrustList) -> tuple[KeyEntry, Any]:
-    """COSE shape, algorithm, kid, signature, key status; returns the key and raw claims."""
+    """COSE shape, algorithm, kid, signature, key status and the iat-in-key-window check (which
+    come before the claims' own checks in the spec's order); returns the key and raw claims."""
     s1 = cose.parse_sign1(cose_bytes)
-    key = _verified_key(trust, s1.kid, s1.alg, s1.signature, s1.to_be_signed())
-    return key, _claims_map(key, s1.payload)
+    raw = _payload_map(s1.payload)
+    key = _verified_key(trust, s1.kid, s1.alg, s1.signature, s1.to_be_signed(), _claimed_iss(raw))
+    _check_iat(key, _claim(raw, credential.CLAIM_IAT))
+    return key, raw
+
+
+def _check_field_kinds(ts: TypeSchema, fields: Mapping[str, Any]) -> None:
+    """A byte string only for a property whose schema says ``contentEncoding: base16`` and such a
+    property only as a byte string (the JSON/CBOR mapping of the spec, section 3): text sent as
+    bytes (shown as hex) or a digest sent as text is not of the claims' shape."""
+    bytes_fields = ts.bytes_fields
+    for name, value in fields.items():
+        if (type(value) is bytes) is not (name in bytes_fields):
+            raise FormatError(Outcome.CLAIMS_MALFORMED, f"field {name} must be a byte string"
+                              if name in bytes_fields else f"field {name} must not be a byte string")
 
 
 def _times(iss: str, key: KeyEntry, iat: int, exp: int, nbf: int | None, now: int, skew: int) -> None:
@@ -120,11 +147,13 @@ def _decoded(text: str, trust: TrustList, res: Result) -> tuple[KeyEntry, Claims
         res.key = key
         return key, credential.parse_claims(raw), None
     alg, kid, tbs, signature, payload, c = fast
-    key = _verified_key(trust, kid, alg, signature, tbs)
     if c is None:  # the claims are outside the fast subset: the reference parser names the fault
-        raw = _claims_map(key, payload)
+        raw = _payload_map(payload)
+        key = _verified_key(trust, kid, alg, signature, tbs, _claimed_iss(raw))
+        _check_iat(key, _claim(raw, credential.CLAIM_IAT))
         res.key = key
         return key, credential.parse_claims(raw), None
+    key = _verified_key(trust, kid, alg, signature, tbs, c[0])
     _check_iat(key, c[1])
     res.key = key
     return key, _new_tuple(Claims, c[:10]), c[10]
@@ -140,6 +169,7 @@ def check_credential(text: str, trust: TrustList, now: int, skew: int = DEFAULT_
         ts = trust.types.get((claims.type_id, claims.type_version))
         if ts is None:
             raise FormatError(Outcome.TYPE_UNKNOWN, f"type {claims.type_id} v{claims.type_version} is unknown")
+        _check_field_kinds(ts, claims.fields)
         res.type = ts
         if fields is None:
             fields = to_json_fields(claims.fields)

@@ -8,6 +8,7 @@ any backend; services only ever call :class:`Store`.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -20,7 +21,9 @@ Index = tuple[tuple[str, ...], bool]
 
 COLLECTIONS: dict[str, list[Index]] = {
     "regions": [],
-    "keys": [(("region",), False)],
+    "keys": [(("region",), False), (("kid",), False)],
+    # {"_id": SHA-256 of the key's base64 spki, "region"}: a public key belongs to one region only.
+    "key_owners": [],
     "types": [],
     "trust_lists": [],
     # A unique index only covers documents whose indexed fields are all strings,
@@ -172,17 +175,36 @@ class Store:
         """Register a region's public key (status "active").
 
         Idempotent: the same region and kid with the same ``spki`` returns
-        ``(existing, False)``; with another ``spki`` it raises Conflict.
+        ``(existing, False)``; with another ``spki`` it raises Conflict. A public key belongs
+        to one region only: an ``spki`` another region holds raises Conflict ``KEY_IN_USE``
+        (field ``spki``), and nothing is written.
         """
         doc = {"_id": f"{region}:{kid}", "region": region, "kid": kid, "alg": alg,
                "spki": spki, "nbf": nbf, "exp": exp, "status": KeyStatus.ACTIVE.value, "revoked_at": None}
-        if await self._insert_new("keys", doc):
-            return doc, True
         existing = await self.backend.get("keys", doc["_id"])
+        if existing is None:
+            await self._claim_key(region, kid, spki)
+            if await self._insert_new("keys", doc):
+                return doc, True
+            existing = await self.backend.get("keys", doc["_id"])
         if existing is None or existing["spki"] != spki:
             raise Conflict(f"key {kid} of region {region} exists with another public key",
                            field="kid")
         return existing, False
+
+    async def _claim_key(self, region: str, kid: str, spki: str) -> None:
+        """Record ``region`` as the owner of ``spki`` (atomic: of two regions registering one key at
+        once, one wins); Conflict ``KEY_IN_USE`` if another region holds it. Keys stored before
+        owners were recorded are found through their kid (the kid derives from the spki)."""
+        in_use = Conflict("this public key is registered to another region", code="KEY_IN_USE", field="spki")
+        for other in await self.backend.find("keys", {"kid": kid}):
+            if other["spki"] == spki and other["region"] != region:
+                raise in_use
+        claim = {"_id": hashlib.sha256(spki.encode()).hexdigest(), "region": region}
+        if not await self._insert_new("key_owners", claim):
+            held = await self.backend.get("key_owners", claim["_id"])
+            if held is None or held["region"] != region:
+                raise in_use
 
     async def list_keys(self, region: str | None = None) -> list[dict]:
         """All keys, or one region's, sorted by (region, nbf)."""

@@ -66,7 +66,12 @@ class Registry:
         for code, name in DEFAULT_REGIONS.items():
             await self.store.create_region(code, name)
         for t in builtin_types():
-            await self.store.put_type(t["id"], t["version"], t["name"], t["schema"], t["disclosure"])
+            try:
+                await self.store.put_type(t["id"], t["version"], t["name"], t["schema"], t["disclosure"])
+            except Conflict:  # a store seeded by an older catalogue: type versions are immutable
+                log.warning("certificate type %s v%d is stored with other content than the built-in "
+                            "catalogue's; the stored one is kept (publish a new version to change it)",
+                            t["id"], t["version"])
 
     async def publish(self) -> SignedTrustList:
         """Sign and store a new trust-list version from what the store holds now."""
@@ -129,7 +134,9 @@ class Registry:
     async def register_key(self, p: Principal, region: str, alg: str, spki: bytes, nbf: int = 0,
                            exp: int = 0) -> tuple[dict, bool]:
         """Register a region's public key (``nbf`` 0: now; ``exp`` 0: DEFAULT_KEY_YEARS later).
-        Returns the key's document and whether it is new (the same key again is no change)."""
+        Returns the key's document and whether it is new (the same key again is no change). A
+        public key belongs to one region: one another region holds is Conflict ``KEY_IN_USE``
+        (field ``spki``), whoever asks, and nothing is published (the store decides, atomically)."""
         region = check_region_code(region)
         require_region(p, region)
         if await self.store.get_region(region) is None:

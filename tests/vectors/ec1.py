@@ -249,6 +249,7 @@ def build_ec1() -> None:
     c[credential.CLAIM_ECERT]["d"]["points"] = 1.5
     ec1("claims-malformed-float-field", "A field value that is a float: fields are text, integers, booleans, "
         "or byte strings.", forge.sign(ZJ, c), "CLAIMS_MALFORMED", spec=S3)
+    build_strict_ec1()
 
     # ---- ISSUER_MISMATCH, NOT_YET_VALID, EXPIRED
     ec1("issuer-mismatch", "iss CN-SH on a credential signed by a CN-ZJ key.",
@@ -309,3 +310,61 @@ def _swap_payload(text: str, new_payload: bytes) -> str:
     obj = cbor2.loads(credential.decode_text(text))
     protected, _, _, sig = obj.value
     return forge.wrap(cbor2.dumps(cbor2.CBORTag(18, [protected, {}, new_payload, sig])))
+
+
+def _signed_protected(name: str, protected: bytes) -> str:
+    payload = cbor2.dumps(dl_claims(name))
+    return zlib_cose(cbor2.CBORTag(18, [protected, {}, payload, ZJ.sign(cose.sig_structure(protected, payload))]))
+
+
+def _extra_entry(name: str, raw: bytes) -> str:
+    """Driving-licence claims with one more entry as raw CBOR (a dict would merge true and 1)."""
+    good = cbor2.dumps(dl_claims(name))
+    return forge.sign(ZJ, bytes([good[0] + 1]) + good[1:] + raw)
+
+
+def build_strict_ec1() -> None:
+    """Correctly signed credentials outside the formats' CBOR subset or number ranges."""
+    S3, kid = "credential-format.md §3", b"\x04" + cbor2.dumps(ZJ.kid)
+    header = [("true", b"\xa2\xf5\x26" + kid, "true (simple value 21)"),
+              ("float", b"\xa2\xf9\x3c\x00\x26" + kid, "1.0 (a half-precision float)"),
+              ("bignum", b"\xa2\xc2\x41\x01\x26" + kid, "the bignum 1 (tag 2)")]
+    for tag, protected, what in header:
+        ec1(f"cose-malformed-alg-key-{tag}", f"alg -7 under the map key {what} in the protected header (with kid): "
+            "header labels are integers or text, so this is not alg.", _signed_protected(f"hdr-{tag}", protected),
+            "COSE_MALFORMED", spec=S3, extension=True)
+    ec1("cose-malformed-duplicate-header-key", "alg twice in the protected header.",
+        _signed_protected("hdr-dup", b"\xa3\x01\x26\x01\x26" + kid), "COSE_MALFORMED", spec=S3, extension=True)
+    ec1("claims-malformed-key-true", "One more claims entry under the map key true.",
+        _extra_entry("claims-key-true", b"\xf5\x61x"), "CLAIMS_MALFORMED", spec=S3, extension=True)
+    ec1("claims-malformed-duplicate-exp", "exp (4) twice in the claims map.",
+        _extra_entry("claims-dup-exp", b"\x04\x00"), "CLAIMS_MALFORMED", spec=S3, extension=True)
+    year_10000 = 253_402_300_800
+    over = [("nbf-null", credential.CLAIM_NBF, None, "nbf null: nbf is an integer when present"),
+            ("exp-year-10000", credential.CLAIM_EXP, year_10000, ("exp 10000-01-01T00:00:00Z: times are epoch "
+                                                                  "seconds up to the end of 9999")),
+            ("exp-before-1970", credential.CLAIM_EXP, -1, "exp -1: times are epoch seconds from 1970"),
+            ("exp-2-63", credential.CLAIM_EXP, 2**63, "exp 2^63 (outside int64)"),
+            ("iss-bytes", credential.CLAIM_ISS, b"CN-ZJ", "iss as a byte string: iss is text")]
+    for name, label, value, what in over:
+        c = dl_claims(name)
+        c[label] = value
+        ec1(f"claims-malformed-{name}", f"{what[0].upper()}{what[1:]}.", forge.sign(ZJ, c), "CLAIMS_MALFORMED",
+            spec=S3, extension=name != "iss-bytes")
+    c = dl_claims("version-2-70")
+    c[credential.CLAIM_ECERT]["v"] = 2**70
+    ec1("claims-malformed-type-version-2-70", "A type version of 2^70: versions are 1 to 10000.",
+        forge.sign(ZJ, c), "CLAIMS_MALFORMED", spec=S3, extension=True)
+    c = dl_claims("status-idx-huge")
+    c[credential.CLAIM_STATUS] = {"status_list": {"idx": 2**64 - 1, "uri": ZJ_STATUS_URI}}
+    ec1("claims-malformed-status-idx-huge", "A status idx of 2^64-1: past the largest status list (2^26 entries).",
+        forge.sign(ZJ, c), "CLAIMS_MALFORMED", spec=S3, extension=True)
+    c = dl_claims("text-as-bytes")
+    c[credential.CLAIM_ECERT]["d"]["name"] = "王小明".encode()
+    ec1("claims-malformed-text-field-as-bytes", "The text field name sent as a byte string (its UTF-8): a byte "
+        "string is only for a property whose schema says contentEncoding base16.", forge.sign(ZJ, c),
+        "CLAIMS_MALFORMED", spec=S3, extension=True)
+    c = dl_claims("digest-as-text")
+    c[credential.CLAIM_ECERT]["d"]["photo"] = c[credential.CLAIM_ECERT]["d"]["photo"].hex()
+    ec1("claims-malformed-digest-field-as-text", "The photo digest sent as hex text instead of 32 bytes.",
+        forge.sign(ZJ, c), "CLAIMS_MALFORMED", spec=S3, extension=True)
