@@ -1,15 +1,21 @@
 """The transport floor: a bare aiohttp handler that makes one trivial gRPC call per request
-(a health check against the verifier process). ``python -m bench.floor PORT TARGET``."""
+(a health check against the verifier process, over TLS with the gateway's certificate, as the
+gateway calls). ``python -m bench.floor PORT TARGET``; the token and the TLS files from the
+environment (``ECERT_INTERNAL_TOKEN``, ``ECERT_TLS_CA``, ``ECERT_TLS_CERT``, ``ECERT_TLS_KEY``)."""
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 
 from aiohttp import web
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from ecert.rpc.client import channel
+from ecert.rpc.links import Links
 from ecert.runtime import loop as runtime
+from ecert.runtime import pki
 
 CHANNEL = web.AppKey("channel", object)
 
@@ -22,11 +28,14 @@ async def handler(request: web.Request) -> web.Response:
 
 
 def main() -> None:
-    port, target, token = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    port, target = int(sys.argv[1]), sys.argv[2]
+    env = os.environ
+    links = Links.from_files(env["ECERT_INTERNAL_TOKEN"], pki.TlsFiles(
+        Path(env["ECERT_TLS_CA"]), Path(env["ECERT_TLS_CERT"]), Path(env["ECERT_TLS_KEY"])))
     app = web.Application()
 
     async def ctx(app):
-        app[CHANNEL] = channel(target, token)
+        app[CHANNEL] = channel(target, links, peer=pki.VERIFIER)
         yield
         await app[CHANNEL].close()
 

@@ -3,6 +3,10 @@
 - gateway single verifications at 64 connections (wrk), beside the transport floor;
 - batch verification (1,000 payloads a request), per core of CPU the suite spent;
 - issuance through the issuer's gRPC service with 64 concurrent clients.
+
+Every gRPC link is TLS with mutual authentication, as in production: the suite's processes
+use the development PKI ``start_suite_processes`` makes; the transport floor and the issuance
+clients call with the gateway's certificate.
 """
 
 from __future__ import annotations
@@ -26,9 +30,11 @@ import aiohttp
 from ecert.cli.devsuite import Ports, start_suite_processes
 from ecert.rpc.client import channel
 from ecert.rpc.convert import principal_to_pb
+from ecert.rpc.links import Links
 from ecert.rpc.streams import StreamClient
 from ecert.rules import apikeys
 from ecert.rules.access import Principal
+from ecert.runtime import pki
 from ecert.store import open_store
 from ecertpb.v1 import issuer_pb2, issuer_pb2_grpc
 from testkit.samples import driving_licence
@@ -140,12 +146,12 @@ async def _batch(suite, key: str, texts: list[str], seconds: float) -> dict:
             "batch_ratio": round(statistics.median(r[1] / r[2] for r in rounds), 3)}
 
 
-async def _issue(target: str, token: str, seconds: float, concurrency: int = CONNECTIONS) -> dict:
+async def _issue(target: str, links: Links, seconds: float, concurrency: int = CONNECTIONS) -> dict:
     """64 concurrent clients issuing through the issuer's gRPC service, multiplexed over its
     issuance stream as the gateway does; each answer comes after the credential is synced to disk."""
-    ch = channel(target, token)
+    ch = channel(target, links, peer=pki.ISSUER)
     stub = issuer_pb2_grpc.IssuerServiceStub(ch)
-    stream = StreamClient(stub.IssueStream, issuer_pb2.IssueStreamRequest, issuer_pb2.IssueStreamItem, token)
+    stream = StreamClient(stub.IssueStream, issuer_pb2.IssueStreamRequest, issuer_pb2.IssueStreamItem, links)
     principal = principal_to_pb(Principal("agency", "CN-ZJ"))
     fields = json.dumps(driving_licence(), ensure_ascii=False)
     req = issuer_pb2.IssueCredentialRequest(principal=principal, type="cn.driving_licence", fields_json=fields)
@@ -182,8 +188,11 @@ def measure(seconds: float = 5.0) -> dict:
         bodies = [json.dumps({"payload": t}) for t in texts]
         script = _lua(var_dir / "verify.lua", "/v1/verifications", hotel, bodies)
         floor_port = free_port()
+        gateway_tls = pki.files(var_dir / pki.PKI_DIR, pki.GATEWAY)  # the floor calls as the gateway does
+        floor_env = dict(env, ECERT_TLS_CA=str(gateway_tls.ca), ECERT_TLS_CERT=str(gateway_tls.cert),
+                         ECERT_TLS_KEY=str(gateway_tls.key))
         floor = subprocess.Popen([sys.executable, "-m", "bench.floor", str(floor_port),
-                                  f"127.0.0.1:{ports.verifier}", token], env=env,
+                                  f"127.0.0.1:{ports.verifier}"], env=floor_env,
                                  stdout=subprocess.DEVNULL, stderr=open(var_dir / "floor.log", "wb"))
         floor_url = f"http://127.0.0.1:{floor_port}/floor"
         for _ in range(100):
@@ -215,7 +224,8 @@ def measure(seconds: float = 5.0) -> dict:
                "floor_p99_ms": med(fls, "p99_ms"),
                "gateway_ratio": round(statistics.median(g["rps"] / f["rps"] for g, f in zip(gws, fls)), 3)}
         out.update(asyncio.run(_batch(suite, hotel, texts, seconds)))
-        out.update(asyncio.run(_issue(f"127.0.0.1:{ports.issuers['CN-ZJ']}", token, seconds)))
+        out.update(asyncio.run(_issue(f"127.0.0.1:{ports.issuers['CN-ZJ']}", Links.from_files(token, gateway_tls),
+                                      seconds)))
         return out
     finally:
         if floor is not None and floor.poll() is None:

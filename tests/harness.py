@@ -1,5 +1,6 @@
 """Run the whole suite in one event loop (tests, benchmarks): real gRPC servers on
-port 0, a real SQLite store in a folder, and the gateway app. Not used in production."""
+port 0 with TLS and mutual authentication (a development PKI in the folder's ``pki/``), a real
+SQLite store in a folder, and the gateway app. Not used in production."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from pathlib import Path
 import grpc
 
 from ecert.clock import OffsetClock
+from ecert.rpc import client as rpc_client
 from ecert.rpc import server as rpc_server
+from ecert.rpc.links import Links
 from ecert.rules import apikeys
+from ecert.runtime import pki
 from ecert.runtime.config import (
     GatewayConfig,
     IssuerConfig,
@@ -41,8 +45,21 @@ class Suite:
     verifier_clock: OffsetClock
     verifier_config: VerifierConfig
     gateway_config: GatewayConfig
+    tls: dict[str, pki.TlsFiles] = field(default_factory=dict)  # by service identity
     servers: list[grpc.aio.Server] = field(default_factory=list)
     channels: list = field(default_factory=list)
+
+    def links(self, identity: str = pki.GATEWAY) -> Links:
+        """The internal token and the TLS material of a service identity (the gateway's by default:
+        most tests call the services as the gateway does); a certificate of the suite's CA is made
+        for an identity it has none for yet (``issuer-CN-AH``)."""
+        if identity not in self.tls:
+            self.tls.update(pki.ensure_dev_pki(self.var_dir / pki.PKI_DIR, [identity]))
+        return Links.from_files(self.token, self.tls[identity])
+
+    def channel(self, port: int, peer: str, identity: str = pki.GATEWAY) -> grpc.aio.Channel:
+        """A channel to the service on ``port`` (which is ``peer``), calling as ``identity``."""
+        return rpc_client.channel(f"127.0.0.1:{port}", self.links(identity), peer=peer)
 
     async def api_key(self, role: str, region: str | None = None) -> str:
         key, _ = await apikeys.create_api_key(self.store, role, region)
@@ -64,9 +81,10 @@ class Suite:
         await self.store.close()
 
 
-def _env(var_dir: Path, token: str, **extra: str) -> dict[str, str]:
+def _env(var_dir: Path, token: str, tls: pki.TlsFiles, **extra: str) -> dict[str, str]:
     return {"ECERT_VAR_DIR": str(var_dir), "ECERT_STORE_URI": default_uri(var_dir),
-            "ECERT_INTERNAL_TOKEN": token, **extra}
+            "ECERT_INTERNAL_TOKEN": token, "ECERT_TLS_CA": str(tls.ca), "ECERT_TLS_CERT": str(tls.cert),
+            "ECERT_TLS_KEY": str(tls.key), **extra}
 
 
 async def start_suite(var_dir: Path, regions=("CN-SH", "CN-ZJ"), *, verifier_refresh: float = 0) -> Suite:
@@ -74,8 +92,9 @@ async def start_suite(var_dir: Path, regions=("CN-SH", "CN-ZJ"), *, verifier_ref
     passphrase = secrets.token_hex(8)
     store = await open_store(default_uri(var_dir))
     servers, channels = [], []
+    tls = pki.ensure_dev_pki(var_dir / pki.PKI_DIR, pki.dev_identities(regions))
 
-    rcfg = RegistryConfig.from_env(_env(var_dir, token, ECERT_ROOT_KEY_PASSPHRASE=passphrase,
+    rcfg = RegistryConfig.from_env(_env(var_dir, token, tls[pki.REGISTRY], ECERT_ROOT_KEY_PASSPHRASE=passphrase,
                                         ECERT_REGISTRY_LISTEN="127.0.0.1:0"))
     registry, rserver, rport = await registry_servicer.build(rcfg, store)
     await rpc_server.start(rserver)
@@ -84,8 +103,9 @@ async def start_suite(var_dir: Path, regions=("CN-SH", "CN-ZJ"), *, verifier_ref
 
     issuers, ports = {}, {}
     for region in regions:
-        icfg = IssuerConfig.from_env(_env(var_dir, token, ECERT_REGION=region, ECERT_SIGNING_KEY_PASSPHRASE=passphrase,
-                                          ECERT_REGISTRY_TARGET=registry_target, ECERT_ISSUER_LISTEN="127.0.0.1:0"))
+        icfg = IssuerConfig.from_env(_env(var_dir, token, tls[pki.issuer_identity(region)], ECERT_REGION=region,
+                                          ECERT_SIGNING_KEY_PASSPHRASE=passphrase, ECERT_REGISTRY_TARGET=registry_target,
+                                          ECERT_ISSUER_LISTEN="127.0.0.1:0"))
         issuer, iserver, iport, ich = await issuer_servicer.build(icfg, store)
         await rpc_server.start(iserver)
         await issuer.register(f"127.0.0.1:{iport}")
@@ -95,14 +115,14 @@ async def start_suite(var_dir: Path, regions=("CN-SH", "CN-ZJ"), *, verifier_ref
 
     _, pub_path = registry_servicer.root_key_paths(var_dir)
     clock = OffsetClock()
-    vcfg = VerifierConfig.from_env(_env(var_dir, token, ECERT_ROOT_PUBLIC_KEY=str(pub_path),
+    vcfg = VerifierConfig.from_env(_env(var_dir, token, tls[pki.VERIFIER], ECERT_ROOT_PUBLIC_KEY=str(pub_path),
                                         ECERT_REGISTRY_TARGET=registry_target, ECERT_VERIFIER_LISTEN="127.0.0.1:0"))
     verifier, vserver, vport = await verifier_servicer.build(vcfg, now=clock)
     await rpc_server.start(vserver)
     servers.append(vserver)
     await verifier.cache.refresh_trust()
 
-    gcfg = GatewayConfig.from_env(_env(var_dir, token, ECERT_REGISTRY_TARGET=registry_target,
+    gcfg = GatewayConfig.from_env(_env(var_dir, token, tls[pki.GATEWAY], ECERT_REGISTRY_TARGET=registry_target,
                                        ECERT_VERIFIER_TARGET=f"127.0.0.1:{vport}"))
     return Suite(var_dir, store, token, registry, rport, issuers, ports, verifier, vport, clock, vcfg, gcfg,
-                 servers, channels)
+                 tls, servers, channels)

@@ -12,6 +12,7 @@ import pytest
 from ecert.errors import PermissionDenied, Unavailable
 from ecert.rpc import server as rpc_server
 from ecert.rpc.client import channel
+from ecert.rpc.links import Links
 from ecert.rpc.streams import StreamClient
 from ecertpb.v1 import common_pb2, verifier_pb2, verifier_pb2_grpc
 from services.verifier import servicer as verifier_servicer
@@ -21,9 +22,9 @@ from tests.conftest import bearer
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
-def _client(ch, token: str, timeout: float = 10.0) -> StreamClient:
+def _client(ch, links: Links, timeout: float = 10.0) -> StreamClient:
     stub = verifier_pb2_grpc.VerifierServiceStub(ch)
-    return StreamClient(stub.VerifyStream, verifier_pb2.VerifyStreamRequest, verifier_pb2.VerifyStreamItem, token,
+    return StreamClient(stub.VerifyStream, verifier_pb2.VerifyStreamRequest, verifier_pb2.VerifyStreamItem, links,
                         timeout=timeout)
 
 
@@ -39,8 +40,8 @@ async def _credential(http, keys) -> str:
 
 async def test_concurrent_answers_reach_their_own_requests(suite, http, keys):
     good = await _credential(http, keys)
-    ch = channel(f"127.0.0.1:{suite.verifier_port}", suite.token)
-    stream = _client(ch, suite.token)
+    ch = suite.channel(suite.verifier_port, "verifier")
+    stream = _client(ch, suite.links())
     payloads = [good if i % 3 == 0 else ("EC1:abc~" if i % 3 == 1 else "HC1:") for i in range(300)]
     expected = {good: "VALID", "EC1:abc~": "BASE45_INVALID", "HC1:": "PREFIX_UNKNOWN"}
     results = await asyncio.gather(*(stream.call(_request(p)) for p in payloads))
@@ -53,8 +54,9 @@ async def test_concurrent_answers_reach_their_own_requests(suite, http, keys):
 
 
 async def test_stream_needs_the_internal_token(suite):
-    ch = channel(f"127.0.0.1:{suite.verifier_port}", "not-the-token")
-    stream = _client(ch, "not-the-token")
+    links = dataclasses.replace(suite.links(), token="not-the-token")
+    ch = channel(f"127.0.0.1:{suite.verifier_port}", links, peer="verifier")
+    stream = _client(ch, links)
     with pytest.raises(Unavailable):
         await stream.call(_request("HC1:"))
     await stream.close()
@@ -75,8 +77,8 @@ async def test_a_lost_verifier_fails_waiting_requests_and_a_new_one_is_used(suit
         return verifier, server
 
     verifier, server = await start()
-    ch = channel(f"127.0.0.1:{port}", suite.token)
-    stream = _client(ch, suite.token, timeout=3)
+    ch = suite.channel(port, "verifier")
+    stream = _client(ch, suite.links(), timeout=3)
     assert (await stream.call(_request(good))).result == "VALID"
     await rpc_server.stop(server, 0)
     await verifier.cache.close()
@@ -100,8 +102,8 @@ async def test_a_lost_verifier_fails_waiting_requests_and_a_new_one_is_used(suit
 async def test_an_oversized_stream_message_closes_only_that_stream(suite, http, keys):
     from ecertpb.v1 import verifier_pb2 as pb
     good = await _credential(http, keys)
-    ch = channel(f"127.0.0.1:{suite.verifier_port}", suite.token)
-    stream = _client(ch, suite.token)
+    ch = suite.channel(suite.verifier_port, "verifier")
+    stream = _client(ch, suite.links())
     pending = asyncio.ensure_future(stream.call(_request(good)))
     raw = verifier_pb2_grpc.VerifierServiceStub(ch).VerifyStream(  # breaks the 1,000-item rule
         metadata=(("x-ecert-internal-token", suite.token),))

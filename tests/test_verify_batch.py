@@ -9,7 +9,6 @@ import pytest
 
 from ecert.format.keys import SigningKey
 from ecert.limits import MAX_PAYLOAD_CHARS
-from ecert.rpc.client import channel
 from ecert.rules.access import Principal
 from ecertpb.v1 import common_pb2, verifier_pb2, verifier_pb2_grpc
 from services.verifier import domain as verifier_domain
@@ -120,7 +119,7 @@ async def test_batch_finds_a_key_registered_moments_ago(suite, http, keys):
 async def test_verifier_batch_equals_single_calls(suite, http, keys):
     cred = await _issue(http, keys["agency_zj"])
     payloads = [cred["qr_text"], "x" * (MAX_PAYLOAD_CHARS + 1), "HC1:", cred["qr_text"]]
-    ch = channel(f"127.0.0.1:{suite.verifier_port}", suite.token)
+    ch = suite.channel(suite.verifier_port, "verifier")
     try:
         stub = verifier_pb2_grpc.VerifierServiceStub(ch)
         principal = common_pb2.Principal(role="hotel")

@@ -1,6 +1,7 @@
 """The client end of the suite's gRPC plumbing.
 
-- :func:`channel` opens a channel that sends the internal token on every unary call;
+- :func:`channel` opens a TLS channel (this process's certificate, the suite CA, the server's
+  certificate must name ``peer``) that sends the internal token on every unary call;
   :class:`ChannelPool` keeps one per target for the regional issuers.
 - :func:`call` awaits a client call and turns a failure back into the domain error it
   stands for (:mod:`ecert.rpc.status`). Every call the suite makes passes a deadline
@@ -15,6 +16,7 @@ from typing import TypeVar
 import grpc
 
 from . import status
+from .links import Links
 from .server import OPTIONS, TOKEN_HEADER
 
 DEFAULT_TIMEOUT = 10.0
@@ -35,29 +37,35 @@ class _AddToken(grpc.aio.UnaryUnaryClientInterceptor):
                                                              d.wait_for_ready), request)
 
 
-def token_metadata(internal_token: str) -> tuple[tuple[str, str], ...]:
+def token_metadata(links: Links) -> tuple[tuple[str, str], ...]:
     """Metadata for a stream call: streams take it directly (an interceptor on a stream call
     routes every write through an extra queue)."""
-    return ((TOKEN_HEADER, internal_token),)
+    return ((TOKEN_HEADER, links.token),)
 
 
-def channel(target: str, internal_token: str) -> grpc.aio.Channel:
-    """A client channel that sends the internal token on every unary call."""
-    return grpc.aio.insecure_channel(target, options=OPTIONS, interceptors=[_AddToken(internal_token)])
+def channel(target: str, links: Links, *, peer: str) -> grpc.aio.Channel:
+    """A TLS channel to ``target`` that sends the internal token on every unary call. The server
+    must show a certificate of the suite CA that names ``peer`` (``registry``, ``verifier``,
+    ``issuer`` or one identity), whatever address ``target`` is."""
+    options = [*OPTIONS, ("grpc.ssl_target_name_override", peer.lower())]
+    return grpc.aio.secure_channel(target, links.channel_credentials, options=options,
+                                   interceptors=[_AddToken(links.token)])
 
 
 class ChannelPool:
     """One channel per target, opened on first use: the regional issuers, whose endpoints
-    come from the registry's directory and may change while a process runs."""
+    come from the registry's directory and may change while a process runs. Each server
+    must show a certificate naming ``peer``."""
 
-    def __init__(self, internal_token: str):
-        self._token = internal_token
+    def __init__(self, links: Links, *, peer: str):
+        self._links = links
+        self._peer = peer
         self._channels: dict[str, grpc.aio.Channel] = {}
 
     def get(self, target: str) -> grpc.aio.Channel:
         ch = self._channels.get(target)
         if ch is None:
-            ch = self._channels[target] = channel(target, self._token)
+            ch = self._channels[target] = channel(target, self._links, peer=self._peer)
         return ch
 
     async def close(self) -> None:

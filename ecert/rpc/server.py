@@ -1,8 +1,9 @@
 """The server end of the suite's gRPC plumbing, shared by the three services.
 
 - :func:`create_server` builds a ``grpc.aio`` server with the standard health service and
-  the internal-token check as an interceptor, binds it and returns ``(server, port)``
-  (port 0 in tests).
+  the guard (:mod:`ecert.rpc.peers`: the internal token, the caller's certificate, the caller
+  table) as an interceptor, binds it to a TLS port that requires a client certificate of the
+  suite CA and returns ``(server, port)`` (port 0 in tests). A plaintext connection is refused.
 - :func:`rpc` wraps a servicer method: domain errors become gRPC statuses with the error
   code in trailing metadata (:mod:`ecert.rpc.status`); anything unexpected is logged (no
   request data) and answered ``INTERNAL``.
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hmac
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
@@ -24,59 +24,30 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from ..errors import EcertError, Unavailable
 from . import status
+from .links import Links
+from .peers import TOKEN_HEADER, Guard
+
+__all__ = ["MAX_MESSAGE", "OPTIONS", "TOKEN_HEADER", "create_server", "rpc", "start", "stop"]
 
 log = logging.getLogger("ecert.grpc")
 
-TOKEN_HEADER = "x-ecert-internal-token"
 MAX_MESSAGE = 16 * 1024 * 1024
 OPTIONS = [
     ("grpc.max_receive_message_length", MAX_MESSAGE),
     ("grpc.max_send_message_length", MAX_MESSAGE),
 ]
-_OPEN_METHODS = ("/grpc.health.v1.Health/",)
-
-
-class _TokenCheck(grpc.aio.ServerInterceptor):
-    """Every call but health checks carries the suite's internal token (streams: once, at the start)."""
-
-    def __init__(self, token: str):
-        self._token = token.encode()
-
-        async def deny(request, context):
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "internal token missing or wrong")
-
-        async def deny_stream(request_iterator, context):
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "internal token missing or wrong")
-            yield  # an async generator, as stream handlers are
-
-        self._deny = grpc.unary_unary_rpc_method_handler(deny)
-        self._deny_stream = grpc.stream_stream_rpc_method_handler(deny_stream)
-
-    def _allowed(self, details) -> bool:
-        for key, value in details.invocation_metadata or ():
-            if key == TOKEN_HEADER:
-                given = value.encode() if isinstance(value, str) else value
-                return hmac.compare_digest(given, self._token)
-        return False
-
-    async def intercept_service(self, continuation, details):
-        if details.method.startswith(_OPEN_METHODS) or self._allowed(details):
-            return await continuation(details)
-        handler = await continuation(details)
-        if handler is not None and (handler.request_streaming or handler.response_streaming):
-            return self._deny_stream
-        return self._deny
 
 
 def create_server(addr: str, register: Iterable[Callable[[grpc.aio.Server], Any]], *,
-                  internal_token: str, service_names: Iterable[str]) -> tuple[grpc.aio.Server, int]:
-    """A server with health checking and the token check, bound to ``addr``."""
-    server = grpc.aio.server(interceptors=[_TokenCheck(internal_token)], options=OPTIONS)
+                  links: Links, service_names: Iterable[str]) -> tuple[grpc.aio.Server, int]:
+    """A server with health checking and the guard, bound to ``addr`` with TLS (client
+    certificates required)."""
+    server = grpc.aio.server(interceptors=[Guard(links.token)], options=OPTIONS)
     for add in register:
         add(server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    port = server.add_insecure_port(addr)
+    port = server.add_secure_port(addr, links.server_credentials)
     if port == 0:
         raise Unavailable(f"cannot bind {addr}")
     server.health = health_servicer  # type: ignore[attr-defined]

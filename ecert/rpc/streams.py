@@ -28,6 +28,7 @@ from ..errors import EcertError, Unavailable
 from ..limits import MAX_BATCH
 from . import status
 from .client import token_metadata
+from .links import Links
 
 log = logging.getLogger("ecert.streams")
 
@@ -45,12 +46,12 @@ class StreamClient:
     :class:`Unavailable` and the next call opens a new stream.
     """
 
-    def __init__(self, method: Callable[..., Any], request_cls: type, item_cls: type, internal_token: str, *,
+    def __init__(self, method: Callable[..., Any], request_cls: type, item_cls: type, links: Links, *,
                  timeout: float = 10.0, max_items: int = 256):
         self._method = method  # the stub's stream-stream multicallable
         self._request_cls = request_cls
         self._item_cls = item_cls
-        self._metadata = token_metadata(internal_token)  # streams take metadata directly
+        self._metadata = token_metadata(links)  # streams take metadata directly
         self._timeout = timeout
         self._max_items = max_items
         self._ids = itertools.count(1)

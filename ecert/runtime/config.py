@@ -55,6 +55,9 @@ class Common:
     var_dir: Path
     internal_token: str
     log_level: str
+    tls_ca: Path
+    tls_cert: Path
+    tls_key: Path
 
 
 def _common(e: _Env) -> dict:
@@ -64,6 +67,10 @@ def _common(e: _Env) -> dict:
         var_dir=var,
         internal_token=e.get("ECERT_INTERNAL_TOKEN"),
         log_level=e.get("ECERT_LOG_LEVEL", "INFO"),
+        # every gRPC link is TLS with mutual authentication: the suite's CA, this process's certificate and key
+        tls_ca=e.get("ECERT_TLS_CA", cast=Path),
+        tls_cert=e.get("ECERT_TLS_CERT", cast=Path),
+        tls_key=e.get("ECERT_TLS_KEY", cast=Path),
     )
 
 
@@ -149,6 +156,9 @@ class GatewayConfig(Common):
     registry_target: str
     verifier_target: str
     max_body: int
+    backend_timeout: float
+    bulk_timeout: float
+    auth_failures_per_minute: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "GatewayConfig":
@@ -160,6 +170,11 @@ class GatewayConfig(Common):
             registry_target=e.get("ECERT_REGISTRY_TARGET", "127.0.0.1:50051"),
             verifier_target=e.get("ECERT_VERIFIER_TARGET", "127.0.0.1:50071"),
             max_body=e.get("ECERT_MAX_BODY", MAX_BODY, int),
+            # seconds any one call to a backend may take (a batch or a picture: bulk_timeout)
+            backend_timeout=e.get("ECERT_BACKEND_TIMEOUT", 5.0, float),
+            bulk_timeout=e.get("ECERT_BACKEND_BULK_TIMEOUT", 30.0, float),
+            # failed authentications one client address may make in a minute (0: no limit)
+            auth_failures_per_minute=e.get("ECERT_AUTH_FAILURES_PER_MINUTE", 30, int),
         )
         e.done("gateway")
         return cls(**cfg)

@@ -12,7 +12,9 @@ from ecert.format import keys
 from ecert.rpc import streams
 from ecert.rpc.client import channel
 from ecert.rpc.convert import principal_from_pb
+from ecert.rpc.links import Links
 from ecert.rpc.server import create_server, rpc
+from ecert.runtime import pki
 from ecert.runtime.config import IssuerConfig
 from ecert.store import Store
 from ecert.vocab import StatusAction
@@ -89,10 +91,11 @@ async def build(cfg: IssuerConfig, store: Store, *, now: Clock = system_clock, l
     key, created = keys.load_or_create(key_path(cfg), cfg.signing_key_passphrase, keys.alg_id(cfg.key_alg))
     if created:
         log.info("signing key %s created for %s", key.kid.hex(), cfg.region)
-    registry_channel = channel(cfg.registry_target, cfg.internal_token)
+    links = Links.from_config(cfg)
+    registry_channel = channel(cfg.registry_target, links, peer=pki.REGISTRY)
     issuer = Issuer(cfg.region, store, key, RegistryClient(registry_channel, cfg.region),
                     default_valid_days=cfg.default_valid_days, status_ttl=cfg.status_ttl, now=now)
     server, port = create_server(
         listen or cfg.listen, [lambda s: issuer_pb2_grpc.add_IssuerServiceServicer_to_server(IssuerServicer(issuer), s)],
-        internal_token=cfg.internal_token, service_names=["ecert.v1.IssuerService"])
+        links=links, service_names=["ecert.v1.IssuerService"])
     return issuer, server, port, registry_channel

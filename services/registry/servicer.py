@@ -11,6 +11,7 @@ from pathlib import Path
 from ecert.clock import Clock, system_clock
 from ecert.format import keys
 from ecert.rpc.convert import principal_from_pb
+from ecert.rpc.links import Links
 from ecert.rpc.server import create_server, rpc
 from ecert.runtime.config import RegistryConfig
 from ecert.store import Store
@@ -109,5 +110,5 @@ async def build(cfg: RegistryConfig, store: Store, *, now: Clock = system_clock)
     await registry.publish()
     server, port = create_server(
         cfg.listen, [lambda s: registry_pb2_grpc.add_RegistryServiceServicer_to_server(RegistryServicer(registry), s)],
-        internal_token=cfg.internal_token, service_names=["ecert.v1.RegistryService"])
+        links=Links.from_config(cfg), service_names=["ecert.v1.RegistryService"])
     return registry, server, port

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from ecert.rpc.client import ChannelPool, call, channel
 from ecert.rpc.convert import principal_to_pb
+from ecert.rpc.links import Links
 from ecert.rules.access import Principal
+from ecert.runtime import pki
 from ecertpb.v1 import issuer_pb2, issuer_pb2_grpc, registry_pb2, registry_pb2_grpc
 
 from .domain import Resolved
@@ -16,11 +18,11 @@ FETCH_TIMEOUT = 3.0
 class GrpcUpstream:
     """:class:`services.verifier.domain.Upstream` over one registry channel and one channel per issuer."""
 
-    def __init__(self, registry_target: str, internal_token: str, *, timeout: float = FETCH_TIMEOUT):
+    def __init__(self, registry_target: str, links: Links, *, timeout: float = FETCH_TIMEOUT):
         self.timeout = timeout
-        self._registry_channel = channel(registry_target, internal_token)
+        self._registry_channel = channel(registry_target, links, peer=pki.REGISTRY)
         self._registry = registry_pb2_grpc.RegistryServiceStub(self._registry_channel)
-        self._issuers = ChannelPool(internal_token)
+        self._issuers = ChannelPool(links, peer=pki.ISSUER)
 
     def _issuer(self, endpoint: str) -> issuer_pb2_grpc.IssuerServiceStub:
         return issuer_pb2_grpc.IssuerServiceStub(self._issuers.get(endpoint))
