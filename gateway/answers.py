@@ -18,16 +18,21 @@ from aiohttp import web
 
 from ecert.format.jsontext import json_text
 
-_ISO_FAST_END = 253_402_300_800  # 10000-01-01: from here on datetime refuses the year (and fails as it did)
+_ISO_FAST_END = 253_402_300_800  # 10000-01-01: from here on datetime refuses the year
 
 
 @functools.lru_cache(maxsize=8192)  # answers repeat the same few instants (checked_at, issued_at)
 def iso(ts: int) -> str | None:
+    """An instant (Unix seconds) as RFC 3339 UTC text; 0, or one outside years 1-9999 that no
+    RFC 3339 text can hold: None (null)."""
     if not ts:
         return None
     if 0 < ts < _ISO_FAST_END:  # the same text as below at half the cost: every credential has its own instants
         return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return datetime.fromtimestamp(int(ts), timezone.utc).isoformat().replace("+00:00", "Z")  # year 0001 in 4 digits
+    except (ValueError, OverflowError, OSError):  # out of datetime's range: never a 500 for a signed number
+        return None
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:

@@ -1,21 +1,31 @@
 """The gateway's gRPC clients: registry, verifier and the regional issuers found through the
 registry's directory.
 
-Every unary call has a deadline: :mod:`ecert.rpc.client` gives one of
-:data:`~ecert.rpc.client.DEFAULT_TIMEOUT` seconds to a call that names none; the calls that
-may take longer name their own here (:data:`IMAGE_TIMEOUT`).
+Every call has a deadline: :attr:`Backends.timeout` (``ECERT_BACKEND_TIMEOUT``) for each
+unary call and each request on a stream, :attr:`Backends.bulk_timeout`
+(``ECERT_BACKEND_BULK_TIMEOUT``) for the calls that may take longer (a batch, a picture). A
+backend that does not answer in time, or cannot be reached, is a 503 naming it
+(:meth:`Backends.ask`). What the registry publishes (its directory of regions, the regions
+with their keys, the certificate types, the trust list) is kept as a last good copy
+(:class:`~ecert.runtime.refresh.Refreshed`) and served from it while the registry does not answer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import TypeVar
 
+import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from ecert.errors import NotFound, Unavailable
 from ecert.rpc.client import ChannelPool, call, channel
 from ecert.rpc.convert import service_principal_pb
+from ecert.rpc.links import Links
+from ecert.rpc.status import CODE_TRAILER
 from ecert.rpc.streams import StreamClient
+from ecert.runtime import pki
 from ecert.runtime.refresh import Refreshed
 from ecertpb.v1 import (
     issuer_pb2,
@@ -26,13 +36,21 @@ from ecertpb.v1 import (
     verifier_pb2_grpc,
 )
 
+T = TypeVar("T")
+
+BACKEND_TIMEOUT = 5.0
+"""Seconds one call to a backend may take unless configured otherwise (``ECERT_BACKEND_TIMEOUT``)."""
+BULK_TIMEOUT = 30.0
+"""Seconds a batch or a picture (up to 40 million pixels) may take (``ECERT_BACKEND_BULK_TIMEOUT``)."""
 DIRECTORY_TTL = 10.0
 """Seconds the directory of regions is used before it is asked again."""
-DIRECTORY_RETRY = 3.0
-"""Seconds before the registry is asked again after it could not be reached."""
-DIRECTORY_TIMEOUT = 5.0
-IMAGE_TIMEOUT = 30.0
-"""Seconds the verifier may take to read the codes in a picture (up to 40 million pixels)."""
+REGISTRY_TTL = 1.0
+"""Seconds a copy of the regions, the types or the trust list is served before the registry is
+asked again (at once after a change made through this gateway: :meth:`Backends.registry_changed`)."""
+REGISTRY_RETRY = 3.0
+"""Seconds before the registry is asked again after it could not be reached (meanwhile: the copy)."""
+REGISTRY = "the registry"
+VERIFIER = "the verifier"
 _HEALTH_NAMES = {"registry": "ecert.v1.RegistryService", "verifier": "ecert.v1.VerifierService"}
 
 
@@ -44,28 +62,88 @@ class IssuerClient:
     issue: StreamClient
 
 
+def issuer_name(region: str) -> str:
+    return f"the issuer of {region}"
+
+
+def named(err: Unavailable, backend: str, code: str | None = None) -> Unavailable:
+    """``err`` as the caller should read it: the transport's own failure (no answer in time, no
+    connection) names ``backend``; a backend's own answer (BUSY, REGION_UNAVAILABLE, ...) is kept."""
+    cause = err.__cause__
+    if isinstance(cause, grpc.aio.AioRpcError):
+        if any(k == CODE_TRAILER for k, _ in cause.trailing_metadata() or ()):
+            return err  # the servicer's own answer
+        late = cause.code() is grpc.StatusCode.DEADLINE_EXCEEDED
+    elif err.code == Unavailable.code and err.message.startswith("the backend "):  # a stream's own failure
+        late = "in time" in err.message
+    else:
+        return err
+    message = f"{backend} did not answer in time" if late else f"{backend} could not be reached"
+    return Unavailable(message, code=code or err.code)
+
+
 class Backends:
-    def __init__(self, registry_target: str, verifier_target: str, internal_token: str):
-        self.token = internal_token
-        self._registry_channel = channel(registry_target, internal_token)
-        self._verifier_channel = channel(verifier_target, internal_token)
+    def __init__(self, registry_target: str, verifier_target: str, links: Links):
+        self.links = links  # the internal token and this process's TLS material
+        self.timeout = BACKEND_TIMEOUT
+        self.bulk_timeout = BULK_TIMEOUT
+        self._registry_channel = channel(registry_target, links, peer=pki.REGISTRY)
+        self._verifier_channel = channel(verifier_target, links, peer=pki.VERIFIER)
         self.registry = registry_pb2_grpc.RegistryServiceStub(self._registry_channel)
         self.verifier = verifier_pb2_grpc.VerifierServiceStub(self._verifier_channel)
-        self.verifier_stream = StreamClient(self.verifier.VerifyStream, verifier_pb2.VerifyStreamRequest,
-                                            verifier_pb2.VerifyStreamItem, internal_token)
-        self._channels = ChannelPool(internal_token)
+        self._verifier_stream: StreamClient | None = None  # opened on first use, with the configured deadline
+        self._channels = ChannelPool(links, peer=pki.ISSUER)
         self._issuers: dict[str, IssuerClient] = {}  # by endpoint
         # Region -> issuer endpoint. While the registry is unreachable the last copy is used (asked
-        # again every DIRECTORY_RETRY seconds); with none yet, the call fails with 503. A region
+        # again every REGISTRY_RETRY seconds); with none yet, the call fails with 503. A region
         # not in the copy makes it ask at once (force_every=0: a new region is found at once).
         self.directory: Refreshed[dict[str, str]] = Refreshed(
             self._fetch_directory, name="gateway directory of regions", every=DIRECTORY_TTL,
-            retry=DIRECTORY_RETRY, force_every=0, errors=(Unavailable,))
+            retry=REGISTRY_RETRY, force_every=0, errors=(Unavailable,))
+        # What the registry publishes, as its last good copies (the messages as the registry sent them).
+        self.regions: Refreshed[registry_pb2.ListRegionsResponse] = self._copy(
+            "regions", lambda: self.registry.ListRegions(
+                registry_pb2.ListRegionsRequest(principal=service_principal_pb()), timeout=self.timeout))
+        self.types: Refreshed[registry_pb2.ListCertificateTypesResponse] = self._copy(
+            "certificate types", lambda: self.registry.ListCertificateTypes(
+                registry_pb2.ListCertificateTypesRequest(principal=service_principal_pb()), timeout=self.timeout))
+        self.trust_list: Refreshed[registry_pb2.TrustList] = self._copy(
+            "trust list", lambda: self.registry.GetTrustList(registry_pb2.GetTrustListRequest(), timeout=self.timeout))
+
+    def configure(self, timeout: float, bulk_timeout: float) -> None:
+        """The deadlines (seconds) of every call from now on (before the first call: the streams')."""
+        self.timeout, self.bulk_timeout = timeout, bulk_timeout
+
+    def _copy(self, what: str, rpc) -> Refreshed:
+        async def fetch():
+            return await self.ask(REGISTRY, rpc())
+        return Refreshed(fetch, name=f"gateway copy of the registry's {what}", every=REGISTRY_TTL,
+                         retry=REGISTRY_RETRY, errors=(Unavailable,))
+
+    def registry_changed(self) -> None:
+        """A change was made through this gateway: the next read of a copy asks the registry."""
+        for copy in (self.regions, self.types, self.trust_list):
+            copy.expire()
+
+    async def ask(self, backend: str, rpc: Awaitable[T], *, code: str | None = None) -> T:
+        """Await a call to ``backend`` (a unary call made with a deadline, or a stream request):
+        its failure is the domain error it stands for, a transport failure named (:func:`named`)."""
+        try:
+            return await call(rpc)
+        except Unavailable as err:
+            raise named(err, backend, code) from err
 
     async def _fetch_directory(self) -> dict[str, str]:
-        resp = await call(self.registry.ListRegions(
-            registry_pb2.ListRegionsRequest(principal=service_principal_pb()), timeout=DIRECTORY_TIMEOUT))
+        resp = await self.ask(REGISTRY, self.registry.ListRegions(
+            registry_pb2.ListRegionsRequest(principal=service_principal_pb()), timeout=self.timeout))
         return {r.code: r.endpoint for r in resp.regions}
+
+    @property
+    def verifier_stream(self) -> StreamClient:
+        if self._verifier_stream is None:
+            self._verifier_stream = StreamClient(self.verifier.VerifyStream, verifier_pb2.VerifyStreamRequest,
+                                                 verifier_pb2.VerifyStreamItem, self.links, timeout=self.timeout)
+        return self._verifier_stream
 
     async def issuer(self, region: str) -> issuer_pb2_grpc.IssuerServiceStub:
         return (await self.issuer_client(region)).stub
@@ -83,7 +161,8 @@ class Backends:
         if client is None:
             stub = issuer_pb2_grpc.IssuerServiceStub(self._channels.get(endpoint))
             client = self._issuers[endpoint] = IssuerClient(stub, StreamClient(
-                stub.IssueStream, issuer_pb2.IssueStreamRequest, issuer_pb2.IssueStreamItem, self.token))
+                stub.IssueStream, issuer_pb2.IssueStreamRequest, issuer_pb2.IssueStreamItem, self.links,
+                timeout=self.timeout))
         return client
 
     async def issuer_regions(self) -> list[str]:
@@ -94,12 +173,14 @@ class Backends:
         """Raise unless the ``registry`` or the ``verifier`` says it is serving (readiness)."""
         ch = self._registry_channel if name == "registry" else self._verifier_channel
         service = _HEALTH_NAMES[name]
-        resp = await health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=service))
+        resp = await health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=service),
+                                                          timeout=self.timeout)
         if resp.status != health_pb2.HealthCheckResponse.SERVING:
             raise Unavailable(service)
 
     async def close(self) -> None:
-        await self.verifier_stream.close()
+        if self._verifier_stream is not None:
+            await self._verifier_stream.close()
         await self._registry_channel.close()
         await self._verifier_channel.close()
         for client in self._issuers.values():

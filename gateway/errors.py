@@ -59,4 +59,6 @@ def status_code(status: int) -> str:
 
 
 def error_body(code: str, message: str, request_id: str) -> dict:
+    if not message.isascii():  # a message quoting a path or a name may hold a lone surrogate: never a 500
+        message = message.encode("utf-8", "replace").decode("utf-8")
     return {"error": {"code": code, "message": message, "request_id": request_id}}

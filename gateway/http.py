@@ -1,16 +1,20 @@
 """Reading requests: bodies within bounds, JSON objects, typed fields, multipart pictures.
 
 Every limit is :mod:`ecert.limits`'s; every refusal is a domain error (400 or 413 through
-:mod:`gateway.errors`), never a 500.
+:mod:`gateway.errors`), never a 500. A client that goes away before its body is read raises
+:class:`ClientGone` (nobody to answer: counted, not logged as an error). No refusal echoes what
+the client sent.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ecert.errors import InvalidRequest, TooLarge
 from ecert.limits import MAX_IMAGE_BYTES, MAX_MULTIPART, MAX_PURPOSE_PART
@@ -21,6 +25,11 @@ from ecertpb.v1 import common_pb2
 from .keys import CONFIG, PRINCIPAL
 
 CHUNK = 64 * 1024
+_PART_NAMES = ("image", "purpose")
+
+
+class ClientGone(Exception):
+    """The client closed the connection before its request was read: there is nobody to answer."""
 
 
 def pb_principal(request: web.Request) -> common_pb2.Principal:
@@ -36,10 +45,15 @@ async def read_body(request: web.Request, limit: int) -> bytes:
     if request.content_length is not None and request.content_length > limit:
         raise TooLarge(f"the body is over {limit} bytes")
     body = bytearray()
-    async for chunk in request.content.iter_chunked(CHUNK):
-        body += chunk
-        if len(body) > limit:
-            raise TooLarge(f"the body is over {limit} bytes")
+    try:
+        async for chunk in request.content.iter_chunked(CHUNK):
+            body += chunk
+            if len(body) > limit:
+                raise TooLarge(f"the body is over {limit} bytes")
+    except ConnectionResetError as err:
+        raise ClientGone() from err
+    except HttpProcessingError as err:  # e.g. a broken chunked encoding
+        raise InvalidRequest("the body's transfer encoding is malformed") from err
     return bytes(body)
 
 
@@ -54,19 +68,73 @@ def _no_constant(name: str):
     raise ValueError(f"{name} is not JSON")
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+"""A ``\\uD800``-``\\uDFFF`` escape: half of a pair (an emoji), or a lone surrogate, which is no text."""
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _lone_surrogate(value: Any) -> bool:
+    """Whether a string in ``value`` (a member name or a value, at any depth) holds a lone surrogate."""
+    todo = [value]  # a loop, not recursion: the body may be nested as deeply as the JSON reader allows
+    while todo:
+        v = todo.pop()
+        if isinstance(v, str):
+            if _SURROGATE.search(v) is not None:
+                return True
+        elif isinstance(v, dict):
+            todo.extend(v.keys())
+            todo.extend(v.values())
+        elif isinstance(v, list):
+            todo.extend(v)
+    return False
+
+
+def _check_text(data: dict) -> None:
+    """Refuse a lone surrogate (``"\\ud800"`` unpaired) anywhere in the body, naming the member: Python's
+    JSON reader accepts one, but it is no Unicode text and could not be sent on (protobuf, UTF-8)."""
+    for name, value in data.items():
+        if _lone_surrogate(name):
+            raise InvalidRequest("malformed JSON: a member name holds a lone surrogate (\\ud800-\\udfff)",
+                                 code="MALFORMED_JSON")
+        if _lone_surrogate(value):
+            name = name if len(name) <= 64 and name.isidentifier() else "a member"
+            raise InvalidRequest(f"malformed JSON: {name} holds a lone surrogate (\\ud800-\\udfff), which is "
+                                 "not Unicode text", code="MALFORMED_JSON", field=name)
+
+
+def check_json_text(text: str, name: str, code: str) -> None:
+    """A member that is itself JSON text (a type's schema): refused with ``code`` if its own escapes
+    make a lone surrogate. Whether it is JSON at all is left to the service that reads it."""
+    if "\\u" not in text or not _SURROGATE_ESCAPE.search(text):
+        return
+    try:
+        parsed = json.loads(text)
+    except (ValueError, RecursionError):
+        return
+    if _lone_surrogate(parsed):
+        raise InvalidRequest(f"{name} holds a lone surrogate (\\ud800-\\udfff), which is not Unicode text",
+                             code=code, field=name)
+
+
 async def read_json(request: web.Request) -> dict:
-    """The body as a JSON object, at most ``cfg.max_body`` bytes; no NaN, no infinities."""
+    """The body as a JSON object of UTF-8 text, at most ``cfg.max_body`` bytes; no NaN, no
+    infinities, no lone surrogates."""
     body = await read_body(request, request.app[CONFIG].max_body)
     if not body:
         raise InvalidRequest("a JSON body is required")
     try:
-        data = json.loads(body, parse_float=_finite_float, parse_constant=_no_constant)
-    except (ValueError, UnicodeDecodeError) as err:
+        text = body.decode("utf-8-sig")  # strict: json.loads(bytes) would pass raw surrogates through
+        data = json.loads(text, parse_float=_finite_float, parse_constant=_no_constant)
+    except UnicodeDecodeError as err:
+        raise InvalidRequest(f"malformed JSON: not UTF-8 text (byte {err.start})", code="MALFORMED_JSON") from err
+    except ValueError as err:
         raise InvalidRequest(f"malformed JSON: {err}", code="MALFORMED_JSON") from err
     except RecursionError as err:
         raise InvalidRequest("malformed JSON: nested too deeply", code="MALFORMED_JSON") from err
     if not isinstance(data, dict):
         raise InvalidRequest("the body must be a JSON object", code="MALFORMED_JSON")
+    if "\\u" in text and _SURROGATE_ESCAPE.search(text):  # only escapes make surrogates: the common body skips the walk
+        _check_text(data)
     return data
 
 
@@ -111,7 +179,8 @@ async def _read_part(part, limit: int, total: list[int], keep: bool = True) -> b
         if keep:
             data += chunk
         if seen > limit:
-            raise TooLarge(f"the {part.name or 'unnamed'} part is over {limit} bytes", field=part.name)
+            name = part.name if part.name in _PART_NAMES else "other"  # a client's name is not echoed
+            raise TooLarge(f"the {name} part is over {limit} bytes", field=name)
         if total[0] > MAX_MULTIPART:
             raise TooLarge(f"the body is over {MAX_MULTIPART} bytes")
     return bytes(data)
@@ -135,8 +204,14 @@ async def read_image_form(request: web.Request) -> tuple[bytes, str]:
                 purpose = await _read_part(part, MAX_PURPOSE_PART, total)
             else:
                 await _read_part(part, MAX_MULTIPART, total, keep=False)  # dropped, but counted
+    except ConnectionResetError as err:
+        raise ClientGone() from err
+    except HttpProcessingError as err:  # a part's header with a control byte, without a colon, ...
+        raise InvalidRequest("malformed multipart body: a part's header is unreadable",
+                             code="MALFORMED_MULTIPART") from err
     except (ValueError, AssertionError, RuntimeError, LookupError) as err:
-        raise InvalidRequest(f"malformed multipart body: {err}", code="MALFORMED_MULTIPART") from err
+        # aiohttp's messages quote the client's bytes: they are neither echoed nor logged
+        raise InvalidRequest("malformed multipart body", code="MALFORMED_MULTIPART") from err
     if image is None:
         raise InvalidRequest("a multipart verification needs a part named image", field="image")
     try:

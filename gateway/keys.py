@@ -12,6 +12,7 @@ from ecert.store import Store
 
 from . import metrics
 from .clients import Backends
+from .throttle import AuthThrottle
 
 CONFIG = web.AppKey("config", GatewayConfig)
 STORE = web.AppKey("store", Store)
@@ -21,6 +22,8 @@ KEY_CACHE = web.AppKey("key_cache", BoundedCache)
 """API key digest -> :class:`Principal`, for a short while (``app.KEY_CACHE_TTL``)."""
 QR_CACHE = web.AppKey("qr_cache", BoundedCache)
 """(credential id, "png" | "svg") -> the drawn QR code."""
+AUTH_THROTTLE = web.AppKey("auth_throttle", AuthThrottle)
+"""Failed authentications per client address (:mod:`gateway.throttle`)."""
 ACCESS = web.AppKey("access", dict)
 """Each registered route -> its :class:`gateway.access.Rule` (bound when the app is made)."""
 

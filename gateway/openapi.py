@@ -44,8 +44,10 @@ def _json(schema: dict) -> dict:
 
 _ERRORS = {str(code): {"description": text, **_json(_ref("Error"))} for code, text in (
     (400, "malformed request"), (401, "no or bad API key"), (403, "role or region not allowed"),
-    (404, "unknown id"), (409, "conflict"), (413, "too large"), (422, "against the rules"),
-    (503, "a backend is unavailable"))}
+    (404, "unknown id"), (405, "the path names a resource without this method (see `Allow`)"),
+    (409, "conflict"), (413, "too large"), (422, "against the rules"),
+    (429, "too many failed authentications from this address (see `Retry-After`)"),
+    (503, "a backend is unavailable or did not answer in time"))}
 
 
 def _op(summary: str, route: tuple[str, str], *, ok: tuple[int, dict | None] = (200, None),

@@ -59,7 +59,7 @@ async def test_verifier_without_any_trust_list_says_so(suite, tmp_path):
 
 
 async def test_gateway_uses_its_last_directory_while_the_registry_is_down(suite):
-    backends = Backends(dead_target(), dead_target(), suite.token)
+    backends = Backends(dead_target(), dead_target(), suite.links())
     try:
         with pytest.raises(Unavailable):  # nothing known yet
             await backends.issuer_regions()
@@ -74,7 +74,7 @@ async def test_gateway_uses_its_last_directory_while_the_registry_is_down(suite)
 
 async def test_issuer_keeps_issuing_with_known_types_while_the_registry_is_down(suite, http, keys):
     issuer = suite.issuers["CN-ZJ"]
-    registry, dead = issuer.registry, rpc_client.channel(dead_target(), suite.token)
+    registry, dead = issuer.registry, rpc_client.channel(dead_target(), suite.links("issuer-CN-ZJ"), peer="registry")
     issuer.registry = RegistryClient(dead, "CN-ZJ")
     try:
         issuer.expire_types()  # a refresh is due, and fails
@@ -96,7 +96,7 @@ async def test_admin_lookup_says_when_a_region_could_not_be_asked(suite, http, k
     r = await http.post("/v1/credentials", headers=bearer(keys["agency_zj"]),
                         json={"region": "CN-ZJ", "type": "cn.driving_licence", "fields": driving_licence()})
     cred_id = (await r.json())["id"]
-    registry_channel = rpc_client.channel(f"127.0.0.1:{suite.registry_port}", suite.token)
+    registry_channel = suite.channel(suite.registry_port, "registry", "issuer-CN-AH")  # as CN-AH's issuer
     servicer_registry = registry_pb2_grpc.RegistryServiceStub(registry_channel)
     await rpc_client.call(servicer_registry.SetRegionEndpoint(
         registry_pb2.SetRegionEndpointRequest(principal=service_principal_pb("CN-AH"), code="CN-AH",

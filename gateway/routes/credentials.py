@@ -15,7 +15,6 @@ from ecert.errors import NotFound, Unavailable
 from ecert.format.credential import looks_like_id
 from ecert.imaging import qr
 from ecert.limits import MAX_TYPE_VERSION
-from ecert.rpc.client import call
 from ecert.rules.requests import check_valid_days
 from ecert.rules.schema import check_region_code
 from ecert.vocab import StatusAction
@@ -23,6 +22,7 @@ from ecertpb.v1 import issuer_pb2
 
 from .. import access
 from ..answers import credential_json, json_response
+from ..clients import issuer_name
 from ..http import get, get_int, pb_principal, read_json
 from ..keys import BACKENDS, QR_CACHE
 
@@ -43,8 +43,9 @@ async def issue_credential(request: web.Request) -> web.Response:
         principal=pb_principal(request), type=get(data, "type", str, required=True),
         version=get_int(data, "version", 0, 1, MAX_TYPE_VERSION), fields_json=json.dumps(fields, ensure_ascii=False),
         valid_days=_valid_days(data), request_id=get(data, "request_id", str, ""))
-    issuer = await request.app[BACKENDS].issuer_client(region)
-    c = await issuer.issue.call(req)
+    be = request.app[BACKENDS]
+    issuer = await be.issuer_client(region)
+    c = await be.ask(issuer_name(region), issuer.issue.call(req), code="REGION_UNAVAILABLE")
     return json_response(credential_json(c), 201)
 
 
@@ -54,22 +55,37 @@ def _valid_days(data: dict) -> int:
 
 
 async def _find_credential(request: web.Request, cred_id: str):
-    """The issuer holding ``cred_id`` and the record, among the regions the caller may read."""
+    """The region holding ``cred_id`` and the record, among the regions the caller may read: all
+    of them asked at once, each call within the backends' deadline; the first to hold it answers."""
     be = request.app[BACKENDS]
     if not looks_like_id(cred_id):
         raise NotFound("no such credential")
     regions = await access.readable_regions(request, be.issuer_regions)
     ref = issuer_pb2.CredentialRef(principal=pb_principal(request), id=cred_id.upper())
+
+    async def ask(region: str):
+        stub = await be.issuer(region)
+        return region, await be.ask(issuer_name(region), stub.GetCredential(ref, timeout=be.timeout),
+                                    code="REGION_UNAVAILABLE")
+
+    pending = {asyncio.ensure_future(ask(region)): region for region in regions}
     unreachable = []
-    for region in regions:
-        try:
-            stub = await be.issuer(region)
-            return stub, await call(stub.GetCredential(ref))
-        except NotFound:
-            continue
-        except Unavailable:
-            unreachable.append(region)  # it may be there: say so rather than "not found"
+    try:
+        while pending:
+            done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                region = pending.pop(task)
+                try:
+                    return task.result()
+                except NotFound:
+                    continue
+                except Unavailable:
+                    unreachable.append(region)  # it may be there: say so rather than "not found"
+    finally:
+        for task in pending:
+            task.cancel()
     if unreachable:
+        unreachable.sort()
         raise Unavailable(f"not found in the regions reachable now; unreachable: {', '.join(unreachable)}",
                           code="REGION_UNAVAILABLE")
     raise NotFound("no such credential")
@@ -101,7 +117,10 @@ async def change_status(request: web.Request) -> web.Response:
     if action not in _STATUS_ACTIONS:
         raise NotFound(f"unknown action :{action}")
     access.check(request)
-    stub, c = await _find_credential(request, request.match_info["id"])
-    c = await call(stub.ChangeStatus(issuer_pb2.ChangeStatusRequest(
-        principal=pb_principal(request), id=c.id, action=_STATUS_ACTIONS[action])))
+    region, c = await _find_credential(request, request.match_info["id"])
+    be = request.app[BACKENDS]
+    stub = await be.issuer(region)
+    c = await be.ask(issuer_name(region), stub.ChangeStatus(issuer_pb2.ChangeStatusRequest(
+        principal=pb_principal(request), id=c.id, action=_STATUS_ACTIONS[action]), timeout=be.timeout),
+        code="REGION_UNAVAILABLE")
     return json_response({"id": c.id, "status": c.status})

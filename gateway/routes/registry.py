@@ -1,4 +1,8 @@
-"""Registry routes: regions and their keys, certificate types, the trust list."""
+"""Registry routes: regions and their keys, certificate types, the trust list.
+
+The reads are answered from the gateway's copies of what the registry publishes (at most
+:data:`~gateway.clients.REGISTRY_TTL` old; the last good one while the registry does not answer);
+a change made here makes the next read ask the registry."""
 
 from __future__ import annotations
 
@@ -10,13 +14,13 @@ from aiohttp import web
 
 from ecert.errors import InvalidRequest
 from ecert.limits import MAX_EPOCH, MAX_TYPE_VERSION
-from ecert.rpc.client import call
 from ecert.rules.schema import check_region_code
 from ecertpb.v1 import common_pb2, registry_pb2
 
 from .. import access
 from ..answers import json_response
-from ..http import get, get_int, pb_principal, read_json
+from ..clients import REGISTRY
+from ..http import check_json_text, get, get_int, pb_principal, read_json
 from ..keys import BACKENDS
 
 routes = web.RouteTableDef()
@@ -26,8 +30,7 @@ _KID = re.compile(r"[0-9a-f]{16}")
 @routes.get("/v1/regions")
 async def list_regions(request: web.Request) -> web.Response:
     access.check(request)
-    be = request.app[BACKENDS]
-    resp = await call(be.registry.ListRegions(registry_pb2.ListRegionsRequest(principal=pb_principal(request))))
+    resp = await request.app[BACKENDS].regions.get()  # the last good copy while the registry does not answer
     return json_response({"regions": [
         {"code": r.code, "name": r.name,
          "keys": [{"kid": k.kid, "alg": k.alg, "status": k.status, "nbf": k.nbf, "exp": k.exp} for k in r.keys]}
@@ -40,8 +43,10 @@ async def create_region(request: web.Request) -> web.Response:
     data = await read_json(request)
     code = check_region_code(get(data, "code", str, required=True), "code")
     name = get(data, "name", str, required=True)
-    r = await call(request.app[BACKENDS].registry.CreateRegion(
-        registry_pb2.CreateRegionRequest(principal=pb_principal(request), code=code, name=name)))
+    be = request.app[BACKENDS]
+    r = await be.ask(REGISTRY, be.registry.CreateRegion(
+        registry_pb2.CreateRegionRequest(principal=pb_principal(request), code=code, name=name), timeout=be.timeout))
+    be.registry_changed()
     return json_response({"code": r.code, "name": r.name, "keys": []}, 201)
 
 
@@ -57,8 +62,10 @@ async def register_key(request: web.Request) -> web.Response:
         raise InvalidRequest("spki must be base64 DER", field="spki") from err
     nbf = get_int(data, "nbf", 0, 0, MAX_EPOCH)
     exp = get_int(data, "exp", 0, 0, MAX_EPOCH)
-    resp = await call(request.app[BACKENDS].registry.RegisterKey(registry_pb2.RegisterKeyRequest(
-        principal=pb_principal(request), region=code, alg=alg, spki=spki, nbf=nbf, exp=exp)))
+    be = request.app[BACKENDS]
+    resp = await be.ask(REGISTRY, be.registry.RegisterKey(registry_pb2.RegisterKeyRequest(
+        principal=pb_principal(request), region=code, alg=alg, spki=spki, nbf=nbf, exp=exp), timeout=be.timeout))
+    be.registry_changed()
     return json_response({"kid": resp.kid}, 201 if resp.created else 200)
 
 
@@ -69,8 +76,10 @@ async def revoke_key(request: web.Request) -> web.Response:
     kid = request.match_info["kid"].lower()
     if not _KID.fullmatch(kid):
         raise InvalidRequest("kid must be 16 hex digits", field="kid")
-    k = await call(request.app[BACKENDS].registry.RevokeKey(
-        registry_pb2.KeyRef(principal=pb_principal(request), region=code, kid=kid)))
+    be = request.app[BACKENDS]
+    k = await be.ask(REGISTRY, be.registry.RevokeKey(
+        registry_pb2.KeyRef(principal=pb_principal(request), region=code, kid=kid), timeout=be.timeout))
+    be.registry_changed()
     return json_response({"kid": k.kid, "alg": k.alg, "status": k.status, "nbf": k.nbf, "exp": k.exp,
                           "revoked_at": k.revoked_at or None})
 
@@ -83,8 +92,7 @@ def _type_json(t) -> dict:
 @routes.get("/v1/certificate-types")
 async def list_types(request: web.Request) -> web.Response:
     access.check(request)
-    resp = await call(request.app[BACKENDS].registry.ListCertificateTypes(
-        registry_pb2.ListCertificateTypesRequest(principal=pb_principal(request))))
+    resp = await request.app[BACKENDS].types.get()
     return json_response({"types": [_type_json(t) for t in resp.types]})
 
 
@@ -95,26 +103,30 @@ async def publish_type(request: web.Request) -> web.Response:
     schema = data.get("schema")
     if not isinstance(schema, (dict, str)):
         raise InvalidRequest("schema must be a JSON Schema object", code="SCHEMA_MALFORMED", field="schema")
+    if isinstance(schema, str):
+        check_json_text(schema, "schema", "SCHEMA_MALFORMED")
     disclosure = get(data, "disclosure", dict, {})
     t = common_pb2.CertificateType(
         id=get(data, "id", str, required=True), version=get_int(data, "version", 1, 1, MAX_TYPE_VERSION),
         name=get(data, "name", str, required=True),
         schema_json=schema if isinstance(schema, str) else json.dumps(schema, ensure_ascii=False),
         disclosure_json=json.dumps(disclosure, ensure_ascii=False))
-    resp = await call(request.app[BACKENDS].registry.PublishCertificateType(
-        registry_pb2.PublishCertificateTypeRequest(principal=pb_principal(request), type=t)))
+    be = request.app[BACKENDS]
+    resp = await be.ask(REGISTRY, be.registry.PublishCertificateType(
+        registry_pb2.PublishCertificateTypeRequest(principal=pb_principal(request), type=t), timeout=be.timeout))
+    be.registry_changed()
     return json_response(_type_json(resp), 201)
 
 
 @routes.get("/v1/trust-list")
 async def trust_list_json(request: web.Request) -> web.Response:
     access.check(request)
-    tl = await call(request.app[BACKENDS].registry.GetTrustList(registry_pb2.GetTrustListRequest()))
+    tl = await request.app[BACKENDS].trust_list.get()
     return web.Response(text=tl.json, content_type="application/json")
 
 
 @routes.get("/v1/trust-list.cbor")
 async def trust_list_cbor(request: web.Request) -> web.Response:
     access.check(request)
-    tl = await call(request.app[BACKENDS].registry.GetTrustList(registry_pb2.GetTrustListRequest()))
+    tl = await request.app[BACKENDS].trust_list.get()
     return web.Response(body=tl.signed, content_type="application/cose")
