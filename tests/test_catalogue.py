@@ -12,6 +12,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 import ecert.rules
+from ecert.rules.access import OTHER_REGION_AGENCY
 from ecert.rules.catalogue import load_type_document
 from ecert.rules.identifiers import KEYWORDS, format_checker
 from ecert.rules.schema import TypeSchema, check_disclosure, check_type_id, parse_schema
@@ -217,8 +218,10 @@ def test_disclosure_fields_exist(path):
     doc = load(path)
     props = doc["schema"]["properties"]
     assert check_disclosure(doc["disclosure"], doc["schema"]) == doc["disclosure"]
-    assert set(doc["disclosure"]) == set(ROLES)
+    assert set(doc["disclosure"]) == set(ROLES) | {OTHER_REGION_AGENCY}
     for role, fields in doc["disclosure"].items():
+        if role == OTHER_REGION_AGENCY:
+            continue
         assert set(fields) <= set(props), role
         assert len(set(fields)) == len(fields), role
     assert set(doc["disclosure"]["agency"]) == set(props)
@@ -254,6 +257,22 @@ def test_traffic_police_see_licence_status_fields():
         "cn.road_transport_certificate", "traffic_police")
     assert {"qualification_classes", "valid_from", "valid_until"} <= disclosure(
         "cn.transport_qualification", "traffic_police")
+
+
+def test_every_type_names_a_partial_view_for_agencies_of_other_regions():
+    """Finding 7: an agency verifying another region's credential sees the named role's fields,
+    never the full record, and never the holder's address or birth date."""
+    for type_id, doc in CATALOGUE_DOCS.items():
+        props = set(doc["schema"]["properties"])
+        named = doc["disclosure"][OTHER_REGION_AGENCY]
+        assert len(named) == 1 and named[0] in ("hotel", "traffic_police", "integrator"), type_id
+        ts = TypeSchema(doc["id"], doc["version"], doc["name"], json.dumps(doc["schema"]), doc["disclosure"])
+        sample = SAMPLES[type_id]
+        seen = ts.disclosed(OTHER_REGION_AGENCY, sample)
+        assert seen == ts.disclosed(named[0], sample) and seen, type_id
+        assert set(seen) < props and not set(seen) & {"address", "birth_date", "registered_address"}, type_id
+        assert ts.disclosed("agency", sample) == sample, type_id
+    assert CATALOGUE_DOCS["cn.driving_licence"]["disclosure"][OTHER_REGION_AGENCY] == ["traffic_police"]
 
 
 def test_integrator_sees_a_minimal_set():

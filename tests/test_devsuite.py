@@ -2,7 +2,9 @@
 
 Starts it on free ports in a fresh working directory (so ``var/`` is new, as on a fresh machine),
 makes keys with the ``ecert`` command against the store file it uses, issues and verifies a
-credential over real HTTP, then presses Ctrl-C (SIGINT) and checks every child has exited.
+credential over real HTTP, kills one child (kill -9) and sees the launcher start it again, then
+presses Ctrl-C (SIGINT) and checks every child has exited. The launcher's back-off and log
+appending are also tested alone, without the suite.
 """
 
 from __future__ import annotations
@@ -17,8 +19,12 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from ecert.cli import children
+from ecert.cli.children import Child
 from ecert.format.keys import SigningKey
 from testkit.samples import driving_licence
 from tests import forge
@@ -36,6 +42,10 @@ def free_ports(n: int) -> list[int]:
     finally:
         for s in socks:
             s.close()
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
 
 
 def alive(pid: int) -> bool:
@@ -86,6 +96,14 @@ async def test_devsuite_runs_the_suite_and_ctrl_c_stops_it(tmp_path):
         assert stat.S_IMODE((var / "dev-secrets.env").stat().st_mode) == 0o600
         assert {p.name for p in (var / "log").iterdir()} >= {
             "registry.log", "issuer-CN-SH.log", "issuer-CN-ZJ.log", "verifier.log", "gateway.log"}
+        # Every gRPC link is TLS with mutual authentication (the development PKI in var/pki/): plaintext is refused.
+        assert {"ca.pem", "registry.pem", "issuer-CN-SH.pem", "issuer-CN-ZJ.pem", "verifier.pem", "gateway.pem"} <= {
+            p.name for p in (var / "pki").iterdir()}
+        for port in (registry, issuer_sh, verifier):
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as ch:
+                with pytest.raises(grpc.aio.AioRpcError) as err:
+                    await health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=10)
+                assert err.value.code() == grpc.StatusCode.UNAVAILABLE
 
         # Keys made the documented way: the CLI's default store is the suite's var/ecert.db.
         agency = (await ecert_cli(tmp_path, env, "apikey", "create", "--role", "agency",
@@ -134,6 +152,50 @@ async def test_devsuite_runs_the_suite_and_ctrl_c_stops_it(tmp_path):
                 await asyncio.sleep(1)
             assert results == {"revoked": "REVOKED", "outside": "VALID"}
 
+        # Everything in var/ is private: folders 0700, files 0600 (the store, its -wal and -shm too).
+        assert {"ecert.db", "ecert.db-wal", "ecert.db-shm"} <= {p.name for p in var.iterdir()}
+        assert mode(var) == 0o700
+        assert {str(p.relative_to(var)): mode(p) for p in var.rglob("*")} == {
+            str(p.relative_to(var)): 0o700 if p.is_dir() else 0o600 for p in var.rglob("*")}
+
+        # kill -9 one child: the launcher says so, starts that child alone again (its log appended
+        # to), and the suite answers again.
+        zj_pid = int(re.search(r"issuer-CN-ZJ\s+\S+\s+pid (\d+)", "".join(output)).group(1))
+        os.kill(zj_pid, signal.SIGKILL)
+
+        async def restarted() -> int:
+            while True:
+                line = (await proc.stdout.readline()).decode()
+                if not line:
+                    raise AssertionError("devsuite exited instead of restarting:\n" + "".join(output))
+                output.append(line)
+                found = re.search(r"issuer-CN-ZJ restarted \(pid (\d+)", line)
+                if found:
+                    return int(found.group(1))
+
+        new_pid = await asyncio.wait_for(restarted(), 20)
+        pids.append(new_pid)
+        told = "".join(output)
+        assert new_pid != zj_pid and "issuer-CN-ZJ exited with code -9" in told and "restarting it in 1 s" in told
+        async with aiohttp.ClientSession(base_url=url, timeout=aiohttp.ClientTimeout(total=15)) as http:
+            deadline = loop.time() + 30
+            while True:
+                async with http.post("/v1/credentials", headers={"Authorization": f"Bearer {agency}"},
+                                     json={"region": "CN-ZJ", "type": "cn.driving_licence",
+                                           "fields": driving_licence()}) as r:
+                    again = await r.json()
+                    if r.status == 201 or loop.time() > deadline:
+                        break
+                await asyncio.sleep(0.5)
+            assert r.status == 201, again
+            async with http.post("/v1/verifications", headers={"Authorization": f"Bearer {hotel}"},
+                                 json={"payload": again["qr_text"]}) as r:
+                assert (await r.json())["result"] == "VALID"
+        log = (var / "log" / "issuer-CN-ZJ.log").read_text()
+        assert log.count("===== issuer-CN-ZJ started") == 2 and log.count("listening on") == 2, log
+        assert log.index("listening on") < log.rindex("===== issuer-CN-ZJ started")  # the first run kept
+        assert mode(var / "log" / "issuer-CN-ZJ.log") == 0o600
+
         proc.send_signal(signal.SIGINT)
         rest = (await asyncio.wait_for(proc.stdout.read(), 20)).decode()
         assert await asyncio.wait_for(proc.wait(), 5) == 0, rest
@@ -150,6 +212,53 @@ async def test_devsuite_runs_the_suite_and_ctrl_c_stops_it(tmp_path):
         for pid in pids:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+class FakeProc:
+    """A child process as the back-off sees it: alive until ``exit``."""
+
+    pid = 4242
+
+    def __init__(self):
+        self.returncode = None
+
+    def poll(self):
+        return self.returncode
+
+
+def test_a_dead_child_is_restarted_after_a_growing_back_off(monkeypatch, tmp_path):
+    started = []
+    monkeypatch.setattr(children, "popen", lambda *a: started.append(a) or FakeProc())
+    c = Child("verifier", FakeProc(), tmp_path / "verifier.log", "127.0.0.1:1", "services.verifier", {}, 0.0)
+    assert c.supervise(5.0) is None  # alive: nothing to do
+    now, delays = 10.0, []
+    for _ in range(7):  # dies at once after each start: 1, 2, 4 ... up to 30 s
+        c.proc.returncode = 1
+        said = c.supervise(now)
+        assert said.startswith("verifier exited with code 1") and "restarting it in" in said
+        delays.append(c.delay)
+        assert c.supervise(now + c.delay - 0.1) is None and len(started) == len(delays) - 1
+        now += c.delay
+        assert c.supervise(now) == f"verifier restarted (pid 4242, restart {len(delays)})."
+        now += 1
+    assert delays == [1, 2, 4, 8, 16, 30, 30]
+    c.proc.returncode = -9  # after running a while, the back-off starts again from 1 s
+    assert "restarting it in 1 s" in c.supervise(now + children.RESTART_RESET_AFTER)
+    assert started[0] == ("verifier", "services.verifier", {}, tmp_path / "verifier.log")
+
+
+def test_a_restarted_child_s_log_is_appended_to(tmp_path):
+    log = tmp_path / "zen.log"
+    log.write_text("the traceback of the crash before\n")
+    c = Child.start("zen", "this", dict(os.environ), log, "")  # ``python -m this`` prints and exits
+    assert c.proc.wait(30) == 0
+    c.restart()
+    assert c.proc.wait(30) == 0
+    text = log.read_text()
+    assert text.startswith("the traceback of the crash before\n")
+    assert text.count("===== zen started ") == 2 and text.count("Beautiful is better than ugly.") == 2
+    assert re.search(r"===== zen started \d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4} =====", text)
+    assert mode(log) == 0o600
 
 
 def test_compose_file_is_consistent():

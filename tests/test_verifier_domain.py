@@ -116,7 +116,8 @@ async def test_the_list_on_disk_is_used_when_the_registry_is_down(tmp_path):
 
 
 async def test_a_tampered_list_on_disk_is_ignored(tmp_path):
-    (tmp_path / "trust-list.cbor").write_bytes(signed_list(9)[:-1] + b"\x00")
+    signed = signed_list(9)
+    (tmp_path / "trust-list.cbor").write_bytes(signed[:-1] + bytes([signed[-1] ^ 1]))  # the signature's last byte changed
     cache, verifier, _, _ = make(tmp_path, FakeUpstream())
     cache.load_cached()
     assert cache.trust is None

@@ -2,9 +2,16 @@
 
 Starts the registry, one issuer per development region, the verifier and the HTTP gateway as
 separate processes on loopback, all sharing the embedded SQLite store (``var/ecert.db``).
-Each child's output goes to ``var/log/<name>.log``. Ctrl-C or SIGTERM stops them all
-(SIGTERM, then SIGKILL after a grace period); if one dies, the others are stopped and the
-command fails with the tail of that child's log.
+Each child's output is appended to ``var/log/<name>.log``, after a line giving the time it
+started. If a child dies, the terminal is told (with the tail of its log) and that child alone
+is started again after a back-off: 1, 2, 4 … up to 30 s, back to 1 s once it had run for a
+minute (:mod:`ecert.cli.children`). Ctrl-C or SIGTERM stops them all (SIGTERM, then SIGKILL
+after a grace period). ``var/`` and its folders are 0700, every file in them 0600.
+
+Every gRPC link is TLS with mutual authentication: on first start a development CA and one
+certificate per process (``registry``, ``issuer-<REGION>``, ``verifier``, ``gateway``) are made
+in ``var/pki/`` (:func:`ecert.runtime.pki.ensure_dev_pki`; reused on later starts) and each child
+is given its own through ``ECERT_TLS_CA``, ``ECERT_TLS_CERT`` and ``ECERT_TLS_KEY``.
 
 Development secrets (internal token, key passphrases) that are not set in the environment
 are generated once and kept in ``var/dev-secrets.env`` (mode 0600), so that a restart can
@@ -31,6 +38,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ecert.cli.children import Child, private_dir
+from ecert.runtime import pki
 from ecert.store import default_uri
 
 REGIONS = ("CN-SH", "CN-ZJ")
@@ -108,7 +117,7 @@ def dev_secrets(var_dir: Path, env: Mapping[str, str] = os.environ) -> tuple[dic
     missing = [name for name in SECRET_VARS if name not in stored]
     if missing:
         stored.update({name: secrets.token_urlsafe(32) for name in missing})
-        var_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(var_dir)
         text = ("# Development secrets made by `make run` (ecert.cli.devsuite); keep them with the keys in this\n"
                 "# folder, which they decrypt. Production sets these variables itself.\n"
                 + "".join(f"{name}={stored[name]}\n" for name in SECRET_VARS))
@@ -124,27 +133,6 @@ def dev_secrets(var_dir: Path, env: Mapping[str, str] = os.environ) -> tuple[dic
 # -- children ------------------------------------------------------------------------------------
 
 @dataclass
-class Child:
-    name: str
-    proc: subprocess.Popen
-    log_path: Path
-    address: str
-
-    def tail(self, lines: int = 30) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return "(no log)"
-        return "\n".join(text.rstrip().splitlines()[-lines:]) or "(empty log)"
-
-    def log_contains(self, needle: str) -> bool:
-        try:
-            return needle in self.log_path.read_text(errors="replace")
-        except OSError:
-            return False
-
-
-@dataclass
 class SuiteProcesses:
     """Handle on the running children (in start order)."""
 
@@ -154,9 +142,15 @@ class SuiteProcesses:
     secrets_file: Path | None = None
     children: list[Child] = field(default_factory=list)
 
-    def dead(self) -> Child | None:
-        """The first child that has exited, if any."""
-        return next((c for c in self.children if c.proc.poll() is not None), None)
+    def supervise(self, now: float | None = None) -> list[str]:
+        """Start again each child that died, after its back-off; returns what to tell the terminal.
+        Call it often (the launcher: every 0.2 s); ``now`` is ``time.monotonic()`` unless given."""
+        now = time.monotonic() if now is None else now
+        return [m for m in (c.supervise(now) for c in self.children) if m]
+
+    def restart(self, child: Child) -> None:
+        """Start the (dead) ``child`` again now, as it was first started."""
+        child.restart()
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """SIGTERM every child (gateway first), wait up to ``timeout``, then SIGKILL the stragglers."""
@@ -201,12 +195,7 @@ def _child_env(base: Mapping[str, str], **values: str) -> dict[str, str]:
 
 
 def _spawn(suite: SuiteProcesses, name: str, module: str, env: dict[str, str], address: str) -> Child:
-    log_path = suite.var_dir / "log" / f"{name}.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", module], env=env, stdin=subprocess.DEVNULL,
-                                stdout=log, stderr=subprocess.STDOUT,
-                                process_group=0)  # Ctrl-C reaches us only: we stop them in order
-    child = Child(name, proc, log_path, address)
+    child = Child.start(name, module, env, suite.var_dir / "log" / f"{name}.log", address)
     suite.children.append(child)
     return child
 
@@ -240,8 +229,11 @@ def start_suite_processes(var_dir: Path | str = "var", ports: Ports | None = Non
         if _port_open(port):
             raise SuiteError(f"port {port} for the {name} is already in use (is the suite running already?); "
                              f"choose another with {_port_env_name(name)}=PORT")
-    (var_dir / "log").mkdir(parents=True, exist_ok=True)
+    private_dir(var_dir)
+    private_dir(var_dir / "log")
     values, secrets_file = dev_secrets(var_dir, base)
+    # TLS with mutual authentication on every gRPC link: a development CA and one certificate per service
+    tls = pki.ensure_dev_pki(var_dir / pki.PKI_DIR, pki.dev_identities(ports.issuers))
     store_uri = base.get("ECERT_STORE_URI") or default_store_uri(var_dir)
     registry = f"{HOST}:{ports.registry}"
     verifier = f"{HOST}:{ports.verifier}"
@@ -255,7 +247,8 @@ def start_suite_processes(var_dir: Path | str = "var", ports: Ports | None = Non
         # The registry first: it writes the root public key the verifier pins, and seeds the store.
         root_pub = var_dir / "registry" / "root-public.pem"
         c = _spawn(suite, "registry", "services.registry",
-                   _child_env(base, **common, ECERT_REGISTRY_LISTEN=registry), registry)
+                   _child_env(base, **common, **_tls_env(tls[pki.REGISTRY]), ECERT_REGISTRY_LISTEN=registry),
+                   registry)
         _wait(c, lambda: root_pub.is_file() and _port_open(ports.registry), deadline, "listening")
 
         # Issuers register their signing key and endpoint with the registry, then say so in their log.
@@ -263,22 +256,30 @@ def start_suite_processes(var_dir: Path | str = "var", ports: Ports | None = Non
         for region, port in ports.issuers.items():
             addr = f"{HOST}:{port}"
             issuers.append(_spawn(suite, f"issuer-{region}", "services.issuer", _child_env(
-                base, **common, ECERT_REGION=region, ECERT_ISSUER_LISTEN=addr, ECERT_ISSUER_ADVERTISE=addr), addr))
+                base, **common, **_tls_env(tls[pki.issuer_identity(region)]), ECERT_REGION=region,
+                ECERT_ISSUER_LISTEN=addr, ECERT_ISSUER_ADVERTISE=addr), addr))
         for c in issuers:
             _wait(c, lambda c=c: c.log_contains("listening on"), deadline, "registered with the registry")
 
         # The verifier loads the trust list (now with every issuer's key) before it listens.
         c = _spawn(suite, "verifier", "services.verifier", _child_env(
-            base, **common, ECERT_VERIFIER_LISTEN=verifier, ECERT_ROOT_PUBLIC_KEY=str(root_pub)), verifier)
+            base, **common, **_tls_env(tls[pki.VERIFIER]), ECERT_VERIFIER_LISTEN=verifier,
+            ECERT_ROOT_PUBLIC_KEY=str(root_pub)), verifier)
         _wait(c, lambda: c.log_contains("listening on") and _port_open(ports.verifier), deadline, "listening")
 
         c = _spawn(suite, "gateway", "gateway", _child_env(
-            base, **common, ECERT_GATEWAY_HOST=gateway_host, ECERT_GATEWAY_PORT=str(ports.gateway)), suite.gateway_url)
+            base, **common, **_tls_env(tls[pki.GATEWAY]), ECERT_GATEWAY_HOST=gateway_host,
+            ECERT_GATEWAY_PORT=str(ports.gateway)), suite.gateway_url)
         _wait(c, lambda: _http_ok(suite.gateway_url + "/readyz"), deadline, "/readyz answering 200")
     except BaseException:
         suite.stop()
         raise
     return suite
+
+
+def _tls_env(files: pki.TlsFiles) -> dict[str, str]:
+    """One child's TLS configuration: the suite CA, its own certificate and key."""
+    return {"ECERT_TLS_CA": str(files.ca), "ECERT_TLS_CERT": str(files.cert), "ECERT_TLS_KEY": str(files.key)}
 
 
 def _port_env_name(name: str) -> str:
@@ -327,12 +328,8 @@ def main(argv: list[str] | None = None) -> int:
         suite = start_suite_processes(var_dir, Ports.from_env())
         print(_banner(suite), flush=True)
         while True:
-            dead = suite.dead()
-            if dead is not None:
-                print(f"\n{dead.name} exited unexpectedly with code {dead.proc.returncode}; stopping the suite.\n"
-                      f"Last lines of {dead.log_path}:\n{dead.tail()}", file=sys.stderr, flush=True)
-                suite.stop()
-                return 1
+            for message in suite.supervise():
+                print(f"\n{message}", file=sys.stderr, flush=True)
             time.sleep(0.2)
     except _Stop:
         if suite is None:  # interrupted while starting: start_suite_processes stopped what it had started

@@ -15,6 +15,10 @@ from ..errors import InvalidRequest, NotFound, PermissionDenied
 from ..vocab import ISSUE_ROLES, KEY_ROLES, Role
 
 SERVICE_KEY_ID = "internal"
+OTHER_REGION_AGENCY = "other_region_agency"
+"""The type document's disclosure entry naming the role whose fields an agency sees in another
+region's credentials, e.g. ``"other_region_agency": ["traffic_police"]``; see :func:`disclosure_role`."""
+_AGENCY = str(Role.AGENCY)  # plain text: the role read from protobuf compares without the enum
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +69,17 @@ def require_record(p: Principal, region: str, record_region: str | None, what: s
     require_region(p, region)
     if record_region != region:
         raise NotFound(f"no credential {what[:40]} in {region}")
+
+
+def disclosure_role(p: Principal, region: str) -> str:
+    """The disclosure entry that applies to ``p`` for a credential issued by ``region``: an agency
+    of another region reads as :data:`OTHER_REGION_AGENCY` (the type names the role whose fields
+    that is, never the full record); everyone else as their own role. On the verification hot
+    path: two string compares, no allocation."""
+    role = p.role
+    if role == _AGENCY and p.region != region:
+        return OTHER_REGION_AGENCY
+    return role
 
 
 def check_key_role(role: str, region: str | None) -> None:

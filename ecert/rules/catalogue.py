@@ -12,7 +12,9 @@ from .schema import check_disclosure, check_type_id, parse_schema
 
 
 def load_type_document(doc: Any) -> dict[str, Any]:
-    """Check a type document ``{"id", "version", "name", "schema", "disclosure"}``.
+    """Check a type document ``{"id", "version", "name", "schema", "disclosure"}``. ``disclosure``
+    maps roles to the fields they see, and ``"other_region_agency": [role]`` names the role whose
+    fields an agency sees in another region's credentials (without it: none).
 
     Returns it normalised, with ``schema`` as JSON text; raises InvalidRequest naming the problem.
     """

@@ -19,13 +19,16 @@ from jsonschema import Draft202012Validator
 
 from ..errors import InvalidRequest, RuleViolation
 from ..limits import MAX_FIELDS_BYTES, MAX_SCHEMA_BYTES
-from ..vocab import KEY_ROLES
+from ..vocab import KEY_ROLES, Role
 from . import fastschema, identifiers
+from .access import OTHER_REGION_AGENCY
 
 _TYPE_ID_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._")
 _CODE_RE = re.compile(r"[0-9A-Z]{1,24}")
 # Field values a credential may carry (format spec, section 3): no arrays, objects or floats.
 FIELD_TYPES = frozenset({"string", "integer", "boolean"})
+# The roles a type may name for an agency of another region: any but those that see the full record.
+OTHER_REGION_ROLES = tuple(r for r in KEY_ROLES if r not in (Role.AGENCY, Role.ADMIN))
 
 # Draft 2020-12 plus the suite's identifier formats (cn-citizen-id, ...) and x-date-order.
 Validator = jsonschema.validators.extend(Draft202012Validator, identifiers.KEYWORDS)
@@ -43,7 +46,7 @@ class TypeSchema:
     """A parsed certificate-type schema with its compiled validator."""
 
     __slots__ = ("id", "version", "name", "schema_text", "schema", "disclosure", "type_code", "_validator",
-                 "_fast", "_bytes_fields", "_display_ids")
+                 "_fast", "_bytes_fields", "_display_ids", "_views")
 
     def __init__(self, type_id: str, version: int, name: str, schema_text: str,
                  disclosure: Mapping[str, list[str]]):
@@ -53,6 +56,7 @@ class TypeSchema:
         self.schema_text = schema_text
         self.schema = parse_schema(schema_text)
         self.disclosure = {role: list(fields) for role, fields in disclosure.items()}
+        self._views = _disclosure_views(self.disclosure)
         code = self.schema.get("x-ecert-type-code")
         self.type_code = code if isinstance(code, str) and _CODE_RE.fullmatch(code) else \
             re.sub("[^0-9A-Z]", "", type_id.upper())[:24]
@@ -77,6 +81,11 @@ class TypeSchema:
             path = extra[0] if extra else ""
         raise RuleViolation(f"field {path or '(root)'}: {best.message}", code="SCHEMA_INVALID", field=path or None)
 
+    @property
+    def bytes_fields(self) -> frozenset[str]:
+        """The properties marked ``"contentEncoding": "base16"``: byte strings in CBOR."""
+        return self._bytes_fields
+
     def is_valid(self, fields: Mapping[str, Any]) -> bool:
         """The verification hot path: the compiled check when the schema allowed one."""
         if self._fast is not None:
@@ -100,12 +109,24 @@ class TypeSchema:
         return make(cred_id)
 
     def disclosed(self, role: str, fields: Mapping[str, Any]) -> dict[str, Any]:
-        allowed = self.disclosure.get(role, ())
+        """The fields ``role`` sees: a role of the disclosure, or :data:`OTHER_REGION_AGENCY` (the
+        fields of the role the type names for it). Give it ``access.disclosure_role(p, iss)``."""
+        allowed = self._views.get(role, ())
         return {k: fields[k] for k in allowed if k in fields}
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "version": self.version, "name": self.name,
                 "schema": self.schema, "disclosure": self.disclosure}
+
+
+def _disclosure_views(disclosure: Mapping[str, list[str]]) -> dict[str, tuple[str, ...]]:
+    """Entry (role, or OTHER_REGION_AGENCY) to the fields it sees. The other-region entry gets the
+    named role's fields; unnamed, or naming a role that sees the full record, it sees none."""
+    views = {role: tuple(fields) for role, fields in disclosure.items() if role != OTHER_REGION_AGENCY}
+    named = disclosure.get(OTHER_REGION_AGENCY)
+    if isinstance(named, list) and len(named) == 1 and named[0] in OTHER_REGION_ROLES:
+        views[OTHER_REGION_AGENCY] = views.get(named[0], ())
+    return views
 
 
 def pick_type(types: Mapping[tuple[str, int], TypeSchema], type_id: str, version: int = 0) -> TypeSchema | None:
@@ -163,11 +184,20 @@ def _field_types(prop: Any) -> set[str]:
 
 
 def check_disclosure(disclosure: Any, schema: dict) -> dict[str, list[str]]:
+    """``{role: [field, ...]}``, and optionally ``"other_region_agency": [role]``: the one role
+    (not agency or admin) whose fields an agency sees in another region's credentials."""
     if not isinstance(disclosure, dict):
         raise InvalidRequest("disclosure must map roles to field lists", field="disclosure")
     props = schema.get("properties", {})
     out = {}
     for role, fields in disclosure.items():
+        if role == OTHER_REGION_AGENCY:
+            if not (isinstance(fields, list) and len(fields) == 1 and fields[0] in OTHER_REGION_ROLES):
+                raise InvalidRequest(f"disclosure {OTHER_REGION_AGENCY} must name one role whose fields an agency "
+                                     f"of another region sees: [{' | '.join(OTHER_REGION_ROLES)}]",
+                                     field="disclosure")
+            out[role] = list(fields)
+            continue
         if role not in KEY_ROLES:
             raise InvalidRequest(f"unknown role {role!r} in disclosure", field="disclosure")
         if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
+import stat
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -65,6 +67,19 @@ def _where(filter: Mapping[str, Any]) -> tuple[str, list[Any]]:
     return sql, [p for _, ps in parts for p in ps]
 
 
+def _make_private(path: Path) -> None:
+    """Create the database file 0600 before SQLite opens it (it holds holders' personal data):
+    SQLite gives the -wal and -shm files it makes the database file's mode, whatever the umask.
+    A file made earlier with a looser mode, and its -wal and -shm, are tightened."""
+    os.close(os.open(path, os.O_RDONLY | os.O_CREAT, 0o600))
+    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            if stat.S_IMODE(os.stat(p).st_mode) & 0o077:
+                os.chmod(p, 0o600)
+        except OSError:  # absent, or another user's file: nothing this process may change
+            pass
+
+
 @contextmanager
 def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
     """A write transaction that takes the database write lock up front."""
@@ -114,7 +129,9 @@ class SQLiteBackend:
     # -- worker thread ------------------------------------------------------
 
     def _connect(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for folder in reversed([d for d in self.path.parents if not d.exists()]):  # each new folder 0700
+            folder.mkdir(mode=0o700, exist_ok=True)
+        _make_private(self.path)
         self._conn = conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S,
                                             isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")

@@ -19,7 +19,7 @@ from typing import NamedTuple, Protocol
 from ecert.clock import Clock, system_clock
 from ecert.errors import Conflict, DuplicateKey, InvalidRequest, NotFound, Outcome, RuleViolation, Unavailable
 from ecert.format import credential, keys, presentation, statuslist
-from ecert.rules.access import Principal, require_issuer, require_record, require_role
+from ecert.rules.access import Principal, disclosure_role, require_issuer, require_record, require_role
 from ecert.rules.requests import check_request_id, check_valid_days
 from ecert.rules.schema import TypeSchema, parse_fields_json, pick_type
 from ecert.runtime.refresh import Refreshed
@@ -59,7 +59,7 @@ class RegistryPort(Protocol):
 
 class Resolution(NamedTuple):
     """The answer to a presentation token: the outcome, the credential's record and the fields
-    the caller's role may see (none unless VALID)."""
+    the caller may see (none unless VALID; an agency of another region: the type's choice)."""
 
     outcome: Outcome
     record: dict
@@ -241,4 +241,4 @@ class Issuer:
         if self.now() >= doc["expires_at"]:
             return Resolution(Outcome.EXPIRED, doc, {})
         ts = await self.type_schema(doc["type"], doc["version"])
-        return Resolution(Outcome.VALID, doc, ts.disclosed(p.role, doc["fields"]))
+        return Resolution(Outcome.VALID, doc, ts.disclosed(disclosure_role(p, self.region), doc["fields"]))

@@ -151,9 +151,12 @@ class TrustCache:
 
     def _persist(self, tl: TrustList) -> None:
         if self.cache_file:
-            self.cache_file.parent.mkdir(parents=True, exist_ok=True)
+            self.cache_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             tmp = self.cache_file.with_suffix(".tmp")
-            tmp.write_bytes(tl.signed)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # 0600, as every file in var/
+            with os.fdopen(fd, "wb") as fh:
+                os.fchmod(fd, 0o600)  # a left-over .tmp keeps its mode through O_CREAT
+                fh.write(tl.signed)
             tmp.replace(self.cache_file)
 
     def refresh_due(self, min_interval: float) -> bool:

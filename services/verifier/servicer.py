@@ -9,9 +9,10 @@ from ecert.format import keys
 from ecert.format.jsontext import json_text
 from ecert.rpc import streams
 from ecert.rpc.convert import principal_from_pb
+from ecert.rpc.links import Links
 from ecert.rpc.server import create_server, rpc
 from ecert.rules import verify
-from ecert.rules.access import Principal
+from ecert.rules.access import Principal, disclosure_role
 from ecert.runtime.config import VerifierConfig
 from ecertpb.v1 import verifier_pb2, verifier_pb2_grpc
 
@@ -39,8 +40,8 @@ def write_result(p: Principal, res: verify.Result, version: int, now: int,
         cred.issued_at, cred.expires_at = c.iat, c.exp
         if res.type is not None:
             cred.display_id = res.type.display_id(c.iss, cred_id)
-    if res.outcome is Outcome.VALID and res.fields is not None:
-        out.fields_json = json_text(res.disclosed(p.role))
+    if res.outcome is Outcome.VALID and res.fields is not None and c is not None:
+        out.fields_json = json_text(res.disclosed(disclosure_role(p, c.iss)))  # another region's agency: not all
     else:
         out.fields_json = "{}"
     return out
@@ -127,12 +128,13 @@ async def build(cfg: VerifierConfig, *, now: Clock = system_clock, listen: str |
     """The trust cache (its list loaded from disk, if any), the verifier and the bound server:
     returns ``(verifier, server, port)``; ``verifier.cache`` is to be closed, and run in the background."""
     root = keys.public_from_pem(cfg.root_public_key_pem)
-    cache = TrustCache(root, GrpcUpstream(cfg.registry_target, cfg.internal_token), cfg.var_dir / "verifier",
+    links = Links.from_config(cfg)
+    cache = TrustCache(root, GrpcUpstream(cfg.registry_target, links), cfg.var_dir / "verifier",
                        every=cfg.refresh_seconds)
     cache.load_cached()
     verifier = Verifier(cache, skew=cfg.clock_skew, now=now)
     server, port = create_server(
         listen or cfg.listen,
         [lambda s: verifier_pb2_grpc.add_VerifierServiceServicer_to_server(VerifierServicer(verifier), s)],
-        internal_token=cfg.internal_token, service_names=["ecert.v1.VerifierService"])
+        links=links, service_names=["ecert.v1.VerifierService"])
     return verifier, server, port
