@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PROTOS := $(wildcard proto/ecertpb/v1/*.proto)
 
-.PHONY: venv run test lint bench proto proto-check clean
+.PHONY: venv run test lint bench proto proto-check clean fuzz openapi-fuzz faults
 
 $(STAMP): pyproject.toml setup.py ecert/format/_fast.c
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,8 +31,32 @@ chromium:
 	    echo "chromium is missing and apt-get cannot be used here (not root?): the browser tests will be skipped"; \
 	  fi; }
 
+# The bounded fuzzing (the OpenAPI run, the EC1 fuzz target's short run) is part of this; the
+# process faults (minutes) are not: `make faults`.
 test: $(STAMP) chromium lint
 	$(PY) -m pytest -q
+
+# Longer runs on demand. The EC1 fuzz target (atheris, coverage-guided, the C fast path against the
+# Python reference) for FUZZ_SECONDS; what it finds stays in FUZZ_CORPUS, crashes in FUZZ_ARTIFACTS.
+FUZZ_SECONDS   ?= 300
+FUZZ_CORPUS    ?= var/fuzz/corpus
+FUZZ_ARTIFACTS ?= var/fuzz/crashes
+fuzz: $(STAMP)
+	@test -f tests/fuzz/fuzz_ec1.py || { echo "tests/fuzz/fuzz_ec1.py is missing"; exit 1; }
+	mkdir -p $(FUZZ_CORPUS) $(FUZZ_ARTIFACTS)
+	PYTHONPATH=. $(PY) tests/fuzz/fuzz_ec1.py -max_total_time=$(FUZZ_SECONDS) -timeout=20 \
+	  -artifact_prefix=$(FUZZ_ARTIFACTS)/ $(FUZZ_CORPUS) $(wildcard tests/fuzz/corpus)
+
+# schemathesis over /openapi.json against a real suite, OPENAPI_FUZZ_EXAMPLES cases per operation,
+# key and mode (the test run's default is 30), with OPENAPI_FUZZ_SEED to vary or replay a run.
+OPENAPI_FUZZ_EXAMPLES ?= 300
+openapi-fuzz: $(STAMP)
+	ECERT_OPENAPI_FUZZ_EXAMPLES=$(OPENAPI_FUZZ_EXAMPLES) ECERT_OPENAPI_FUZZ_SEED=$(OPENAPI_FUZZ_SEED) \
+	  $(PY) -m pytest -q -s tests/test_openapi_fuzz.py
+
+# Each process of a real suite killed (-9) and paused (SIGSTOP) under load: 0 lost, 0 duplicated.
+faults: $(STAMP)
+	$(PY) -m pytest -q -m faults tests/test_process_faults.py
 
 # The layer rules (pyproject.toml, [tool.importlinter]; docs/architecture.md draws them).
 lint: $(STAMP)
