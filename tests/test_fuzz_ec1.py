@@ -16,6 +16,7 @@ pytest.importorskip("atheris", reason="atheris is not installed: the coverage-gu
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = ROOT / "tests" / "fuzz" / "fuzz_ec1.py"
 SECONDS = int(os.environ.get("ECERT_FUZZ_SECONDS", "10"))
+SEED = int(os.environ.get("ECERT_FUZZ_SEED") or 1)  # fixed: the run in `make test` is the same run each time (`make fuzz` is not)
 
 
 def test_the_seed_corpus_is_one_input_per_mode_and_replays():
@@ -56,7 +57,7 @@ def test_bounded_fuzz_run(tmp_path):
     shutil.copytree(ROOT / "tests" / "fuzz" / "corpus", corpus)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(
-        [sys.executable, str(TARGET), f"-max_total_time={SECONDS}", "-timeout=20", "-rss_limit_mb=2048",
+        [sys.executable, str(TARGET), f"-max_total_time={SECONDS}", f"-seed={SEED}", "-timeout=20", "-rss_limit_mb=2048",
          f"-artifact_prefix={tmp_path}/", str(corpus)],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=SECONDS + 120, check=False)
     tail = "\n".join(line for line in proc.stderr.splitlines() if not line.startswith("INFO: Instrumenting"))[-3000:]
