@@ -8,9 +8,9 @@ import pytest
 
 from ecert.format.keys import SigningKey
 from ecert.rules import identifiers
+from testkit.samples import SAMPLES
 from tests import forge
 from tests.conftest import bearer
-from tests.test_catalogue import SAMPLES
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -24,7 +24,7 @@ from ecert.format import b45, cose, credential, keys, trustlist
 from ecert.format.keys import EDDSA, ES256, SigningKey
 from ecert.rules import verify
 from ecert.rules.trust import TrustList
-from tests.test_catalogue import SAMPLES
+from testkit.samples import SAMPLES
 
 fast = pytest.importorskip("ecert.format._fast", reason="the optional C extension ecert.format._fast is not built")
 

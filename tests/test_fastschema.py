@@ -17,7 +17,7 @@ import pytest
 
 from ecert.rules import fastschema, identifiers
 from ecert.rules.schema import FORMAT_CHECKER, TypeSchema, Validator
-from tests.test_catalogue import SAMPLES
+from testkit.samples import SAMPLES
 
 CATALOGUE = sorted(p.name for p in (resources.files("ecert.rules") / "catalogue").iterdir() if p.name.endswith(".json"))
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ecert.cli import devsuite
-from ecert.cli.children import private_dir
+from ecert.files import private_dir
 from ecert.format import keys
 from ecert.store import default_uri, open_store
 from services.verifier.domain import TrustCache

@@ -9,7 +9,6 @@ verifier's cache also set their modes themselves, for production, where no launc
 from __future__ import annotations
 
 import os
-import stat
 import subprocess
 import sys
 import time
@@ -23,15 +22,6 @@ RESTART_MAX = 30.0
 RESTART_RESET_AFTER = 60.0
 """A child that ran this long before dying is not in a crash loop: its back-off starts again."""
 CHILD_UMASK = 0o077
-
-
-def private_dir(path: Path) -> None:
-    """Make ``path`` (and each missing parent) 0700, and tighten it if it is looser: the suite's
-    folders hold keys and holders' personal data."""
-    for folder in reversed([d for d in (path, *path.parents) if not d.exists()]):
-        folder.mkdir(mode=0o700, exist_ok=True)
-    if stat.S_IMODE(path.stat().st_mode) & 0o077:
-        path.chmod(0o700)
 
 
 def popen(name: str, module: str, env: dict[str, str], log_path: Path) -> subprocess.Popen:

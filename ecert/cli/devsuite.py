@@ -38,7 +38,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ecert.cli.children import Child, private_dir
+from ecert.cli.children import Child
+from ecert.files import private_dir, write_private
 from ecert.runtime import pki
 from ecert.store import default_uri
 
@@ -121,9 +122,7 @@ def dev_secrets(var_dir: Path, env: Mapping[str, str] = os.environ) -> tuple[dic
         text = ("# Development secrets made by `make run` (ecert.cli.devsuite); keep them with the keys in this\n"
                 "# folder, which they decrypt. Production sets these variables itself.\n"
                 + "".join(f"{name}={stored[name]}\n" for name in SECRET_VARS))
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
+        write_private(path, text.encode())
     os.chmod(path, 0o600)
     for name in SECRET_VARS:
         values.setdefault(name, stored[name])

@@ -9,7 +9,6 @@ that made them: they are written only as encrypted PKCS#8 and never logged
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -21,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 
 from ..errors import ConfigError, InvalidRequest
+from ..files import write_private
 
 ES256 = -7
 EDDSA = -8
@@ -152,15 +152,7 @@ def load_or_create(path: Path, passphrase: bytes, alg: int = ES256) -> tuple[Sig
     if path.exists():
         return SigningKey.from_encrypted_pem(path.read_bytes(), passphrase), False
     key = SigningKey.generate(alg)
-    for folder in reversed([d for d in path.parents if not d.exists()]):  # each new folder 0700
-        folder.mkdir(mode=0o700, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key.to_encrypted_pem(passphrase))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_private(path, key.to_encrypted_pem(passphrase))
     return key, True
 
 

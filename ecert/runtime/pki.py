@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ..errors import ConfigError
+from ..files import private_dir, write_private
 
 REGISTRY = "registry"
 VERIFIER = "verifier"
@@ -176,18 +177,6 @@ def make_leaf(ca_cert_pem: bytes, ca_key_pem: bytes, identity: str, days: int = 
     return _cert_pem(cert), _key_pem(key)
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` as 0600, whole or not at all (a temporary file, then renamed)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _usable(ca_cert: x509.Certificate, path: Path, key_path: Path, identity: str) -> bool:
@@ -212,8 +201,7 @@ def _pair(cert: x509.Certificate, key) -> bool:
 def ensure_dev_pki(folder: Path, identities: Iterable[str]) -> dict[str, TlsFiles]:
     """The development CA and one certificate per identity in ``folder``: made where missing,
     not this CA's, or near their end; reused otherwise. Folder 0700, files 0600."""
-    folder.mkdir(parents=True, exist_ok=True)
-    os.chmod(folder, 0o700)
+    private_dir(folder)
     ca_path, ca_key_path = folder / "ca.pem", folder / "ca-key.pem"
     ca_cert = None
     try:
@@ -226,16 +214,16 @@ def ensure_dev_pki(folder: Path, identities: Iterable[str]) -> dict[str, TlsFile
         ca_cert = None
     if ca_cert is None:
         ca_cert_pem, ca_key_pem = make_ca()
-        _write_private(ca_key_path, ca_key_pem)
-        _write_private(ca_path, ca_cert_pem)
+        write_private(ca_key_path, ca_key_pem)
+        write_private(ca_path, ca_cert_pem)
         ca_cert = x509.load_pem_x509_certificate(ca_cert_pem)
     out = {}
     for identity in identities:
         f = files(folder, identity)
         if not _usable(ca_cert, f.cert, f.key, identity):
             cert_pem, key_pem = make_leaf(ca_cert_pem, ca_key_pem, identity)
-            _write_private(f.key, key_pem)
-            _write_private(f.cert, cert_pem)
+            write_private(f.key, key_pem)
+            write_private(f.cert, cert_pem)
         out[identity] = f
     for path in folder.iterdir():  # files of earlier versions or hands keep to the rule too
         if path.is_file():

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ecert.errors import DuplicateKey, StoreError
+from ecert.files import private_dirs
 from ecert.store.base import (
     COLLECTIONS,
     check_collection,
@@ -129,8 +130,7 @@ class SQLiteBackend:
     # -- worker thread ------------------------------------------------------
 
     def _connect(self) -> None:
-        for folder in reversed([d for d in self.path.parents if not d.exists()]):  # each new folder 0700
-            folder.mkdir(mode=0o700, exist_ok=True)
+        private_dirs(self.path.parent)  # each new folder 0700
         _make_private(self.path)
         self._conn = conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S,
                                             isolation_level=None)

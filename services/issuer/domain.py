@@ -17,9 +17,23 @@ from collections.abc import Callable
 from typing import NamedTuple, Protocol
 
 from ecert.clock import Clock, system_clock
-from ecert.errors import Conflict, DuplicateKey, InvalidRequest, NotFound, Outcome, RuleViolation, Unavailable
+from ecert.errors import (
+    Conflict,
+    DuplicateKey,
+    InvalidRequest,
+    NotFound,
+    Outcome,
+    RuleViolation,
+    Unavailable,
+)
 from ecert.format import credential, keys, presentation, statuslist
-from ecert.rules.access import Principal, disclosure_role, require_issuer, require_record, require_role
+from ecert.rules.access import (
+    Principal,
+    disclosure_role,
+    require_issuer,
+    require_record,
+    require_role,
+)
 from ecert.rules.requests import check_request_id, check_valid_days
 from ecert.rules.schema import TypeSchema, parse_fields_json, pick_type
 from ecert.runtime.refresh import Refreshed

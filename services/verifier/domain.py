@@ -22,6 +22,7 @@ from typing import NamedTuple, Protocol, TypeVar
 
 from ecert.clock import Clock, system_clock
 from ecert.errors import EcertError, NotFound, Outcome, TooLarge, Unavailable
+from ecert.files import write_private
 from ecert.format import keys, statuslist
 from ecert.imaging import scan
 from ecert.limits import MAX_PAYLOAD_CHARS
@@ -113,7 +114,6 @@ class TrustCache:
         self.root = root
         self.upstream = upstream
         self.cache_file = cache_dir / "trust-list.cbor" if cache_dir else None
-        self.trust: TrustList | None = None  # the copy :attr:`trust_list` holds, read directly on the hot path
         self.trust_list: Refreshed[TrustList] = Refreshed(self._fetch_trust, name="trust list", every=every,
                                                           retry=every, clock=monotonic)
         self.status: dict[str, statuslist.StatusList] = {}
@@ -121,6 +121,11 @@ class TrustCache:
         self._fetching: dict[str, asyncio.Future] = {}
 
     # -- the trust list ----------------------------------------------------------------------
+    @property
+    def trust(self) -> TrustList | None:
+        """The trust list in hand (:attr:`trust_list`'s copy), None before the first."""
+        return self.trust_list.value
+
     def load_cached(self) -> None:
         """Start from the list kept on disk (checked against the root key like any other)."""
         if self.cache_file and self.cache_file.exists():
@@ -130,7 +135,6 @@ class TrustCache:
                 log.warning("ignoring cached trust list: %s", err)
                 return
             if self.trust is None or tl.version > self.trust.version:
-                self.trust = tl
                 self.trust_list.seed(tl)
                 log.info("trust list v%d loaded from cache", tl.version)
 
@@ -145,19 +149,12 @@ class TrustCache:
         if cur is not None and tl.version <= cur.version:
             return cur  # never a lower version
         self._persist(tl)
-        self.trust = tl
         log.info("trust list v%d accepted", tl.version)
         return tl
 
     def _persist(self, tl: TrustList) -> None:
         if self.cache_file:
-            self.cache_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            tmp = self.cache_file.with_suffix(".tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # 0600, as every file in var/
-            with os.fdopen(fd, "wb") as fh:
-                os.fchmod(fd, 0o600)  # a left-over .tmp keeps its mode through O_CREAT
-                fh.write(tl.signed)
-            tmp.replace(self.cache_file)
+            write_private(self.cache_file, tl.signed)  # 0600, as every file in var/
 
     def refresh_due(self, min_interval: float) -> bool:
         """Whether :meth:`refresh_trust_soon` would ask the registry now."""

@@ -15,7 +15,7 @@ from ecert.format import (
 )
 from ecert.rules import catalogue
 from ecert.rules.trust import TrustList
-from testkit.samples import PHOTO
+from testkit.samples import PHOTO, SAMPLES
 
 FORMAT = "ecert-conformance-vector/1"
 NOW = 1767225600  # 2026-01-01T00:00:00Z, the verification time of every vector
@@ -131,14 +131,7 @@ SH_REF = status_ref("CN-SH", SH_STATUS_URI, SH_LIST)
 
 # ---------------------------------------------------------------------------------- fields
 
-BUSINESS = {
-    "uscc": "91310115MA1K3Y5B21", "name": "上海示例科技有限公司",
-    "entity_type": "有限责任公司（自然人投资或控股）", "legal_representative": "王五",
-    "registered_capital": "人民币100.0000万元整", "established_date": "2018-01-15",
-    "business_term_from": "2018-01-15", "business_term_until": "长期",
-    "address": "中国（上海）自由贸易试验区示例路88号", "business_scope": "从事计算机科技领域内的技术开发、技术咨询。",
-    "registration_authority": "上海市浦东新区市场监督管理局", "registration_date": "2023-06-30",
-}
+BUSINESS = SAMPLES["cn.business_licence"]
 RESIDENT = {
     "name": "张三", "sex": "男", "ethnicity": "汉", "birth_date": "1990-03-07",
     "address": "上海市徐汇区漕溪北路100号", "id_number": "31010419900307123X",
