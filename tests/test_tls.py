@@ -277,3 +277,14 @@ async def test_the_container_health_probe_speaks_tls(suite, monkeypatch):
     target = f"127.0.0.1:{suite.verifier_port}"
     assert await asyncio.to_thread(probe.main, [target, pki.VERIFIER]) == 0
     assert await asyncio.to_thread(probe.main, [target, pki.REGISTRY]) == 1  # not the registry
+
+
+def test_the_pki_refuses_identities_that_are_no_service(tmp_path, capsys):
+    from ecert.errors import ConfigError
+    for bad in ("bad identity!", "issuer-", "issuer-zj", "../registry", "Registry"):
+        with pytest.raises(ConfigError):
+            pki.ensure_dev_pki(tmp_path / "pki", [bad])
+    assert not list((tmp_path / "pki").glob("*.pem")) if (tmp_path / "pki").exists() else True
+    assert pki.main([str(tmp_path / "cli"), "bad identity!"]) == 2
+    assert "unknown service identity" in capsys.readouterr().err
+    assert set(pki.ensure_dev_pki(tmp_path / "ok", ["registry", "issuer-CN-ZJ"])) == {"registry", "issuer-CN-ZJ"}

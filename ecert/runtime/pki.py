@@ -27,8 +27,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from ..errors import ConfigError
+from ..errors import ConfigError, InvalidRequest
 from ..files import private_dir, write_private
+from ..rules.schema import check_region_code
 
 REGISTRY = "registry"
 VERIFIER = "verifier"
@@ -46,6 +47,21 @@ PKI_DIR = "pki"
 
 def issuer_identity(region: str) -> str:
     return f"{ISSUER}-{region}"
+
+
+def check_identity(identity: str) -> str:
+    """A service identity: ``registry``, ``verifier``, ``gateway`` or ``issuer-<REGION>`` with an
+    ISO 3166-2 region code; ConfigError naming it otherwise (it becomes file and certificate names)."""
+    if identity in (REGISTRY, VERIFIER, GATEWAY):
+        return identity
+    if identity.startswith(ISSUER + "-"):
+        try:
+            check_region_code(identity[len(ISSUER) + 1:])
+            return identity
+        except InvalidRequest:
+            pass
+    raise ConfigError(f"unknown service identity {identity[:40]!r}: registry, verifier, gateway or issuer-<REGION> "
+                      "(e.g. issuer-CN-ZJ)")
 
 
 def kind(identity: str) -> str:
@@ -201,6 +217,7 @@ def _pair(cert: x509.Certificate, key) -> bool:
 def ensure_dev_pki(folder: Path, identities: Iterable[str]) -> dict[str, TlsFiles]:
     """The development CA and one certificate per identity in ``folder``: made where missing,
     not this CA's, or near their end; reused otherwise. Folder 0700, files 0600."""
+    identities = [check_identity(i) for i in identities]
     private_dir(folder)
     ca_path, ca_key_path = folder / "ca.pem", folder / "ca-key.pem"
     ca_cert = None
@@ -246,7 +263,12 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m ecert.runtime.pki FOLDER IDENTITY...  (registry, issuer-CN-ZJ, verifier, gateway)",
               file=sys.stderr)
         return 2
-    for identity, f in ensure_dev_pki(Path(args[0]), args[1:]).items():
+    try:
+        made = ensure_dev_pki(Path(args[0]), args[1:])
+    except ConfigError as err:
+        print(f"ecert.runtime.pki: {err}", file=sys.stderr)
+        return 2
+    for identity, f in made.items():
         print(f"{identity}: ECERT_TLS_CA={f.ca} ECERT_TLS_CERT={f.cert} ECERT_TLS_KEY={f.key}")
     return 0
 
