@@ -33,6 +33,7 @@ class Outcome(str, enum.Enum):
     SCHEMA_INVALID = "SCHEMA_INVALID"
     REVOKED = "REVOKED"
     SUSPENDED = "SUSPENDED"
+    NOT_ACCEPTED_FOR_PURPOSE = "NOT_ACCEPTED_FOR_PURPOSE"
     TOKEN_ALREADY_USED = "TOKEN_ALREADY_USED"
     REGION_UNAVAILABLE = "REGION_UNAVAILABLE"
     NO_CODE_FOUND = "NO_CODE_FOUND"
@@ -44,11 +45,19 @@ class EcertError(Exception):
 
     code = "INTERNAL"
 
-    def __init__(self, message: str = "", *, code: str | None = None, field: str | None = None):
+    def __init__(self, message: str = "", *, code: str | None = None, field: str | None = None,
+                 fields: tuple[str, ...] = ()):
         super().__init__(message or self.__class__.__doc__ or self.code)
         if code:
             self.code = code
-        self.field = field
+        self.field = field or (fields[0] if fields else None)
+        self.fields = tuple(fields)
+        """Every field to blame when it is more than one (two fields that disagree); else empty."""
+
+    @property
+    def blamed(self) -> tuple[str, ...]:
+        """The fields to blame: :attr:`fields`, or :attr:`field` alone, or none."""
+        return self.fields or ((self.field,) if self.field else ())
 
     @property
     def message(self) -> str:

@@ -50,3 +50,27 @@ class KeyStatus(enum.StrEnum):
     ACTIVE = "active"
     RETIRED = "retired"
     REVOKED = "revoked"
+
+
+class Purpose(enum.StrEnum):
+    """What a verification is for: the recognition rules say which certificate types each
+    purpose accepts (minimum necessary: a hotel checks identity, not a vehicle)."""
+
+    HOTEL_CHECK_IN = "hotel_check_in"
+    ROADSIDE_DRIVER_CHECK = "roadside_driver_check"
+    ROADSIDE_VEHICLE_CHECK = "roadside_vehicle_check"
+    TRANSPORT_INSPECTION = "transport_inspection"
+    BUSINESS_CHECK = "business_check"
+    GENERAL = "general"
+
+
+_P = Purpose
+ROLE_PURPOSES: dict[Role, tuple[Purpose, ...]] = {
+    Role.HOTEL: (_P.HOTEL_CHECK_IN,),
+    Role.TRAFFIC_POLICE: (_P.ROADSIDE_DRIVER_CHECK, _P.ROADSIDE_VEHICLE_CHECK, _P.TRANSPORT_INSPECTION),
+    Role.INTEGRATOR: (_P.GENERAL, _P.HOTEL_CHECK_IN, _P.BUSINESS_CHECK),
+    Role.AGENCY: (_P.GENERAL, *(p for p in Purpose if p is not _P.GENERAL)),
+    Role.ADMIN: (_P.GENERAL, *(p for p in Purpose if p is not _P.GENERAL)),
+    Role.SERVICE: (_P.GENERAL, *(p for p in Purpose if p is not _P.GENERAL)),
+}
+"""The purposes each role may name; the first is the role's default (a request naming none)."""

@@ -78,7 +78,7 @@ async def errors_middleware(request: web.Request, handler):
     except EcertError as err:
         if http_status(err) >= 500 and not isinstance(err, Unavailable):
             log.error("request %s failed: %s", rid, err.code)
-        resp = json_response(error_body(err.code, err.message, rid), http_status(err))
+        resp = json_response(error_body(err.code, err.message, rid, err.blamed), http_status(err))
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -58,7 +58,12 @@ def status_code(status: int) -> str:
     return CODES_BY_STATUS.get(status, "HTTP_ERROR")
 
 
-def error_body(code: str, message: str, request_id: str) -> dict:
+def error_body(code: str, message: str, request_id: str, fields: tuple[str, ...] = ()) -> dict:
+    """The error body; ``fields`` (an extension): the request members to blame, when known (two
+    for fields that disagree, e.g. ``["id_number", "birth_date"]``)."""
     if not message.isascii():  # a message quoting a path or a name may hold a lone surrogate: never a 500
         message = message.encode("utf-8", "replace").decode("utf-8")
-    return {"error": {"code": code, "message": message, "request_id": request_id}}
+    body = {"code": code, "message": message, "request_id": request_id}
+    if fields:
+        body["fields"] = [f.encode("utf-8", "replace").decode("utf-8") for f in fields]
+    return {"error": body}

@@ -76,7 +76,9 @@ def from_grpc(status: grpc.StatusCode, code: str | None, message: str, field: st
     if status in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED) and not code:
         return Unavailable("a backend service is unavailable")  # the transport's own failure
     err = _FROM_GRPC.get(status, EcertError)(message, code=code or None)
-    err.field = field or None
+    blamed = tuple(f for f in (field or "").split(",") if f)  # two fields that disagree travel as "a,b"
+    err.field = blamed[0] if blamed else None
+    err.fields = blamed if len(blamed) > 1 else ()
     return err
 
 
@@ -86,9 +88,9 @@ def from_number(status: int, code: str, message: str, field: str = "") -> EcertE
 
 
 def trailers(err: EcertError) -> tuple[tuple[str, str], ...]:
-    """The trailing metadata that carries a domain error's code and field."""
+    """The trailing metadata that carries a domain error's code and field (fields, comma-separated)."""
     if err.field:
-        return ((CODE_TRAILER, err.code), (FIELD_TRAILER, err.field))
+        return ((CODE_TRAILER, err.code), (FIELD_TRAILER, ",".join(err.blamed)))
     return ((CODE_TRAILER, err.code),)
 
 

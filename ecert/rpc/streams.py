@@ -139,7 +139,7 @@ async def serve(request_iterator: AsyncIterator, handle: Callable[[Any], Awaitab
             ans.response.CopyFrom(await handle(item.request))
         except EcertError as err:
             ans.status, ans.error_code, ans.error_message = status.to_grpc_number(err), err.code, err.message
-            ans.error_field = err.field or ""
+            ans.error_field = ",".join(err.blamed)
         except Exception:
             log.exception("unexpected error in %s", what)
             ans.status, ans.error_code = grpc.StatusCode.INTERNAL.value[0], "INTERNAL"

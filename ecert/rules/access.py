@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import dataclass
 
 from ..errors import InvalidRequest, NotFound, PermissionDenied
-from ..vocab import ISSUE_ROLES, KEY_ROLES, Role
+from ..vocab import ISSUE_ROLES, KEY_ROLES, ROLE_PURPOSES, Purpose, Role
 
 SERVICE_KEY_ID = "internal"
 OTHER_REGION_AGENCY = "other_region_agency"
@@ -80,6 +80,30 @@ def disclosure_role(p: Principal, region: str) -> str:
     if role == _AGENCY and p.region != region:
         return OTHER_REGION_AGENCY
     return role
+
+
+_PURPOSES = {p.value: p for p in Purpose}
+_ROLE_PURPOSES = {str(role): purposes for role, purposes in ROLE_PURPOSES.items()}
+
+
+def purpose_for(p: Principal, purpose: str) -> Purpose:
+    """The purpose a verification by ``p`` is judged for: the one named, or the role's default
+    when none is (``""``). An unknown purpose is 400 ``PURPOSE_UNKNOWN``; one the role may not
+    name (a hotel asking for a roadside check) is 403 ``PURPOSE_NOT_ALLOWED``."""
+    allowed = _ROLE_PURPOSES.get(p.role, ())
+    if not purpose:
+        if not allowed:
+            raise PermissionDenied(f"role {p.role or '(none)'} may not verify", code="PURPOSE_NOT_ALLOWED",
+                                   field="purpose")
+        return allowed[0]
+    found = _PURPOSES.get(purpose)
+    if found is None:
+        raise InvalidRequest(f"purpose must be one of {', '.join(_PURPOSES)}", code="PURPOSE_UNKNOWN",
+                             field="purpose")
+    if found not in allowed:
+        raise PermissionDenied(f"role {p.role} may not verify for {found}", code="PURPOSE_NOT_ALLOWED",
+                               field="purpose")
+    return found
 
 
 def check_key_role(role: str, region: str | None) -> None:
