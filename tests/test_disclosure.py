@@ -68,6 +68,7 @@ def test_without_a_valid_entry_an_agency_of_another_region_sees_nothing(entry):
                                    [["hotel"]], {"hotel": 1}])
 def test_a_type_document_with_a_bad_entry_is_refused(entry):
     schema = json.loads(DL["schema"])
+    schema.pop("x-identify", None)  # names roles this test's disclosures leave out
     with pytest.raises(InvalidRequest) as err:
         check_disclosure({"hotel": ["name"], OTHER_REGION_AGENCY: entry}, schema)
     assert err.value.field == "disclosure" and OTHER_REGION_AGENCY in str(err.value)

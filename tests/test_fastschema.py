@@ -318,3 +318,17 @@ def test_is_date_matches_regex_and_fromisoformat():
     assert [fastschema._is_date_py(s) for s in cases] == answers
     assert [fastschema._is_date(s) for s in cases] == answers  # the C check when it is built
     assert 366 * 2 + 365 * 5 < sum(answers) < len(answers) - 10000  # years 1 1900 1999 2000 2024 2100 9999
+
+
+def test_document_members_are_annotations_for_the_compiler():
+    """x-validity, x-deadlines, x-identify and x-consistency change nothing the compiled check answers."""
+    base = {"type": "object", "required": ["d"], "additionalProperties": False,
+            "properties": {"d": {"type": "string", "format": "date"}, "n": {"type": "string", "maxLength": 3}}}
+    marked = dict(base, **{"x-validity": {"until": "d"}, "x-deadlines": [{"field": "d", "code": "X"}],
+                           "x-identify": {"hotel": ["n"]},
+                           "x-consistency": [{"rule": "min-age", "birth": "d", "at": "d", "years": 1}]})
+    plain, annotated = fastschema.compile_schema(base), fastschema.compile_schema(marked)
+    assert plain is not None and annotated is not None
+    for doc in ({"d": "2020-01-01"}, {"d": "2020-02-30"}, {"d": "2020-01-01", "n": "abcd"}, {}, {"d": 1},
+                {"d": "2020-01-01", "x": 1}):
+        assert annotated(doc) == plain(doc) == Validator(marked, format_checker=FORMAT_CHECKER).is_valid(doc), doc

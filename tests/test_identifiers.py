@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections import deque
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -389,3 +391,21 @@ def test_issuer_code():
     assert issuer_code("SG-01") == issuer_code("SG-01")
     with pytest.raises(ValueError):
         issuer_code("--")
+
+
+def test_the_gbt2260_province_table_ships_as_data():
+    path = Path(ids.__file__).parent / "data" / "gbt2260_provinces.json"
+    table = json.loads(path.read_text(encoding="utf-8"))
+    assert table == ids.GBT2260_PROVINCES and len(table) == 34
+    assert all(len(c) == 6 and c.isdigit() and c.endswith("0000") for c in table)
+    assert {table["310000"], table["330000"], table["710000"], table["810000"], table["820000"]} == {
+        "上海市", "浙江省", "台湾省", "香港特别行政区", "澳门特别行政区"}
+    assert set(REGION_ISSUER_CODES.values()) == set(table)  # every issuer code is a division of the table
+
+
+def test_the_citizen_id_province_comes_from_the_table():
+    """Every first two digits: accepted exactly when a GB/T 2260 province (or 83) starts so."""
+    provinces = {code[:2] for code in ids.GBT2260_PROVINCES} | {"83"}
+    for p in range(100):
+        prefix = f"{p:02d}"
+        assert citizen_id_valid(with_id_check(prefix + "010619900307123")) == (prefix in provinces), prefix

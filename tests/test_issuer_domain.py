@@ -4,8 +4,10 @@ clocks moved by hand."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import types
+from datetime import date, datetime, timedelta
 
 import pytest
 import pytest_asyncio
@@ -13,16 +15,17 @@ import pytest_asyncio
 from ecert.clock import FixedClock
 from ecert.errors import Conflict, InvalidRequest, NotFound, Outcome, PermissionDenied, RuleViolation, Unavailable
 from ecert.format import statuslist
-from ecert.format.credential import id_to_cti
+from ecert.format.credential import cti_to_id, id_to_cti, new_cti
 from ecert.format.keys import SigningKey
 from ecert.limits import MAX_REQUEST_ID, MAX_VALID_DAYS
 from ecert.rules.access import Principal
 from ecert.rules.catalogue import builtin_types
+from ecert.rules.document import china_day, day_end
 from ecert.rules.schema import TypeSchema
 from ecert.store import default_uri, open_store
 from ecert.vocab import CredentialStatus, StatusAction
 from services.issuer.domain import TRANSITIONS, TYPES_REFRESH, TYPES_RETRY, Issuer, status_uri
-from testkit.samples import driving_licence
+from testkit.samples import SAMPLES, citizen_id, driving_licence
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -32,6 +35,26 @@ ZJ = Principal("agency", "CN-ZJ")
 ADMIN = Principal("admin")
 DL = "cn.driving_licence"
 BUILTIN = [TypeSchema(t["id"], t["version"], t["name"], t["schema"], t["disclosure"]) for t in builtin_types()]
+TYPES = {t.id: t for t in BUILTIN}
+TODAY = china_day(T0)  # 2027-01-15 in China (T0 is 08:00 UTC, 16:00 China time)
+# The catalogue types whose document has a main validity, and the fields that carry it.
+MAIN_VALIDITY = {
+    "cn.resident_id": ("valid_from", "valid_until"), "cn.driving_licence": ("valid_from", "valid_until"),
+    "cn.residence_permit": ("valid_from", "valid_until"),
+    "cn.road_transport_certificate": ("valid_from", "valid_until"),
+    "cn.transport_qualification": ("valid_from", "valid_until"),
+    "cn.social_security_card": ("issue_date", "valid_until"),
+}
+DEADLINES = {"cn.vehicle_licence": ("inspection_valid_until", "INSPECTION_OVERDUE"),
+             "cn.business_licence": ("business_term_until", "BUSINESS_TERM_ENDED")}
+
+
+def shift(day: str, days: int) -> str:
+    return (date.fromisoformat(day) + timedelta(days=days)).isoformat()
+
+
+def utc(text: str) -> int:
+    return int(datetime.fromisoformat(text).timestamp())
 
 
 class FakeRegistry:
@@ -155,7 +178,7 @@ async def test_the_same_request_id_answers_the_same_credential(env):
 async def test_valid_days_are_bounded_and_default(env):
     i = env.issuer
     assert MAX_VALID_DAYS == 7300
-    doc = await _issue(i, valid_days=MAX_VALID_DAYS)
+    doc = await _issue(i, valid_days=MAX_VALID_DAYS, valid_until="长期")  # a licence without end: no cap
     assert doc["expires_at"] == T0 + 7300 * DAY and doc["issued_at"] == T0
     assert (await _issue(i))["expires_at"] == T0 + 365 * DAY  # 0: the issuer's default
     for days in (MAX_VALID_DAYS + 1, -1):
@@ -220,7 +243,7 @@ async def test_a_token_answers_the_credential_status_and_expiry(env):
     await i.change_status(ZJ, revoked["_id"], StatusAction.REVOKE)
     assert (await i.resolve(hotel, os.urandom(16), id_to_cti(suspended["_id"]))).outcome is Outcome.SUSPENDED
     r = await i.resolve(hotel, os.urandom(16), id_to_cti(revoked["_id"]))
-    assert r.outcome is Outcome.REVOKED and r.fields == {}
+    assert r.outcome is Outcome.REVOKED and r.fields == {"name": revoked["fields"]["name"]}  # who, no more
     assert (await i.resolve(hotel, os.urandom(16), id_to_cti(short["_id"]))).outcome is Outcome.VALID
     env.clock.advance(DAY)
     assert (await i.resolve(hotel, os.urandom(16), id_to_cti(short["_id"]))).outcome is Outcome.EXPIRED
@@ -271,3 +294,174 @@ async def test_registering_waits_for_the_registry(env):
     env.registry.down = True
     with pytest.raises(Unavailable):
         await env.issuer.register("issuer.zj:50061", attempts=3, pause=0)
+
+
+# -- the document's own validity (issue 11) ---------------------------------------------------
+
+async def _issue_type(env, type_id: str, valid_days: int = 0, p: Principal = ZJ, **changes) -> dict:
+    return await env.issuer.issue(p, type_id, 0, json.dumps({**SAMPLES[type_id], **changes}), valid_days, "")
+
+
+async def test_every_catalogue_type_declares_its_documents_dates():
+    assert set(MAIN_VALIDITY) | set(DEADLINES) == set(TYPES)
+    for type_id, (start, end) in MAIN_VALIDITY.items():
+        rules = TYPES[type_id].document
+        assert (rules.valid_from, rules.valid_until) == (start, end), type_id
+    for type_id, deadline in DEADLINES.items():
+        rules = TYPES[type_id].document
+        assert rules.valid_from is rules.valid_until is None and rules.deadlines == (deadline,), type_id
+
+
+@pytest.mark.parametrize("type_id", sorted(SAMPLES))
+async def test_every_type_refuses_a_document_outside_its_validity(env, type_id, caplog):
+    caplog.set_level(logging.DEBUG)
+    if type_id in DEADLINES:  # no main validity: a lapsed secondary date is a warning, not a refusal
+        field, _ = DEADLINES[type_id]
+        doc = await _issue_type(env, type_id, **{field: shift(TODAY, -1)})
+        assert doc["expires_at"] == T0 + 365 * DAY
+        return
+    start, end = MAIN_VALIDITY[type_id]
+    for field, value, code in ((end, shift(TODAY, -1), "DOCUMENT_EXPIRED"),
+                               (start, shift(TODAY, 1), "DOCUMENT_NOT_YET_VALID")):
+        with pytest.raises(RuleViolation) as err:
+            await _issue_type(env, type_id, **{field: value})
+        assert err.value.code == code and err.value.field == field, err.value
+        assert field in err.value.message and value not in err.value.message
+    assert await env.store.backend.find("credentials", {"region": "CN-ZJ"}) == []  # nothing was issued
+    # The first and the last day of the document are inside it.
+    assert (await _issue_type(env, type_id, **{start: TODAY}))["expires_at"] <= T0 + 365 * DAY
+    last = await _issue_type(env, type_id, **{end: TODAY})
+    assert last["expires_at"] == day_end(TODAY) == utc(f"{TODAY}T16:00:00+00:00")
+    for record in caplog.records:  # the log names no field value
+        assert not any(str(v) in record.getMessage() for v in SAMPLES[type_id].values() if len(str(v)) > 3)
+
+
+@pytest.mark.parametrize("type_id", sorted(MAIN_VALIDITY))
+async def test_exp_never_passes_the_end_of_the_documents_last_day(env, type_id):
+    _, end = MAIN_VALIDITY[type_id]
+    until = shift(TODAY, 30)
+    doc = await _issue_type(env, type_id, **{end: until})  # the default, 365 days, would pass it
+    assert doc["expires_at"] == day_end(until) == utc(f"{until}T16:00:00+00:00")  # 24:00 in China
+    assert (await _issue_type(env, type_id, valid_days=10, **{end: until}))["expires_at"] == T0 + 10 * DAY
+    if type_id in ("cn.resident_id", "cn.driving_licence"):  # 长期: no end, no cap
+        assert (await _issue_type(env, type_id, **{end: "长期"}))["expires_at"] == T0 + 365 * DAY
+
+
+async def test_the_day_ends_at_midnight_china_time(env):
+    """Valid until D: issued at 23:59:59 China time on D (15:59:59Z), refused one second later."""
+    day = "2027-03-01"
+    env.clock.t = utc(f"{day}T15:59:59+00:00")
+    doc = await _issue(env.issuer, valid_until=day)
+    assert doc["expires_at"] == env.clock.t + 1 == day_end(day)
+    env.clock.t += 1
+    with pytest.raises(RuleViolation) as err:
+        await _issue(env.issuer, valid_until=day)
+    assert err.value.code == "DOCUMENT_EXPIRED" and err.value.field == "valid_until"
+    env.clock.t = utc(f"{day}T15:59:59+00:00")  # valid from the next day: not yet, for one second more
+    with pytest.raises(RuleViolation) as err:
+        await _issue(env.issuer, valid_from=shift(day, 1))
+    assert err.value.code == "DOCUMENT_NOT_YET_VALID" and err.value.field == "valid_from"
+    env.clock.t += 1
+    assert (await _issue(env.issuer, valid_from=shift(day, 1)))["issued_at"] == env.clock.t
+
+
+async def test_a_licence_whose_birth_date_contradicts_its_id_number_is_refused(env, caplog):
+    """The issue's example: birth_date 1970-01-01 on a licence numbered for 1985-06-12."""
+    caplog.set_level(logging.DEBUG)
+    number = citizen_id("33010619850612123")
+    with pytest.raises(RuleViolation) as err:
+        await _issue(env.issuer, id_number=number, birth_date="1970-01-01")
+    assert err.value.code == "FIELDS_INCONSISTENT" and err.value.blamed == ("id_number", "birth_date")
+    assert "id_number" in err.value.message and "birth_date" in err.value.message
+    with pytest.raises(RuleViolation) as err:
+        await _issue(env.issuer, sex="女")  # the number's sequence is odd: a man's
+    assert err.value.code == "FIELDS_INCONSISTENT" and err.value.blamed == ("id_number", "sex")
+    with pytest.raises(RuleViolation) as err:  # first licence a day before the 18th birthday
+        await _issue(env.issuer, first_issue_date="2008-03-06")
+    assert err.value.code == "FIELDS_INCONSISTENT" and err.value.blamed == ("birth_date", "first_issue_date")
+    assert (await _issue(env.issuer, first_issue_date="2008-03-07"))["type"] == DL  # on the birthday: fine
+    with pytest.raises(RuleViolation) as err:  # dates out of order: both named, at issuance
+        await _issue(env.issuer, valid_from="2028-06-01")
+    assert err.value.code == "FIELDS_INCONSISTENT" and err.value.blamed == ("valid_from", "valid_until")
+    with pytest.raises(RuleViolation) as err:  # no province 99 in GB/T 2260: the number is wrong
+        await _issue(env.issuer, id_number=citizen_id("99010619900307123"))
+    assert err.value.code == "SCHEMA_INVALID" and err.value.field == "id_number"
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert number not in logged and "1970-01-01" not in logged and "王小明" not in logged
+
+
+async def test_a_lapsed_inspection_is_issued(env):
+    """A secondary date is the verifier's warning, not a reason to refuse the vehicle licence."""
+    doc = await _issue_type(env, "cn.vehicle_licence", inspection_valid_until=shift(TODAY, -1))
+    ts = TYPES["cn.vehicle_licence"]
+    assert ts.document.warnings(doc["fields"], TODAY) == (("INSPECTION_OVERDUE", "inspection_valid_until",
+                                                           shift(TODAY, -1)),)
+
+
+async def _legacy_copy(env, doc: dict, **fields) -> dict:
+    """The record of a credential issued before the document checks: its exp past the document."""
+    old = dict(doc, _id=cti_to_id(new_cti()), expires_at=T0 + 3650 * DAY, request_id=None, request_hash=None,
+               status_idx=await env.store.next_status_index("CN-ZJ"), fields={**doc["fields"], **fields})
+    await env.store.insert_credential(old)
+    return old
+
+
+async def test_a_token_answers_the_documents_own_validity(env):
+    i = env.issuer
+    police = Principal("traffic_police")
+    ts = TYPES[DL]
+    tomorrow = shift(TODAY, 1)
+    doc = await _issue(i, valid_until=tomorrow)
+    assert doc["expires_at"] == day_end(tomorrow)
+    old = await _legacy_copy(env, doc)
+    for record in (doc, old):
+        r = await i.resolve(police, os.urandom(16), id_to_cti(record["_id"]))
+        assert r.outcome is Outcome.VALID and r.fields == ts.disclosed("traffic_police", record["fields"])
+    env.clock.t = day_end(tomorrow) - 1  # 23:59:59 China time on the last day
+    assert (await i.resolve(police, os.urandom(16), id_to_cti(old["_id"]))).outcome is Outcome.VALID
+    env.clock.t += 1
+    for record in (doc, old):  # the credential's exp, and for the old record the document's own date
+        r = await i.resolve(police, os.urandom(16), id_to_cti(record["_id"]))
+        assert r.outcome is Outcome.EXPIRED, record["_id"]
+        assert r.fields == ts.identified("traffic_police", record["fields"])
+        assert set(r.fields) == {"name", "sex", "id_number", "file_number", "photo"}
+    env.clock.t = T0
+    future = await _legacy_copy(env, doc, valid_from=tomorrow)  # not issued today, but on record
+    r = await i.resolve(Principal("hotel"), os.urandom(16), id_to_cti(future["_id"]))
+    assert r.outcome is Outcome.NOT_YET_VALID and r.fields == {"name": "王小明"}
+
+
+async def test_credentials_not_current_still_say_who(env):
+    i = env.issuer
+    ts = TYPES[DL]
+    revoked, suspended = await _issue(i), await _issue(i)
+    await i.change_status(ZJ, revoked["_id"], StatusAction.REVOKE)
+    await i.change_status(ZJ, suspended["_id"], StatusAction.SUSPEND)
+    for record, outcome in ((revoked, Outcome.REVOKED), (suspended, Outcome.SUSPENDED)):
+        cti = id_to_cti(record["_id"])
+        for p, entry in ((Principal("hotel"), "hotel"), (Principal("traffic_police"), "traffic_police"),
+                         (ZJ, "agency"), (Principal("agency", "CN-SH"), "other_region_agency"),
+                         (Principal("integrator"), "integrator")):
+            r = await i.resolve(p, os.urandom(16), cti)
+            assert r.outcome is outcome and r.fields == ts.identified(entry, record["fields"]), (outcome, entry)
+            assert set(r.fields) <= set(ts.disclosed(entry, record["fields"]))
+        assert (await i.resolve(Principal("hotel"), os.urandom(16), cti)).fields == {"name": "王小明"}
+        assert (await i.resolve(Principal("integrator"), os.urandom(16), cti)).fields == {}  # none listed
+        # other region's agency: the role the type names for it (traffic police), never the full record
+        other = await i.resolve(Principal("agency", "CN-SH"), os.urandom(16), cti)
+        assert other.fields == ts.identified("traffic_police", record["fields"]) and "birth_date" not in other.fields
+    token = os.urandom(16)
+    await i.resolve(Principal("hotel"), token, id_to_cti(revoked["_id"]))
+    again = await i.resolve(Principal("hotel"), token, id_to_cti(revoked["_id"]))
+    assert again.outcome is Outcome.TOKEN_ALREADY_USED and again.fields == {}
+
+
+async def test_a_revoked_credential_answers_even_when_its_type_cannot_be_had(env):
+    i = env.issuer
+    doc = await _issue(i)
+    await i.change_status(ZJ, doc["_id"], StatusAction.REVOKE)
+    env.registry.types = []
+    env.issuer.expire_types()
+    env.mono.advance(TYPES_RETRY)
+    r = await i.resolve(Principal("hotel"), os.urandom(16), id_to_cti(doc["_id"]))
+    assert r.outcome is Outcome.REVOKED and r.fields == {}

@@ -22,32 +22,44 @@ Pure functions, no I/O. Three groups:
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
+from importlib import resources
 
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 
 __all__ = [
     "citizen_id_valid", "uscc_valid", "plate_valid", "driving_classes_valid",
-    "FORMAT_CHECKS", "STRING_FORMAT_CHECKS", "format_checker", "date_order", "KEYWORDS",
+    "FORMAT_CHECKS", "STRING_FORMAT_CHECKS", "format_checker", "date_order", "date_order_failures", "KEYWORDS",
     "mod37_36_check", "mod37_36_valid", "display_id", "display_id_maker", "display_id_valid",
-    "DISPLAY_ID_PREFIX", "REGION_ISSUER_CODES", "issuer_code",
+    "DISPLAY_ID_PREFIX", "REGION_ISSUER_CODES", "GBT2260_PROVINCES", "issuer_code",
 ]
 
 # --------------------------------------------------------------------------- regions
 
-#: ISO 3166-2:CN code -> GB/T 2260 six-digit code of all 34 provincial-level divisions.
-REGION_ISSUER_CODES: dict[str, str] = {
-    "CN-BJ": "110000", "CN-TJ": "120000", "CN-HE": "130000", "CN-SX": "140000", "CN-NM": "150000",
-    "CN-LN": "210000", "CN-JL": "220000", "CN-HL": "230000",
-    "CN-SH": "310000", "CN-JS": "320000", "CN-ZJ": "330000", "CN-AH": "340000", "CN-FJ": "350000",
-    "CN-JX": "360000", "CN-SD": "370000",
-    "CN-HA": "410000", "CN-HB": "420000", "CN-HN": "430000", "CN-GD": "440000", "CN-GX": "450000",
-    "CN-HI": "460000",
-    "CN-CQ": "500000", "CN-SC": "510000", "CN-GZ": "520000", "CN-YN": "530000", "CN-XZ": "540000",
-    "CN-SN": "610000", "CN-GS": "620000", "CN-QH": "630000", "CN-NX": "640000", "CN-XJ": "650000",
-    "CN-TW": "710000", "CN-HK": "810000", "CN-MO": "820000",
+#: GB/T 2260 six-digit code -> name of the 34 provincial-level divisions, shipped as data
+#: (``data/gbt2260_provinces.json``): the province of a citizen identity number and the issuer
+#: codes of display identifiers both come from it.
+GBT2260_PROVINCES: dict[str, str] = json.loads(
+    (resources.files("ecert.rules") / "data" / "gbt2260_provinces.json").read_text(encoding="utf-8"))
+
+# ISO 3166-2:CN subdivision -> its name in the GB/T 2260 table (the codes come from the table).
+_ISO_3166_2_NAMES = {
+    "CN-BJ": "北京市", "CN-TJ": "天津市", "CN-HE": "河北省", "CN-SX": "山西省", "CN-NM": "内蒙古自治区",
+    "CN-LN": "辽宁省", "CN-JL": "吉林省", "CN-HL": "黑龙江省",
+    "CN-SH": "上海市", "CN-JS": "江苏省", "CN-ZJ": "浙江省", "CN-AH": "安徽省", "CN-FJ": "福建省",
+    "CN-JX": "江西省", "CN-SD": "山东省",
+    "CN-HA": "河南省", "CN-HB": "湖北省", "CN-HN": "湖南省", "CN-GD": "广东省", "CN-GX": "广西壮族自治区",
+    "CN-HI": "海南省",
+    "CN-CQ": "重庆市", "CN-SC": "四川省", "CN-GZ": "贵州省", "CN-YN": "云南省", "CN-XZ": "西藏自治区",
+    "CN-SN": "陕西省", "CN-GS": "甘肃省", "CN-QH": "青海省", "CN-NX": "宁夏回族自治区", "CN-XJ": "新疆维吾尔自治区",
+    "CN-TW": "台湾省", "CN-HK": "香港特别行政区", "CN-MO": "澳门特别行政区",
 }
+_CODE_OF_NAME = {name: code for code, name in GBT2260_PROVINCES.items()}
+
+#: ISO 3166-2:CN code -> GB/T 2260 six-digit code of all 34 provincial-level divisions.
+REGION_ISSUER_CODES: dict[str, str] = {iso: _CODE_OF_NAME[name] for iso, name in _ISO_3166_2_NAMES.items()}
 
 
 def issuer_code(region: str) -> str:
@@ -69,9 +81,9 @@ def issuer_code(region: str) -> str:
 # --------------------------------------------------------------------------- citizen id
 
 _ID_CHECK = "10X98765432"
-# First two digits: a provincial-level GB/T 2260 code, plus 83 (Taiwan residents'
-# residence permits, which carry numbers of the same form).
-_ID_PROVINCES = frozenset(code[:2] for code in REGION_ISSUER_CODES.values()) | {"83"}
+# First two digits: a provincial-level division of the GB/T 2260 table, plus 83 (Taiwan
+# residents' residence permits, which carry numbers of the same form).
+_ID_PROVINCES = frozenset(code[:2] for code in GBT2260_PROVINCES) | {"83"}
 # One regex settles the shape, the province, the birth year (1900..2100), the month
 # (01..12) and the day (01..31); only days 29..31 need a further look (_late_day_ok).
 _ID_RE = re.compile(
@@ -97,7 +109,8 @@ def _late_day_ok(yyyymmdd: str) -> bool:
 def citizen_id_valid(s: str) -> bool:
     """18-character PRC citizen identity number (GB 11643-1999).
 
-    Checks: 6-digit area code starting with a provincial-level code (11..82, 83),
+    Checks: 6-digit area code starting with a provincial-level division of the GB/T 2260
+    table (:data:`GBT2260_PROVINCES`, 11..82) or 83,
     8-digit birth date that is a real date with year 1900..2100, 3-digit sequence,
     and the ISO 7064 MOD 11-2 check character. Only upper-case ``X`` is accepted
     as check character (the form printed on cards); ``x`` is rejected, so callers
@@ -229,6 +242,16 @@ def format_checker() -> FormatChecker:
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 
 
+def date_order_failures(pairs, instance) -> Iterator[tuple[str, str]]:
+    """The ``[earlier, later]`` pairs of ``pairs`` that ``instance`` breaks: both fields present,
+    both ``YYYY-MM-DD`` text, and the later one before the earlier (equal is allowed)."""
+    for earlier, later in pairs:
+        a, b = instance.get(earlier), instance.get(later)
+        if (isinstance(a, str) and isinstance(b, str) and _DATE_RE.fullmatch(a)
+                and _DATE_RE.fullmatch(b) and b < a):
+            yield earlier, later
+
+
 def date_order(validator, value, instance, schema) -> Iterator[ValidationError]:
     """Keyword ``x-date-order``: a list of ``[earlier, later]`` field-name pairs.
 
@@ -239,11 +262,8 @@ def date_order(validator, value, instance, schema) -> Iterator[ValidationError]:
     """
     if not isinstance(instance, dict):
         return
-    for earlier, later in value:
-        a, b = instance.get(earlier), instance.get(later)
-        if (isinstance(a, str) and isinstance(b, str) and _DATE_RE.fullmatch(a)
-                and _DATE_RE.fullmatch(b) and b < a):
-            yield ValidationError(f"{later} must not be before {earlier}", path=[later])
+    for earlier, later in date_order_failures(value, instance):
+        yield ValidationError(f"{later} must not be before {earlier}", path=[later])
 
 
 KEYWORDS = {"x-date-order": date_order}

@@ -22,6 +22,7 @@ from ..limits import MAX_FIELDS_BYTES, MAX_SCHEMA_BYTES
 from ..vocab import KEY_ROLES, Role
 from . import fastschema, identifiers
 from .access import OTHER_REGION_AGENCY
+from .document import DocumentRules, parse_document_rules
 
 _TYPE_ID_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._")
 _CODE_RE = re.compile(r"[0-9A-Z]{1,24}")
@@ -45,8 +46,8 @@ def check_type_id(type_id: str) -> str:
 class TypeSchema:
     """A parsed certificate-type schema with its compiled validator."""
 
-    __slots__ = ("id", "version", "name", "schema_text", "schema", "disclosure", "type_code", "_validator",
-                 "_fast", "_bytes_fields", "_display_ids", "_views")
+    __slots__ = ("id", "version", "name", "schema_text", "schema", "disclosure", "type_code", "document",
+                 "_validator", "_fast", "_bytes_fields", "_display_ids", "_views", "_identify_views", "_date_order")
 
     def __init__(self, type_id: str, version: int, name: str, schema_text: str,
                  disclosure: Mapping[str, list[str]]):
@@ -57,6 +58,10 @@ class TypeSchema:
         self.schema = parse_schema(schema_text)
         self.disclosure = {role: list(fields) for role, fields in disclosure.items()}
         self._views = _disclosure_views(self.disclosure)
+        self.document: DocumentRules = parse_document_rules(self.schema)
+        """The document's own validity, secondary dates and field agreement (``x-validity`` ...)."""
+        self._identify_views = _identify_views(parse_identify(self.schema), self.disclosure, self._views)
+        self._date_order = tuple(tuple(pair) for pair in self.schema.get("x-date-order", ()))
         code = self.schema.get("x-ecert-type-code")
         self.type_code = code if isinstance(code, str) and _CODE_RE.fullmatch(code) else \
             re.sub("[^0-9A-Z]", "", type_id.upper())[:24]
@@ -68,10 +73,18 @@ class TypeSchema:
         self._display_ids: dict[str, Callable[[str], str]] = {}
 
     def validate(self, fields: Mapping[str, Any]) -> None:
-        """Raise :class:`RuleViolation` naming the first failing field."""
+        """Raise :class:`RuleViolation` naming the first failing field (``SCHEMA_INVALID``); when
+        only an ``x-date-order`` pair fails, ``FIELDS_INCONSISTENT`` naming both its fields.
+        (Issuance; verification asks :meth:`is_valid`, where a wrong order is SCHEMA_INVALID.)"""
         if self.is_valid(fields):
             return
-        best = jsonschema.exceptions.best_match(self._validator.iter_errors(fields))
+        errors = list(self._validator.iter_errors(fields))
+        own = [e for e in errors if e.validator != "x-date-order"]
+        if not own:
+            for earlier, later in identifiers.date_order_failures(self._date_order, fields):
+                raise RuleViolation(f"fields {earlier} and {later} disagree: {later} must not be before {earlier}",
+                                    code="FIELDS_INCONSISTENT", fields=(earlier, later))
+        best = jsonschema.exceptions.best_match(own or errors)
         path = ".".join(str(p) for p in best.absolute_path)
         if not path and best.validator == "required":
             missing = [f for f in best.validator_value if f not in fields]
@@ -79,7 +92,8 @@ class TypeSchema:
         if not path and best.validator == "additionalProperties":
             extra = [f for f in fields if f not in self.schema.get("properties", {})]
             path = extra[0] if extra else ""
-        raise RuleViolation(f"field {path or '(root)'}: {best.message}", code="SCHEMA_INVALID", field=path or None)
+        raise RuleViolation(f"field {path[:64] or '(root)'}: {_without_value(best)}", code="SCHEMA_INVALID",
+                            field=path or None)
 
     @property
     def bytes_fields(self) -> frozenset[str]:
@@ -114,6 +128,14 @@ class TypeSchema:
         allowed = self._views.get(role, ())
         return {k: fields[k] for k in allowed if k in fields}
 
+    def identified(self, role: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """The fields ``role`` is shown of a credential that is authentic but not current (revoked,
+        suspended, expired, not yet valid, not accepted for the purpose): the type's ``x-identify``
+        list for the role (always within what the role may see), so the operator knows who
+        presented it. ``role`` as for :meth:`disclosed`."""
+        allowed = self._identify_views.get(role, ())
+        return {k: fields[k] for k in allowed if k in fields}
+
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "version": self.version, "name": self.name,
                 "schema": self.schema, "disclosure": self.disclosure}
@@ -127,6 +149,89 @@ def _disclosure_views(disclosure: Mapping[str, list[str]]) -> dict[str, tuple[st
     if isinstance(named, list) and len(named) == 1 and named[0] in OTHER_REGION_ROLES:
         views[OTHER_REGION_AGENCY] = views.get(named[0], ())
     return views
+
+
+def _short(value: Any) -> str:
+    text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+_LIMITS = {"maxLength": "must be at most {} characters long", "minLength": "must be at least {} characters long",
+           "maximum": "must be at most {}", "minimum": "must be at least {}",
+           "exclusiveMaximum": "must be less than {}", "exclusiveMinimum": "must be more than {}",
+           "pattern": "must match {}", "format": "is not a valid {}", "enum": "must be one of {}",
+           "const": "must be {}", "type": "must be of type {}"}
+
+
+def _without_value(err: jsonschema.exceptions.ValidationError) -> str:
+    """What a schema error says, in the schema's terms only: jsonschema's own messages quote the
+    value (a citizen identity number, a name), which must not reach a response or a log."""
+    if err.validator == "required":
+        return "is required"
+    if err.validator == "additionalProperties":
+        return "is not a field of this type"
+    if err.validator == "x-date-order":
+        return err.message  # names two fields, no value
+    if err.validator in ("anyOf", "oneOf"):
+        return "matches none of the forms the type allows"
+    template = _LIMITS.get(str(err.validator))
+    if template is None:
+        return f"does not satisfy {err.validator}"
+    return template.format(_short(err.validator_value))
+
+
+def _identify_views(identify: Mapping[str, tuple[str, ...]], disclosure: Mapping[str, list[str]],
+                    views: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """Entry (role, or OTHER_REGION_AGENCY) to the identifying fields it is shown: the role's
+    ``x-identify`` list, never beyond its disclosure; the other-region entry gets the named role's."""
+    out = {role: tuple(f for f in names if f in views.get(role, ())) for role, names in identify.items()}
+    named = disclosure.get(OTHER_REGION_AGENCY)
+    if OTHER_REGION_AGENCY in views and isinstance(named, list) and named:
+        out[OTHER_REGION_AGENCY] = tuple(f for f in out.get(named[0], ()) if f in views[OTHER_REGION_AGENCY])
+    return out
+
+
+def parse_identify(schema: dict) -> dict[str, tuple[str, ...]]:
+    """The schema's ``x-identify``: ``{role: [field, ...]}``, the fields each role is shown when a
+    credential is authentic but not current. Roles absent are shown nothing; an agency of another
+    region is shown the list of the role the disclosure names for it. InvalidRequest
+    ``SCHEMA_MALFORMED`` on an unknown role or field."""
+    identify = schema.get("x-identify", {})
+    if not isinstance(identify, dict):
+        raise InvalidRequest("schema x-identify must map roles to field lists", code="SCHEMA_MALFORMED",
+                             field="schema")
+    props = schema.get("properties", {})
+    out = {}
+    for role, names in identify.items():
+        if role not in KEY_ROLES:
+            shown = f"{role!r}" if len(role) <= 64 else "(a long name)"
+            raise InvalidRequest(f"schema x-identify names unknown role {shown} (an agency of another region "
+                                 f"is shown the list of the role named by {OTHER_REGION_AGENCY})",
+                                 code="SCHEMA_MALFORMED", field="schema")
+        if not isinstance(names, list) or not all(isinstance(f, str) for f in names):
+            raise InvalidRequest(f"schema x-identify for {role} must be a list of field names",
+                                 code="SCHEMA_MALFORMED", field="schema")
+        unknown = [f for f in names if f not in props]
+        if unknown:
+            raise InvalidRequest(f"schema x-identify for {role} names unknown field {unknown[0][:64]!r}",
+                                 code="SCHEMA_MALFORMED", field="schema")
+        if len(set(names)) != len(names):
+            raise InvalidRequest(f"schema x-identify for {role} names a field twice", code="SCHEMA_MALFORMED",
+                                 field="schema")
+        out[role] = tuple(names)
+    return out
+
+
+def check_identify(schema: dict, disclosure: Mapping[str, list[str]]) -> dict[str, tuple[str, ...]]:
+    """:func:`parse_identify`, and each role's list within that role's disclosure (a role is never
+    shown of a credential that is not current what it would not see of a valid one)."""
+    identify = parse_identify(schema)
+    for role, names in identify.items():
+        beyond = [f for f in names if f not in disclosure.get(role, ())]
+        if beyond:
+            raise InvalidRequest(f"schema x-identify for {role} names field {beyond[0]!r}, which the disclosure "
+                                 f"does not let {role} see", code="SCHEMA_MALFORMED", field="schema")
+    return identify
 
 
 def pick_type(types: Mapping[tuple[str, int], TypeSchema], type_id: str, version: int = 0) -> TypeSchema | None:

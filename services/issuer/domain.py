@@ -34,6 +34,7 @@ from ecert.rules.access import (
     require_record,
     require_role,
 )
+from ecert.rules.document import china_day
 from ecert.rules.requests import check_request_id, check_valid_days
 from ecert.rules.schema import TypeSchema, parse_fields_json, pick_type
 from ecert.runtime.refresh import Refreshed
@@ -73,7 +74,9 @@ class RegistryPort(Protocol):
 
 class Resolution(NamedTuple):
     """The answer to a presentation token: the outcome, the credential's record and the fields
-    the caller may see (none unless VALID; an agency of another region: the type's choice)."""
+    the caller is shown: VALID, those it may see (an agency of another region: the type's
+    choice); REVOKED, SUSPENDED, EXPIRED or NOT_YET_VALID, the type's identifying fields for it
+    (``x-identify``, so the operator knows who presented it); TOKEN_ALREADY_USED, none."""
 
     outcome: Outcome
     record: dict
@@ -142,7 +145,12 @@ class Issuer:
     async def issue(self, p: Principal, type_id: str, version: int, fields_json: str, valid_days: int,
                     request_id: str) -> dict:
         """Issue a credential (``version`` 0: the newest; ``valid_days`` 0: the default). The same
-        ``request_id`` again answers the first credential; with another request, 409."""
+        ``request_id`` again answers the first credential; with another request, 409.
+
+        The fields must satisfy the type's schema (422 ``SCHEMA_INVALID``), agree with each other
+        (``FIELDS_INCONSISTENT`` naming both) and describe a document inside its own validity today
+        in China time (``DOCUMENT_EXPIRED`` / ``DOCUMENT_NOT_YET_VALID`` naming the field); the
+        credential's ``exp`` is at most the end of the document's last valid day (China time)."""
         require_issuer(p, self.region)
         check_request_id(request_id)
         valid_days = check_valid_days(valid_days or self.default_valid_days)
@@ -157,10 +165,13 @@ class Issuer:
         ts = await self.type_schema(type_id, version)
         ts.validate(fields)
         now = self.now()
+        document_end = ts.document.check_issuance(fields, now)
         cti = credential.new_cti()
         cred_id = credential.cti_to_id(cti)
         idx = await self.store.next_status_index(self.region)
         exp = now + valid_days * 86400
+        if document_end is not None and document_end < exp:
+            exp = document_end
         uri = status_uri(self.region)
         qr_text = credential.issue(self.key, iss=self.region, iat=now, exp=exp, cti=cti, type_id=ts.id,
                                    type_version=ts.version, fields=ts.to_cbor(fields), status_uri=uri, status_idx=idx)
@@ -246,13 +257,27 @@ class Issuer:
         doc = await self.store.get_credential(credential.cti_to_id(credential_cti))
         if doc is None or doc["region"] != self.region:
             raise NotFound("no such credential")
-        if not await self.store.mark_token_used(token_cti.hex(), self.now()):
+        now = self.now()
+        if not await self.store.mark_token_used(token_cti.hex(), now):
             return Resolution(Outcome.TOKEN_ALREADY_USED, doc, {})
+        role = disclosure_role(p, self.region)
         if doc["status"] == CredentialStatus.REVOKED:
-            return Resolution(Outcome.REVOKED, doc, {})
+            return await self._not_current(Outcome.REVOKED, doc, role)
         if doc["status"] == CredentialStatus.SUSPENDED:
-            return Resolution(Outcome.SUSPENDED, doc, {})
-        if self.now() >= doc["expires_at"]:
-            return Resolution(Outcome.EXPIRED, doc, {})
+            return await self._not_current(Outcome.SUSPENDED, doc, role)
+        if now >= doc["expires_at"]:
+            return await self._not_current(Outcome.EXPIRED, doc, role)
         ts = await self.type_schema(doc["type"], doc["version"])
-        return Resolution(Outcome.VALID, doc, ts.disclosed(disclosure_role(p, self.region), doc["fields"]))
+        outside = ts.document.check(doc["fields"], china_day(now))  # a record issued before the check
+        if outside is not None:
+            return Resolution(outside[0], doc, ts.identified(role, doc["fields"]))
+        return Resolution(Outcome.VALID, doc, ts.disclosed(role, doc["fields"]))
+
+    async def _not_current(self, outcome: Outcome, doc: dict, role: str) -> Resolution:
+        """An authentic credential that is not current: who it names, as the type lets ``role``
+        see (nothing when the type cannot be had: the outcome matters more than the name)."""
+        try:
+            ts = await self.type_schema(doc["type"], doc["version"])
+        except (RuleViolation, Unavailable):
+            return Resolution(outcome, doc, {})
+        return Resolution(outcome, doc, ts.identified(role, doc["fields"]))
