@@ -30,6 +30,8 @@ MAX_EPOCH = 2**40
 """Epoch seconds accepted for a key's ``nbf``/``exp``: far beyond any key's life, inside int64."""
 MAX_API_KEY = 128
 """Characters of an API key."""
+MAX_RULE_ITEMS = 1000
+"""Certificate types one purpose accepts, or regions one region recognises (one recognition rule)."""
 
 MAX_BODY = 1024 * 1024
 """Bytes of a JSON request body (the default of ``ECERT_MAX_BODY``)."""

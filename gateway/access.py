@@ -75,6 +75,11 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/certificate-types"): ADMIN,
     ("GET", "/v1/trust-list"): ANY,
     ("GET", "/v1/trust-list.cbor"): ANY,
+    # recognition rules
+    ("GET", "/v1/recognition-rules"): ANY,
+    ("PUT", "/v1/recognition-rules/purposes/{purpose}"): ADMIN,
+    ("PUT", "/v1/recognition-rules/regions/{region}"): ADMIN,
+    ("GET", "/v1/purposes"): Rule(note="those of the caller's role"),
     # credentials
     ("POST", "/v1/credentials"): Rule(_listed(ISSUE_ROLES), region=BODY),
     ("GET", "/v1/credentials/{id}"): RECORDS,

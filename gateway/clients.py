@@ -45,8 +45,9 @@ BULK_TIMEOUT = 30.0
 DIRECTORY_TTL = 10.0
 """Seconds the directory of regions is used before it is asked again."""
 REGISTRY_TTL = 1.0
-"""Seconds a copy of the regions, the types or the trust list is served before the registry is
-asked again (at once after a change made through this gateway: :meth:`Backends.registry_changed`)."""
+"""Seconds a copy of the regions, the types, the trust list or the recognition rules is served before
+the registry is asked again (at once after a change made through this gateway:
+:meth:`Backends.registry_changed`)."""
 REGISTRY_RETRY = 3.0
 """Seconds before the registry is asked again after it could not be reached (meanwhile: the copy)."""
 REGISTRY = "the registry"
@@ -109,6 +110,9 @@ class Backends:
                 registry_pb2.ListCertificateTypesRequest(principal=service_principal_pb()), timeout=self.timeout))
         self.trust_list: Refreshed[registry_pb2.TrustList] = self._copy(
             "trust list", lambda: self.registry.GetTrustList(registry_pb2.GetTrustListRequest(), timeout=self.timeout))
+        self.rules: Refreshed[registry_pb2.RecognitionRules] = self._copy(
+            "recognition rules", lambda: self.registry.GetRecognitionRules(
+                registry_pb2.GetRecognitionRulesRequest(principal=service_principal_pb()), timeout=self.timeout))
 
     def configure(self, timeout: float, bulk_timeout: float) -> None:
         """The deadlines (seconds) of every call from now on (before the first call: the streams')."""
@@ -122,7 +126,7 @@ class Backends:
 
     def registry_changed(self) -> None:
         """A change was made through this gateway: the next read of a copy asks the registry."""
-        for copy in (self.regions, self.types, self.trust_list):
+        for copy in (self.regions, self.types, self.trust_list, self.rules):
             copy.expire()
 
     async def ask(self, backend: str, rpc: Awaitable[T], *, code: str | None = None) -> T:

@@ -14,10 +14,11 @@ from ecert.limits import (
     MAX_IMAGE_PIXELS,
     MAX_PURPOSE,
     MAX_REQUEST_ID,
+    MAX_RULE_ITEMS,
     MAX_VALID_DAYS,
     MULTIPART_OVERHEAD,
 )
-from ecert.vocab import CredentialStatus, KeyStatus, StatusAction
+from ecert.vocab import CredentialStatus, KeyStatus, Purpose, StatusAction
 
 from .access import TABLE, roles_text
 
@@ -66,11 +67,21 @@ def _op(summary: str, route: tuple[str, str], *, ok: tuple[int, dict | None] = (
     return op
 
 
+def _described(op: dict, text: str) -> dict:
+    """``op`` with ``text`` said after who may call it."""
+    op["description"] += " " + text
+    return op
+
+
 def _path_param(name: str, description: str) -> dict:
     return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}, "description": description}
 
 
 _ID = _path_param("id", "credential id (unpadded base32 of the cti)")
+_PURPOSE = {**_path_param("purpose", "what a verification is for"), "schema": {"enum": [p.value for p in Purpose]}}
+_RULE_REGION = _path_param("region", "a caller's region, ISO 3166-2 (e.g. CN-SH), or `*` for callers bound to "
+                                     "no region")
+_TEXTS = {"type": "array", "maxItems": MAX_RULE_ITEMS, "items": {"type": "string"}}
 _CODE = _path_param("code", "region, ISO 3166-2 (e.g. CN-ZJ)")
 _TIME = {"type": ["string", "null"], "format": "date-time"}
 
@@ -87,6 +98,17 @@ SCHEMAS = {
         "id": {"type": "string"}, "version": {"type": "integer"}, "name": {"type": "string"},
         "schema": {"type": "object", "description": "JSON Schema draft 2020-12"},
         "disclosure": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}}},
+    "RecognitionRules": {
+        "type": "object", "required": ["purposes", "recognition", "trust_list_version"],
+        "description": "The rules the trust list carries (its `rules` member): for each purpose the certificate "
+                       "type ids it accepts (a purpose absent accepts nothing), for each caller region (`*`: "
+                       "callers bound to no region) the regions whose credentials it recognises (a region absent "
+                       "recognises none). A credential outside them verifies as `NOT_ACCEPTED_FOR_PURPOSE`.",
+        "properties": {
+            "purposes": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+            "recognition": {"type": "object",
+                            "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+            "trust_list_version": {"type": "integer", "description": "the trust list that carries these rules"}}},
     "IssueRequest": {"type": "object", "required": ["region", "type", "fields"], "properties": {
         "region": {"type": "string"}, "type": {"type": "string"}, "version": {"type": "integer"},
         "fields": {"type": "object"}, "valid_days": {"type": "integer", "minimum": 1, "maximum": MAX_VALID_DAYS},
@@ -173,6 +195,34 @@ PATHS = {
                                   ok=(200, {"type": "object"}))},
     "/v1/trust-list.cbor": {"get": _op("The signed trust list (COSE_Sign1)", ("GET", "/v1/trust-list.cbor"), content={
         "content": {"application/cose": {"schema": {"type": "string", "contentMediaType": "application/cose"}}}})},
+    "/v1/recognition-rules": {"get": _described(_op(
+        "The recognition rules", ("GET", "/v1/recognition-rules"), ok=(200, _ref("RecognitionRules"))),
+        "Which certificate types each purpose accepts and whose credentials each region recognises, as the "
+        "current trust list carries them.")},
+    "/v1/recognition-rules/purposes/{purpose}": {"put": _described(_op(
+        "Set the certificate types a purpose accepts", ("PUT", "/v1/recognition-rules/purposes/{purpose}"),
+        params=[_PURPOSE], body={"type": "object", "required": ["types"], "properties": {"types": _TEXTS}},
+        ok=(200, _ref("RecognitionRules"))),
+        "Exactly these from now on (an empty list: none). Each change publishes a new trust-list version; the "
+        "same list again publishes none. An unknown purpose is 400 `PURPOSE_UNKNOWN`; a type of which no version "
+        "is published, 422 `TYPE_UNKNOWN`.")},
+    "/v1/recognition-rules/regions/{region}": {"put": _described(_op(
+        "Set whose credentials a region's callers recognise", ("PUT", "/v1/recognition-rules/regions/{region}"),
+        params=[_RULE_REGION], body={"type": "object", "required": ["recognises"],
+                                     "properties": {"recognises": _TEXTS}},
+        ok=(200, _ref("RecognitionRules"))),
+        "Exactly these regions' credentials from now on (an empty list: none). Each change publishes a new "
+        "trust-list version; the same list again publishes none. A region that does not exist is "
+        "`REGION_UNKNOWN`: 404 for the path's, 422 for one in the list.")},
+    "/v1/purposes": {"get": _described(_op(
+        "The purposes the caller may verify for", ("GET", "/v1/purposes"), ok=(200, {
+            "type": "object", "required": ["purposes"], "properties": {"purposes": {"type": "array", "items": {
+                "type": "object", "required": ["id", "name", "default"], "properties": {
+                    "id": {"enum": [p.value for p in Purpose]},
+                    "name": {"type": "string", "description": "中文 / English"},
+                    "default": {"type": "boolean", "description": "the one a verification naming none is for"}}}}}})),
+        "A verification's `purpose` is one of these (another is 403 `PURPOSE_NOT_ALLOWED`, an unknown one 400 "
+        "`PURPOSE_UNKNOWN`).")},
     "/v1/credentials": {"post": _op("Issue a credential", ("POST", "/v1/credentials"),
                                     ok=(201, _ref("Credential")), body=_ref("IssueRequest"))},
     "/v1/credentials/{id}": {"get": _op("A credential record", ("GET", "/v1/credentials/{id}"), params=[_ID],

@@ -19,7 +19,7 @@ import pytest
 from ecert import cli
 from ecert.rules.access import hash_key
 from ecert.store import open_store
-from testkit.samples import driving_licence
+from testkit.samples import SAMPLES, driving_licence
 
 
 async def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
@@ -132,22 +132,33 @@ async def issue(capsys, url, key, fields_file, *extra) -> tuple[str, str]:
     return qr_text, out
 
 
-async def test_issue_then_verify(capsys, url, keys, fields_file):
+async def test_issue_then_verify(capsys, url, keys, fields_file, tmp_path):
     qr_text, out = await issue(capsys, url, keys["agency_zj"], fields_file, "--valid-days", "30")
     assert "id:" in out and "status:" in out and "valid" in out
     assert "█" in out  # the QR drawn in the terminal
 
-    rc, out, err = await run_cli(capsys, "verify", qr_text, "--url", url, "--key", keys["hotel"],
-                                 "--purpose", "hotel check-in")
+    rc, out, err = await run_cli(capsys, "verify", qr_text, "--url", url, "--key", keys["police"],
+                                 "--purpose", "roadside_driver_check")
     assert rc == 0, err
-    assert "VALID" in out and "王小明" in out and "cn.driving_licence" in out
-    assert "浙江省杭州市西湖区" not in out  # a hotel does not see the address
+    assert "VALID" in out and "王小明" in out and "cn.driving_licence" in out and "C1" in out
 
     rc, out, err = await run_cli(capsys, "verify", qr_text, "--json", "--url", url, "--key", keys["police"])
     assert rc == 0, err
     answer = json.loads(out)
     assert answer["result"] == "VALID" and answer["credential"]["region"] == "CN-ZJ"
     assert answer["fields"]["licence_class"] == "C1"
+
+    resident = tmp_path / "resident.json"
+    resident.write_text(json.dumps(SAMPLES["cn.resident_id"], ensure_ascii=False), encoding="utf-8")
+    rc, out, err = await run_cli(capsys, "issue", "--region", "CN-ZJ", "--type", "cn.resident_id", "--no-qr",
+                                 "--fields", str(resident), "--url", url, "--key", keys["agency_zj"])
+    assert rc == 0, err
+    id_card = next(line for line in out.splitlines() if line.startswith("EC1:"))
+    rc, out, err = await run_cli(capsys, "verify", id_card, "--url", url, "--key", keys["hotel"],
+                                 "--purpose", "hotel_check_in")
+    assert rc == 0, err
+    assert "VALID" in out and "张三" in out and "cn.resident_id" in out
+    assert "上海市公安局徐汇分局" not in out  # a hotel does not see the issuing authority
 
 
 async def test_issue_without_qr_and_idempotent_request_id(capsys, url, keys, fields_file):
@@ -169,10 +180,10 @@ async def test_verify_reads_file_and_stdin(capsys, url, keys, fields_file, tmp_p
     qr_text, _ = await issue(capsys, url, keys["agency_zj"], fields_file, "--no-qr")
     qr_file = tmp_path / "qr.txt"
     qr_file.write_text(qr_text + "\n")
-    rc, out, err = await run_cli(capsys, "verify", "--file", str(qr_file), "--url", url, "--key", keys["hotel"])
+    rc, out, err = await run_cli(capsys, "verify", "--file", str(qr_file), "--url", url, "--key", keys["police"])
     assert rc == 0 and "VALID" in out, err
     monkeypatch.setattr(sys, "stdin", io.StringIO(qr_text + "\n"))
-    rc, out, err = await run_cli(capsys, "verify", "-", "--url", url, "--key", keys["hotel"])
+    rc, out, err = await run_cli(capsys, "verify", "-", "--url", url, "--key", keys["police"])
     assert rc == 0 and "VALID" in out, err
 
 
@@ -217,6 +228,60 @@ async def test_type_publish(capsys, url, keys, tmp_path):
     rc, out, err = await run_cli(capsys, "type", "publish", str(bad), "--url", url, "--key", keys["admin"])
     assert rc == 2 and "not valid JSON" in err
     rc, out, err = await run_cli(capsys, "type", "publish", str(good), "--url", url, "--key", keys["hotel"])
+    assert rc == 1 and "FORBIDDEN:" in err
+
+
+async def test_rules_show_and_change_through_the_gateway(capsys, url, keys):
+    rc, out, err = await run_cli(capsys, "rules", "show", "--url", url, "--key", keys["hotel"])
+    assert rc == 0, err
+    assert "recognition rules of trust list v" in out
+    assert "hotel_check_in" in out and "cn.residence_permit, cn.resident_id" in out
+    assert any(line.split()[:1] == ["*"] and "CN-AH, CN-JS, CN-SH, CN-ZJ" in line for line in out.splitlines())
+    rc, out, err = await run_cli(capsys, "rules", "show", "--json", "--url", url, "--key", keys["hotel"])
+    before = json.loads(out)
+    assert before["purposes"]["business_check"] == ["cn.business_licence"]
+
+    admin = ("--url", url, "--key", keys["admin"])
+    try:
+        rc, out, err = await run_cli(capsys, "rules", "set-types", "business_check", "cn.business_licence",
+                                     "cn.resident_id", *admin)
+        assert rc == 0, err
+        assert out.strip() == (f"business_check accepts cn.business_licence, cn.resident_id "
+                               f"(trust list v{before['trust_list_version'] + 1})")
+        rc, out, err = await run_cli(capsys, "rules", "set-recognition", "*", "CN-SH", "CN-ZJ", *admin)
+        assert rc == 0, err
+        assert out.strip() == (f"callers bound to no region recognise credentials of CN-SH, CN-ZJ "
+                               f"(trust list v{before['trust_list_version'] + 2})")
+        rc, out, err = await run_cli(capsys, "rules", "set-types", "business_check", "--none", *admin)
+        assert rc == 0 and out.startswith("business_check accepts nothing"), err
+        rc, out, err = await run_cli(capsys, "rules", "show", "--json", "--url", url, "--key", keys["police"])
+        shown = json.loads(out)
+        assert shown["purposes"]["business_check"] == [] and shown["recognition"]["*"] == ["CN-SH", "CN-ZJ"]
+        assert shown["trust_list_version"] == before["trust_list_version"] + 3
+    finally:
+        await run_cli(capsys, "rules", "set-types", "business_check", *before["purposes"]["business_check"], *admin)
+        await run_cli(capsys, "rules", "set-recognition", "*", *before["recognition"]["*"], *admin)
+    rc, out, err = await run_cli(capsys, "rules", "show", "--json", "--url", url, "--key", keys["hotel"])
+    after = json.loads(out)
+    assert {k: after[k] for k in ("purposes", "recognition")} == {k: before[k] for k in ("purposes", "recognition")}
+
+
+@pytest.mark.parametrize("argv, status, message", [
+    (["set-types", "sightseeing", "cn.resident_id"], 1, "PURPOSE_UNKNOWN:"),
+    (["set-types", "general", "cn.passport"], 1, "TYPE_UNKNOWN:"),
+    (["set-recognition", "CN-QH", "CN-SH"], 1, "REGION_UNKNOWN:"),
+    (["set-recognition", "CN-SH", "CN-QH"], 1, "REGION_UNKNOWN:"),
+    (["set-types", "general"], 2, "--none"),
+    (["set-types", "general", "cn.resident_id", "--none"], 2, "not both"),
+])
+async def test_rule_changes_that_are_refused_say_why(capsys, url, keys, argv, status, message):
+    rc, out, err = await run_cli(capsys, "rules", *argv, "--url", url, "--key", keys["admin"])
+    assert rc == status and message in err and out == ""
+
+
+async def test_only_an_admin_changes_the_rules(capsys, url, keys):
+    rc, out, err = await run_cli(capsys, "rules", "set-recognition", "*", "--none", "--url", url,
+                                 "--key", keys["agency_zj"])
     assert rc == 1 and "FORBIDDEN:" in err
 
 

@@ -140,6 +140,37 @@ def test_trust_list_checks_root_and_kids():
         TrustList.from_signed(_trust(root, key, now, kid=b"12345678"), root.public)
 
 
+def test_the_rules_member_is_read_by_the_wire_format_and_malformed_rules_refuse_the_list():
+    root, key, now = SigningKey.generate(), SigningKey.generate(), int(time.time())
+    base = {"v": 3, "iat": now, "exp": now + 60, "regions": [], "types": []}
+    wire = trustlist.TrustList.from_signed(trustlist.sign(root, base), root.public)
+    assert wire.rules is None  # a list from before there were rules
+    rules = {"purposes": {"hotel_check_in": ["cn.resident_id"], "general": []}, "recognition": {"*": ["CN-ZJ"]},
+             "later": "a member a newer registry adds"}
+    wire = trustlist.TrustList.from_signed(trustlist.sign(root, {**base, "rules": rules}), root.public)
+    assert wire.rules == trustlist.RulesEntry({"hotel_check_in": frozenset({"cn.resident_id"}), "general": frozenset()},
+                                              {"*": frozenset({"CN-ZJ"})})
+    for bad in (None, [], {"purposes": {}}, {"recognition": {}}, {"purposes": [], "recognition": {}},
+                {"purposes": {"general": "cn.x"}, "recognition": {}},
+                {"purposes": {"general": [b"cn.x"]}, "recognition": {}},
+                {"purposes": {"general": ["cn.x", "cn.x"]}, "recognition": {}},
+                {"purposes": {}, "recognition": {"": ["CN-ZJ"]}},
+                {"purposes": {}, "recognition": {"CN-SH": [7]}}):
+        with pytest.raises(trustlist.TrustListError):
+            TrustList.from_signed(trustlist.sign(root, {**base, "rules": bad}), root.public)
+
+
+def test_build_payload_writes_the_rules_sorted_and_only_when_given():
+    common = {"version": 1, "iat": 0, "exp": 60, "regions": [], "keys": [], "types": []}
+    assert "rules" not in trustlist.build_payload(**common)
+    payload = trustlist.build_payload(**common, rules={
+        "purposes": {"general": ["cn.b", "cn.a", "cn.a"], "business_check": []},
+        "recognition": {"CN-ZJ": ["CN-ZJ", "CN-SH"], "*": ["CN-SH"]}})
+    assert payload["rules"] == {"purposes": {"business_check": [], "general": ["cn.a", "cn.b"]},
+                                "recognition": {"*": ["CN-SH"], "CN-ZJ": ["CN-SH", "CN-ZJ"]}}
+    assert list(payload["rules"]["recognition"]) == ["*", "CN-ZJ"]
+
+
 def test_status_list_signed_by_its_region_only():
     root, key, other, now = SigningKey.generate(), SigningKey.generate(), SigningKey.generate(), int(time.time())
     tl = TrustList.from_signed(_trust(root, key, now), root.public)

@@ -63,7 +63,7 @@ def test_the_table_covers_every_route_and_nothing_else(app):
     assert registered == set(access.TABLE)
     for route in app.router.routes():  # each route has its rule; a HEAD route has its GET's
         assert app[ACCESS][route] is access.TABLE[access.route_key(route)]
-    assert {r.method for r in app.router.routes()} == {"GET", "HEAD", "POST"}
+    assert {r.method for r in app.router.routes()} == {"GET", "HEAD", "POST", "PUT"}
 
 
 def test_a_route_without_a_rule_or_a_rule_without_a_route_stops_the_app(suite, monkeypatch):
@@ -110,12 +110,15 @@ def test_the_roles_text_says_who_and_for_which_region():
     assert access.roles_text(t["POST", "/v1/credentials"]) == "agency of the region, admin"
     assert access.roles_text(t["GET", "/v1/credentials/{id}"]) == "issuing agency, admin"
     assert access.roles_text(t["POST", "/v1/verifications"]) == "hotel, traffic_police, integrator, agency, admin"
+    assert access.roles_text(t["GET", "/v1/recognition-rules"]) == "any"
+    assert access.roles_text(t["PUT", "/v1/recognition-rules/regions/{region}"]) == "admin"
+    assert access.roles_text(t["GET", "/v1/purposes"]) == "any (those of the caller's role)"
 
 
 # -- the checks ----------------------------------------------------------------------------------
 
 _PATH_VALUES = {"{code}": "CN-SH", "{kid}": "0123456789abcdef", "{id}": "A" * 26, "{kind}": "png",
-                "{action}": "revoke"}
+                "{action}": "revoke", "{purpose}": "hotel_check_in", "{region}": "CN-SH"}
 
 
 def _path(template: str) -> str:
@@ -133,6 +136,8 @@ def _body(path: str, region: str = "CN-SH") -> dict | None:
         "/v1/credentials": {"region": region, "type": "cn.driving_licence", "fields": {}},
         "/v1/verifications": {"payload": "EC1:X"},
         "/v1/verifications:batch": {"payloads": ["EC1:X"]},
+        "/v1/recognition-rules/purposes/{purpose}": {"types": ["cn.resident_id"]},
+        "/v1/recognition-rules/regions/{region}": {"recognises": ["CN-SH"]},
     }.get(path)
 
 

@@ -9,13 +9,14 @@ import pytest
 import pytest_asyncio
 
 from ecert.clock import FixedClock
-from ecert.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
+from ecert.errors import Conflict, InvalidRequest, NotFound, PermissionDenied, RuleViolation
 from ecert.format.keys import SigningKey
-from ecert.limits import MAX_NAME, MAX_SPKI
+from ecert.limits import MAX_NAME, MAX_RULE_ITEMS, MAX_SPKI
+from ecert.rules.acceptance import default_rules
 from ecert.rules.access import Principal, service_principal
 from ecert.rules.trust import TrustList
 from ecert.store import default_uri, open_store
-from ecert.vocab import KeyStatus
+from ecert.vocab import KeyStatus, Purpose
 from services.registry.domain import DEFAULT_KEY_YEARS, Registry
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -37,8 +38,24 @@ async def registry(tmp_path):
     await store.close()
 
 
+@pytest_asyncio.fixture
+async def seeded(tmp_path):
+    """A registry seeded as a first start seeds it: the four regions, the catalogue, the agreement."""
+    store = await open_store(default_uri(tmp_path))
+    r = Registry(store, SigningKey.generate(), ttl=TTL, now=FixedClock(T0))
+    await r.seed()
+    await r.publish()
+    yield r
+    await store.close()
+
+
 async def _version(r: Registry) -> int:
     return (await r.current()).version
+
+
+def _signed(r: Registry) -> TrustList:
+    assert r._current is not None
+    return TrustList.from_signed(r._current.signed, r.root.public)
 
 
 async def test_a_key_without_exp_lives_the_default_years_from_now(registry):
@@ -174,6 +191,107 @@ async def test_types_are_published_by_admins(registry):
     with pytest.raises(Conflict):  # versions are immutable
         await registry.publish_type(ADMIN, "cn.test_type", 1, "Other", schema, "{}")
     assert [(t["id"], t["version"]) for t in await registry.types()] == [("cn.test_type", 1)]
+
+
+# -- recognition rules ---------------------------------------------------------------------------
+
+async def test_the_agreement_is_seeded_signed_and_kept_once_changed(seeded, tmp_path):
+    tl = _signed(seeded)
+    assert tl.rules is not None and tl.acceptance == default_rules()
+    assert (await seeded.rules()).rules == default_rules()
+    assert len(await seeded.store.list_rules()) == len(Purpose) + 5  # each purpose; the four regions and "*"
+    await seeded.set_purpose_types(ADMIN, "hotel_check_in", ["cn.resident_id"])
+    await seeded.seed()  # a registry starting again over a store that has rules keeps them
+    after = await seeded.publish()
+    assert after.rules.accepts("hotel_check_in") == {"cn.resident_id"}
+    assert _signed(seeded).acceptance.accepts("hotel_check_in") == {"cn.resident_id"}
+
+
+async def test_a_store_without_rules_publishes_the_agreement_and_a_first_change_starts_from_it(registry):
+    assert await registry.store.list_rules() == []
+    assert _signed(registry).acceptance == default_rules()
+    await registry.set_recognition(ADMIN, "CN-SH", ["CN-SH"])
+    rules = _signed(registry).acceptance
+    assert rules.recognises("CN-SH") == {"CN-SH"}
+    assert rules == default_rules().with_recognition("CN-SH", ["CN-SH"])
+
+
+async def test_a_region_outside_the_agreement_is_recognised_once_an_admin_adds_it(seeded):
+    await seeded.create_region(ADMIN, "CN-FJ", "福建省 / Fujian")
+    created = await seeded.current()
+    for rules in (created.rules, _signed(seeded).acceptance):
+        assert rules.refusal("general", "cn.resident_id", "CN-SH", "CN-FJ") == \
+            "credentials of CN-FJ are not recognised by CN-SH"
+        assert rules.refusal("hotel_check_in", "cn.resident_id", "", "CN-FJ") is not None
+        assert rules.refusal("general", "cn.resident_id", "CN-FJ", "CN-FJ") is not None  # it recognises none
+        assert rules.refusal("general", "cn.resident_id", "CN-SH", "CN-ZJ") is None
+    answer = await seeded.set_recognition(ADMIN, "CN-SH", ["CN-AH", "CN-FJ", "CN-JS", "CN-SH", "CN-ZJ"])
+    assert answer.version == created.version + 1 == await _version(seeded)
+    tl = _signed(seeded)
+    assert tl.version == answer.version and answer.rules == tl.acceptance
+    assert tl.acceptance.refusal("general", "cn.resident_id", "CN-SH", "CN-FJ") is None
+    assert tl.acceptance.refusal("general", "cn.resident_id", "", "CN-FJ") is not None  # "*" does not name it
+    answer = await seeded.set_recognition(ADMIN, "*", ["CN-FJ", "CN-ZJ"])
+    assert _signed(seeded).acceptance.recognises("*") == {"CN-FJ", "CN-ZJ"} == answer.rules.recognises("")
+    answer = await seeded.set_recognition(ADMIN, "CN-FJ", ["CN-FJ"])
+    assert _signed(seeded).acceptance.refusal("general", "cn.resident_id", "CN-FJ", "CN-FJ") is None
+
+
+async def test_every_rule_change_is_a_new_version_and_the_same_again_none(seeded):
+    v = await _version(seeded)
+    answer = await seeded.set_purpose_types(ADMIN, "hotel_check_in", ["cn.resident_id", "cn.social_security_card"])
+    assert answer.version == v + 1 and answer.rules.accepts("hotel_check_in") == {"cn.resident_id",
+                                                                                 "cn.social_security_card"}
+    again = await seeded.set_purpose_types(ADMIN, Purpose.HOTEL_CHECK_IN,
+                                           ["cn.social_security_card", "cn.resident_id", "cn.resident_id"])
+    assert again.version == v + 1 == await _version(seeded)  # the same set: nothing new
+    answer = await seeded.set_purpose_types(ADMIN, "business_check", [])
+    assert answer.version == v + 2 and answer.rules.refusal("business_check", "cn.business_licence", "", "CN-SH")
+    answer = await seeded.set_recognition(ADMIN, "CN-ZJ", ["CN-ZJ"])
+    assert answer.version == v + 3
+    assert (await seeded.set_recognition(ADMIN, "CN-ZJ", ["CN-ZJ"])).version == v + 3
+    tl = _signed(seeded)
+    assert tl.version == v + 3 and tl.acceptance.accepts("business_check") == frozenset()
+    assert tl.acceptance.recognises("CN-ZJ") == {"CN-ZJ"}
+    assert tl.acceptance.accepts("hotel_check_in") == {"cn.resident_id", "cn.social_security_card"}
+
+
+async def test_rule_changes_refuse_bad_input_by_name_and_publish_nothing(seeded):
+    v = await _version(seeded)
+    for p in (ZJ_AGENCY, Principal("hotel"), Principal("traffic_police", "CN-SH"), Principal("integrator"),
+              service_principal("CN-SH"), Principal("")):
+        with pytest.raises(PermissionDenied):
+            await seeded.set_purpose_types(p, "hotel_check_in", ["cn.resident_id"])
+        with pytest.raises(PermissionDenied):
+            await seeded.set_recognition(p, "CN-SH", ["CN-SH"])
+    for purpose in ("", "hotel", "HOTEL_CHECK_IN", "x" * 5000):
+        with pytest.raises(InvalidRequest) as err:
+            await seeded.set_purpose_types(ADMIN, purpose, ["cn.resident_id"])
+        assert (err.value.code, err.value.field) == ("PURPOSE_UNKNOWN", "purpose")
+        assert "xxxx" not in err.value.message  # what the caller sent is not echoed
+    with pytest.raises(RuleViolation) as err:
+        await seeded.set_purpose_types(ADMIN, "hotel_check_in", ["cn.resident_id", "cn.passport"])
+    assert (err.value.code, err.value.field) == ("TYPE_UNKNOWN", "types") and "cn.passport" in err.value.message
+    for types in (["Not A Type"], [7], ["cn.resident_id"] * (MAX_RULE_ITEMS + 1)):
+        with pytest.raises(InvalidRequest) as err:
+            await seeded.set_purpose_types(ADMIN, "hotel_check_in", types)
+        assert err.value.field == "types"
+    with pytest.raises(NotFound) as err:
+        await seeded.set_recognition(ADMIN, "CN-FJ", ["CN-SH"])
+    assert (err.value.code, err.value.field) == ("REGION_UNKNOWN", "region") and "CN-FJ" in err.value.message
+    with pytest.raises(RuleViolation) as err:
+        await seeded.set_recognition(ADMIN, "CN-SH", ["CN-SH", "CN-FJ"])
+    assert (err.value.code, err.value.field) == ("REGION_UNKNOWN", "recognises") and "CN-FJ" in err.value.message
+    for region, regions, field in (("shanghai", ["CN-SH"], "region"), ("**", ["CN-SH"], "region"),
+                                   ("CN-SH", ["*"], "recognises"), ("CN-SH", ["cn-zj"], "recognises"),
+                                   ("CN-SH", ["CN-SH"] * (MAX_RULE_ITEMS + 1), "recognises")):
+        with pytest.raises(InvalidRequest) as err:
+            await seeded.set_recognition(ADMIN, region, regions)
+        assert err.value.field == field
+    assert await _version(seeded) == v
+    assert _signed(seeded).acceptance == default_rules()
+    ok = await seeded.set_purpose_types(ADMIN, "general", ["cn.resident_id"] * MAX_RULE_ITEMS)  # repeats count once
+    assert ok.rules.accepts("general") == {"cn.resident_id"}
 
 
 async def test_the_domains_load_no_transport():

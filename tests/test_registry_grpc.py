@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ecert.errors import InvalidRequest, NotFound, PermissionDenied
+from ecert.errors import InvalidRequest, NotFound, PermissionDenied, RuleViolation
 from ecert.rpc import client as rpc_client
 from ecert.rpc.convert import service_principal_pb as service_principal
 from ecertpb.v1 import common_pb2, registry_pb2, registry_pb2_grpc
@@ -83,4 +83,56 @@ async def test_only_the_regions_own_issuer_sets_its_endpoint(suite):
         assert region.endpoint == sh_region.endpoint
     finally:
         for ch in (gw, zj, sh):
+            await ch.close()
+
+
+async def test_the_recognition_rules_over_grpc(suite):
+    """The gateway alone reads and changes the rules (the verifier reads them in the trust list);
+    changes are an admin's, refused by name, and each is a new trust-list version."""
+    gw, sh, vf = (suite.channel(suite.registry_port, "registry", who) for who in ("gateway", "issuer-CN-SH", "verifier"))
+    stub, as_sh, as_vf = (registry_pb2_grpc.RegistryServiceStub(ch) for ch in (gw, sh, vf))
+    get = registry_pb2.GetRecognitionRulesRequest(principal=ADMIN)
+
+    def set_types(purpose, types, principal=ADMIN):
+        return registry_pb2.SetPurposeTypesRequest(principal=principal, purpose=purpose, types=types)
+
+    def set_regions(region, regions, principal=ADMIN):
+        return registry_pb2.SetRecognitionRequest(principal=principal, region=region, recognises=regions)
+
+    try:
+        rules = await rpc_client.call(stub.GetRecognitionRules(get))
+        assert rules.trust_list_version == (await stub.GetTrustList(registry_pb2.GetTrustListRequest())).version
+        by_purpose = {p.purpose: list(p.types) for p in rules.purposes}
+        assert by_purpose["hotel_check_in"] == ["cn.residence_permit", "cn.resident_id"]
+        assert [p.purpose for p in rules.purposes] == sorted(by_purpose)
+        assert {r.region: list(r.recognises) for r in rules.recognition}["*"] == ["CN-AH", "CN-JS", "CN-SH", "CN-ZJ"]
+        for other in (as_sh, as_vf):
+            for call in (other.GetRecognitionRules(get), other.SetPurposeTypes(set_types("general", [])),
+                         other.SetRecognition(set_regions("*", []))):
+                with pytest.raises(PermissionDenied) as err:
+                    await rpc_client.call(call)
+                assert "may not call" in err.value.message
+        with pytest.raises(PermissionDenied):
+            await rpc_client.call(stub.SetPurposeTypes(set_types("general", [], common_pb2.Principal(role="hotel"))))
+        with pytest.raises(InvalidRequest) as err:
+            await rpc_client.call(stub.SetPurposeTypes(set_types("sightseeing", [])))
+        assert err.value.code == "PURPOSE_UNKNOWN"
+        with pytest.raises(RuleViolation) as err:
+            await rpc_client.call(stub.SetPurposeTypes(set_types("general", ["cn.passport"])))
+        assert err.value.code == "TYPE_UNKNOWN" and "cn.passport" in err.value.message
+        with pytest.raises(NotFound) as err:
+            await rpc_client.call(stub.SetRecognition(set_regions("CN-XX", ["CN-SH"])))
+        assert err.value.code == "REGION_UNKNOWN" and "CN-XX" in err.value.message
+        with pytest.raises(RuleViolation) as err:
+            await rpc_client.call(stub.SetRecognition(set_regions("CN-SH", ["CN-XX"])))
+        assert err.value.code == "REGION_UNKNOWN" and "CN-XX" in err.value.message
+        assert (await rpc_client.call(stub.GetRecognitionRules(get))).trust_list_version == rules.trust_list_version
+        original = by_purpose["business_check"]
+        changed = await rpc_client.call(stub.SetPurposeTypes(set_types("business_check", [])))
+        assert changed.trust_list_version == rules.trust_list_version + 1
+        assert {p.purpose: list(p.types) for p in changed.purposes}["business_check"] == []
+        back = await rpc_client.call(stub.SetPurposeTypes(set_types("business_check", original)))
+        assert back.trust_list_version == rules.trust_list_version + 2 and back.purposes == rules.purposes
+    finally:
+        for ch in (gw, sh, vf):
             await ch.close()

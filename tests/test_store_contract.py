@@ -146,6 +146,28 @@ async def test_type_versions_are_immutable(store: Store):
     assert types[1]["schema"] == '{"type": "object"}' and types[1]["disclosure"] == disclosure
 
 
+# -- recognition rules ----------------------------------------------------
+
+
+async def test_rules_are_seeded_once_and_changed_only_when_different(store: Store):
+    assert await store.list_rules() == []
+    assert await store.add_rule("purpose", "hotel_check_in", ["cn.resident_id", "cn.residence_permit", "cn.resident_id"])
+    assert not await store.add_rule("purpose", "hotel_check_in", [])  # seeding again keeps what is stored
+    assert await store.list_rules() == [{"_id": "purpose:hotel_check_in", "kind": "purpose", "key": "hotel_check_in",
+                                         "items": ["cn.residence_permit", "cn.resident_id"]}]
+    assert await store.put_rule("purpose", "hotel_check_in", ["cn.resident_id"])
+    assert not await store.put_rule("purpose", "hotel_check_in", ["cn.resident_id", "cn.resident_id"])
+    assert await store.put_rule("recognition", "CN-SH", ["CN-ZJ", "CN-SH"])  # a new entry
+    assert await store.put_rule("recognition", "*", [])
+    assert not await store.add_rule("recognition", "CN-SH", ["CN-AH"])
+    assert [(d["kind"], d["key"], d["items"]) for d in await store.list_rules()] == [
+        ("purpose", "hotel_check_in", ["cn.resident_id"]), ("recognition", "*", []),
+        ("recognition", "CN-SH", ["CN-SH", "CN-ZJ"])]
+    for bad in (store.add_rule("region", "CN-SH", []), store.put_rule("", "x", [])):
+        with pytest.raises(ValueError):
+            await bad
+
+
 # -- trust list --------------------------------------------------------------
 
 
@@ -314,7 +336,7 @@ async def test_unique_index_applies_to_put_and_update(store: Store):
 
 async def test_ping_and_collections(store: Store):
     await store.ping()
-    assert {"regions", "keys", "key_owners", "types", "trust_lists", "credentials", "apikeys", "tokens",
+    assert {"regions", "keys", "key_owners", "types", "rules", "trust_lists", "credentials", "apikeys", "tokens",
             "counters"} == set(COLLECTIONS)
 
 

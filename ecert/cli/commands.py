@@ -1,10 +1,13 @@
-"""The ``ecert`` command: API keys, issuing, verifying and QR codes from the terminal.
+"""The ``ecert`` command: API keys, issuing, verifying, QR codes and the recognition rules from the terminal.
 
     ecert apikey create --role ROLE [--region CODE] [--label TEXT] [--store URI]
     ecert issue --region CODE --type TYPE --fields FILE.json|- [--version N] [--valid-days N] [--request-id ID]
     ecert verify (TEXT | --file FILE | -) [--purpose TEXT] [--json]
     ecert qr TEXT
     ecert type publish FILE.json
+    ecert rules show [--json]
+    ecert rules set-types PURPOSE (TYPE... | --none)
+    ecert rules set-recognition (REGION | '*') (REGION... | --none)
 
 ``apikey create`` writes straight into the store the running suite uses (``--store``, else
 ``ECERT_STORE_URI``, else ``sqlite:///var/ecert.db`` relative to the working directory). The other
@@ -24,6 +27,7 @@ import os
 import socket
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -228,6 +232,61 @@ def cmd_type_publish(args) -> int:
     return 0
 
 
+def _print_rules(r: dict) -> None:
+    print(f"recognition rules of trust list v{r.get('trust_list_version')}")
+    print("purposes (the certificate types each accepts):")
+    purposes = r.get("purposes") or {}
+    width = max((len(k) for k in purposes), default=0)
+    for purpose, types in purposes.items():
+        print(f"  {purpose:<{width}}  {', '.join(types) or '(none)'}")
+    print("recognition (whose credentials callers of each region recognise; * : callers bound to no region):")
+    recognition = r.get("recognition") or {}
+    width = max((len(k) for k in recognition), default=0)
+    for region, regions in recognition.items():
+        print(f"  {region:<{width}}  {', '.join(regions) or '(none)'}")
+
+
+def cmd_rules_show(args) -> int:
+    r = request("GET", _url(args, "/v1/recognition-rules"), _api_key(args))
+    if args.json:
+        print(json.dumps(r, ensure_ascii=False, indent=2))
+    else:
+        _print_rules(r)
+    return 0
+
+
+def _items(args, what: str) -> list[str]:
+    if args.none and args.items:
+        raise CliError(f"give {what} or --none, not both", 2)
+    if not args.none and not args.items:
+        raise CliError(f"give {what}, or --none to accept none", 2)
+    return list(args.items)
+
+
+def _path_part(text: str) -> str:
+    return urllib.parse.quote(text, safe="*")
+
+
+def cmd_rules_set_types(args) -> int:
+    types = _items(args, "the certificate types")
+    r = request("PUT", _url(args, f"/v1/recognition-rules/purposes/{_path_part(args.purpose)}"), _api_key(args),
+                {"types": types})
+    accepted = (r.get("purposes") or {}).get(args.purpose, [])
+    print(f"{args.purpose} accepts {', '.join(accepted) or 'nothing'} (trust list v{r.get('trust_list_version')})")
+    return 0
+
+
+def cmd_rules_set_recognition(args) -> int:
+    regions = _items(args, "the regions")
+    r = request("PUT", _url(args, f"/v1/recognition-rules/regions/{_path_part(args.region)}"), _api_key(args),
+                {"recognises": regions})
+    recognised = (r.get("recognition") or {}).get(args.region, [])
+    who = "callers bound to no region" if args.region == "*" else args.region
+    print(f"{who} recognise{'s' if args.region != '*' else ''} credentials of {', '.join(recognised) or 'no region'} "
+          f"(trust list v{r.get('trust_list_version')})")
+    return 0
+
+
 # -- argument parsing ----------------------------------------------------------------------------
 
 def _gateway_options(p: argparse.ArgumentParser) -> None:
@@ -262,7 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify", help="verify an EC1:/EP1: text through the gateway (exit 0 if VALID)")
     p.add_argument("text", nargs="?", help="the QR text, or - to read it from standard input")
     p.add_argument("--file", help="read the QR text from a file")
-    p.add_argument("--purpose", help="why you check (recorded in the access log)")
+    p.add_argument("--purpose", help="what the check is for, e.g. hotel_check_in (default: your role's; "
+                                     "`ecert rules show` lists which types each purpose accepts)")
     p.add_argument("--json", action="store_true", help="print the gateway's JSON answer")
     _gateway_options(p)
     p.set_defaults(func=cmd_verify)
@@ -277,6 +337,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE.json")
     _gateway_options(p)
     p.set_defaults(func=cmd_type_publish)
+
+    rules = sub.add_parser("rules", help="recognition rules: which types each purpose accepts, which regions "
+                                         "each region recognises").add_subparsers(dest="action", required=True,
+                                                                                  metavar="ACTION")
+    p = rules.add_parser("show", help="the rules the current trust list carries")
+    p.add_argument("--json", action="store_true", help="print the gateway's JSON answer")
+    _gateway_options(p)
+    p.set_defaults(func=cmd_rules_show)
+    p = rules.add_parser("set-types", help="set the certificate types a purpose accepts (admin)")
+    p.add_argument("purpose", help="e.g. hotel_check_in")
+    p.add_argument("items", nargs="*", metavar="TYPE", help="certificate type ids, e.g. cn.resident_id")
+    p.add_argument("--none", action="store_true", help="accept no type at all")
+    _gateway_options(p)
+    p.set_defaults(func=cmd_rules_set_types)
+    p = rules.add_parser("set-recognition", help="set whose credentials a region's callers recognise (admin)")
+    p.add_argument("region", help="the callers' region, e.g. CN-SH, or '*' for callers bound to no region")
+    p.add_argument("items", nargs="*", metavar="REGION", help="the regions whose credentials they recognise")
+    p.add_argument("--none", action="store_true", help="recognise no region's credentials")
+    _gateway_options(p)
+    p.set_defaults(func=cmd_rules_set_recognition)
     return parser
 
 

@@ -1,12 +1,24 @@
-"""The signed trust list: regions, their keys and the certificate types.
+"""The signed trust list: regions, their keys, the certificate types and the recognition rules.
 
 The registry builds and signs it (:func:`sign`); verifiers and issuers read it
 with :meth:`TrustList.from_signed`, which checks the root signature and parses
 every public key once, so the verification hot path only does dictionary look-ups.
 
 This is the wire format only: a certificate type is kept as the :class:`TypeEntry` the list
-carries. :class:`ecert.rules.trust.TrustList` is the same list with every type's schema
-compiled, which is what verification uses.
+carries, and the recognition rules as the :class:`RulesEntry` the list carries (``None`` for a
+list from before there were rules). :class:`ecert.rules.trust.TrustList` is the same list with
+every type's schema compiled and the rules as :class:`ecert.rules.acceptance.Rules`, which is
+what verification uses.
+
+The ``rules`` member::
+
+    {"purposes":    {"hotel_check_in": ["cn.residence_permit", "cn.resident_id"], ...},
+     "recognition": {"CN-SH": ["CN-AH", "CN-JS", "CN-SH", "CN-ZJ"], ..., "*": [...]}}
+
+``purposes``: the certificate type ids each purpose accepts (a purpose absent accepts nothing);
+``recognition``: for each caller region (``"*"``: callers bound to no region) the regions whose
+credentials it recognises (a region absent recognises none). Lists are sorted, without repeats.
+Members a newer registry may add are ignored.
 """
 
 from __future__ import annotations
@@ -15,6 +27,7 @@ import base64
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import cbor2
@@ -63,6 +76,15 @@ class TypeEntry:
     disclosure: dict
 
 
+@dataclass(frozen=True, slots=True)
+class RulesEntry:
+    """The recognition rules as the trust list carries them: purpose -> accepted type ids,
+    caller region (or ``"*"``) -> recognised regions."""
+
+    purposes: Mapping[str, frozenset[str]]
+    recognition: Mapping[str, frozenset[str]]
+
+
 def _text(v: Any) -> str:
     """A text member: a byte string (or anything else) in its place is malformed."""
     if type(v) is not str:
@@ -80,6 +102,39 @@ def _int(v: Any) -> int:
     if type(v) is not int:
         raise TypeError(f"{type(v).__name__} where an integer is expected")
     return v
+
+
+def _text_sets(obj: Any, what: str) -> dict[str, frozenset[str]]:
+    """A map of text to a list of distinct texts (``what`` names it in the error)."""
+    if not isinstance(obj, Mapping):
+        raise TypeError(f"rules {what} is not a map")
+    out: dict[str, frozenset[str]] = {}
+    for key, items in obj.items():
+        if type(key) is not str or not key:
+            raise TypeError(f"rules {what}: a key that is not text")
+        if not isinstance(items, (list, tuple)):
+            raise TypeError(f"rules {what} of {key}: not a list")
+        values = frozenset(_text(v) for v in items)
+        if len(values) != len(items):
+            raise ValueError(f"rules {what} of {key}: an item repeated")
+        out[key] = values
+    return out
+
+
+def parse_rules(obj: Any) -> RulesEntry:
+    """The ``rules`` member (module docs) checked and parsed; TypeError or ValueError if malformed."""
+    if not isinstance(obj, Mapping):
+        raise TypeError("rules is not a map")
+    if "purposes" not in obj or "recognition" not in obj:
+        raise ValueError("rules needs purposes and recognition")
+    return RulesEntry(MappingProxyType(_text_sets(obj["purposes"], "purposes")),
+                      MappingProxyType(_text_sets(obj["recognition"], "recognition")))
+
+
+def rules_payload(purposes: Mapping[str, Any], recognition: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``rules`` member in its one written form: keys and lists sorted, no repeats."""
+    return {"purposes": {k: sorted(set(purposes[k])) for k in sorted(purposes)},
+            "recognition": {k: sorted(set(recognition[k])) for k in sorted(recognition)}}
 
 
 def sign(root: SigningKey, payload: Mapping[str, Any]) -> bytes:
@@ -115,6 +170,7 @@ class TrustList:
                 ts = make_type(_text(t["id"]), _int(t["v"]), _text(t["name"]), _text(t["schema"]),
                                dict(t["disclosure"]))
                 self.types[(ts.id, ts.version)] = ts
+            self.rules: RulesEntry | None = parse_rules(payload["rules"]) if "rules" in payload else None
         except TrustListError:
             raise
         except (KeyError, TypeError, ValueError, EcertError) as err:
@@ -158,8 +214,9 @@ def to_json(payload: Mapping[str, Any]) -> str:
 
 
 def build_payload(*, version: int, iat: int, exp: int, regions: list[Mapping], keys: list[Mapping],
-                  types: list[Mapping]) -> dict[str, Any]:
-    """The trust-list payload from the registry's stored regions, keys and types."""
+                  types: list[Mapping], rules: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The trust-list payload from the registry's stored regions, keys and types, and the
+    recognition rules (``{"purposes": …, "recognition": …}``; None: no ``rules`` member)."""
     by_region: dict[str, list] = {}
     for k in keys:
         entry = {"kid": bytes.fromhex(k["kid"]), "alg": int(k["alg"]), "spki": base64.b64decode(k["spki"]),
@@ -167,10 +224,13 @@ def build_payload(*, version: int, iat: int, exp: int, regions: list[Mapping], k
         if k.get("revoked_at") is not None:
             entry["revoked_at"] = int(k["revoked_at"])
         by_region.setdefault(k["region"], []).append(entry)
-    return {
+    payload: dict[str, Any] = {
         "v": version, "iat": iat, "exp": exp,
         "regions": [{"code": r["code"], "name": r["name"], "endpoint": r.get("endpoint") or "",
                      "keys": by_region.get(r["code"], [])} for r in regions],
         "types": [{"id": t["id"], "v": int(t["version"]), "name": t["name"], "schema": t["schema"],
                    "disclosure": dict(t["disclosure"])} for t in types],
     }
+    if rules is not None:
+        payload["rules"] = rules_payload(rules["purposes"], rules["recognition"])
+    return payload

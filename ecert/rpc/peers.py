@@ -32,8 +32,9 @@ _R, _I, _V = "/ecert.v1.RegistryService/", "/ecert.v1.IssuerService/", "/ecert.v
 _GW, _GW_ISSUERS, _GW_VERIFIER = frozenset({GATEWAY}), frozenset({GATEWAY, ISSUER}), frozenset({GATEWAY, VERIFIER})
 
 CALLERS: Mapping[str, frozenset[str]] = {
-    # the registry: the gateway (directory, admin and agency requests), issuers (their key, endpoint
-    # and the types they issue), the verifier (the trust list)
+    # the registry: the gateway (directory, admin and agency requests, the recognition rules),
+    # issuers (their key, endpoint and the types they issue), the verifier (the trust list, which
+    # carries the rules)
     _R + "ListRegions": _GW,
     _R + "CreateRegion": _GW,
     _R + "SetRegionEndpoint": frozenset({ISSUER}),
@@ -43,6 +44,9 @@ CALLERS: Mapping[str, frozenset[str]] = {
     _R + "ListCertificateTypes": _GW_ISSUERS,
     _R + "PublishCertificateType": _GW,
     _R + "GetTrustList": _GW_VERIFIER,
+    _R + "GetRecognitionRules": _GW,
+    _R + "SetPurposeTypes": _GW,
+    _R + "SetRecognition": _GW,
     # an issuer: the gateway (issuance, records, status changes), the verifier (status lists, presentations)
     _I + "IssueCredential": _GW,
     _I + "IssueStream": _GW,

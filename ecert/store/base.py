@@ -25,6 +25,8 @@ COLLECTIONS: dict[str, list[Index]] = {
     # {"_id": SHA-256 of the key's base64 spki, "region"}: a public key belongs to one region only.
     "key_owners": [],
     "types": [],
+    # the recognition rules, one document per entry: {"_id": "<kind>:<key>", "kind", "key", "items"}
+    "rules": [],
     "trust_lists": [],
     # A unique index only covers documents whose indexed fields are all strings,
     # so credentials without a request_id never collide.
@@ -36,6 +38,9 @@ COLLECTIONS: dict[str, list[Index]] = {
 
 KEY_STATUSES = tuple(KeyStatus)
 """Signing key statuses; "revoked" is final."""
+
+RULE_KINDS = ("purpose", "recognition")
+"""The recognition rules' entries: a purpose's accepted type ids, a caller region's recognised regions."""
 
 LISTED_CREDENTIAL_STATUSES = (CredentialStatus.REVOKED, CredentialStatus.SUSPENDED)
 """Credential statuses that appear in a region's status list."""
@@ -258,6 +263,33 @@ class Store:
         """All type versions, sorted by (id, version)."""
         docs = await self.backend.find("types", {})
         return sorted(docs, key=lambda d: (d["id"], d["version"]))
+
+    # -- recognition rules -------------------------------------------------
+
+    @staticmethod
+    def _rule_doc(kind: str, key: str, items) -> dict:
+        if kind not in RULE_KINDS:
+            raise ValueError(f"unknown rule kind {kind!r}")
+        return {"_id": f"{kind}:{key}", "kind": kind, "key": key, "items": sorted(set(items))}
+
+    async def add_rule(self, kind: str, key: str, items) -> bool:
+        """Store a rule entry (``kind`` one of :data:`RULE_KINDS`) unless one is stored: True if
+        it was written, False if the stored one is kept (seeding never overwrites a change)."""
+        return await self._insert_new("rules", self._rule_doc(kind, key, items))
+
+    async def put_rule(self, kind: str, key: str, items) -> bool:
+        """Set a rule entry to ``items`` (kept sorted, without repeats): True if that changed
+        what is stored, False if it held exactly these already."""
+        doc = self._rule_doc(kind, key, items)
+        if await self.backend.get("rules", doc["_id"]) == doc:
+            return False
+        await self.backend.put("rules", doc)
+        return True
+
+    async def list_rules(self) -> list[dict]:
+        """Every rule entry, sorted by (kind, key)."""
+        docs = await self.backend.find("rules", {})
+        return sorted(docs, key=lambda d: (d["kind"], d["key"]))
 
     # -- trust list -------------------------------------------------------
 

@@ -140,3 +140,55 @@ class TrustList(_message.Message):
     iat: int
     exp: int
     def __init__(self, version: _Optional[int] = ..., signed: _Optional[bytes] = ..., json: _Optional[str] = ..., iat: _Optional[int] = ..., exp: _Optional[int] = ...) -> None: ...
+
+class PurposeTypes(_message.Message):
+    __slots__ = ("purpose", "types")
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    TYPES_FIELD_NUMBER: _ClassVar[int]
+    purpose: str
+    types: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, purpose: _Optional[str] = ..., types: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Recognition(_message.Message):
+    __slots__ = ("region", "recognises")
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    RECOGNISES_FIELD_NUMBER: _ClassVar[int]
+    region: str
+    recognises: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, region: _Optional[str] = ..., recognises: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class RecognitionRules(_message.Message):
+    __slots__ = ("purposes", "recognition", "trust_list_version")
+    PURPOSES_FIELD_NUMBER: _ClassVar[int]
+    RECOGNITION_FIELD_NUMBER: _ClassVar[int]
+    TRUST_LIST_VERSION_FIELD_NUMBER: _ClassVar[int]
+    purposes: _containers.RepeatedCompositeFieldContainer[PurposeTypes]
+    recognition: _containers.RepeatedCompositeFieldContainer[Recognition]
+    trust_list_version: int
+    def __init__(self, purposes: _Optional[_Iterable[_Union[PurposeTypes, _Mapping]]] = ..., recognition: _Optional[_Iterable[_Union[Recognition, _Mapping]]] = ..., trust_list_version: _Optional[int] = ...) -> None: ...
+
+class GetRecognitionRulesRequest(_message.Message):
+    __slots__ = ("principal",)
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    principal: _common_pb2.Principal
+    def __init__(self, principal: _Optional[_Union[_common_pb2.Principal, _Mapping]] = ...) -> None: ...
+
+class SetPurposeTypesRequest(_message.Message):
+    __slots__ = ("principal", "purpose", "types")
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    TYPES_FIELD_NUMBER: _ClassVar[int]
+    principal: _common_pb2.Principal
+    purpose: str
+    types: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, principal: _Optional[_Union[_common_pb2.Principal, _Mapping]] = ..., purpose: _Optional[str] = ..., types: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SetRecognitionRequest(_message.Message):
+    __slots__ = ("principal", "region", "recognises")
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    RECOGNISES_FIELD_NUMBER: _ClassVar[int]
+    principal: _common_pb2.Principal
+    region: str
+    recognises: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, principal: _Optional[_Union[_common_pb2.Principal, _Mapping]] = ..., region: _Optional[str] = ..., recognises: _Optional[_Iterable[str]] = ...) -> None: ...

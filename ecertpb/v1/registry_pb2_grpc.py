@@ -27,8 +27,8 @@ if _version_not_supported:
 
 
 class RegistryServiceStub:
-    """Publishes regions, their signing keys and certificate types as a trust list
-    signed by the pinned root key.
+    """Publishes regions, their signing keys, certificate types and the recognition
+    rules as a trust list signed by the pinned root key.
     """
 
     def __init__(self, channel):
@@ -82,11 +82,26 @@ class RegistryServiceStub:
                 request_serializer=ecertpb_dot_v1_dot_registry__pb2.GetTrustListRequest.SerializeToString,
                 response_deserializer=ecertpb_dot_v1_dot_registry__pb2.TrustList.FromString,
                 _registered_method=True)
+        self.GetRecognitionRules = channel.unary_unary(
+                '/ecert.v1.RegistryService/GetRecognitionRules',
+                request_serializer=ecertpb_dot_v1_dot_registry__pb2.GetRecognitionRulesRequest.SerializeToString,
+                response_deserializer=ecertpb_dot_v1_dot_registry__pb2.RecognitionRules.FromString,
+                _registered_method=True)
+        self.SetPurposeTypes = channel.unary_unary(
+                '/ecert.v1.RegistryService/SetPurposeTypes',
+                request_serializer=ecertpb_dot_v1_dot_registry__pb2.SetPurposeTypesRequest.SerializeToString,
+                response_deserializer=ecertpb_dot_v1_dot_registry__pb2.RecognitionRules.FromString,
+                _registered_method=True)
+        self.SetRecognition = channel.unary_unary(
+                '/ecert.v1.RegistryService/SetRecognition',
+                request_serializer=ecertpb_dot_v1_dot_registry__pb2.SetRecognitionRequest.SerializeToString,
+                response_deserializer=ecertpb_dot_v1_dot_registry__pb2.RecognitionRules.FromString,
+                _registered_method=True)
 
 
 class RegistryServiceServicer:
-    """Publishes regions, their signing keys and certificate types as a trust list
-    signed by the pinned root key.
+    """Publishes regions, their signing keys, certificate types and the recognition
+    rules as a trust list signed by the pinned root key.
     """
 
     def ListRegions(self, request, context):
@@ -144,6 +159,27 @@ class RegistryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetRecognitionRules(self, request, context):
+        """The recognition rules the current trust list carries.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetPurposeTypes(self, request, context):
+        """Which certificate types a purpose accepts (admin); answers the rules after the change.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetRecognition(self, request, context):
+        """Whose credentials a region's callers ("*": callers bound to no region) recognise (admin).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RegistryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -192,6 +228,21 @@ def add_RegistryServiceServicer_to_server(servicer, server):
                     request_deserializer=ecertpb_dot_v1_dot_registry__pb2.GetTrustListRequest.FromString,
                     response_serializer=ecertpb_dot_v1_dot_registry__pb2.TrustList.SerializeToString,
             ),
+            'GetRecognitionRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRecognitionRules,
+                    request_deserializer=ecertpb_dot_v1_dot_registry__pb2.GetRecognitionRulesRequest.FromString,
+                    response_serializer=ecertpb_dot_v1_dot_registry__pb2.RecognitionRules.SerializeToString,
+            ),
+            'SetPurposeTypes': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetPurposeTypes,
+                    request_deserializer=ecertpb_dot_v1_dot_registry__pb2.SetPurposeTypesRequest.FromString,
+                    response_serializer=ecertpb_dot_v1_dot_registry__pb2.RecognitionRules.SerializeToString,
+            ),
+            'SetRecognition': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetRecognition,
+                    request_deserializer=ecertpb_dot_v1_dot_registry__pb2.SetRecognitionRequest.FromString,
+                    response_serializer=ecertpb_dot_v1_dot_registry__pb2.RecognitionRules.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'ecert.v1.RegistryService', rpc_method_handlers)
@@ -201,8 +252,8 @@ def add_RegistryServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class RegistryService:
-    """Publishes regions, their signing keys and certificate types as a trust list
-    signed by the pinned root key.
+    """Publishes regions, their signing keys, certificate types and the recognition
+    rules as a trust list signed by the pinned root key.
     """
 
     @staticmethod
@@ -438,6 +489,87 @@ class RegistryService:
             '/ecert.v1.RegistryService/GetTrustList',
             ecertpb_dot_v1_dot_registry__pb2.GetTrustListRequest.SerializeToString,
             ecertpb_dot_v1_dot_registry__pb2.TrustList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRecognitionRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecert.v1.RegistryService/GetRecognitionRules',
+            ecertpb_dot_v1_dot_registry__pb2.GetRecognitionRulesRequest.SerializeToString,
+            ecertpb_dot_v1_dot_registry__pb2.RecognitionRules.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetPurposeTypes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecert.v1.RegistryService/SetPurposeTypes',
+            ecertpb_dot_v1_dot_registry__pb2.SetPurposeTypesRequest.SerializeToString,
+            ecertpb_dot_v1_dot_registry__pb2.RecognitionRules.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetRecognition(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecert.v1.RegistryService/SetRecognition',
+            ecertpb_dot_v1_dot_registry__pb2.SetRecognitionRequest.SerializeToString,
+            ecertpb_dot_v1_dot_registry__pb2.RecognitionRules.FromString,
             options,
             channel_credentials,
             insecure,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
-from . import credentials, operations, registry, scanner, verifications
+from . import credentials, operations, registry, rules, scanner, verifications
 
-TABLES = (operations.routes, scanner.routes, registry.routes, credentials.routes, verifications.routes)
+TABLES = (operations.routes, scanner.routes, registry.routes, rules.routes, credentials.routes,
+          verifications.routes)

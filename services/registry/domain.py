@@ -1,4 +1,5 @@
-"""The registry's rules: regions, their keys and certificate types, published as a signed trust list.
+"""The registry's rules: regions, their keys, certificate types and the recognition rules (which
+types each purpose accepts, which regions each region recognises), published as a signed trust list.
 
 Plain Python over its ports: the store, the root signing key and the clock. Every change
 publishes a new trust-list version; a published list is also re-signed (new version) once
@@ -14,14 +15,15 @@ import logging
 from typing import NamedTuple
 
 from ecert.clock import Clock, system_clock
-from ecert.errors import Conflict, InvalidRequest, NotFound
+from ecert.errors import Conflict, InvalidRequest, NotFound, RuleViolation
 from ecert.format import keys, trustlist
-from ecert.limits import MAX_NAME, MAX_SPKI
+from ecert.limits import MAX_NAME, MAX_RULE_ITEMS, MAX_SPKI
+from ecert.rules.acceptance import STAR, Rules, default_rules
 from ecert.rules.access import Principal, require_region, require_role
 from ecert.rules.catalogue import DEFAULT_REGIONS, builtin_types, load_type_document
-from ecert.rules.schema import check_endpoint, check_region_code
+from ecert.rules.schema import check_endpoint, check_region_code, check_type_id
 from ecert.store import Store
-from ecert.vocab import KeyStatus, Role
+from ecert.vocab import KeyStatus, Purpose, Role
 
 log = logging.getLogger("ecert.registry")
 
@@ -41,6 +43,14 @@ class SignedTrustList(NamedTuple):
     json: str  # the payload as JSON text
     iat: int
     exp: int
+    rules: Rules  # the recognition rules it carries
+
+
+class PublishedRules(NamedTuple):
+    """The recognition rules and the trust-list version that carries them."""
+
+    rules: Rules
+    version: int
 
 
 class RegionKeys(NamedTuple):
@@ -72,19 +82,38 @@ class Registry:
                 log.warning("certificate type %s v%d is stored with other content than the built-in "
                             "catalogue's; the stored one is kept (publish a new version to change it)",
                             t["id"], t["version"])
+        await self.seed_rules()
+
+    async def seed_rules(self) -> None:
+        """Each entry of the shipped agreement (:func:`default_rules`) the store holds none for:
+        a store that already has an entry keeps it, whatever it says."""
+        defaults = default_rules()
+        for purpose, types in defaults.purposes.items():
+            await self.store.add_rule("purpose", purpose, types)
+        for region, regions in defaults.recognition.items():
+            await self.store.add_rule("recognition", region, regions)
+
+    async def _stored_rules(self) -> Rules:
+        """The stored recognition rules; the shipped agreement while the store holds none."""
+        docs = await self.store.list_rules()
+        if not docs:
+            return default_rules()
+        return Rules({d["key"]: d["items"] for d in docs if d["kind"] == "purpose"},
+                     {d["key"]: d["items"] for d in docs if d["kind"] == "recognition"})
 
     async def publish(self) -> SignedTrustList:
         """Sign and store a new trust-list version from what the store holds now."""
         async with self._lock:
             version = await self.store.next_trust_version()
             iat = self.now()
+            rules = await self._stored_rules()
             payload = trustlist.build_payload(
                 version=version, iat=iat, exp=iat + self.ttl,
                 regions=await self.store.list_regions(), keys=await self.store.list_keys(),
-                types=await self.store.list_types())
+                types=await self.store.list_types(), rules=rules.to_payload())
             signed = trustlist.sign(self.root, payload)
             await self.store.save_trust_list(version, base64.b64encode(signed).decode(), iat, iat + self.ttl)
-            self._current = SignedTrustList(version, signed, trustlist.to_json(payload), iat, iat + self.ttl)
+            self._current = SignedTrustList(version, signed, trustlist.to_json(payload), iat, iat + self.ttl, rules)
             log.info("published trust list v%d", version)
             return self._current
 
@@ -187,3 +216,71 @@ class Registry:
         if await self.store.put_type(doc["id"], doc["version"], doc["name"], doc["schema"], doc["disclosure"]):
             await self.publish()
         return doc
+
+    # -- recognition rules -------------------------------------------------------------------
+    async def rules(self) -> PublishedRules:
+        """The recognition rules of the current trust list, and its version."""
+        cur = await self.current()
+        return PublishedRules(cur.rules, cur.version)
+
+    async def set_purpose_types(self, p: Principal, purpose: str, type_ids: list[str]) -> PublishedRules:
+        """Which certificate types ``purpose`` accepts, from now on exactly ``type_ids`` (admin).
+        An unknown purpose is 400 ``PURPOSE_UNKNOWN``; a type no version of which is published,
+        422 ``TYPE_UNKNOWN`` naming it. The same list again publishes nothing new."""
+        require_role(p, Role.ADMIN)
+        purpose = _purpose(purpose)
+        wanted = _bounded(type_ids, "types")
+        for type_id in wanted:
+            try:
+                check_type_id(type_id)
+            except InvalidRequest as err:
+                raise InvalidRequest(f"types: {err.message}", field="types") from err
+        known = {t["id"] for t in await self.store.list_types()}
+        unknown = sorted(wanted - known)
+        if unknown:
+            raise RuleViolation(f"no certificate type {unknown[0]} is published", code="TYPE_UNKNOWN",
+                                field="types")
+        return await self._set_rule("purpose", purpose, wanted)
+
+    async def set_recognition(self, p: Principal, region: str, regions: list[str]) -> PublishedRules:
+        """Whose credentials callers of ``region`` (``"*"``: callers bound to no region) recognise,
+        from now on exactly ``regions`` (admin). A region that does not exist is 404 (the one
+        named by ``region``) or 422 (one in ``regions``), ``REGION_UNKNOWN`` naming it. The same
+        list again publishes nothing new."""
+        require_role(p, Role.ADMIN)
+        if region != STAR:
+            check_region_code(region, "region")
+        wanted = _bounded(regions, "recognises")
+        for code in wanted:
+            check_region_code(code, "recognises")
+        existing = {r["code"] for r in await self.store.list_regions()}
+        if region != STAR and region not in existing:
+            raise NotFound(f"no region {region}", code="REGION_UNKNOWN", field="region")
+        unknown = sorted(wanted - existing)
+        if unknown:
+            raise RuleViolation(f"no region {unknown[0]}", code="REGION_UNKNOWN", field="recognises")
+        return await self._set_rule("recognition", region, wanted)
+
+    async def _set_rule(self, kind: str, key: str, items: frozenset[str]) -> PublishedRules:
+        if not await self.store.list_rules():  # a store never seeded: start from the shipped agreement
+            await self.seed_rules()
+        if await self.store.put_rule(kind, key, items):
+            await self.publish()
+        return await self.rules()
+
+
+def _purpose(purpose: str) -> Purpose:
+    try:
+        return Purpose(purpose)
+    except ValueError:
+        raise InvalidRequest(f"purpose must be one of {', '.join(Purpose)}", code="PURPOSE_UNKNOWN",
+                             field="purpose") from None
+
+
+def _bounded(items: list[str], name: str) -> frozenset[str]:
+    """A rule's list: at most MAX_RULE_ITEMS texts (a repeat counts once)."""
+    if len(items) > MAX_RULE_ITEMS:
+        raise InvalidRequest(f"{name} holds at most {MAX_RULE_ITEMS} entries", field=name)
+    if not all(isinstance(item, str) for item in items):
+        raise InvalidRequest(f"{name} must be a list of text", field=name)
+    return frozenset(items)

@@ -17,7 +17,7 @@ from ecert.runtime.config import RegistryConfig
 from ecert.store import Store
 from ecertpb.v1 import common_pb2, registry_pb2, registry_pb2_grpc
 
-from .domain import RegionKeys, Registry, SignedTrustList
+from .domain import PublishedRules, RegionKeys, Registry, SignedTrustList
 
 log = logging.getLogger("ecert.registry")
 
@@ -42,6 +42,15 @@ def region_pb(r: RegionKeys) -> registry_pb2.Region:
 def type_pb(t: dict) -> common_pb2.CertificateType:
     return common_pb2.CertificateType(id=t["id"], version=t["version"], name=t["name"], schema_json=t["schema"],
                                       disclosure_json=json.dumps(t["disclosure"], ensure_ascii=False))
+
+
+def rules_pb(r: PublishedRules) -> registry_pb2.RecognitionRules:
+    rules = r.rules
+    return registry_pb2.RecognitionRules(
+        purposes=[registry_pb2.PurposeTypes(purpose=k, types=sorted(rules.purposes[k])) for k in sorted(rules.purposes)],
+        recognition=[registry_pb2.Recognition(region=k, recognises=sorted(rules.recognition[k]))
+                     for k in sorted(rules.recognition)],
+        trust_list_version=r.version)
 
 
 class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
@@ -94,6 +103,21 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
             held = self._trust = (cur, registry_pb2.TrustList(version=cur.version, signed=cur.signed, json=cur.json,
                                                               iat=cur.iat, exp=cur.exp))
         return held[1]
+
+
+    @rpc
+    async def GetRecognitionRules(self, request, context):
+        return rules_pb(await self.r.rules())
+
+    @rpc
+    async def SetPurposeTypes(self, request, context):
+        return rules_pb(await self.r.set_purpose_types(principal_from_pb(request.principal), request.purpose,
+                                                       list(request.types)))
+
+    @rpc
+    async def SetRecognition(self, request, context):
+        return rules_pb(await self.r.set_recognition(principal_from_pb(request.principal), request.region,
+                                                     list(request.recognises)))
 
 
 async def build(cfg: RegistryConfig, store: Store, *, now: Clock = system_clock):
