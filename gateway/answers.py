@@ -86,14 +86,22 @@ def verification_text(r) -> str:
                 f'{_DISPLAY_ID + _js(display_id) if display_id else ""}}}')
     else:
         cred = "null"
-    detail, code_sha256 = r.detail, r.code_sha256
+    detail, code_sha256, purpose = r.detail, r.code_sha256, r.purpose
     return (f'{{"result": {_js(r.result)}, "credential": {cred}, "fields": {_fields_text(r.fields_json)}, '
+            f'"warnings": {_warnings_text(r.warnings) if r.warnings else "[]"}, '
             f'"status_checked": {"true" if r.status_checked else "false"}, '
             f'"trust_list_version": {r.trust_list_version}, "checked_at": {_iso_text(r.checked_at)}'
+            f'{_PURPOSE + _js(purpose) if purpose else ""}'
             f'{_DETAIL + _js(detail) if detail else ""}{_CODE_SHA256 + _js(code_sha256) if code_sha256 else ""}}}')
 
 
-_DISPLAY_ID, _DETAIL, _CODE_SHA256 = ', "display_id": ', ', "detail": ', ', "code_sha256": '
+_DISPLAY_ID, _DETAIL, _CODE_SHA256, _PURPOSE = ', "display_id": ', ', "detail": ', ', "code_sha256": ', ', "purpose": '
+
+
+def _warnings_text(warnings) -> str:
+    """The answer's ``warnings``: ``[{"code", "field", "since"}, ...]``."""
+    return "[" + ", ".join(f'{{"code": {_js(w.code)}, "field": {_js(w.field)}, "since": {_js(w.since)}}}'
+                           for w in warnings) + "]"
 
 
 def verifications_response(results) -> web.Response:

@@ -19,6 +19,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from ecert.errors import InvalidRequest, TooLarge
 from ecert.limits import MAX_IMAGE_BYTES, MAX_MULTIPART, MAX_PURPOSE_PART
 from ecert.rpc.convert import principal_to_pb
+from ecert.rules.access import purpose_for
 from ecert.rules.requests import check_purpose
 from ecertpb.v1 import common_pb2
 
@@ -163,8 +164,14 @@ def get_int(data: dict, name: str, default: int, low: int, high: int) -> int:
     return value
 
 
-def get_purpose(data: dict) -> str:
-    return check_purpose(get(data, "purpose", str, ""))
+def judged_purpose(request: web.Request, purpose: str) -> str:
+    """The purpose a verification is judged for: the one named, checked for the caller's role
+    (400 PURPOSE_UNKNOWN, 403 PURPOSE_NOT_ALLOWED), or the role's default."""
+    return purpose_for(request[PRINCIPAL], check_purpose(purpose)).value
+
+
+def get_purpose(request: web.Request, data: dict) -> str:
+    return judged_purpose(request, get(data, "purpose", str, ""))
 
 
 # -- multipart ---------------------------------------------------------------------------------
@@ -218,4 +225,4 @@ async def read_image_form(request: web.Request) -> tuple[bytes, str]:
         text = purpose.decode("utf-8")
     except UnicodeDecodeError as err:
         raise InvalidRequest("purpose must be UTF-8 text", field="purpose") from err
-    return image, check_purpose(text)
+    return image, judged_purpose(request, text)

@@ -26,7 +26,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from ecert.cli import children
 from ecert.cli.children import Child
 from ecert.format.keys import SigningKey
-from testkit.samples import driving_licence
+from testkit.samples import SAMPLES
 from tests import forge
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,24 +114,25 @@ async def test_devsuite_runs_the_suite_and_ctrl_c_stops_it(tmp_path):
             async with http.get("/readyz") as r:
                 assert r.status == 200, await r.text()
             async with http.post("/v1/credentials", headers={"Authorization": f"Bearer {agency}"},
-                                 json={"region": "CN-ZJ", "type": "cn.driving_licence",
-                                       "fields": driving_licence()}) as r:
+                                 json={"region": "CN-ZJ", "type": "cn.resident_id",
+                                       "fields": SAMPLES["cn.resident_id"]}) as r:
                 cred = await r.json()
                 assert r.status == 201, cred
             assert cred["qr_text"].startswith("EC1:")
             async with http.post("/v1/verifications", headers={"Authorization": f"Bearer {hotel}"},
-                                 json={"payload": cred["qr_text"], "purpose": "hotel check-in"}) as r:
+                                 json={"payload": cred["qr_text"], "purpose": "hotel_check_in"}) as r:
                 answer = await r.json()
                 assert r.status == 200, answer
         assert answer["result"] == "VALID", answer
         assert answer["credential"]["id"] == cred["id"] and answer["status_checked"] is True
-        assert set(answer["fields"]) == {"name", "id_number", "photo"}
+        assert {"name", "id_number", "photo"} <= set(answer["fields"]) and answer["purpose"] == "hotel_check_in"
 
         # With make run's defaults, a revocation and a key registered from outside reach the
         # verifier process within 30 s.
         admin = (await ecert_cli(tmp_path, env, "apikey", "create", "--role", "admin")).splitlines()[-1]
         outside = SigningKey.generate()
-        outside_text = forge.sign(outside, forge.claims("CN-SH"))
+        outside_text = forge.sign(outside, forge.claims("CN-SH", type_id="cn.resident_id",
+                                                        fields=SAMPLES["cn.resident_id"]))
         async with aiohttp.ClientSession(base_url=url, timeout=aiohttp.ClientTimeout(total=15)) as http:
             async with http.post(f"/v1/credentials/{cred['id']}:revoke",
                                  headers={"Authorization": f"Bearer {agency}"}) as r:
@@ -181,8 +182,8 @@ async def test_devsuite_runs_the_suite_and_ctrl_c_stops_it(tmp_path):
             deadline = loop.time() + 30
             while True:
                 async with http.post("/v1/credentials", headers={"Authorization": f"Bearer {agency}"},
-                                     json={"region": "CN-ZJ", "type": "cn.driving_licence",
-                                           "fields": driving_licence()}) as r:
+                                     json={"region": "CN-ZJ", "type": "cn.resident_id",
+                                           "fields": SAMPLES["cn.resident_id"]}) as r:
                     again = await r.json()
                     if r.status == 201 or loop.time() > deadline:
                         break

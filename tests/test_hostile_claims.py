@@ -188,7 +188,7 @@ async def test_hostile_payloads_alone_and_in_a_batch_through_the_gateway(http, k
         assert body["result"] == expected.value, (name, body)
     by_name = {n: t for n, t, _ in cases}
     payloads = [by_name["valid"]] * 600 + [by_name["exp-2^63"]] + [by_name["valid"]] * 399
-    r = await http.post("/v1/verifications:batch", json={"payloads": payloads}, headers=bearer(keys["hotel"]))
+    r = await http.post("/v1/verifications:batch", json={"payloads": payloads}, headers=bearer(keys["police"]))
     body = await r.json()
     assert r.status == 200, body
     results = [x["result"] for x in body["results"]]

@@ -115,7 +115,7 @@ async def _zj_spki(http, keys) -> str:
 
 
 async def _verify(http, keys, text: str) -> str:
-    r = await http.post("/v1/verifications", json={"payload": text}, headers=bearer(keys["hotel"]))
+    r = await http.post("/v1/verifications", json={"payload": text}, headers=bearer(keys["police"]))
     assert r.status == 200, await r.text()
     return (await r.json())["result"]
 
@@ -147,7 +147,7 @@ async def own(tmp_path_factory):
     client = TestClient(TestServer(create_app(suite.gateway_config, store=suite.store)))
     await client.start_server()
     keys = {"admin": await suite.api_key("admin"), "agency_zj": await suite.api_key("agency", "CN-ZJ"),
-            "hotel": await suite.api_key("hotel")}
+            "hotel": await suite.api_key("hotel"), "police": await suite.api_key("traffic_police", "CN-JS")}
     yield suite, client, keys
     await client.close()
     await suite.close()

@@ -38,7 +38,7 @@ async def test_verifier_restarts_offline_from_its_cached_trust_list(suite, http,
     verifier, server, _ = await verifier_servicer.build(cfg)
     try:
         assert verifier.cache.trust is not None  # from disk, the registry being unreachable
-        res = await verifier.verify(Principal("hotel"), text)
+        res = await verifier.verify(Principal("traffic_police"), text)
         assert res.res.outcome == "VALID" and res.version == verifier.cache.trust.version
         assert await verifier.cache.refresh_trust_soon(0) is False  # registry down: keeps what it has
     finally:
@@ -51,7 +51,7 @@ async def test_verifier_without_any_trust_list_says_so(suite, tmp_path):
                               var_dir=tmp_path)
     verifier, server, _ = await verifier_servicer.build(cfg)
     try:
-        res = (await verifier.verify(Principal("hotel"), "EC1:ABC")).res
+        res = (await verifier.verify(Principal("traffic_police"), "EC1:ABC")).res
         assert res.outcome == "REGION_UNAVAILABLE" and "trust list" in res.detail
     finally:
         await verifier.cache.close()

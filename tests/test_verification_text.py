@@ -30,8 +30,11 @@ def verification_json(r) -> dict:
         if c.display_id:
             cred["display_id"] = c.display_id
     out = {"result": r.result, "credential": cred, "fields": json.loads(r.fields_json or "{}"),
+           "warnings": [{"code": w.code, "field": w.field, "since": w.since} for w in r.warnings],
            "status_checked": r.status_checked, "trust_list_version": r.trust_list_version,
            "checked_at": gw.iso(r.checked_at)}
+    if r.purpose:
+        out["purpose"] = r.purpose
     if r.detail:
         out["detail"] = r.detail
     if r.code_sha256:
@@ -46,8 +49,15 @@ def _answers() -> list[verifier_pb2.VerifyResponse]:
           trust_list_version=7, checked_at=1_700_000_123),
         V(result="VALID", credential={**CRED, "display_id": ""}, fields_json="{}", status_checked=True,
           trust_list_version=7, checked_at=1_700_000_123),
-        V(result="REVOKED", credential=CRED, fields_json="{}", status_checked=True, trust_list_version=7,
-          checked_at=1_700_000_123, detail="revoked by the issuer"),
+        V(result="REVOKED", credential=CRED, fields_json='{"name": "张三"}', status_checked=True, trust_list_version=7,
+          checked_at=1_700_000_123, detail="revoked by the issuer", purpose="hotel_check_in"),
+        V(result="VALID", credential=CRED, fields_json="{}", status_checked=True, trust_list_version=7,
+          checked_at=1_700_000_123, purpose="roadside_vehicle_check",
+          warnings=[{"code": "INSPECTION_OVERDUE", "field": "inspection_valid_until", "since": "2026-03-31"},
+                    {"code": "X\"Y", "field": "f\n", "since": "é"}]),
+        V(result="NOT_ACCEPTED_FOR_PURPOSE", credential=CRED, fields_json='{"name": "张三"}', trust_list_version=7,
+          checked_at=1_700_000_123, detail="cn.vehicle_licence is not accepted for hotel_check_in",
+          purpose="hotel_check_in"),
         V(result="SIGNATURE_INVALID", fields_json="{}", trust_list_version=7, checked_at=1_700_000_123,
           detail='a "quoted" détail\nwith 控制 \x01'),
         V(result="REGION_UNAVAILABLE", checked_at=1_700_000_123, detail="no trust list yet"),  # fields_json ""

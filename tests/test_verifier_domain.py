@@ -3,6 +3,8 @@ a temporary folder, clocks moved by hand."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from ecert.clock import FixedClock
@@ -14,6 +16,7 @@ from ecert.rules import verify
 from ecert.rules.access import Principal
 from ecert.rules.catalogue import builtin_types
 from ecert.rules.schema import TypeSchema
+from ecert.vocab import ROLE_PURPOSES, Purpose
 from services.verifier import domain
 from services.verifier.domain import Pending, Resolved, TrustCache, Unverified, Verifier
 from testkit.samples import driving_licence
@@ -22,7 +25,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 T0 = 1_800_000_000
 URI = "urn:ecert:status:CN-ZJ:1"
-HOTEL = Principal("hotel")
+OFFICER = Principal("traffic_police", "CN-JS")  # checks driving licences (the default purpose)
 DL = next(t for t in builtin_types() if t["id"] == "cn.driving_licence")
 ROOT, KEY = SigningKey.generate(), SigningKey.generate()
 
@@ -111,7 +114,7 @@ async def test_the_list_on_disk_is_used_when_the_registry_is_down(tmp_path):
     cache.load_cached()
     assert cache.trust is not None and cache.trust.version == 4
     assert await cache.refresh_trust_soon(0) is False and up.trust_calls == 1 and cache.trust.version == 4
-    verdict = await verifier.verify(HOTEL, ec1())
+    verdict = await verifier.verify(OFFICER, ec1())
     assert verdict.res.outcome is Outcome.VALID and verdict.version == 4 and verdict.now == T0
 
 
@@ -121,7 +124,7 @@ async def test_a_tampered_list_on_disk_is_ignored(tmp_path):
     cache, verifier, _, _ = make(tmp_path, FakeUpstream())
     cache.load_cached()
     assert cache.trust is None
-    verdict = await verifier.verify(HOTEL, ec1())
+    verdict = await verifier.verify(OFFICER, ec1())
     assert isinstance(verdict.res, Unverified) and verdict.res.outcome is Outcome.REGION_UNAVAILABLE
     assert "trust list" in verdict.res.detail and verdict.version == 0
 
@@ -140,12 +143,12 @@ async def test_without_a_trust_list_the_registry_is_asked_at_most_once_a_second(
     up = FakeUpstream()
     _, verifier, mono, _ = make(tmp_path, up)
     for _ in range(3):
-        assert (await verifier.verify(HOTEL, ec1())).res.outcome is Outcome.REGION_UNAVAILABLE
+        assert (await verifier.verify(OFFICER, ec1())).res.outcome is Outcome.REGION_UNAVAILABLE
     assert up.trust_calls == 1
     mono.advance(domain.NO_TRUST_LIST_INTERVAL)
     up.signed = signed_list(1)
     up.status = status_list()
-    assert (await verifier.verify(HOTEL, ec1())).res.outcome is Outcome.VALID
+    assert (await verifier.verify(OFFICER, ec1())).res.outcome is Outcome.VALID
     assert up.trust_calls == 2
 
 
@@ -155,15 +158,15 @@ async def test_an_unknown_kid_asks_for_a_newer_list_at_most_every_few_seconds(tm
     cache, verifier, mono, _ = make(tmp_path, up)
     await cache.refresh_trust()
     text = ec1(new_key)
-    assert (await verifier.verify(HOTEL, text)).res.outcome is Outcome.KID_UNKNOWN
+    assert (await verifier.verify(OFFICER, text)).res.outcome is Outcome.KID_UNKNOWN
     assert up.trust_calls == 1  # the list was fetched moments ago
     mono.advance(domain.KID_REFRESH_INTERVAL)
-    assert (await verifier.verify(HOTEL, text)).res.outcome is Outcome.KID_UNKNOWN
-    assert (await verifier.verify(HOTEL, text)).res.outcome is Outcome.KID_UNKNOWN
+    assert (await verifier.verify(OFFICER, text)).res.outcome is Outcome.KID_UNKNOWN
+    assert (await verifier.verify(OFFICER, text)).res.outcome is Outcome.KID_UNKNOWN
     assert up.trust_calls == 2  # the first unknown kid asked; the second waits its turn
     up.signed = signed_list(2, KEY, new_key)  # the key is registered
     mono.advance(domain.KID_REFRESH_INTERVAL)
-    verdict = await verifier.verify(HOTEL, text)
+    verdict = await verifier.verify(OFFICER, text)
     assert verdict.res.outcome is Outcome.VALID and verdict.version == 2 and up.trust_calls == 3
 
 
@@ -175,13 +178,13 @@ async def test_a_stale_status_list_leaves_the_status_unchecked(tmp_path):
     await cache.refresh_trust()
     text, revoked = ec1(idx=5), ec1(idx=6)
     up.status = status_list(6, exp=T0 + 60)
-    fresh = (await verifier.verify(HOTEL, text)).res
+    fresh = (await verifier.verify(OFFICER, text)).res
     assert fresh.outcome is Outcome.VALID and fresh.status_checked is True
-    assert (await verifier.verify(HOTEL, revoked)).res.outcome is Outcome.REVOKED
+    assert (await verifier.verify(OFFICER, revoked)).res.outcome is Outcome.REVOKED
     assert up.status_calls == 1  # fetched once, then used from the cache
     clock.advance(60)
     up.down = True
-    stale = (await verifier.verify(HOTEL, text)).res
+    stale = (await verifier.verify(OFFICER, text)).res
     assert stale.outcome is Outcome.VALID and stale.status_checked is False and "stale" in stale.detail
     assert up.status_calls == 2
 
@@ -197,12 +200,13 @@ async def test_the_common_case_is_answered_without_the_network(tmp_path):
         written.append((p.role, res.outcome, res.status_checked, version, now, out))
         return out
 
-    first = verifier.verify_now(HOTEL, text, write, "out")
+    purpose = Purpose.ROADSIDE_DRIVER_CHECK
+    first = verifier.verify_now(OFFICER, text, write, "out", purpose)
     assert isinstance(first, Pending) and first.res.ok and written == []  # no status list yet
-    await verifier.finish(HOTEL, text, "", first)
-    assert verifier.verify_now(HOTEL, text, write, "out") == "out"
-    assert written == [("hotel", Outcome.VALID, True, 1, T0, "out")]
-    assert verifier.verify_now(HOTEL, "x" * (MAX_PAYLOAD_CHARS + 1), write, None) is None
+    assert (await verifier.finish(OFFICER, text, purpose, first)).res.outcome is Outcome.VALID
+    assert verifier.verify_now(OFFICER, text, write, "out", purpose) == "out"
+    assert written == [("traffic_police", Outcome.VALID, True, 1, T0, "out")]
+    assert verifier.verify_now(OFFICER, "x" * (MAX_PAYLOAD_CHARS + 1), write, None) is None
     assert written[-1][1:5] == (Outcome.PAYLOAD_TOO_LARGE, False, 0, T0)
 
 
@@ -214,17 +218,22 @@ async def test_a_token_is_resolved_by_its_region(tmp_path):
     await cache.refresh_trust()
     token, _ = presentation.issue(KEY, iss="CN-ZJ", credential_cti=credential.new_cti(), now=T0)
     up.answer = Resolved("VALID", "ID", "cn.driving_licence", 1, "CN-ZJ", T0, T0 + 1, "1.2.3", '{"name": "x"}')
-    verdict = await verifier.verify(Principal("traffic_police"), token, "roadside check")
-    assert verdict.res is up.answer and verdict.version == 1
-    assert up.resolved == [("zj.issuer:50061", "traffic_police", "roadside check")]
+    verdict = await verifier.verify(Principal("traffic_police"), token, "roadside_driver_check")
+    assert verdict.res == replace(up.answer, purpose="roadside_driver_check") and verdict.version == 1
+    assert up.resolved == [("zj.issuer:50061", "traffic_police", "roadside_driver_check")]
+    # Judged like a credential: a hotel may not check a driving licence (only who it names is kept).
+    hotel = (await verifier.verify(Principal("hotel"), token)).res
+    assert hotel.outcome == Outcome.NOT_ACCEPTED_FOR_PURPOSE and hotel.purpose == "hotel_check_in"
+    assert up.resolved[-1] == ("zj.issuer:50061", "hotel", "hotel_check_in")
+    del up.resolved[-1]
     up.answer = NotFound("no such credential")
-    res = (await verifier.verify(HOTEL, token)).res
+    res = (await verifier.verify(OFFICER, token)).res
     assert isinstance(res, verify.Result) and res.outcome is Outcome.REVOKED
     up.answer = Unavailable("issuer down")
-    assert (await verifier.verify(HOTEL, token)).res.outcome is Outcome.REGION_UNAVAILABLE
+    assert (await verifier.verify(OFFICER, token)).res.outcome is Outcome.REGION_UNAVAILABLE
     up.signed = signed_list(2, endpoint="")  # no issuer online for the region
     await cache.refresh_trust()
-    res = (await verifier.verify(HOTEL, token)).res
+    res = (await verifier.verify(OFFICER, token)).res
     assert res.outcome is Outcome.REGION_UNAVAILABLE and "no endpoint" in res.detail and len(up.resolved) == 3
 
 
@@ -233,15 +242,25 @@ async def test_a_token_is_resolved_by_its_region(tmp_path):
 async def test_who_may_verify_and_what_a_request_may_hold(tmp_path):
     _, verifier, _, _ = make(tmp_path, FakeUpstream())
     for role in ("hotel", "traffic_police", "integrator", "agency", "admin"):
-        verifier.admit(Principal(role), "x" * MAX_PURPOSE, ["EC1:"] * MAX_BATCH)
+        assert verifier.admit(Principal(role), "", ["EC1:"] * MAX_BATCH) == ROLE_PURPOSES[role][0]
+        for purpose in Purpose:
+            if purpose in ROLE_PURPOSES[role]:
+                assert verifier.admit(Principal(role), purpose) is purpose
+            else:
+                with pytest.raises(PermissionDenied) as denied:
+                    verifier.admit(Principal(role), purpose)
+                assert denied.value.code == "PURPOSE_NOT_ALLOWED"
+    with pytest.raises(InvalidRequest) as unknown:
+        verifier.admit(OFFICER, "roadside check")
+    assert unknown.value.code == "PURPOSE_UNKNOWN" and unknown.value.field == "purpose"
     for role in ("", "service", "burglar"):
         with pytest.raises(PermissionDenied):
             verifier.admit(Principal(role))
         with pytest.raises(PermissionDenied):
             await verifier.verify(Principal(role), ec1())
     with pytest.raises(InvalidRequest) as err:
-        verifier.admit(HOTEL, "x" * (MAX_PURPOSE + 1))
+        verifier.admit(OFFICER, "x" * (MAX_PURPOSE + 1))
     assert err.value.field == "purpose"
     with pytest.raises(InvalidRequest) as err:
-        verifier.admit(HOTEL, "", ["EC1:"] * (MAX_BATCH + 1))
+        verifier.admit(OFFICER, "", ["EC1:"] * (MAX_BATCH + 1))
     assert err.value.field == "payloads"

@@ -28,7 +28,7 @@ def _client(ch, links: Links, timeout: float = 10.0) -> StreamClient:
                         timeout=timeout)
 
 
-def _request(payload: str, role: str = "hotel") -> verifier_pb2.VerifyRequest:
+def _request(payload: str, role: str = "traffic_police") -> verifier_pb2.VerifyRequest:
     return verifier_pb2.VerifyRequest(principal=common_pb2.Principal(role=role), payload=payload)
 
 

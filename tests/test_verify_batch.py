@@ -111,9 +111,9 @@ async def test_batch_finds_a_key_registered_moments_ago(suite, http, keys):
     assert r.status in (200, 201), await r.text()
     text = forge.sign(key, forge.claims("CN-SH"))
     suite.verifier.cache.trust_list.attempted_at = None  # the verifier has not looked for a newer trust list lately
-    results = await _batch(http, keys["hotel"], [text, text])
+    results = await _batch(http, keys["police"], [text, text])
     assert [x["result"] for x in results] == ["VALID", "VALID"]
-    _same(results[0], await _single(http, keys["hotel"], text))
+    _same(results[0], await _single(http, keys["police"], text))
 
 
 async def test_verifier_batch_equals_single_calls(suite, http, keys):
@@ -122,7 +122,7 @@ async def test_verifier_batch_equals_single_calls(suite, http, keys):
     ch = suite.channel(suite.verifier_port, "verifier")
     try:
         stub = verifier_pb2_grpc.VerifierServiceStub(ch)
-        principal = common_pb2.Principal(role="hotel")
+        principal = common_pb2.Principal(role="traffic_police")
         batch = await stub.VerifyBatch(verifier_pb2.VerifyBatchRequest(principal=principal, payloads=payloads))
         singles = [await stub.Verify(verifier_pb2.VerifyRequest(principal=principal, payload=p)) for p in payloads]
     finally:
@@ -149,7 +149,7 @@ class _NoTrustList:
 
 async def test_batch_without_a_trust_list_is_region_unavailable():
     servicer = verifier_servicer.VerifierServicer(verifier_domain.Verifier(_NoTrustList()))
-    request = verifier_pb2.VerifyBatchRequest(principal=common_pb2.Principal(role="hotel"), payloads=["EC1:x", "y"])
+    request = verifier_pb2.VerifyBatchRequest(principal=common_pb2.Principal(role="traffic_police"), payloads=["EC1:x", "y"])
     batch = await verifier_servicer.VerifierServicer.VerifyBatch.__wrapped__(servicer, request, None)
     assert [r.result for r in batch.results] == ["REGION_UNAVAILABLE"] * 2
     assert all(r.detail and r.checked_at and not r.HasField("credential") for r in batch.results)

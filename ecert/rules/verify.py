@@ -17,6 +17,8 @@ from ..format.credential import Claims
 from ..format.presentation import TokenClaims
 from ..format.statuslist import REVOKED, SUSPENDED, StatusList
 from ..vocab import KeyStatus
+from .acceptance import Rules
+from .document import Warning, china_day
 from .schema import TypeSchema, to_json_fields
 from .trust import KeyEntry, TrustList
 
@@ -31,17 +33,45 @@ class Result:
     token: TokenClaims | None = None
     key: KeyEntry | None = None
     type: TypeSchema | None = None
-    fields: dict[str, Any] | None = None  # JSON form, all fields; filter with disclosed()
+    fields: dict[str, Any] | None = None  # JSON form, all fields; filter with shown()
     status_checked: bool = False
+    warnings: tuple[Warning, ...] = ()  # lapsed secondary dates (all of them: filter with shown_warnings())
+    purpose: str = ""  # the purpose judged (apply_acceptance), "" when none was
 
     @property
     def ok(self) -> bool:
         return self.outcome is Outcome.VALID
 
     def disclosed(self, role: str) -> dict[str, Any]:
+        """The fields ``role`` sees of a VALID credential."""
         if self.type is None or self.fields is None:
             return {}
         return self.type.disclosed(role, self.fields)
+
+    def shown(self, role: str) -> dict[str, Any]:
+        """The fields ``role`` is shown for this outcome: all it may see when VALID; when the
+        credential is authentic but not current (:data:`IDENTIFYING_OUTCOMES`), those the type
+        lets the role see to know who presented it; else none."""
+        if self.type is None or self.fields is None:
+            return {}
+        if self.outcome is Outcome.VALID:
+            return self.type.disclosed(role, self.fields)
+        if self.outcome in IDENTIFYING_OUTCOMES:
+            return self.type.identified(role, self.fields)
+        return {}
+
+    def shown_warnings(self, shown: Mapping[str, Any]) -> tuple[Warning, ...]:
+        """The warnings about fields in ``shown`` (a role learns nothing of a field it may not see)."""
+        warnings = self.warnings
+        if not warnings:
+            return warnings
+        return tuple(w for w in warnings if w.field in shown)
+
+
+IDENTIFYING_OUTCOMES = frozenset({Outcome.REVOKED, Outcome.SUSPENDED, Outcome.EXPIRED, Outcome.NOT_YET_VALID,
+                                  Outcome.NOT_ACCEPTED_FOR_PURPOSE})
+"""Outcomes of a credential that is authentic (its signature, key and issuer check out) but not
+current or not accepted: the answer still shows who it names (the type's ``x-identify``)."""
 
 
 def _verified_key(trust: TrustList, kid: bytes, alg: int, signature: bytes, tbs: bytes,
@@ -159,25 +189,71 @@ def _decoded(text: str, trust: TrustList, res: Result) -> tuple[KeyEntry, Claims
     return key, _new_tuple(Claims, c[:10]), c[10]
 
 
+def _typed_fields(trust: TrustList, claims: Claims, fields: dict[str, Any] | None
+                  ) -> tuple[TypeSchema, dict[str, Any]]:
+    """The claims' type and their fields in JSON form, checked against the type's schema."""
+    ts = trust.types.get((claims.type_id, claims.type_version))
+    if ts is None:
+        raise FormatError(Outcome.TYPE_UNKNOWN, f"type {claims.type_id} v{claims.type_version} is unknown")
+    _check_field_kinds(ts, claims.fields)
+    if fields is None:
+        fields = to_json_fields(claims.fields)
+    if not ts.is_valid(fields):
+        raise FormatError(Outcome.SCHEMA_INVALID, "fields do not satisfy the type's schema")
+    return ts, fields
+
+
 def check_credential(text: str, trust: TrustList, now: int, skew: int = DEFAULT_SKEW) -> Result:
-    """Every offline check of an EC1 text up to and including the schema."""
+    """Every offline check of an EC1 text up to and including the schema and the document's own
+    validity (the dates its type's ``x-validity`` names, in China time)."""
     res = Result(Outcome.VALID)
+    fields = None
     try:
         key, claims, fields = _decoded(text, trust, res)
         res.claims = claims
         _times(claims.iss, key, claims.iat, claims.exp, claims.nbf, now, skew)
-        ts = trust.types.get((claims.type_id, claims.type_version))
-        if ts is None:
-            raise FormatError(Outcome.TYPE_UNKNOWN, f"type {claims.type_id} v{claims.type_version} is unknown")
-        _check_field_kinds(ts, claims.fields)
-        res.type = ts
-        if fields is None:
-            fields = to_json_fields(claims.fields)
-        if not ts.is_valid(fields):
-            raise FormatError(Outcome.SCHEMA_INVALID, "fields do not satisfy the type's schema")
-        res.fields = fields
+        ts, fields = _typed_fields(trust, claims, fields)
+        res.type, res.fields = ts, fields
+        outside = ts.document.check(fields, china_day(now))
+        if outside is not None:
+            res.outcome, res.detail = outside
     except FormatError as err:
         res.outcome, res.detail = err.outcome, err.message
+        if err.outcome is Outcome.EXPIRED or err.outcome is Outcome.NOT_YET_VALID:
+            _still_identify(res, trust, fields)
+    return res
+
+
+def _still_identify(res: Result, trust: TrustList, fields: dict[str, Any] | None) -> None:
+    """A credential outside its own ``nbf``/``exp`` is still authentic: keep its type and fields
+    (when they are of the type's shape) so the answer can say who it names."""
+    if res.claims is None:
+        return
+    try:
+        res.type, res.fields = _typed_fields(trust, res.claims, fields)
+    except FormatError:
+        pass  # not of its type's shape: nothing is shown
+
+
+def apply_acceptance(res: Result, rules: Rules, purpose: str, caller_region: str, now: int) -> Result:
+    """After the status: whether the recognition rules accept the credential's type and issuing
+    region for ``purpose`` and a caller of ``caller_region`` ("" for a caller bound to none);
+    for an accepted one, its lapsed secondary dates as warnings."""
+    res.purpose = purpose
+    if not res.ok or res.claims is None or res.type is None or res.fields is None:
+        return res
+    claims = res.claims
+    refusal = rules.refusal(purpose, claims.type_id, caller_region, claims.iss)
+    if refusal is not None:
+        res.outcome, res.detail = Outcome.NOT_ACCEPTED_FOR_PURPOSE, refusal
+        return res
+    return add_warnings(res, now)
+
+
+def add_warnings(res: Result, now: int) -> Result:
+    """A VALID credential's lapsed secondary dates (its type's ``x-deadlines``) as warnings."""
+    if res.ok and res.type is not None and res.fields is not None:
+        res.warnings = res.type.document.warnings(res.fields, china_day(now))
     return res
 
 
@@ -204,12 +280,17 @@ def apply_status(res: Result, status_list: StatusList | None, now: int) -> Resul
 
 def verify(text: str, trust: TrustList, now: int, *,
            status_lists: Callable[[str], StatusList | None] = lambda uri: None,
-           skew: int = DEFAULT_SKEW) -> Result:
-    """Recipe: verify an EC1 text completely, status lists looked up by uri."""
+           skew: int = DEFAULT_SKEW, purpose: str | None = None, caller_region: str = "") -> Result:
+    """Recipe: verify an EC1 text completely, status lists looked up by uri; with a ``purpose``,
+    judged by the trust list's recognition rules for it and a caller of ``caller_region``."""
     res = check_credential(text, trust, now, skew)
     if res.ok and res.claims is not None and res.claims.status_uri is not None:
-        return apply_status(res, status_lists(res.claims.status_uri), now)
-    return apply_status(res, None, now)
+        apply_status(res, status_lists(res.claims.status_uri), now)
+    else:
+        apply_status(res, None, now)
+    if purpose is not None:
+        return apply_acceptance(res, trust.acceptance, purpose, caller_region, now)
+    return add_warnings(res, now)
 
 
 def check_token(text: str, trust: TrustList, now: int, skew: int = DEFAULT_SKEW) -> Result:

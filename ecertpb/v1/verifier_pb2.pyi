@@ -36,7 +36,7 @@ class VerifiedCredential(_message.Message):
     def __init__(self, id: _Optional[str] = ..., type: _Optional[str] = ..., version: _Optional[int] = ..., region: _Optional[str] = ..., issued_at: _Optional[int] = ..., expires_at: _Optional[int] = ..., display_id: _Optional[str] = ...) -> None: ...
 
 class VerifyResponse(_message.Message):
-    __slots__ = ("result", "credential", "fields_json", "status_checked", "trust_list_version", "checked_at", "detail", "code_sha256")
+    __slots__ = ("result", "credential", "fields_json", "status_checked", "trust_list_version", "checked_at", "detail", "code_sha256", "warnings", "purpose")
     RESULT_FIELD_NUMBER: _ClassVar[int]
     CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
     FIELDS_JSON_FIELD_NUMBER: _ClassVar[int]
@@ -45,6 +45,8 @@ class VerifyResponse(_message.Message):
     CHECKED_AT_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
     CODE_SHA256_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
     result: str
     credential: VerifiedCredential
     fields_json: str
@@ -53,7 +55,19 @@ class VerifyResponse(_message.Message):
     checked_at: int
     detail: str
     code_sha256: str
-    def __init__(self, result: _Optional[str] = ..., credential: _Optional[_Union[VerifiedCredential, _Mapping]] = ..., fields_json: _Optional[str] = ..., status_checked: _Optional[bool] = ..., trust_list_version: _Optional[int] = ..., checked_at: _Optional[int] = ..., detail: _Optional[str] = ..., code_sha256: _Optional[str] = ...) -> None: ...
+    warnings: _containers.RepeatedCompositeFieldContainer[Warning]
+    purpose: str
+    def __init__(self, result: _Optional[str] = ..., credential: _Optional[_Union[VerifiedCredential, _Mapping]] = ..., fields_json: _Optional[str] = ..., status_checked: _Optional[bool] = ..., trust_list_version: _Optional[int] = ..., checked_at: _Optional[int] = ..., detail: _Optional[str] = ..., code_sha256: _Optional[str] = ..., warnings: _Optional[_Iterable[_Union[Warning, _Mapping]]] = ..., purpose: _Optional[str] = ...) -> None: ...
+
+class Warning(_message.Message):
+    __slots__ = ("code", "field", "since")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    field: str
+    since: str
+    def __init__(self, code: _Optional[str] = ..., field: _Optional[str] = ..., since: _Optional[str] = ...) -> None: ...
 
 class VerifyBatchRequest(_message.Message):
     __slots__ = ("principal", "payloads", "purpose")

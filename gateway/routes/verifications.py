@@ -41,7 +41,7 @@ async def verify(request: web.Request) -> web.Response:
     payload = get(data, "payload", str, required=True)
     be = request.app[BACKENDS]
     r = await be.ask(VERIFIER, be.verifier_stream.call(verifier_pb2.VerifyRequest(
-        principal=pb_principal(request), payload=payload, purpose=get_purpose(data))))
+        principal=pb_principal(request), payload=payload, purpose=get_purpose(request, data))))
     request.app[METRICS].verification(r.result)
     return web.Response(text=verification_text(r), content_type="application/json")
 
@@ -55,7 +55,7 @@ async def verify_batch(request: web.Request) -> web.Response:
         raise InvalidRequest("payloads must be strings", field="payloads")
     be = request.app[BACKENDS]
     resp = await be.ask(VERIFIER, be.verifier.VerifyBatch(verifier_pb2.VerifyBatchRequest(
-        principal=pb_principal(request), payloads=payloads, purpose=get_purpose(data)), timeout=be.bulk_timeout))
+        principal=pb_principal(request), payloads=payloads, purpose=get_purpose(request, data)), timeout=be.bulk_timeout))
     results = resp.results
     request.app[METRICS].verifications_by(r.result for r in results)
     return verifications_response(results)

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NamedTuple, Protocol, TypeVar
 
@@ -27,11 +28,13 @@ from ecert.format import keys, statuslist
 from ecert.imaging import scan
 from ecert.limits import MAX_PAYLOAD_CHARS
 from ecert.rules import verify
-from ecert.rules.access import Principal, require_role
+from ecert.format.jsontext import json_text
+from ecert.rules.access import Principal, disclosure_role, purpose_for, require_role
+from ecert.rules.document import Warning, china_day
 from ecert.rules.requests import check_batch, check_purpose
 from ecert.rules.trust import TrustList, TrustListError
 from ecert.runtime.refresh import Refreshed
-from ecert.vocab import VERIFY_ROLES
+from ecert.vocab import VERIFY_ROLES, Purpose
 
 log = logging.getLogger("ecert.verifier")
 
@@ -60,6 +63,9 @@ class Resolved:
     expires_at: int
     display_id: str
     fields_json: str
+    warnings: tuple[Warning, ...] = ()
+    purpose: str = ""
+    detail: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,28 +260,32 @@ class Verifier:
         self._decodes = 0
 
     @staticmethod
-    def admit(p: Principal, purpose: str = "", payloads: Sequence[str] | None = None) -> None:
-        """Refuse (403, 400) what ``p`` may not ask, once per request: the role, the purpose, a batch's size."""
+    def admit(p: Principal, purpose: str = "", payloads: Sequence[str] | None = None) -> Purpose:
+        """Refuse (403, 400) what ``p`` may not ask, once per request: the role, the purpose, a
+        batch's size. Returns the purpose the request is judged for (the role's default when it
+        names none)."""
         require_role(p, *VERIFY_ROLES)
-        check_purpose(purpose)
+        judged = purpose_for(p, check_purpose(purpose))
         if payloads is not None:
             check_batch(payloads)
+        return judged
 
     async def verify(self, p: Principal, payload: str, purpose: str = "") -> Verdict:
         """Verify one payload completely (:meth:`verify_now`, then :meth:`finish` if need be)."""
-        self.admit(p, purpose)
-        answer = self.verify_now(p, payload, _verdict)
+        judged = self.admit(p, purpose)
+        answer = self.verify_now(p, payload, _verdict, None, judged)
         if answer.__class__ is Pending:
-            return await self.finish(p, payload, purpose, answer)  # type: ignore[arg-type]
+            return await self.finish(p, payload, judged, answer)  # type: ignore[arg-type]
         return answer  # type: ignore[return-value]
 
-    def verify_now(self, p: Principal, payload: str, write: Write[O], out: O | None = None) -> O | Pending:
+    def verify_now(self, p: Principal, payload: str, write: Write[O], out: O | None = None,
+                   purpose: str = Purpose.GENERAL) -> O | Pending:
         """``write``'s answer when it needs nothing from the network (the common case: a trust list,
         a fresh cached status list), else what :meth:`finish` needs to complete it.
 
         Plain code, not a coroutine: a batch of 1,000 answered here costs no coroutine or event
         loop step per payload, and no object beyond the result: ``write`` (the edge's translation)
-        fills ``out`` in place. The caller has admitted ``p`` (:meth:`admit`).
+        fills ``out`` in place. The caller has admitted ``p`` (:meth:`admit`), which gave ``purpose``.
         """
         now = self.now()
         if len(payload) > MAX_PAYLOAD_CHARS:  # far over every format limit: not worth decoding
@@ -297,6 +307,7 @@ class Verifier:
             if sl is None or sl.is_stale(now):
                 return Pending(res, trust, now)
         verify.apply_status(res, sl, now)
+        verify.apply_acceptance(res, trust.acceptance, purpose, p.region, now)
         return write(p, res, trust.version, now, out)
 
     async def finish(self, p: Principal, payload: str, purpose: str, pending: Pending) -> Verdict:
@@ -323,6 +334,7 @@ class Verifier:
             verify.apply_status(res, sl, now)
         elif res.ok:
             verify.apply_status(res, None, now)
+        verify.apply_acceptance(res, trust.acceptance, purpose, p.region, now)
         return Verdict(res, trust.version, now)
 
     async def _resolve(self, p: Principal, res: verify.Result, trust: TrustList, now: int, purpose: str) -> Verdict:
@@ -340,7 +352,29 @@ class Verifier:
             log.warning("resolving a token of %s failed: %s", tok.iss, err.code)
             return Verdict(verify.Result(Outcome.REGION_UNAVAILABLE, f"{tok.iss} could not resolve the token"),
                            trust.version, now)
-        return Verdict(resolved, trust.version, now)
+        return Verdict(self._judged(p, resolved, trust, now, purpose), trust.version, now)
+
+    @staticmethod
+    def _judged(p: Principal, r: Resolved, trust: TrustList, now: int, purpose: str) -> Resolved:
+        """A region's answer to a token, judged as a credential is: by the recognition rules for
+        ``purpose`` (NOT_ACCEPTED_FOR_PURPOSE keeps only the fields that say who), with the
+        warnings of the fields the region showed (those the caller may see)."""
+        r = replace(r, purpose=purpose)
+        ts = trust.types.get((r.type, r.version))
+        if r.outcome != Outcome.VALID or ts is None:
+            return r
+        try:
+            fields = json.loads(r.fields_json or "{}")
+        except ValueError:
+            fields = None
+        if not isinstance(fields, dict):
+            fields = {}
+        refusal = trust.acceptance.refusal(purpose, r.type, p.region, r.region)
+        if refusal is not None:
+            shown = ts.identified(disclosure_role(p, r.region), fields)
+            return replace(r, outcome=Outcome.NOT_ACCEPTED_FOR_PURPOSE.value, fields_json=json_text(shown),
+                           detail=refusal)
+        return replace(r, warnings=ts.document.warnings(fields, china_day(now)))
 
     # -- pictures ----------------------------------------------------------------------------
     async def decode_image(self, data: bytes) -> list[str]:
@@ -357,7 +391,7 @@ class Verifier:
 
     async def verify_image(self, p: Principal, data: bytes, purpose: str = "") -> list[Verdict]:
         """One answer per code in the picture, in reading order; ``NO_CODE_FOUND`` if there is none."""
-        self.admit(p, purpose)
+        purpose = self.admit(p, purpose)
         texts = await self.decode_image(data)
         if not texts:
             trust = self.cache.trust

@@ -40,11 +40,21 @@ def write_result(p: Principal, res: verify.Result, version: int, now: int,
         cred.issued_at, cred.expires_at = c.iat, c.exp
         if res.type is not None:
             cred.display_id = res.type.display_id(c.iss, cred_id)
-    if res.outcome is Outcome.VALID and res.fields is not None and c is not None:
-        out.fields_json = json_text(res.disclosed(disclosure_role(p, c.iss)))  # another region's agency: not all
+    if res.fields is not None and c is not None and (res.outcome is Outcome.VALID
+                                                      or res.outcome in verify.IDENTIFYING_OUTCOMES):
+        shown = res.shown(disclosure_role(p, c.iss))  # another region's agency: not all
+        out.fields_json = json_text(shown)
+        if res.warnings:
+            _write_warnings(res.shown_warnings(shown), out)
     else:
         out.fields_json = "{}"
     return out
+
+
+def _write_warnings(warnings, out: verifier_pb2.VerifyResponse) -> None:
+    add = out.warnings.add
+    for w in warnings:
+        add(code=w.code, field=w.field, since=w.since)
 
 
 def write_verdict(p: Principal, v: Verdict, out: verifier_pb2.VerifyResponse | None = None
@@ -74,7 +84,11 @@ def _write_resolved(r: Resolved, version: int, out: verifier_pb2.VerifyResponse)
     cred.SetInParent()
     cred.id, cred.type, cred.version, cred.region = r.id, r.type, r.version, r.region
     cred.issued_at, cred.expires_at, cred.display_id = r.issued_at, r.expires_at, r.display_id
-    out.fields_json = (r.fields_json or "{}") if r.outcome == Outcome.VALID else "{}"
+    shows = r.outcome == Outcome.VALID or r.outcome in verify.IDENTIFYING_OUTCOMES
+    out.fields_json = (r.fields_json or "{}") if shows else "{}"
+    if r.detail:
+        out.detail = r.detail
+    _write_warnings(r.warnings, out)
 
 
 class VerifierServicer(verifier_pb2_grpc.VerifierServiceServicer):
@@ -84,10 +98,11 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServiceServicer):
     async def _verify(self, request) -> verifier_pb2.VerifyResponse:
         p = principal_from_pb(request.principal)
         v = self.v
-        v.admit(p, request.purpose)
-        answer = v.verify_now(p, request.payload, write_result)
+        purpose = v.admit(p, request.purpose)
+        answer = v.verify_now(p, request.payload, write_result, None, purpose)
         if isinstance(answer, Pending):
-            return write_verdict(p, await v.finish(p, request.payload, request.purpose, answer))
+            answer = write_verdict(p, await v.finish(p, request.payload, purpose, answer))
+        answer.purpose = purpose  # every answer says what it was judged for
         return answer
 
     @rpc
@@ -105,23 +120,27 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServiceServicer):
         """Each payload answered as :meth:`Verify` would, in order. Most need no network and are
         answered by plain calls (:meth:`Verifier.verify_now`); the others are completed in turn."""
         p = principal_from_pb(request.principal)
-        purpose = request.purpose
         v = self.v
-        v.admit(p, purpose, request.payloads)
+        purpose = v.admit(p, request.purpose, request.payloads)
         batch = verifier_pb2.VerifyBatchResponse()
         add = batch.results.add  # each answer written in place: no copy per payload
         for payload in request.payloads:
             out = add()
-            answer = v.verify_now(p, payload, write_result, out)  # ``out`` itself, or what is left to do
+            answer = v.verify_now(p, payload, write_result, out, purpose)  # ``out`` itself, or what is left to do
             if isinstance(answer, Pending):
                 write_verdict(p, await v.finish(p, payload, purpose, answer), out)
+            out.purpose = purpose
         return batch
 
     @rpc
     async def VerifyImage(self, request, context):
         p = principal_from_pb(request.principal)
-        verdicts = await self.v.verify_image(p, request.image, request.purpose)
-        return verifier_pb2.VerifyImageResponse(results=[write_verdict(p, v) for v in verdicts])
+        purpose = self.v.admit(p, request.purpose)
+        verdicts = await self.v.verify_image(p, request.image, purpose)
+        answers = [write_verdict(p, v) for v in verdicts]
+        for answer in answers:
+            answer.purpose = purpose
+        return verifier_pb2.VerifyImageResponse(results=answers)
 
 
 async def build(cfg: VerifierConfig, *, now: Clock = system_clock, listen: str | None = None):
