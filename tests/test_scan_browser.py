@@ -1,22 +1,33 @@
-"""Issue 4 in a real browser: Playwright drives Debian's Chromium against the suite's gateway.
+"""Issues 4 and 11 in a real browser: Playwright drives Debian's Chromium against the suite's gateway.
 
 Three ways in: a picture uploaded, the live camera (Chromium's fake camera plays a
 YUV4MPEG2 video of a QR code) and a handheld scanner typing into the text box. The
 browser is Debian's (`make test` installs it); Playwright never downloads one.
+
+Issue 11: the page tells the truth at a glance. One validity line (the document's own, China
+time, the region's name), warnings in amber, "not accepted for this purpose" in its own colour,
+the identifying fields of an authentic credential that is not current, the purpose shown and
+chosen (and sent on every path), and on a phone the verdict and the name on the first screen.
+Screenshots go to ``ECERT_SCREENSHOT_DIR`` when it is set.
 """
 
 from __future__ import annotations
 
+import colorsys
+import json
 import os
 import random
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from ecert.format.keys import SigningKey
 from testkit import photos
-from testkit.samples import driving_licence
+from testkit.samples import SAMPLES, driving_licence
+from tests import forge
 from tests.conftest import bearer
 
 playwright_api = pytest.importorskip("playwright.async_api", reason="the Python package playwright is not installed")
@@ -61,10 +72,24 @@ def camera_frames(text: str, n: int = 20) -> list[Image.Image]:
 
 
 async def issue(http, keys, name: str) -> dict:
+    """A driving licence (CN-ZJ) of ``name``."""
+    return await issue_type(http, keys, "cn.driving_licence", driving_licence(name=name))
+
+
+async def issue_id_card(http, keys, name: str, **overrides) -> dict:
+    """A resident identity card (CN-ZJ) of ``name``: what a hotel checks in."""
+    return await issue_type(http, keys, "cn.resident_id", {**SAMPLES["cn.resident_id"], "name": name, **overrides})
+
+
+async def issue_type(http, keys, type_id: str, fields: dict) -> dict:
     r = await http.post("/v1/credentials", headers=bearer(keys["agency_zj"]), json={
-        "region": "CN-ZJ", "type": "cn.driving_licence", "fields": driving_licence(name=name)})
+        "region": "CN-ZJ", "type": type_id, "fields": fields})
     assert r.status == 201, await r.text()
     return await r.json()
+
+
+OVERDUE_VEHICLE = {**SAMPLES["cn.vehicle_licence"], "owner": "沈明远", "inspection_valid_until": "2026-03-31"}
+ID_UNTIL = SAMPLES["cn.resident_id"]["valid_until"]
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +111,8 @@ async def browser(camera_credential, tmp_path_factory):
         await b.close()
 
 
-async def open_scanner(browser, http, key: str, viewport=PHONE):
-    context = await browser.new_context(viewport=viewport, locale="zh-CN")
+async def open_scanner(browser, http, key: str, viewport=PHONE, context=None):
+    context = context or await browser.new_context(viewport=viewport, locale="zh-CN")
     page = await context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     await page.goto(str(http.make_url("/scan")))
@@ -98,9 +123,13 @@ async def open_scanner(browser, http, key: str, viewport=PHONE):
 
 
 async def shot(page, name: str) -> None:
+    """The whole page, and on a phone also the first screen as the operator sees it."""
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(Path(SHOTS) / name), full_page=True)
+        if page.viewport_size == PHONE:
+            await page.evaluate("window.scrollTo(0, 0)")
+            await page.screenshot(path=str(Path(SHOTS) / name.replace(".png", "-first-screen.png")))
 
 
 async def assert_cleared(page, name: str) -> None:
@@ -111,9 +140,59 @@ async def assert_cleared(page, name: str) -> None:
     assert await page.evaluate("localStorage.length") == 0
 
 
+def record_verifications(page) -> list:
+    """The answers to the page's verification requests, as they come."""
+    answers = []
+    page.on("response", lambda r: answers.append(r) if r.url.endswith("/v1/verifications") else None)
+    return answers
+
+
+def sent_purpose(response) -> str | None:
+    """The ``purpose`` member of a JSON verification request (None: it sent none); "multipart"
+    for a picture (Playwright shows no body holding a file: the answer's purpose tells)."""
+    request = response.request
+    if "multipart/form-data" in (request.headers.get("content-type") or ""):
+        return "multipart"
+    return json.loads(request.post_data).get("purpose")
+
+
+async def judged(responses) -> list[str | None]:
+    """The purpose each answer (a camera's empty frames aside) was judged for: its ``purpose`` member."""
+    out = []
+    for response in responses:
+        body = await response.json()
+        if body.get("result") != "NO_CODE_FOUND":
+            out.append(body.get("purpose"))
+    return out
+
+
+async def on_first_screen(page, selector: str) -> None:
+    """The element is on a phone's first screen: inside the top PHONE height of the page, no scrolling."""
+    bottom = await page.locator(selector).first.evaluate("e => e.getBoundingClientRect().bottom + window.scrollY")
+    assert 0 < bottom <= PHONE["height"], (selector, bottom)
+
+
+async def hue(page, selector: str, prop: str = "backgroundColor") -> float:
+    """The hue (degrees) of an element's computed colour."""
+    text = await page.locator(selector).first.evaluate(f"e => getComputedStyle(e).{prop}")
+    r, g, b = (int(x) / 255 for x in re.findall(r"\d+", text)[:3])
+    return colorsys.rgb_to_hsv(r, g, b)[0] * 360
+
+
+async def scan_text(page, text: str) -> None:
+    """What a handheld scanner does: type the code into the box, then Enter."""
+    await page.locator("#code-input").focus()
+    await page.keyboard.type(text)
+    await page.keyboard.press("Enter")
+
+
+async def field_values(page) -> list[str]:
+    return await page.locator(".details dd").all_inner_texts()
+
+
 async def test_uploading_a_photo_shows_valid_and_the_holders_name(browser, http, keys, tmp_path):
-    cred = await issue(http, keys, "吴家乐")
-    picture = tmp_path / "licence.jpg"
+    cred = await issue_id_card(http, keys, "吴家乐")
+    picture = tmp_path / "card.jpg"
     picture.write_bytes(photos.photo([cred["qr_text"]], random.Random(21),
                                      photos.Shot(ppm=3.0, angle=12, slant=0.04, blur=0.4, noise=4, quality=80)))
     context, page = await open_scanner(browser, http, keys["hotel"])
@@ -125,10 +204,23 @@ async def test_uploading_a_photo_shows_valid_and_the_holders_name(browser, http,
         assert await page.locator(".details dd.name").inner_text() == "吴家乐"
         text = await page.locator("#result").inner_text()
         assert "姓名" in text and "照片摘要" in text  # labels from the type's schema; hotels see the photo digest
-        assert "准驾车型" not in text  # a hotel does not see the licence class
+        assert "签发机关" not in text  # a hotel does not see the issuing authority
+        # One validity line, the card's own (the hotel sees its end), in China time, with the
+        # issuing region's name; the date is not repeated in the list of fields.
+        line = page.locator(".details .validity")
+        assert await line.count() == 1
+        line_text = await line.inner_text()
+        assert f"有效期至 {ID_UNTIL}" in line_text and f"Valid until {ID_UNTIL}" in line_text
+        assert "China time (UTC+8)" in line_text and "浙江省 / Zhejiang" in line_text
+        assert "CN-ZJ" not in text and ID_UNTIL not in await field_values(page)
+        # The hotel's one purpose is shown; there is nothing to choose.
+        assert "Hotel check-in" in await page.locator("#purpose-name").inner_text()
+        assert await page.locator("#purpose-select").is_hidden()
         assert await page.locator("#scan-next").is_hidden()  # only after a camera scan
-        # A phone-sized screen: nothing wider than the screen.
+        # A phone-sized screen: nothing wider than the screen; the verdict and the name on the first screen.
         assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        await on_first_screen(page, ".verdict.ok")
+        await on_first_screen(page, ".details dd.name")
         await shot(page, "scan-phone-valid.png")
         await assert_cleared(page, "吴家乐")
     finally:
@@ -142,17 +234,28 @@ async def test_the_camera_scans_a_code_live(browser, http, keys, camera_credenti
         await page.locator(".verdict.ok").wait_for()
         assert await page.locator(".details dd.name").inner_text() == "周若兰"
         assert "准驾车型" in await page.locator("#result").inner_text()  # police see the licence class
+        licence = driving_licence()
+        assert f"有效期 {licence['valid_from']} 至 {licence['valid_until']}" in \
+            await page.locator(".details .validity").inner_text()  # police see both ends
         assert await page.locator("#camera").is_hidden()  # the camera stops once an answer is shown
         assert await page.locator("#scan-next").is_visible()
         await shot(page, "scan-desktop-camera.png")
         await assert_cleared(page, "周若兰")
+        # The vehicle check does not take a driving licence: the camera's frames carry the choice.
+        answers = record_verifications(page)
+        await page.locator("#purpose-select").select_option("roadside_vehicle_check")
+        await page.locator("#camera-button").click()
+        await page.locator(".verdict.na").wait_for()
+        assert await page.locator(".details dd.name").inner_text() == "周若兰"  # genuine: the officer sees who
+        assert await judged(answers) == ["roadside_vehicle_check"]
+        await shot(page, "scan-desktop-camera-not-accepted.png")
     finally:
         await context.close()
 
 
 async def test_a_handheld_scanner_typing_into_the_box_verifies(browser, http, keys, suite):
-    cred = await issue(http, keys, "郑海峰")
-    revoked = await issue(http, keys, "冯青青")
+    cred = await issue_id_card(http, keys, "郑海峰")
+    revoked = await issue_id_card(http, keys, "冯青青")
     r = await http.post(f"/v1/credentials/{revoked['id']}:revoke", headers=bearer(keys["agency_zj"]))
     assert r.status == 200
     await suite.refresh()
@@ -165,16 +268,165 @@ async def test_a_handheld_scanner_typing_into_the_box_verifies(browser, http, ke
         await page.locator(".verdict.ok").wait_for()
         assert await page.locator(".details dd.name").inner_text() == "郑海峰"
         await assert_cleared(page, "郑海峰")
-        # A failure is red, with the reason in Chinese and English, and no personal fields.
-        await page.locator("#code-input").focus()
-        await page.keyboard.type(revoked["qr_text"])
-        await page.keyboard.press("Enter")
+        # A revoked card is red, with the reason in Chinese and English, and the holder's name
+        # (all a hotel may see of it) under the verdict, marked as for identification only.
+        await scan_text(page, revoked["qr_text"])
         bad = page.locator(".verdict.bad")
         await bad.wait_for()
         text = await bad.inner_text()
         assert "证照已被吊销" in text and "revoked" in text and "REVOKED" in text
-        assert "冯青青" not in await page.content()
+        assert await page.locator(".details dd.name").inner_text() == "冯青青"
+        assert "仅用于识别" in await page.locator(".details .who").inner_text()
+        line = await page.locator(".details .validity").inner_text()
+        assert "浙江省 / Zhejiang" in line and "有效期" not in line  # no "valid until" under a revoked verdict
+        assert await field_values(page) == ["冯青青"]  # the name only, for a hotel
+        assert revoked["fields"]["id_number"] not in await page.content()
+        verdict_box = await bad.bounding_box()
+        name_box = await page.locator(".details dd.name").bounding_box()
+        assert name_box["y"] >= verdict_box["y"] + verdict_box["height"]  # under the verdict
+        await on_first_screen(page, ".verdict.bad")
+        await on_first_screen(page, ".details dd.name")
         await shot(page, "scan-phone-revoked.png")
+        await assert_cleared(page, "冯青青")
+        # A code that is no credential at all shows the verdict and nothing else.
+        await scan_text(page, "EC1:NOT A CREDENTIAL")
+        await page.locator(".verdict.bad").wait_for()
+        assert await page.locator(".details").count() == 0
+    finally:
+        await context.close()
+
+
+async def test_a_hotel_is_told_a_vehicle_licence_is_genuine_but_not_for_check_in(browser, http, keys):
+    vehicle = await issue_type(http, keys, "cn.vehicle_licence", OVERDUE_VEHICLE)
+    context, page = await open_scanner(browser, http, keys["hotel"])
+    try:
+        answers = record_verifications(page)
+        await scan_text(page, vehicle["qr_text"])
+        verdict = page.locator(".verdict.na")
+        await verdict.wait_for()
+        text = await verdict.inner_text()
+        assert "证照真实有效，但不适用于此核验用途" in text and "Genuine, but not accepted for this purpose" in text
+        assert "不适用" in text and "NOT ACCEPTED" in text and "有效 VALID" not in text
+        purpose_name = await page.locator("#purpose-name").inner_text()
+        assert "Hotel check-in" in purpose_name and purpose_name in text  # the purpose it was judged for
+        # Its own colour: neither the green of VALID nor the red of a forged or revoked one.
+        assert 200 <= await hue(page, ".verdict.na") <= 320
+        assert not await page.locator(".verdict.ok, .verdict.bad, .warnings").count()
+        result = await page.locator("#result").inner_text()
+        assert "机动车行驶证" in result and "浙江省 / Zhejiang" in result and "CN-ZJ" not in result
+        for value in ("沈明远", OVERDUE_VEHICLE["plate_number"], OVERDUE_VEHICLE["vin"], "2026-03-31"):
+            assert value not in await page.content()  # a hotel sees nothing of a vehicle, nor its inspection
+        assert [sent_purpose(a) for a in answers] == ["hotel_check_in"]
+        assert await judged(answers) == ["hotel_check_in"]
+        await on_first_screen(page, ".verdict.na")
+        await shot(page, "scan-phone-hotel-not-accepted.png")
+    finally:
+        await context.close()
+
+
+async def test_police_choose_the_vehicle_check_and_see_an_overdue_inspection_in_amber(browser, http, keys, tmp_path):
+    vehicle = await issue_type(http, keys, "cn.vehicle_licence", OVERDUE_VEHICLE)
+    context, page = await open_scanner(browser, http, keys["police"])
+    try:
+        answers = record_verifications(page)
+        select = page.locator("#purpose-select")
+        assert await select.is_visible()  # the officer's role has three purposes
+        options = await select.locator("option").evaluate_all("os => os.map(o => o.value)")
+        assert options == ["roadside_driver_check", "roadside_vehicle_check", "transport_inspection"]
+        assert await select.input_value() == "roadside_driver_check"  # the role's default
+        # The driver check does not take a vehicle licence.
+        await scan_text(page, vehicle["qr_text"])
+        await page.locator(".verdict.na").wait_for()
+        assert await page.locator(".details dd.name").inner_text() == "沈明远"  # the officer sees whose it is
+        # The vehicle check: VALID, the lapsed inspection in amber with its reason and date.
+        await select.select_option("roadside_vehicle_check")
+        await page.locator("#result").wait_for(state="hidden")  # an answer for another purpose goes
+        await scan_text(page, vehicle["qr_text"])
+        await page.locator(".verdict.ok").wait_for()
+        warning = page.locator(".warnings .warning")
+        assert await warning.count() == 1
+        text = await warning.inner_text()
+        assert "机动车检验已逾期" in text and "Vehicle inspection overdue" in text and "2026-03-31" in text
+        assert await warning.get_attribute("data-code") == "INSPECTION_OVERDUE"
+        assert 25 <= await hue(page, ".warnings .warning", "color") <= 50  # amber
+        assert 25 <= await hue(page, ".warnings") <= 55
+        assert await page.locator(".details dd.name").inner_text() == "沈明远"
+        assert await page.locator(".details dd.lapsed").inner_text() == "2026-03-31"
+        # No main validity of its own: the e-certificate's, as a China date, and the region's name.
+        line = await page.locator(".details .validity").inner_text()
+        assert re.search(r"电子证照有效期至 \d{4}-\d{2}-\d{2}", line) and "浙江省 / Zhejiang" in line
+        await on_first_screen(page, ".verdict.ok")
+        await on_first_screen(page, ".warnings")
+        await on_first_screen(page, ".details dd.name")
+        await shot(page, "scan-phone-police-overdue.png")
+        # A picture carries the purpose too.
+        picture = tmp_path / "vehicle.png"
+        picture.write_bytes(photos.photo([vehicle["qr_text"]], random.Random(5), photos.Shot(ppm=4.0, angle=3)))
+        await page.locator("#clear").click()
+        await page.locator("#file-input").set_input_files(str(picture))
+        await page.locator(".verdict.ok").wait_for()
+        assert await page.locator(".warnings .warning").count() == 1
+        assert [sent_purpose(a) for a in answers] == ["roadside_driver_check", "roadside_vehicle_check", "multipart"]
+        assert await judged(answers) == ["roadside_driver_check", "roadside_vehicle_check", "roadside_vehicle_check"]
+    finally:
+        await context.close()
+
+
+async def test_an_open_ended_document_says_so(browser, http, keys):
+    card = await issue_id_card(http, keys, "陆晓彤", valid_until="长期")
+    context, page = await open_scanner(browser, http, keys["police"])
+    try:
+        await scan_text(page, card["qr_text"])
+        await page.locator(".verdict.ok").wait_for()
+        line = await page.locator(".details .validity").inner_text()
+        valid_from = SAMPLES["cn.resident_id"]["valid_from"]
+        assert f"有效期 {valid_from} 至 长期" in line and f"Valid from {valid_from}, no end date" in line
+        assert "电子证照" not in line  # the document's own validity, not the e-certificate's
+        assert "长期" not in await field_values(page) and valid_from not in await field_values(page)
+        await on_first_screen(page, ".details dd.name")
+        await shot(page, "scan-phone-police-open-ended.png")
+    finally:
+        await context.close()
+
+
+async def test_a_card_past_its_own_end_says_expired_and_the_date_that_decided(browser, http, keys, suite):
+    # Signed before the document checks existed: the e-certificate outlasts the card's own end.
+    key = SigningKey.generate()
+    r = await http.post("/v1/regions/CN-ZJ/keys", headers=bearer(keys["agency_zj"]),
+                        json={"alg": "ES256", "spki": forge.spki_b64(key)})
+    assert r.status == 201, await r.text()
+    await suite.refresh()
+    fields = {**SAMPLES["cn.resident_id"], "name": "秦思远", "valid_from": "2005-01-01", "valid_until": "2015-01-01"}
+    text = forge.sign(key, forge.claims("CN-ZJ", type_id="cn.resident_id", fields=fields))
+    context, page = await open_scanner(browser, http, keys["hotel"])
+    try:
+        await scan_text(page, text)
+        bad = page.locator(".verdict.bad")
+        await bad.wait_for()
+        assert "证照已过期" in await bad.inner_text() and "valid_until" in await bad.inner_text()
+        # The hotel sees only the name of it, yet the line gives the card's own end, the verifier's reason.
+        line = await page.locator(".details .validity").inner_text()
+        assert "有效期至 2015-01-01" in line and "电子证照" not in line and "浙江省 / Zhejiang" in line
+        assert await field_values(page) == ["秦思远"]
+        await on_first_screen(page, ".details dd.name")
+        await shot(page, "scan-phone-expired-document.png")
+    finally:
+        await context.close()
+
+
+async def test_without_a_purposes_list_the_page_sends_no_purpose(browser, http, keys):
+    cred = await issue(http, keys, "钱一鸣")
+    context = await browser.new_context(viewport=PHONE, locale="zh-CN")
+    await context.route("**/v1/purposes", lambda route: route.fulfill(
+        status=404, content_type="application/json", body='{"error": {"code": "NOT_FOUND", "message": "no"}}'))
+    try:
+        _, page = await open_scanner(browser, http, keys["police"], context=context)
+        assert await page.locator("#purpose-bar").is_hidden()
+        answers = record_verifications(page)
+        await scan_text(page, cred["qr_text"])
+        await page.locator(".verdict.ok").wait_for()  # the role's default purpose takes a driving licence
+        assert [sent_purpose(a) for a in answers] == [None]
+        assert await judged(answers) == ["roadside_driver_check"]
     finally:
         await context.close()
 

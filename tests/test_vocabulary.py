@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -41,6 +42,23 @@ def _codes_in_sources() -> set[str]:
 
 def test_the_page_names_every_outcome_and_nothing_else():
     assert set(_js_table("REASONS")) == {o.value for o in Outcome}
+
+
+def test_the_page_explains_every_warning_of_the_catalogue():
+    """Each secondary date of a catalogue type (``x-deadlines``) has its plain reason on the page, in
+    Chinese and English; a code the page does not know still shows, with a generic text."""
+    codes = set()
+    for path in (ROOT / "ecert" / "rules" / "catalogue").glob("*.json"):
+        schema = json.loads(path.read_text(encoding="utf-8"))["schema"]
+        codes |= {d["code"] for d in schema.get("x-deadlines", [])}
+    assert {"INSPECTION_OVERDUE", "BUSINESS_TERM_ENDED"} <= codes
+    table = re.search(r"const WARNINGS = \{(.*?)\n  \};", SCAN_JS, re.S).group(1)
+    found = re.findall(r'^\s+([A-Z_0-9]+): \["([^"]+)", "([^"]+)"\]', table, re.M)
+    reasons = {code: (zh, en) for code, zh, en in found}
+    assert set(reasons) == codes
+    for zh, en in reasons.values():
+        assert re.search(r"[\u4e00-\u9fff]", zh) and re.fullmatch(r"[ -~]+", en)
+    assert "const WARNING_OTHER = [" in SCAN_JS
 
 
 def test_the_page_knows_only_error_codes_the_suite_gives():

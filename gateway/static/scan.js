@@ -5,6 +5,12 @@
 // browser's BarcodeDetector is used instead where it exists). Answers are shown large and
 // cleared, with every personal field, by the Clear button or after 60 seconds. The API key is
 // kept in sessionStorage (this tab, this session) and nothing else is stored anywhere.
+//
+// An answer reads at a glance: the verdict in its colour (green valid, red not valid, purple
+// genuine but not accepted for this purpose), warnings in amber, one validity line (the
+// document's own, in China time, with the issuing region's name) and, for a credential that is
+// authentic but not current, the fields that say who presented it. Every verification is sent
+// with the purpose chosen (GET /v1/purposes lists the role's; none is sent where it is not served).
 "use strict";
 
 (() => {
@@ -36,6 +42,7 @@
     SCHEMA_INVALID: ["证照内容不符合该类型的规范", "The fields do not match the certificate type"],
     REVOKED: ["证照已被吊销", "The credential has been revoked"],
     SUSPENDED: ["证照已被暂停使用", "The credential is suspended"],
+    NOT_ACCEPTED_FOR_PURPOSE: ["证照真实有效，但不适用于此核验用途", "Genuine, but not accepted for this purpose"],
     TOKEN_ALREADY_USED: ["出示码已被使用，请持证人刷新后重新出示", "This code was already used: ask the holder to show a fresh one"],
     REGION_UNAVAILABLE: ["暂时无法连接签发地区，请稍后重试", "The issuing region cannot be reached: try again shortly"],
     NO_CODE_FOUND: ["图片中未找到二维码", "No QR code was found in the picture"],
@@ -45,6 +52,8 @@
   const ERRORS = {
     UNAUTHENTICATED: ["密钥无效或已失效", "The API key was not accepted"],
     FORBIDDEN: ["此密钥的角色无权核验", "This key's role may not verify"],
+    PURPOSE_NOT_ALLOWED: ["此密钥的角色不能用于所选核验用途", "This key's role may not verify for the chosen purpose"],
+    PURPOSE_UNKNOWN: ["未知的核验用途", "Unknown purpose"],
     PAYLOAD_TOO_LARGE: ["图片过大（最大 10 MiB，或像素过多）", "The picture is too large (at most 10 MiB, or too many pixels)"],
     UNSUPPORTED_MEDIA_TYPE: ["不支持的图片格式，请使用 PNG、JPEG 或 WebP", "Not a supported picture: use PNG, JPEG or WebP"],
     IMAGE_CORRUPT: ["图片已损坏或不完整", "The picture is damaged or incomplete"],
@@ -56,6 +65,19 @@
     413: ["内容过大", "Too large"],
     503: ["服务暂时不可用，请稍后重试", "The service is unavailable: try again shortly"],
   };
+
+  // Warnings of an answer that stays VALID (a secondary date of the document has passed), by code.
+  const WARNINGS = {
+    INSPECTION_OVERDUE: ["机动车检验已逾期", "Vehicle inspection overdue"],
+    BUSINESS_TERM_ENDED: ["营业期限已届满", "Business term has ended"],
+  };
+  const WARNING_OTHER = ["证照上的日期已过，请注意", "A date on this document has passed"];
+
+  // Authentic credentials that are not current: the answer names who presented it (the fields the
+  // type lets this role see in that case), shown under the verdict, never as a valid one.
+  const NOT_CURRENT = new Set(["REVOKED", "SUSPENDED", "EXPIRED", "NOT_YET_VALID", "NOT_ACCEPTED_FOR_PURPOSE"]);
+  const NAME_FIELDS = new Set(["name", "owner", "operator_name"]);  // shown large: who (or whose) it is
+  const CST_MS = 8 * 3600 * 1000;  // China Standard Time, UTC+8, no daylight saving
 
   const $ = (id) => document.getElementById(id);
 
@@ -72,7 +94,10 @@
   const bilingual = (tag, className, [zh, en]) => el(tag, className, zh + " ", el("small", null, en));
 
   let apiKey = sessionStorage.getItem(KEY_STORE) || "";
-  let types = null;          // "id@version" -> {name, props}, fetched once per key
+  let types = null;          // "id@version" -> {name, props, validity, deadlines}, fetched once per key
+  let regions = null;        // code -> name ("CN-ZJ" -> "浙江省 / Zhejiang"), fetched once per key
+  let purposes = null;       // [{id, name, default}] of the key's role; [] where the gateway has none
+  let purpose = "";          // the purpose sent with every verification ("" = send none)
   let busy = false;          // a typed or uploaded verification is in flight
   let camera = null;         // {stream, detector, timer, inFlight, pauseUntil}
   let lastCode = null;       // {key (a digest, never the code), at}
@@ -102,7 +127,9 @@
 
   function forgetKey(message) {
     apiKey = "";
-    types = null;
+    types = regions = purposes = null;
+    purpose = "";
+    showPurposes();
     sessionStorage.removeItem(KEY_STORE);
     showKeyPanel(message);
   }
@@ -115,6 +142,7 @@
       return;
     }
     sessionStorage.setItem(KEY_STORE, key);
+    await Promise.all([loadRegions(), loadPurposes()]);
     showScanner();
   }
 
@@ -138,19 +166,73 @@
     if (r.status === 200 && r.body && Array.isArray(r.body.types)) {
       types = new Map();
       for (const t of r.body.types) {
-        const props = (t.schema && t.schema.properties) || {};
-        types.set(t.id + "@" + t.version, { name: t.name, props });
+        const schema = t.schema || {};
+        const props = schema.properties || {};
+        const validity = schema["x-validity"] && typeof schema["x-validity"] === "object" ? schema["x-validity"] : null;
+        const deadlines = Array.isArray(schema["x-deadlines"]) ? schema["x-deadlines"] : [];
+        types.set(t.id + "@" + t.version, { name: t.name, props, validity, deadlines });
       }
     }
     return r;
   }
 
+  async function loadRegions() {
+    const r = await api("/v1/regions");
+    if (r.status === 200 && r.body && Array.isArray(r.body.regions)) {
+      regions = new Map(r.body.regions.map((x) => [x.code, x.name || x.code]));
+    }
+  }
+
+  // The role's purposes: a selector where there is a choice, the one purpose shown where there is
+  // not, nothing (and no purpose sent) where the gateway does not serve the list (404).
+  async function loadPurposes() {
+    const r = await api("/v1/purposes");
+    if (r.status === 200 && r.body && Array.isArray(r.body.purposes)) {
+      purposes = r.body.purposes.filter((x) => x && typeof x.id === "string");
+      const chosen = purposes.find((x) => x.id === purpose) || purposes.find((x) => x.default) || purposes[0];
+      purpose = chosen ? chosen.id : "";
+    } else if (r.status === 404) {
+      purposes = [];
+      purpose = "";
+    }
+    showPurposes();
+  }
+
+  function showPurposes() {
+    const list = purposes || [];
+    const select = $("purpose-select");
+    select.replaceChildren(...list.map((x) => {
+      const option = el("option", null, x.name || x.id);
+      option.value = x.id;
+      option.selected = x.id === purpose;
+      return option;
+    }));
+    select.hidden = list.length < 2;
+    const one = list.length === 1 ? list[0] : null;
+    $("purpose-name").textContent = one ? one.name || one.id : "";
+    $("purpose-name").hidden = !one;
+    $("purpose-bar").hidden = list.length === 0;
+  }
+
+  function purposeName(id) {
+    const found = (purposes || []).find((x) => x.id === id);
+    return found ? found.name || id : id;
+  }
+
+  // Missing tables (the gateway was busy when the key was given) are asked for again before an answer.
+  async function loadMissing() {
+    await Promise.all([types === null ? loadTypes() : null, regions === null ? loadRegions() : null,
+      purposes === null ? loadPurposes() : null]);
+  }
+
   const verifyText = (text) => api("/v1/verifications", {
-    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ payload: text }),
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(purpose ? { payload: text, purpose } : { payload: text }),
   });
 
   function verifyPicture(blob, name) {
     const form = new FormData();
+    if (purpose) form.append("purpose", purpose);
     form.append("image", blob, name);
     return api("/v1/verifications", { method: "POST", body: form });
   }
@@ -173,6 +255,7 @@
     busy = true;
     setStatus(["核验中…", "Verifying…"]);
     try {
+      if (purposes === null) await loadPurposes();  // the purpose to send
       const r = await request();
       if (r.status === 200) {
         await showResults(r.body.results || [r.body], false);
@@ -195,33 +278,137 @@
     return String(value);
   }
 
+  const regionName = (code) => (regions && regions.get(code)) || code;
+
+  // Region codes in a server's detail text ("credentials of CN-FJ are not recognised by CN-SH") by name.
+  const withRegionNames = (text) => String(text).replace(/\bCN-[A-Z]{2}\b/g, (code) => regionName(code));
+
+  // The China (UTC+8) calendar day of the last second before an instant (an RFC 3339 text): the
+  // last day on which a credential that expires at that instant is still valid.
+  function lastChinaDay(instant) {
+    const ms = Date.parse(instant);
+    if (Number.isNaN(ms)) return null;
+    return new Date(ms - 1000 + CST_MS).toISOString().slice(0, 10);
+  }
+
+  const isDate = (v) => typeof v === "string" && /^\d{4}-\d{2}-\d{2}$/.test(v);
+
+  // A field's label: its title in the type's schema, in Chinese and English, else its name.
+  function fieldTitle(type, name) {
+    const prop = type && type.props[name];
+    return prop && prop.title ? [prop.title, prop["x-title-en"] || name] : [name, name];
+  }
+
+  // The one validity line: the document's own main validity where the role sees its fields (or the
+  // answer's detail names the date that decided it), else the e-certificate's expiry; China time.
+  // Gives the node and the fields it shows (not repeated in the list).
+  function validity(r, type, fields) {
+    // Revoked or suspended: its dates are beside the point (a "valid until" under a red verdict
+    // misleads), so the line names the region only and any date fields stay in the list.
+    const moot = r.result === "REVOKED" || r.result === "SUSPENDED";
+    const xv = (!moot && type && type.validity) || {};
+    const open = xv.open_end;
+    const seen = (f) => (f && (isDate(fields[f]) || (open && fields[f] === open)) ? fields[f] : null);
+    let from = seen(xv.from);
+    let until = seen(xv.until);
+    const used = [from && xv.from, until && xv.until].filter(Boolean);
+    if (!from && !until && r.detail && (r.result === "EXPIRED" || r.result === "NOT_YET_VALID")) {
+      // "the document's valid_until (2015-01-01) has passed": the date the verifier judged by.
+      const m = /\b([a-z][a-z0-9_]*) \((\d{4}-\d{2}-\d{2})\)/.exec(r.detail);
+      if (m && m[1] === xv.until) until = m[2];
+      else if (m && m[1] === xv.from) from = m[2];
+    }
+    let zh, en;
+    if (from || until) {
+      if (until && until === open) {
+        zh = from ? "有效期 " + from + " 至 " + open : "长期有效";
+        en = from ? "Valid from " + from + ", no end date" : "No end date";
+      } else if (from && until) {
+        zh = "有效期 " + from + " 至 " + until;
+        en = "Valid " + from + " to " + until;
+      } else if (until) {
+        zh = "有效期至 " + until;
+        en = "Valid until " + until;
+      } else {
+        zh = "自 " + from + " 起有效";
+        en = "Valid from " + from;
+      }
+    } else if (!moot) {
+      const day = r.credential && r.credential.expires_at ? lastChinaDay(r.credential.expires_at) : null;
+      if (day) {
+        zh = "电子证照有效期至 " + day;
+        en = "E-certificate valid until " + day;
+      }
+    }
+    if (!zh && !r.credential) return { node: null, used };
+    const node = el("div", "validity",
+      zh ? el("span", "when", zh + " ", el("small", null, en + " · 北京时间 China time (UTC+8)")) : null);
+    if (r.credential) {
+      node.append(el("span", "region", "签发地区 ", el("small", null, "Issued in"), " ", regionName(r.credential.region)));
+    }
+    return { node, used };
+  }
+
+  function warningsBox(r, type) {
+    const list = Array.isArray(r.warnings) ? r.warnings : [];
+    if (!list.length) return null;
+    const box = el("div", "warnings");
+    for (const w of list) {
+      const code = String(w.code || "");
+      const [zh, en] = WARNINGS[code] || WARNING_OTHER;
+      const [tzh, ten] = fieldTitle(type, String(w.field || ""));  // "检验有效期至 Inspection valid until"
+      const since = String(w.since || "");
+      const item = el("div", "warning", el("span", "sign", "⚠"), el("div", "text",
+        el("div", "what", zh + " ", el("small", null, en)),
+        since ? el("div", "when", tzh + "：" + since + " ", el("small", null, ten + ": " + since)) : null,
+        WARNINGS[code] ? null : el("div", "code", code)));
+      item.dataset.code = code;
+      box.append(item);
+    }
+    return box;
+  }
+
   function card(r) {
     const ok = r.result === "VALID";
+    const notAccepted = r.result === "NOT_ACCEPTED_FOR_PURPOSE";
     const reason = REASONS[r.result] || ["无法核验", "Not verified"];
-    const word = ok ? ["有效", "VALID"] : r.result === "NO_CODE_FOUND" ? ["未识别", "NO CODE"] : ["无效", "NOT VALID"];
-    const verdict = el("div", "verdict " + (ok ? "ok" : "bad"), bilingual("div", "word", word));
+    const word = ok ? ["有效", "VALID"] : notAccepted ? ["不适用", "NOT ACCEPTED"]
+      : r.result === "NO_CODE_FOUND" ? ["未识别", "NO CODE"] : ["无效", "NOT VALID"];
+    const verdict = el("div", "verdict " + (ok ? "ok" : notAccepted ? "na" : "bad"), bilingual("div", "word", word));
     verdict.dataset.result = r.result;
     if (!ok) {
       verdict.append(bilingual("div", "reason", reason));
-      verdict.append(el("div", "code", el("small", null, r.result)));
+      if (notAccepted && r.purpose) {
+        verdict.append(el("div", "purpose", "核验用途 ", el("small", null, "Purpose"), " " + purposeName(r.purpose)));
+      }
+      verdict.append(el("div", "code", el("small", null, r.result + (r.detail ? " · " + withRegionNames(r.detail) : ""))));
     }
     const box = el("article", "verdict-card", verdict);
     const c = r.credential;
     const fields = r.fields || {};
+    const type = c && types ? types.get(c.type + "@" + c.version) : null;
+    const warnings = warningsBox(r, type);
+    if (warnings) box.append(warnings);
     if (!c && !Object.keys(fields).length) return box;
 
     const details = el("div", "details");
-    const type = c && types ? types.get(c.type + "@" + c.version) : null;
     if (c) details.append(el("div", "type", type ? type.name : c.type));
+    const { node: validityLine, used } = validity(r, type, fields);
+    if (validityLine) details.append(validityLine);
+    const lapsed = new Set((Array.isArray(r.warnings) ? r.warnings : []).map((w) => w.field));
     // In the order the answer gives them: the type's disclosure list for this role, most telling first.
-    const names = Object.keys(fields).filter((n) => n !== "photo");
+    const names = Object.keys(fields).filter((n) => n !== "photo" && !used.includes(n));
+    if (names.length && NOT_CURRENT.has(r.result)) {
+      details.append(el("div", "who", "仅用于识别出示人，不代表证照有效 ",
+        el("small", null, "Shown only to identify who presented it, not as valid")));
+    }
     if (names.length) {
-      const dl = el("dl");
+      const dl = el("dl", ok ? null : "identify");
       for (const name of names) {
-        const prop = type && type.props[name];
-        const label = prop && prop.title ? el("dt", null, prop.title, prop["x-title-en"] ? el("small", null, prop["x-title-en"]) : null)
-          : el("dt", null, name);
-        dl.append(label, el("dd", name === "name" ? "name" : null, valueText(fields[name])));
+        const [tzh, ten] = fieldTitle(type, name);
+        const label = tzh !== ten ? el("dt", null, tzh, el("small", null, ten)) : el("dt", null, name);
+        const cls = [NAME_FIELDS.has(name) ? "name" : "", lapsed.has(name) ? "lapsed" : ""].filter(Boolean).join(" ");
+        dl.append(label, el("dd", cls || null, valueText(fields[name])));
       }
       details.append(dl);
     }
@@ -230,10 +417,8 @@
       details.append(el("div", "photo", "照片摘要 Photo digest: " + String(fields.photo).slice(0, 16) + "…"));
     }
     if (c) {
-      const meta = [];
-      meta.push("编号 ID: " + (c.display_id || c.id));
-      meta.push("签发地区 Region: " + c.region);
-      if (c.expires_at) meta.push("有效期至 Valid until: " + String(c.expires_at).slice(0, 10));
+      const meta = ["编号 ID: " + (c.display_id || c.id)];
+      if (r.purpose && !notAccepted) meta.push("核验用途 Purpose: " + purposeName(r.purpose));
       details.append(el("div", "meta", meta.join(" · ")));
     }
     if (ok && r.status_checked === false) {
@@ -244,7 +429,7 @@
   }
 
   async function showResults(list, fromCamera) {
-    if (types === null) await loadTypes();
+    await loadMissing();
     clearResult({ keepStatus: false, keepCode: true });
     const result = $("result");
     result.append(...list.map(card));
@@ -426,6 +611,11 @@
       run(() => verifyPicture(file, file.name || "picture"));
     });
     $("camera-button").addEventListener("click", startCamera);
+    // Another purpose: an answer on the page was judged for the one before, so it goes.
+    $("purpose-select").addEventListener("change", () => {
+      purpose = $("purpose-select").value;
+      clearResult({ keepStatus: false });
+    });
     $("camera-stop").addEventListener("click", () => { stopCamera(); setStatus(null); });
     $("scan-next").addEventListener("click", () => { clearResult({ keepCode: true }); startCamera(); });
     $("clear").addEventListener("click", () => { clearResult(); focusCodeInput(false); });
