@@ -50,7 +50,10 @@ def measure(seconds: float = 2.0) -> dict:
     now = int(time.time())
     key, trust, texts, sl = fixture(now, n_credentials=1000)
     lists = {sl.uri: sl}.get
-    assert all(verify.verify(t, trust, now, status_lists=lists).outcome is Outcome.VALID for t in texts)
+    # Judged as a Jiangsu traffic officer's roadside check is: the document's own validity, the
+    # warnings and the recognition rules are part of the figure.
+    judged = {"purpose": "roadside_driver_check", "caller_region": "CN-JS"}
+    assert all(verify.verify(t, trust, now, status_lists=lists, **judged).outcome is Outcome.VALID for t in texts)
     text = texts[0]
     cycle = itertools.cycle(texts).__next__
 
@@ -60,7 +63,7 @@ def measure(seconds: float = 2.0) -> dict:
     raws, pipes = [], []
     for _ in range(ROUNDS):
         raws.append(rate(raw, seconds / ROUNDS))
-        pipes.append(rate(lambda: verify.verify(cycle(), trust, now, status_lists=lists), seconds / ROUNDS))
+        pipes.append(rate(lambda: verify.verify(cycle(), trust, now, status_lists=lists, **judged), seconds / ROUNDS))
     ratio = statistics.median(p / r for p, r in zip(pipes, raws))
     return {"credential_chars": len(text), "raw_verify_per_s": round(statistics.median(raws)),
             "pipeline_verify_per_s": round(statistics.median(pipes)), "pipeline_ratio": round(ratio, 3)}
