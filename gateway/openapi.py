@@ -12,7 +12,6 @@ from ecert.limits import (
     MAX_BODY,
     MAX_IMAGE_BYTES,
     MAX_IMAGE_PIXELS,
-    MAX_PURPOSE,
     MAX_REQUEST_ID,
     MAX_RULE_ITEMS,
     MAX_VALID_DAYS,
@@ -84,11 +83,18 @@ _RULE_REGION = _path_param("region", "a caller's region, ISO 3166-2 (e.g. CN-SH)
 _TEXTS = {"type": "array", "maxItems": MAX_RULE_ITEMS, "items": {"type": "string"}}
 _CODE = _path_param("code", "region, ISO 3166-2 (e.g. CN-ZJ)")
 _TIME = {"type": ["string", "null"], "format": "date-time"}
+_PURPOSE_VALUE = {"enum": [p.value for p in Purpose],
+                  "description": "what the check is for (GET /v1/purposes: the caller's); none: the role's default. "
+                                 "An unknown one is 400 PURPOSE_UNKNOWN, one the role may not name 403 "
+                                 "PURPOSE_NOT_ALLOWED"}
 
 SCHEMAS = {
     "Error": {"type": "object", "required": ["error"], "properties": {"error": {
         "type": "object", "required": ["code", "message", "request_id"],
-        "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "request_id": {"type": "string"}}}}},
+        "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "request_id": {"type": "string"},
+                       "fields": {"type": "array", "items": {"type": "string"},
+                                  "description": "the request members to blame, when known (two fields that "
+                                                 "disagree, e.g. id_number and birth_date)"}}}}},
     "Key": {"type": "object", "properties": {
         "kid": {"type": "string", "description": "hex"}, "alg": {"enum": ["ES256", "EdDSA"]},
         "status": {"enum": [s.value for s in KeyStatus]}, "nbf": {"type": "integer"}, "exp": {"type": "integer"}}},
@@ -120,14 +126,24 @@ SCHEMAS = {
         "type": {"type": "string"}, "version": {"type": "integer"}, "fields": {"type": "object"},
         "display_id": {"type": "string"}}},
     "VerifyRequest": {"type": "object", "required": ["payload"], "properties": {
-        "payload": {"type": "string", "description": "EC1:... or EP1:..."}, "purpose": {"type": "string"}}},
-    "Verification": {"type": "object", "required": ["result", "credential", "fields", "status_checked",
+        "payload": {"type": "string", "description": "EC1:... or EP1:..."}, "purpose": _PURPOSE_VALUE}},
+    "Verification": {"type": "object", "required": ["result", "credential", "fields", "warnings", "status_checked",
                                                     "trust_list_version", "checked_at"], "properties": {
         "result": {"enum": [o.value for o in Outcome]},
         "credential": {"oneOf": [{"type": "null"}, {"type": "object", "properties": {
             "id": {"type": "string"}, "type": {"type": "string"}, "version": {"type": "integer"},
             "region": {"type": "string"}, "issued_at": _TIME, "expires_at": _TIME}}]},
-        "fields": {"type": "object", "description": "only the fields the caller's role may see"},
+        "fields": {"type": "object", "description": "only the fields the caller's role may see; for an authentic "
+                                                    "credential that is not current (REVOKED, SUSPENDED, EXPIRED, "
+                                                    "NOT_YET_VALID, NOT_ACCEPTED_FOR_PURPOSE) those of them that "
+                                                    "say who it names; otherwise none"},
+        "warnings": {"type": "array", "description": "lapsed secondary dates of the document (e.g. a vehicle's "
+                                                     "inspection) in fields the caller may see; the result stays VALID",
+                     "items": {"type": "object", "required": ["code", "field", "since"], "properties": {
+                         "code": {"type": "string"}, "field": {"type": "string"},
+                         "since": {"type": "string", "format": "date", "description": "the date the field gives"}}}},
+        "purpose": {"enum": [p.value for p in Purpose], "description": "the purpose the credential was judged for"},
+        "detail": {"type": "string", "description": "the reason, for any result but VALID"},
         "status_checked": {"type": "boolean"}, "trust_list_version": {"type": "integer"},
         "checked_at": _TIME,
         "code_sha256": {"type": "string", "description": "(picture input only) SHA-256 hex of the code's text, "
@@ -139,7 +155,7 @@ SCHEMAS = {
         "image": {"type": "string", "contentMediaType": "image/*",
                   "description": "a photo or screenshot of the QR code(s): PNG, JPEG or WebP, "
                                  f"at most {_size(MAX_IMAGE_BYTES)}"},
-        "purpose": {"type": "string", "maxLength": MAX_PURPOSE}}},
+        "purpose": _PURPOSE_VALUE}},
 }
 
 _STATUS = {"type": "object", "properties": {"id": {"type": "string"}, "status": {"type": "string"}}}
@@ -238,7 +254,7 @@ PATHS = {
         f"Verify up to {MAX_BATCH:,} payloads", ("POST", "/v1/verifications:batch"),
         body={"type": "object", "required": ["payloads"], "properties": {
             "payloads": {"type": "array", "maxItems": MAX_BATCH, "items": {"type": "string"}},
-            "purpose": {"type": "string"}}},
+            "purpose": _PURPOSE_VALUE}},
         ok=(200, {"type": "object", "properties": {"results": {"type": "array", "items": _ref("Verification")}}}))},
 }
 

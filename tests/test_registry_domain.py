@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 
 import pytest
@@ -14,6 +15,7 @@ from ecert.format.keys import SigningKey
 from ecert.limits import MAX_NAME, MAX_RULE_ITEMS, MAX_SPKI
 from ecert.rules.acceptance import default_rules
 from ecert.rules.access import Principal, service_principal
+from ecert.rules.catalogue import builtin_types
 from ecert.rules.trust import TrustList
 from ecert.store import default_uri, open_store
 from ecert.vocab import KeyStatus, Purpose
@@ -304,3 +306,44 @@ async def test_the_domains_load_no_transport():
     proc = await asyncio.create_subprocess_exec(sys.executable, "-c", code, stdout=asyncio.subprocess.PIPE)
     out, _ = await proc.communicate()
     assert proc.returncode == 0 and out.decode().split() == ["none"]
+
+
+# -- the catalogue upgrading its own types ----------------------------------------------------
+
+def _earlier_text(t: dict) -> str:
+    """The text the catalogue gave a built-in type before issue 11: without the document members."""
+    schema = json.loads(t["schema"])
+    for member in ("x-validity", "x-deadlines", "x-identify", "x-consistency"):
+        schema.pop(member, None)
+    return json.dumps(schema, ensure_ascii=False, sort_keys=True)
+
+
+async def test_a_store_seeded_by_the_earlier_catalogue_gets_its_current_types_and_an_admins_are_kept(tmp_path):
+    store = await open_store(default_uri(tmp_path))
+    try:
+        builtin = {t["id"]: t for t in builtin_types()}
+        for t in builtin.values():  # as the previous release's registry left the store
+            await store.put_type(t["id"], t["version"], t["name"], _earlier_text(t), t["disclosure"])
+        mine = builtin["cn.vehicle_licence"]
+        admins = json.loads(_earlier_text(mine))
+        admins["title"] = "an admin's own text"
+        await store.replace_type(mine["id"], 1, _earlier_text(mine), mine["name"],
+                                 json.dumps(admins, ensure_ascii=False, sort_keys=True), mine["disclosure"])
+        r = Registry(store, SigningKey.generate(), ttl=TTL, now=FixedClock(T0))
+        await r.seed()
+        stored = {t["id"]: t for t in await store.list_types()}
+        for type_id, t in builtin.items():
+            if type_id == mine["id"]:
+                assert json.loads(stored[type_id]["schema"])["title"] == "an admin's own text"  # not the suite's
+                assert "x-deadlines" not in json.loads(stored[type_id]["schema"])
+            else:
+                assert stored[type_id]["schema"] == t["schema"], type_id  # now names its validity
+        tl = TrustList.from_signed((await r.publish()).signed, r.root.public)
+        assert tl.types[("cn.resident_id", 1)].document.valid_until == "valid_until"
+        await r.seed()  # a second start changes nothing more
+        assert {t["id"]: t["schema"] for t in await store.list_types()} == {k: v["schema"] for k, v in stored.items()}
+        # The replacement is compare-and-set: a stored text that has changed meanwhile is not replaced.
+        assert not await store.replace_type("cn.resident_id", 1, _earlier_text(builtin["cn.resident_id"]), "x",
+                                            "{}", {})
+    finally:
+        await store.close()

@@ -146,6 +146,17 @@ async def test_type_versions_are_immutable(store: Store):
     assert types[1]["schema"] == '{"type": "object"}' and types[1]["disclosure"] == disclosure
 
 
+async def test_a_type_is_replaced_only_while_it_holds_the_text_expected(store: Store):
+    """The catalogue upgrading its own earlier text (Registry.seed): compare-and-set on the schema."""
+    assert await store.put_type("diploma", 1, "Diploma", '{"type": "object"}', {"hotel": []})
+    assert not await store.replace_type("diploma", 1, '{"other": 1}', "Diploma", '{"new": 1}', {})
+    assert not await store.replace_type("award", 1, '{"type": "object"}', "Award", '{"new": 1}', {})  # none stored
+    assert await store.replace_type("diploma", 1, '{"type": "object"}', "Diploma", '{"new": 1}', {"hotel": ["x"]})
+    [t] = await store.list_types()
+    assert (t["schema"], t["disclosure"], t["name"]) == ('{"new": 1}', {"hotel": ["x"]}, "Diploma")
+    assert not await store.replace_type("diploma", 1, '{"type": "object"}', "Diploma", '{"again": 1}', {})
+
+
 # -- recognition rules ----------------------------------------------------
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 from importlib import resources
 from typing import Any
@@ -38,6 +40,25 @@ def load_type_document(doc: Any) -> dict[str, Any]:
     disclosure = check_disclosure(doc.get("disclosure", {}), parsed)
     check_identify(parsed, disclosure)
     return {"id": type_id, "version": version, "name": name, "schema": schema_text, "disclosure": disclosure}
+
+
+def content_digest(name: str, schema_text: str, disclosure: dict) -> str:
+    """A stored type version's content as one SHA-256 (hex): what :func:`superseded_digests` lists."""
+    text = json.dumps([name, schema_text, disclosure], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@functools.cache
+def superseded_digests() -> dict[tuple[str, int], frozenset[str]]:
+    """``(type id, version)`` -> the digests of the built-in catalogue's earlier texts of it
+    (``data/superseded_types.json``): a stored copy with one of them may be replaced by the
+    current text, since it is the suite's own type, not an admin's."""
+    doc = json.loads((resources.files("ecert.rules") / "data" / "superseded_types.json").read_text("utf-8"))
+    out = {}
+    for key, digests in doc["types"].items():
+        type_id, _, version = key.rpartition("@")
+        out[(type_id, int(version))] = frozenset(digests)
+    return out
 
 
 def builtin_types() -> list[dict[str, Any]]:

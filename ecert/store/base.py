@@ -259,6 +259,14 @@ class Store:
                            field="version")
         return False
 
+    async def replace_type(self, type_id: str, version: int, expect_schema: str, name: str, schema_text: str,
+                           disclosure: dict) -> bool:
+        """Replace a type version's content if its schema is still ``expect_schema`` (the built-in
+        catalogue upgrading its own earlier text; see ``Registry.seed``); True if replaced."""
+        return await self.backend.update("types", f"{type_id}@{version}",
+                                         {"name": name, "schema": schema_text, "disclosure": disclosure},
+                                         expect={"schema": expect_schema})
+
     async def list_types(self) -> list[dict]:
         """All type versions, sorted by (id, version)."""
         docs = await self.backend.find("types", {})

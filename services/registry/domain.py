@@ -20,7 +20,13 @@ from ecert.format import keys, trustlist
 from ecert.limits import MAX_NAME, MAX_RULE_ITEMS, MAX_SPKI
 from ecert.rules.acceptance import STAR, Rules, default_rules
 from ecert.rules.access import Principal, require_region, require_role
-from ecert.rules.catalogue import DEFAULT_REGIONS, builtin_types, load_type_document
+from ecert.rules.catalogue import (
+    DEFAULT_REGIONS,
+    builtin_types,
+    content_digest,
+    load_type_document,
+    superseded_digests,
+)
 from ecert.rules.schema import check_endpoint, check_region_code, check_type_id
 from ecert.store import Store
 from ecert.vocab import KeyStatus, Purpose, Role
@@ -78,11 +84,27 @@ class Registry:
         for t in builtin_types():
             try:
                 await self.store.put_type(t["id"], t["version"], t["name"], t["schema"], t["disclosure"])
-            except Conflict:  # a store seeded by an older catalogue: type versions are immutable
-                log.warning("certificate type %s v%d is stored with other content than the built-in "
-                            "catalogue's; the stored one is kept (publish a new version to change it)",
-                            t["id"], t["version"])
+            except Conflict:  # stored with other content: the catalogue's earlier text, or an admin's
+                if not await self._upgrade_builtin(t):
+                    log.warning("certificate type %s v%d is stored with other content than the built-in "
+                                "catalogue's; the stored one is kept (publish a new version to change it)",
+                                t["id"], t["version"])
         await self.seed_rules()
+
+    async def _upgrade_builtin(self, t: dict) -> bool:
+        """Replace a built-in type version stored with one of the catalogue's own earlier texts (so
+        credentials issued under it meet the checks the current text names); True if done."""
+        stored = next((d for d in await self.store.list_types()
+                       if d["id"] == t["id"] and d["version"] == t["version"]), None)
+        if stored is None or content_digest(stored["name"], stored["schema"], stored["disclosure"]) \
+                not in superseded_digests().get((t["id"], t["version"]), ()):
+            return False
+        if not await self.store.replace_type(t["id"], t["version"], stored["schema"], t["name"], t["schema"],
+                                             t["disclosure"]):
+            return False
+        log.info("certificate type %s v%d: the catalogue's earlier text replaced by its current one",
+                 t["id"], t["version"])
+        return True
 
     async def seed_rules(self) -> None:
         """Each entry of the shipped agreement (:func:`default_rules`) the store holds none for:
