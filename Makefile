@@ -25,11 +25,16 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing Debian's chromium for the browser tests"; \
-	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null; } \
 	      || echo "could not install chromium: the browser tests will be skipped"; \
 	  else \
 	    echo "chromium is missing and apt-get cannot be used here (not root?): the browser tests will be skipped"; \
 	  fi; }
+	@# A CJK font, so the scanner page's screenshots show Chinese text rather than empty boxes.
+	@[ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1 || \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-zenhei >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-zenhei >/dev/null 2>&1; } || \
+	  echo "no CJK font could be installed: screenshots will show Chinese as boxes"
 
 # The bounded fuzzing (the OpenAPI run, the EC1 fuzz target's short run) is part of this; the
 # process faults (minutes) are not: `make faults`.
