@@ -1,9 +1,11 @@
 """The committed conformance vectors (tests/vectors/) against the project's own verification.
 
-Reads the JSON files only (``tests/vectors/generate.py`` writes them and is never run here):
-every EC1/EP1 text must get its expected outcome (and, when VALID, its claims, fields,
-disclosed fields and display id), every status list and trust list must be accepted or
-refused as expected, and every outcome the vectors can cover offline has at least one vector.
+Every EC1/EP1 text must get its expected outcome (and, when VALID, its claims, fields,
+disclosed fields, display id and warnings; when authentic but not current, the identifying
+fields; else nothing shown), judged for the vector's purpose and caller region when it names
+one; every status list and trust list (with its recognition rules) must be accepted or refused
+as expected, and every outcome the vectors can cover offline has at least one vector. The
+generator is run once, in memory, to check that the committed files are exactly what it writes.
 """
 
 from __future__ import annotations
@@ -18,21 +20,26 @@ import pytest
 from ecert.format import credential, keys, statuslist, trustlist
 from ecert.format.trustlist import TrustListError
 from ecert.rules import verify
+from ecert.rules.acceptance import default_rules
 from ecert.rules.trust import TrustList
+from ecert.vocab import KEY_ROLES
 
 VECTORS_DIR = Path(__file__).with_name("vectors")
 KINDS = ("ec1", "ep1", "status-list", "trust-list")
 FORMAT = "ecert-conformance-vector/1"
 
-# Every outcome of the format contract's table that an EC1 or EP1 text can get offline.
+# Every outcome of the format contract's table (1.1) that an EC1 or EP1 text can get offline.
 # Not covered (README): TOKEN_ALREADY_USED and REGION_UNAVAILABLE need the issuing region,
 # NO_CODE_FOUND needs a picture.
 OFFLINE_OUTCOMES = {
     "PREFIX_UNKNOWN", "BASE45_INVALID", "PAYLOAD_TOO_LARGE", "DECOMPRESS_FAILED", "COSE_MALFORMED",
     "ALG_NOT_ALLOWED", "KID_UNKNOWN", "SIGNATURE_INVALID", "KEY_REVOKED", "KEY_NOT_VALID_AT_IAT",
     "CLAIMS_MALFORMED", "ISSUER_MISMATCH", "NOT_YET_VALID", "EXPIRED", "TYPE_UNKNOWN", "SCHEMA_INVALID",
-    "REVOKED", "SUSPENDED", "VALID",
+    "REVOKED", "SUSPENDED", "NOT_ACCEPTED_FOR_PURPOSE", "VALID",
 }
+# Authentic but not current or not accepted: the answer shows the identifying fields (x-identify).
+IDENTIFYING = {"REVOKED", "SUSPENDED", "EXPIRED", "NOT_YET_VALID", "NOT_ACCEPTED_FOR_PURPOSE"}
+ROLES = sorted(KEY_ROLES)
 
 
 def _files() -> list[Path]:
@@ -78,6 +85,10 @@ def _region_keys(trust, region: str) -> dict:
     return out
 
 
+def _warnings_json(warnings) -> list[dict]:
+    return [{"code": w.code, "field": w.field, "since": w.since} for w in warnings]
+
+
 def _claims_json(c) -> dict:
     return {"iss": c.iss, "iat": c.iat, "exp": c.exp, "nbf": c.nbf, "cti": c.cti.hex(),
             "id": credential.cti_to_id(c.cti), "type": c.type_id, "version": c.type_version,
@@ -115,6 +126,41 @@ def test_every_offline_outcome_has_a_vector():
         assert {_vector(p)["expected"]["accepted"] for p in _by_kind(kind)} == {True, False}, kind
 
 
+def test_the_vectors_cover_documents_and_purposes():
+    """Issue 11's cases each have a vector: the document's own dates in both directions (named in
+    the detail), a warning shown to police and not to a hotel, the purpose judged from a caller
+    bound to no region and from one with a region, identifying fields for each such outcome, and
+    trust lists carrying rules, without them, and with rules altered after signing."""
+    ec1 = [_vector(p) for p in _by_kind("ec1")]
+    named = {(v["expected"]["outcome"], v["expected"].get("detail_names")) for v in ec1}
+    assert {("EXPIRED", "valid_until"), ("NOT_YET_VALID", "valid_from")} <= named
+    warned = [v for v in ec1 if v["expected"].get("warnings")]
+    assert any(v["expected"]["shown_warnings"]["traffic_police"] and not v["expected"]["shown_warnings"]["hotel"]
+               for v in warned)
+    judged = [v for v in ec1 if "purpose" in v["context"]]
+    assert {v["context"]["caller_region"] == "" for v in judged} == {True, False}
+    assert {v["expected"]["outcome"] for v in judged} >= {"VALID", "NOT_ACCEPTED_FOR_PURPOSE", "REVOKED", "EXPIRED"}
+    for outcome in IDENTIFYING:
+        assert any(v["expected"]["outcome"] == outcome and any(v["expected"]["identified"].values())
+                   for v in ec1), outcome
+    trust = [_vector(p)["expected"] for p in _by_kind("trust-list")]
+    assert any(e["accepted"] and e["rules"] for e in trust) and any(e["accepted"] and e["rules"] is None
+                                                                    for e in trust)
+    assert _vector(VECTORS_DIR / "trust-list" / "rules-altered-after-signing.json")["expected"]["accepted"] is False
+
+
+def test_the_committed_files_are_what_the_generator_writes():
+    """The generator is deterministic (fixed keys, RFC 6979 signatures, fixed times): its output,
+    built in memory, is byte for byte the committed files, and there are no others."""
+    from tests.vectors import generate
+
+    files = generate.build()
+    committed = {f"{p.parent.name}/{p.name}": p.read_text(encoding="utf-8") for p in _files()}
+    assert sorted(files) == sorted(committed)
+    changed = [name for name, text in files.items() if committed[name] != text]
+    assert not changed, f"regenerate the vectors (python -m tests.vectors.generate): {changed[:5]}"
+
+
 # ---------------------------------------------------------------------------------- EC1
 
 def _fast_path_modes() -> list[str]:
@@ -133,16 +179,39 @@ def test_ec1(path, mode, monkeypatch):
     for ref in ctx["status_lists"]:
         lists[ref["uri"]] = statuslist.parse(_b64(ref["signed_b64"]), expected_uri=ref["uri"],
                                              region_keys=_region_keys(trust, ref["region"]))
-    res = verify.verify(v["input"]["text"], trust, ctx["now"], status_lists=lists.get, skew=ctx["skew"])
+    # With a purpose, the trust list's recognition rules are judged for a caller of the region
+    # ("": bound to none); without one, they are not.
+    purpose = ctx.get("purpose")
+    assert purpose is None or isinstance(ctx["caller_region"], str)
+    res = verify.verify(v["input"]["text"], trust, ctx["now"], status_lists=lists.get, skew=ctx["skew"],
+                        purpose=purpose, caller_region=ctx.get("caller_region", ""))
     assert res.outcome.value == exp["outcome"], res.detail
+    assert res.purpose == (purpose or "")
     if "status_checked" in exp:
         assert res.status_checked is exp["status_checked"]
+    if "detail_names" in exp:
+        assert exp["detail_names"] in res.detail
     if exp["outcome"] == "VALID":
         assert _claims_json(res.claims) == exp["claims"]
         assert res.fields == exp["fields"]
+        assert sorted(exp["disclosed"]) == ROLES
         for role, fields in exp["disclosed"].items():
             assert res.disclosed(role) == fields, role
+            assert res.shown(role) == fields, role
         assert res.type.display_id(res.claims.iss, res.claims.id) == exp["display_id"]
+        assert _warnings_json(res.warnings) == exp["warnings"]
+        assert ("shown_warnings" in exp) is bool(exp["warnings"])
+        for role, warnings in exp.get("shown_warnings", {}).items():
+            assert _warnings_json(res.shown_warnings(res.shown(role))) == warnings, role
+        assert "identified" not in exp and "shown" not in exp
+        return
+    assert res.warnings == () and "warnings" not in exp and "disclosed" not in exp
+    # Authentic but not current: who it names (x-identify); forged or unreadable: nothing.
+    member = "identified" if exp["outcome"] in IDENTIFYING else "shown"
+    assert sorted(exp[member]) == ROLES and ({"identified", "shown"} - {member}).isdisjoint(exp)
+    for role, fields in exp[member].items():
+        assert res.shown(role) == fields, role
+        assert member == "identified" or fields == {}
 
 
 # ---------------------------------------------------------------------------------- EP1
@@ -201,3 +270,11 @@ def test_trust_list(path):
             for r in tl.regions.values()] == exp["regions"]
     assert [{"id": t.id, "v": t.version, "name": t.name} for t in tl.types.values()] == exp["types"]
     assert json.loads(trustlist.to_json(tl.payload)) == exp["payload_json"]
+    # The signed recognition rules; a list without them (signed before there were rules) carries
+    # none, and this project then judges by the agreement it ships.
+    if exp["rules"] is None:
+        assert tl.rules is None and "rules" not in exp["payload_json"]
+        assert tl.acceptance == default_rules()
+    else:
+        assert trustlist.rules_payload(tl.rules.purposes, tl.rules.recognition) == exp["rules"]
+        assert tl.acceptance.to_payload() == exp["rules"] == exp["payload_json"]["rules"]

@@ -1,12 +1,14 @@
-"""What every vector shares: the fixed keys, the signed trust list, status lists, sample fields
-and the list the vectors are added to."""
+"""What every vector shares: the fixed keys, the signed trust list (with the recognition rules),
+status lists, sample fields and the list the vectors are added to."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from ecert.format import (
     keys,
@@ -14,6 +16,7 @@ from ecert.format import (
     trustlist,
 )
 from ecert.rules import catalogue
+from ecert.rules.acceptance import default_rules
 from ecert.rules.trust import TrustList
 from testkit.samples import PHOTO, SAMPLES
 
@@ -31,9 +34,21 @@ SH_STATUS_URI = "urn:ecert:status:CN-SH:1"
 _P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 
+class DeterministicES256(keys.SigningKey):
+    """A P-256 key that signs with deterministic ECDSA (RFC 6979): the same message, the same
+    signature, so the generator writes the same files every run. A verifier cannot tell these
+    signatures from randomised ones."""
+
+    __slots__ = ()
+
+    def sign(self, message: bytes) -> bytes:
+        r, s = decode_dss_signature(self._key.sign(message, ec.ECDSA(hashes.SHA256(), deterministic_signing=True)))
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
 def es256_key(label: str):
     secret = int.from_bytes(hashlib.sha256(f"ecert vectors {label}".encode()).digest(), "big")
-    return keys.SigningKey(keys.ES256, ec.derive_private_key(secret % (_P256_ORDER - 1) + 1, ec.SECP256R1()))
+    return DeterministicES256(keys.ES256, ec.derive_private_key(secret % (_P256_ORDER - 1) + 1, ec.SECP256R1()))
 
 
 def eddsa_key(label: str):
@@ -49,6 +64,7 @@ ZJ_RETIRED = es256_key("CN-ZJ retired")
 ZJ_FUTURE = eddsa_key("CN-ZJ not yet valid")
 SH = eddsa_key("CN-SH active")
 SH_REVOKED = es256_key("CN-SH revoked")
+FJ = es256_key("CN-FJ active (outside the agreement)")
 
 # (key, region, status, nbf, exp, revoked_at): what the registry holds
 KEY_TABLE = [
@@ -57,12 +73,17 @@ KEY_TABLE = [
     (ZJ_FUTURE, "CN-ZJ", "active", NOW + 30 * DAY, NOW + 10 * YEAR, None),
     (SH, "CN-SH", "active", NOW - 400 * DAY, NOW + 10 * YEAR, None),
     (SH_REVOKED, "CN-SH", "revoked", NOW - 2 * YEAR, NOW + 8 * YEAR, NOW - 30 * DAY),
+    (FJ, "CN-FJ", "active", NOW - 400 * DAY, NOW + 10 * YEAR, None),
 ]
+# CN-FJ is a region in the trust list but outside the mutual-recognition agreement: the rules
+# name no entry for it and no region recognises its credentials.
 REGIONS = [
     {"code": "CN-SH", "name": "上海市 / Shanghai", "endpoint": "issuer.cn-sh.example:50061"},
     {"code": "CN-ZJ", "name": "浙江省 / Zhejiang", "endpoint": "issuer.cn-zj.example:50061"},
+    {"code": "CN-FJ", "name": "福建省 / Fujian", "endpoint": "issuer.cn-fj.example:50061"},
 ]
-TYPE_IDS = ("cn.business_licence", "cn.driving_licence", "cn.resident_id")
+TYPE_IDS = ("cn.business_licence", "cn.driving_licence", "cn.resident_id", "cn.vehicle_licence")
+RULES = default_rules().to_payload()  # the agreement the suite ships: the four YRD regions and "*"
 
 
 def b64(data: bytes) -> str:
@@ -77,13 +98,17 @@ def root_json(k) -> dict:
     return {**key_json(k), "pem": keys.public_pem(k.public).decode()}
 
 
-def trust_payload(version: int = TRUST_VERSION, key_table=KEY_TABLE) -> dict:
+_NO_RULES = object()
+
+
+def trust_payload(version: int = TRUST_VERSION, key_table=KEY_TABLE, *, rules=_NO_RULES, iat: int = NOW - 3600) -> dict:
+    """The payload the registry signs; ``rules`` None: a list from before there were rules."""
     stored_keys = [{"region": region, "kid": k.kid.hex(), "alg": k.alg, "spki": b64(k.spki), "nbf": nbf,
                     "exp": exp, "status": status, "revoked_at": revoked_at}
                    for k, region, status, nbf, exp, revoked_at in key_table]
     types = [t for t in catalogue.builtin_types() if t["id"] in TYPE_IDS]
-    return trustlist.build_payload(version=version, iat=NOW - 3600, exp=NOW + 30 * DAY, regions=REGIONS,
-                                   keys=stored_keys, types=types)
+    return trustlist.build_payload(version=version, iat=iat, exp=NOW + 30 * DAY, regions=REGIONS,
+                                   keys=stored_keys, types=types, rules=RULES if rules is _NO_RULES else rules)
 
 
 PAYLOAD = trust_payload()
@@ -92,16 +117,30 @@ SIGNED_TRUST = trustlist.sign(ROOT_KEY, PAYLOAD)
 TRUST = TrustList.from_signed(SIGNED_TRUST, ROOT_KEY.public)
 TYPES = TRUST.types
 
+# Version 8: an admin has recorded that CN-ZJ recognises CN-FJ's credentials (one ec1 vector and
+# one trust-list vector use it; everything else uses version 7).
+RULES_V8 = default_rules().with_recognition("CN-ZJ", [*default_rules().recognises("CN-ZJ"), "CN-FJ"]).to_payload()
+PAYLOAD_V8 = trust_payload(TRUST_VERSION + 1, rules=RULES_V8, iat=NOW - 1800)
+SIGNED_TRUST_V8 = trustlist.sign(ROOT_KEY, PAYLOAD_V8)
+TRUST_V8 = TrustList.from_signed(SIGNED_TRUST_V8, ROOT_KEY.public)
 
-def context(status_lists: list[dict] | None = None) -> dict:
-    return {
-        "now": NOW, "skew": SKEW,
+
+def context(status_lists: list[dict] | None = None, *, now: int = NOW, signed_trust: bytes = SIGNED_TRUST,
+            trust_version: int = TRUST_VERSION, purpose: str | None = None, caller_region: str = "") -> dict:
+    """A vector's context; with a ``purpose``, also the caller's region ("" for a caller bound to
+    none), and the verifier judges the recognition rules."""
+    ctx = {
+        "now": now, "skew": SKEW,
         "root_key": root_json(ROOT_KEY),
-        "trust_list": {"signed_b64": b64(SIGNED_TRUST), "version": TRUST_VERSION},
+        "trust_list": {"signed_b64": b64(signed_trust), "version": trust_version},
         "keys": [key_json(k, region=region, status=status, nbf=nbf, exp=exp, revoked_at=revoked_at)
                  for k, region, status, nbf, exp, revoked_at in KEY_TABLE],
         "status_lists": status_lists or [],
     }
+    if purpose is not None:
+        ctx["purpose"] = purpose
+        ctx["caller_region"] = caller_region
+    return ctx
 
 
 # ---------------------------------------------------------------------------------- status lists

@@ -1,4 +1,5 @@
-"""The EC1 credential vectors: valid ones and at least one per offline outcome code."""
+"""The EC1 credential vectors: valid ones, at least one per offline outcome code, and the
+document's own validity, its secondary dates and the recognition rules (issue 11)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,14 @@ from ecert.format import (
     statuslist,
 )
 from ecert.rules import verify
+from ecert.rules.document import day_end
 from ecert.vocab import KEY_ROLES as ROLES
-from testkit.samples import driving_licence
+from testkit.samples import SAMPLES, citizen_id, driving_licence
 from tests import forge
 from tests.vectors.common import (
     BUSINESS,
     DAY,
+    FJ,
     NOW,
     OUTSIDER,
     RESIDENT,
@@ -28,8 +31,11 @@ from tests.vectors.common import (
     SH_REF,
     SH_REVOKED,
     SH_STATUS_URI,
+    SIGNED_TRUST_V8,
     SKEW,
     TRUST,
+    TRUST_V8,
+    TRUST_VERSION,
     TYPES,
     YEAR,
     ZJ,
@@ -52,11 +58,21 @@ def claims_json(c) -> dict:
             "status": None if c.status_uri is None else {"uri": c.status_uri, "idx": c.status_idx}}
 
 
+def warning_json(w) -> dict:
+    return {"code": w.code, "field": w.field, "since": w.since}
+
+
 def ec1(name: str, description: str, text: str, outcome: str, *, status_lists=(), spec: str = "",
-        extension: bool = False, fields: dict | None = None, status_checked: bool | None = None) -> None:
-    """An EC1 vector; for VALID ones ``fields`` is the JSON form the issuer was given."""
+        extension: bool = False, fields: dict | None = None, status_checked: bool | None = None,
+        purpose: str | None = None, caller_region: str = "", now: int = NOW, v8: bool = False,
+        detail_names: str | None = None, check: dict | None = None) -> None:
+    """An EC1 vector; for VALID ones ``fields`` is the JSON form the issuer was given. With a
+    ``purpose`` the recognition rules are judged for a caller of ``caller_region`` ("": bound to
+    none). ``detail_names``: the field the answer's detail must name. ``check``: expectations
+    stated by hand ({member: value}, or {member: {role: value}} for a role-keyed member), asserted
+    against what the project answers so that a forging mistake stops the run."""
     lists = list(status_lists)
-    res = run_ec1(text, lists)
+    res = run_ec1(text, lists, now=now, purpose=purpose, caller_region=caller_region, v8=v8)
     if res.outcome.value != outcome:
         raise AssertionError(f"ec1/{name}: the project answers {res.outcome.value} ({res.detail}), not {outcome}")
     expected: dict = {"outcome": outcome}
@@ -64,6 +80,10 @@ def ec1(name: str, description: str, text: str, outcome: str, *, status_lists=()
         if res.status_checked != status_checked:
             raise AssertionError(f"ec1/{name}: status_checked is {res.status_checked}")
         expected["status_checked"] = status_checked
+    if detail_names is not None:
+        if detail_names not in res.detail:
+            raise AssertionError(f"ec1/{name}: the detail {res.detail!r} does not name {detail_names}")
+        expected["detail_names"] = detail_names
     if outcome == "VALID":
         assert fields is not None and res.fields == fields, name
         ts = res.type
@@ -71,17 +91,43 @@ def ec1(name: str, description: str, text: str, outcome: str, *, status_lists=()
         expected["fields"] = fields
         expected["disclosed"] = {role: ts.disclosed(role, fields) for role in ROLES}
         expected["display_id"] = ts.display_id(res.claims.iss, res.claims.id)
+        expected["warnings"] = [warning_json(w) for w in res.warnings]
+        if res.warnings:
+            expected["shown_warnings"] = {role: [warning_json(w) for w in res.shown_warnings(res.shown(role))]
+                                          for role in ROLES}
+    else:
+        assert not res.warnings, name
+        shown = {role: res.shown(role) for role in ROLES}
+        if res.outcome in verify.IDENTIFYING_OUTCOMES:
+            expected["identified"] = shown
+        else:
+            assert shown == {role: {} for role in ROLES}, name  # forged or unreadable: nothing
+            expected["shown"] = shown
+    for member, want in (check or {}).items():
+        got = expected.get(member)
+        if isinstance(want, dict) and isinstance(got, dict) and member != "fields":
+            got = {k: got.get(k) for k in want}
+        if got != want:
+            raise AssertionError(f"ec1/{name}: {member} is {expected.get(member)!r}, not {want!r}")
     expected["detail"] = res.detail
-    add("ec1", name, description, {"text": text}, expected, ctx=context(lists), spec=spec, extension=extension)
+    if v8:
+        ctx = context(lists, now=now, signed_trust=SIGNED_TRUST_V8, trust_version=TRUST_VERSION + 1,
+                      purpose=purpose, caller_region=caller_region)
+    else:
+        ctx = context(lists, now=now, purpose=purpose, caller_region=caller_region)
+    add("ec1", name, description, {"text": text}, expected, ctx=ctx, spec=spec, extension=extension)
 
 
-def run_ec1(text: str, lists: list[dict]):
+def run_ec1(text: str, lists: list[dict], *, now: int = NOW, purpose: str | None = None, caller_region: str = "",
+            v8: bool = False):
+    trust = TRUST_V8 if v8 else TRUST
     parsed = {}
     for ref in lists:
         sl = statuslist.parse(base64.b64decode(ref["signed_b64"]), expected_uri=ref["uri"],
                               region_keys=region_keys(ref["region"]))
         parsed[ref["uri"]] = sl
-    return verify.verify(text, TRUST, NOW, status_lists=parsed.get, skew=SKEW)
+    return verify.verify(text, trust, now, status_lists=parsed.get, skew=SKEW, purpose=purpose,
+                         caller_region=caller_region)
 
 
 def issue(key, iss: str, name: str, type_id: str, fields: dict, *, iat: int = NOW - 10 * DAY,
@@ -304,6 +350,9 @@ def build_ec1() -> None:
         forge.sign(ZJ, dl_claims("order-issuer", iss="CN-SH", iat=NOW - YEAR, exp=NOW - 1)), "ISSUER_MISMATCH",
         spec=S7)
 
+    build_document_ec1()
+    build_purpose_ec1()
+
 
 def _swap_payload(text: str, new_payload: bytes) -> str:
     """The COSE_Sign1 of ``text`` with its payload replaced and the old signature kept."""
@@ -368,3 +417,200 @@ def build_strict_ec1() -> None:
     c[credential.CLAIM_ECERT]["d"]["photo"] = c[credential.CLAIM_ECERT]["d"]["photo"].hex()
     ec1("claims-malformed-digest-field-as-text", "The photo digest sent as hex text instead of 32 bytes.",
         forge.sign(ZJ, c), "CLAIMS_MALFORMED", spec=S3, extension=True)
+
+
+# ---------------------------------------------------------------------------------- issue 11
+
+S8 = "credential-format.md §8"
+LAST_DAY = "2025-12-31"  # a document's last valid day: it ends at 2026-01-01 00:00 +08:00, NOW - 8 h
+FIRST_DAY = "2026-01-02"  # a document's first valid day: it starts at 2026-01-02 00:00 +08:00, NOW + 16 h
+RESIDENT_EXPIRED = {**RESIDENT, "valid_from": "2005-01-01", "valid_until": "2015-01-01"}
+RESIDENT_NOT_YET = {**RESIDENT, "valid_from": "2026-03-01", "valid_until": "2046-03-01"}
+RESIDENT_LAST_DAY = {**RESIDENT, "valid_from": "2005-12-31", "valid_until": LAST_DAY}
+RESIDENT_FIRST_DAY = {**RESIDENT, "valid_from": FIRST_DAY, "valid_until": "2046-01-02"}
+RESIDENT_OPEN_END = {  # a card issued at 52: valid for the rest of the holder's life
+    "name": "李建国", "sex": "男", "ethnicity": "汉", "birth_date": "1960-08-15",
+    "address": "上海市黄浦区南京东路200号", "id_number": citizen_id("31010119600815221"),
+    "issuing_authority": "上海市公安局黄浦分局", "valid_from": "2012-09-01", "valid_until": "长期",
+    "photo": RESIDENT["photo"],
+}
+VEHICLE = SAMPLES["cn.vehicle_licence"]  # inspection due 2031-08-31
+VEHICLE_OVERDUE = {**VEHICLE, "inspection_valid_until": "2025-08-31"}
+VEHICLE_DUE_TODAY = {**VEHICLE, "inspection_valid_until": "2026-01-01"}  # NOW is 2026-01-01 08:00 in China
+FJ_LICENCE = driving_licence(  # a Fujian driver's licence: CN-FJ is outside the agreement
+    name="陈伟", birth_date="1988-04-12", id_number=citizen_id("35010219880412513"),
+    address="福建省福州市鼓楼区示例路6号", issuing_authority="福建省福州市公安局交通警察支队",
+    file_number="350100234567")
+OVERDUE = {"code": "INSPECTION_OVERDUE", "field": "inspection_valid_until", "since": "2025-08-31"}
+
+
+def build_document_ec1() -> None:
+    """The document's own validity (x-validity) and secondary dates (x-deadlines), in China time."""
+    res = "cn.resident_id"
+    ec1("document-expired",
+        "A CN-SH resident identity card whose own valid_until (2015-01-01) has passed, in a credential "
+        "whose exp is six years ahead: EXPIRED, the detail naming valid_until. The card is authentic, so "
+        "the answer still says who it names (hotel: the name).",
+        issue(SH, "CN-SH", "document-expired", res, RESIDENT_EXPIRED), "EXPIRED", spec=S8,
+        detail_names="valid_until", check={"identified": {"hotel": {"name": "张三"}, "integrator": {}}})
+    ec1("document-not-yet-valid",
+        "A resident identity card whose valid_from (2026-03-01) is two months ahead: NOT_YET_VALID, the "
+        "detail naming valid_from.",
+        issue(SH, "CN-SH", "document-not-yet-valid", res, RESIDENT_NOT_YET), "NOT_YET_VALID", spec=S8,
+        detail_names="valid_from", check={"identified": {"hotel": {"name": "张三"}}})
+    ec1("document-last-second-of-last-day",
+        f"A resident identity card valid until {LAST_DAY}, verified at {LAST_DAY} 23:59:59 China time "
+        "(UTC+8): the whole last day counts, VALID.",
+        issue(SH, "CN-SH", "document-last-second", res, RESIDENT_LAST_DAY), "VALID",
+        fields=RESIDENT_LAST_DAY, now=day_end(LAST_DAY) - 1, spec=S8, extension=True)
+    ec1("document-first-second-after-last-day",
+        "The same card one second later, at 2026-01-01 00:00:00 China time (2025-12-31T16:00:00Z): "
+        "EXPIRED, the detail naming valid_until.",
+        issue(SH, "CN-SH", "document-after-last-day", res, RESIDENT_LAST_DAY), "EXPIRED",
+        now=day_end(LAST_DAY), detail_names="valid_until", spec=S8, extension=True)
+    ec1("document-last-second-before-first-day",
+        f"A resident identity card valid from {FIRST_DAY}, verified at 2026-01-01 23:59:59 China time: "
+        "NOT_YET_VALID, the detail naming valid_from.",
+        issue(SH, "CN-SH", "document-before-first-day", res, RESIDENT_FIRST_DAY), "NOT_YET_VALID",
+        now=day_end("2026-01-01") - 1, detail_names="valid_from", spec=S8, extension=True)
+    ec1("document-first-second-of-first-day",
+        f"The same card one second later, at {FIRST_DAY} 00:00:00 China time: VALID.",
+        issue(SH, "CN-SH", "document-first-day", res, RESIDENT_FIRST_DAY), "VALID", fields=RESIDENT_FIRST_DAY,
+        now=day_end("2026-01-01"), spec=S8, extension=True)
+    ec1("document-open-end",
+        "A resident identity card whose valid_until is 长期 (no end, the schema's x-validity open_end): VALID.",
+        issue(SH, "CN-SH", "document-open-end", res, RESIDENT_OPEN_END), "VALID", fields=RESIDENT_OPEN_END,
+        spec=S8, extension=True)
+    ec1("warning-inspection-overdue",
+        "A CN-SH vehicle licence whose inspection_valid_until (2025-08-31, a secondary date: x-deadlines) has "
+        "lapsed, checked by a CN-ZJ caller for roadside_vehicle_check: VALID with the warning "
+        "INSPECTION_OVERDUE, shown to the roles that may see inspection_valid_until (police, not a hotel).",
+        issue(SH, "CN-SH", "inspection-overdue", "cn.vehicle_licence", VEHICLE_OVERDUE), "VALID",
+        fields=VEHICLE_OVERDUE, purpose="roadside_vehicle_check", caller_region="CN-ZJ", spec=S8, extension=True,
+        check={"warnings": [OVERDUE], "shown_warnings": {"traffic_police": [OVERDUE], "hotel": []}})
+    ec1("warning-inspection-due-today",
+        "A vehicle licence whose inspection is due today (2026-01-01 in China): not lapsed yet, VALID "
+        "without warnings.",
+        issue(SH, "CN-SH", "inspection-due-today", "cn.vehicle_licence", VEHICLE_DUE_TODAY), "VALID",
+        fields=VEHICLE_DUE_TODAY, spec=S8, extension=True, check={"warnings": []})
+    ec1("warning-inspection-overdue-no-purpose",
+        "The overdue vehicle licence verified without a purpose (no recognition rules judged): VALID with "
+        "the warning.",
+        issue(SH, "CN-SH", "inspection-overdue-np", "cn.vehicle_licence", VEHICLE_OVERDUE), "VALID",
+        fields=VEHICLE_OVERDUE, spec=S8, extension=True, check={"warnings": [OVERDUE]})
+
+
+def build_purpose_ec1() -> None:
+    """The recognition rules in the trust list: which types a purpose accepts, which regions a
+    caller's region recognises, and where NOT_ACCEPTED_FOR_PURPOSE sits in the order."""
+    ec1("accepted-hotel-check-in-resident-id",
+        "A CN-SH resident identity card checked for hotel_check_in by a hotel bound to no region (the "
+        "rules' \"*\" entry): accepted, VALID.",
+        issue(SH, "CN-SH", "hotel-resident", "cn.resident_id", RESIDENT), "VALID", fields=RESIDENT,
+        purpose="hotel_check_in", caller_region="", spec=S8)
+    dl = driving_licence()
+    ec1("accepted-roadside-driver-check",
+        "A CN-ZJ driving licence checked for roadside_driver_check by a CN-SH caller: both regions are in "
+        "the agreement, VALID.",
+        issue(ZJ, "CN-ZJ", "roadside-driver", "cn.driving_licence", dl), "VALID", fields=dl,
+        purpose="roadside_driver_check", caller_region="CN-SH", spec=S8)
+    ec1("not-accepted-hotel-vehicle-licence",
+        "A genuine, current CN-SH vehicle licence checked for hotel_check_in: the purpose does not accept "
+        "the type, NOT_ACCEPTED_FOR_PURPOSE; a hotel is shown nothing of it (a vehicle names no guest).",
+        issue(SH, "CN-SH", "hotel-vehicle", "cn.vehicle_licence", VEHICLE), "NOT_ACCEPTED_FOR_PURPOSE",
+        purpose="hotel_check_in", caller_region="", spec=S8,
+        check={"identified": {"hotel": {}, "traffic_police": {
+            "plate_number": VEHICLE["plate_number"], "vehicle_type": VEHICLE["vehicle_type"],
+            "owner": VEHICLE["owner"], "vin": VEHICLE["vin"]}}})
+    ec1("not-accepted-hotel-driving-licence",
+        "A genuine, current CN-ZJ driving licence checked for hotel_check_in by a CN-ZJ hotel: not an "
+        "identity document for that purpose, NOT_ACCEPTED_FOR_PURPOSE; the hotel still learns the name.",
+        issue(ZJ, "CN-ZJ", "hotel-driving", "cn.driving_licence", dl), "NOT_ACCEPTED_FOR_PURPOSE",
+        purpose="hotel_check_in", caller_region="CN-ZJ", spec=S8,
+        check={"identified": {"hotel": {"name": dl["name"]}}})
+    ec1("not-accepted-hotel-business-licence",
+        "A CN-SH business licence checked for hotel_check_in: NOT_ACCEPTED_FOR_PURPOSE, nothing shown to a "
+        "hotel.",
+        issue(SH, "CN-SH", "hotel-business", "cn.business_licence", BUSINESS), "NOT_ACCEPTED_FOR_PURPOSE",
+        purpose="hotel_check_in", caller_region="", spec=S8, check={"identified": {"hotel": {}}})
+    ec1("not-accepted-region-outside-agreement",
+        "A genuine driving licence of CN-FJ (a region in the trust list, outside the agreement) checked for "
+        "roadside_driver_check by a CN-ZJ caller: CN-ZJ does not recognise CN-FJ, NOT_ACCEPTED_FOR_PURPOSE.",
+        issue(FJ, "CN-FJ", "region-outside", "cn.driving_licence", FJ_LICENCE), "NOT_ACCEPTED_FOR_PURPOSE",
+        purpose="roadside_driver_check", caller_region="CN-ZJ", spec=S8,
+        check={"identified": {"traffic_police": {k: FJ_LICENCE[k] for k in
+                                                 ("name", "sex", "id_number", "file_number", "photo")}}})
+    ec1("not-accepted-region-outside-agreement-no-region",
+        "The CN-FJ driving licence checked for general by a caller bound to no region (the \"*\" entry, "
+        "which lists the four agreement regions): NOT_ACCEPTED_FOR_PURPOSE.",
+        issue(FJ, "CN-FJ", "region-outside-star", "cn.driving_licence", FJ_LICENCE), "NOT_ACCEPTED_FOR_PURPOSE",
+        purpose="general", caller_region="", spec=S8)
+    ec1("valid-region-outside-agreement-no-purpose",
+        "The CN-FJ driving licence verified without a purpose: no recognition rules are judged, VALID.",
+        issue(FJ, "CN-FJ", "region-outside-np", "cn.driving_licence", FJ_LICENCE), "VALID", fields=FJ_LICENCE,
+        spec=S8)
+    ec1("not-accepted-caller-outside-agreement",
+        "A CN-ZJ driving licence checked for roadside_driver_check by a CN-FJ caller: the rules hold no entry "
+        "for CN-FJ, so it recognises no region yet, NOT_ACCEPTED_FOR_PURPOSE.",
+        issue(ZJ, "CN-ZJ", "caller-outside", "cn.driving_licence", dl), "NOT_ACCEPTED_FOR_PURPOSE",
+        purpose="roadside_driver_check", caller_region="CN-FJ", spec=S8, extension=True)
+    ec1("accepted-region-recognised-after-change",
+        f"The CN-FJ driving licence checked by a CN-ZJ caller against trust list v{TRUST_VERSION + 1}, in which "
+        "an admin has recorded that CN-ZJ recognises CN-FJ: VALID. The rules come from the signed list, not "
+        "from the verifier.",
+        issue(FJ, "CN-FJ", "region-recognised", "cn.driving_licence", FJ_LICENCE), "VALID", fields=FJ_LICENCE,
+        purpose="roadside_driver_check", caller_region="CN-ZJ", v8=True, spec=S8)
+    ec1("not-accepted-purpose-not-in-rules",
+        "A CN-ZJ driving licence judged for a purpose the rules do not name (fishing_check): a purpose absent "
+        "from the rules accepts nothing, NOT_ACCEPTED_FOR_PURPOSE. (The project's services refuse an unknown "
+        "purpose before verifying: 400 PURPOSE_UNKNOWN.)",
+        issue(ZJ, "CN-ZJ", "purpose-absent", "cn.driving_licence", dl), "NOT_ACCEPTED_FOR_PURPOSE",
+        purpose="fishing_check", caller_region="CN-ZJ", spec=S8, extension=True)
+
+    # ---- order
+    ec1("order-revoked-before-not-accepted",
+        "A revoked CN-ZJ driving licence (idx 9, marked 1) checked for hotel_check_in: REVOKED comes before "
+        "NOT_ACCEPTED_FOR_PURPOSE; the hotel still learns the name.",
+        issue(ZJ, "CN-ZJ", "order-revoked-nafp", "cn.driving_licence", dl, status=(ZJ_STATUS_URI, 9)), "REVOKED",
+        status_lists=[ZJ_REF], status_checked=True, purpose="hotel_check_in", caller_region="", spec=S8,
+        check={"identified": {"hotel": {"name": dl["name"]}}})
+    ec1("order-suspended-before-not-accepted",
+        "A suspended CN-ZJ driving licence (idx 10, marked 2) checked by a CN-FJ caller, whose region "
+        "recognises none: SUSPENDED comes before NOT_ACCEPTED_FOR_PURPOSE.",
+        issue(ZJ, "CN-ZJ", "order-suspended-nafp", "cn.driving_licence", dl, status=(ZJ_STATUS_URI, 10)),
+        "SUSPENDED", status_lists=[ZJ_REF], status_checked=True, purpose="roadside_driver_check",
+        caller_region="CN-FJ", spec=S8)
+    bad_number = {**RESIDENT_EXPIRED, "id_number": "310104199003071231"}  # check character should be X
+    ec1("order-schema-invalid-before-document-expired",
+        "A resident identity card whose valid_until (2015-01-01) has passed and whose id_number has a wrong "
+        "check character: SCHEMA_INVALID first (a document that fails its schema has no dates to trust); "
+        "nothing is shown.",
+        forge.sign(SH, forge.claims("CN-SH", type_id="cn.resident_id", fields=bad_number, iat=NOW - 10 * DAY,
+                                    exp=NOW + YEAR, cti=cti_for("order-schema-document"))),
+        "SCHEMA_INVALID", spec=S8, extension=True)
+    ec1("order-document-expired-before-revoked",
+        "A resident identity card past its valid_until whose CN-SH status entry (idx 3) is revoked: the "
+        "document's EXPIRED comes first (the status is not reached: status_checked false).",
+        issue(SH, "CN-SH", "order-document-revoked", "cn.resident_id", RESIDENT_EXPIRED,
+              status=(SH_STATUS_URI, 3)), "EXPIRED", status_lists=[SH_REF], status_checked=False,
+        detail_names="valid_until", spec=S8)
+    dl_expired = driving_licence(valid_from="2013-05-20", valid_until="2019-05-20")
+    ec1("order-document-expired-before-not-accepted",
+        "A driving licence past its valid_until (2019-05-20) checked for hotel_check_in: EXPIRED comes "
+        "before NOT_ACCEPTED_FOR_PURPOSE; the hotel learns the name.",
+        issue(ZJ, "CN-ZJ", "order-document-nafp", "cn.driving_licence", dl_expired), "EXPIRED",
+        purpose="hotel_check_in", caller_region="", detail_names="valid_until", spec=S8,
+        check={"identified": {"hotel": {"name": dl["name"]}}})
+    ec1("order-cwt-expired-before-not-accepted",
+        "A driving licence whose credential exp passed yesterday, checked for hotel_check_in: EXPIRED (the "
+        "CWT's) comes first, and the identifying fields are still given (hotel: the name; police: theirs).",
+        issue(ZJ, "CN-ZJ", "order-cwt-nafp", "cn.driving_licence", dl, iat=NOW - YEAR, exp=NOW - DAY), "EXPIRED",
+        purpose="hotel_check_in", caller_region="CN-ZJ", spec=S8,
+        check={"identified": {"hotel": {"name": dl["name"]}, "integrator": {},
+                              "traffic_police": {k: dl[k] for k in ("name", "sex", "id_number", "file_number",
+                                                                    "photo")}}})
+    ec1("order-not-accepted-before-warnings",
+        "The overdue vehicle licence checked for hotel_check_in: NOT_ACCEPTED_FOR_PURPOSE, and an answer that "
+        "is not VALID carries no warnings.",
+        issue(SH, "CN-SH", "order-nafp-warning", "cn.vehicle_licence", VEHICLE_OVERDUE), "NOT_ACCEPTED_FOR_PURPOSE",
+        purpose="hotel_check_in", caller_region="", spec=S8, extension=True)

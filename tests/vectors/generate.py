@@ -1,15 +1,15 @@
 """Write the conformance vectors in ``tests/vectors/`` with the project's own code.
 
-    .venv/bin/python tests/vectors/generate.py
+    .venv/bin/python -m tests.vectors.generate      (or: .venv/bin/python tests/vectors/generate.py)
 
-Keys come from fixed seeds (Ed25519) and fixed private numbers (P-256), times are fixed and
-every credential id is derived from the vector's name, so a run gives the same keys, texts and
-expectations every time. ECDSA signatures are randomised: ES256 signatures (and so the texts of
-ES256 vectors and the signed trust list) change from run to run, which is fine, since the files
-are committed. Every vector is checked against the project's verification before it is written:
-a forging mistake stops the run.
+Everything is fixed: keys come from fixed seeds (Ed25519) and fixed private numbers (P-256),
+ES256 signatures are deterministic (RFC 6979), times are fixed and every credential id is
+derived from the vector's name. So a run writes the same files, byte for byte, every time
+(``tests/test_vectors.py`` checks that the committed files are what this writes). Every vector
+is checked against the project's verification before it is written: a forging mistake stops
+the run.
 
-The committed files are the vectors; ``tests/test_vectors.py`` reads them and never runs this.
+The committed files are the vectors; ``tests/test_vectors.py`` reads them.
 """
 
 
@@ -24,28 +24,37 @@ ROOT = HERE.parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.vectors.common import VECTORS  # noqa: E402
-from tests.vectors.ec1 import build_ec1  # noqa: E402
-from tests.vectors.others import build_ep1, build_status_lists, build_trust_lists  # noqa: E402
+from tests.vectors.common import VECTORS
+from tests.vectors.ec1 import build_ec1
+from tests.vectors.others import build_ep1, build_status_lists, build_trust_lists
 
-# ---------------------------------------------------------------------------------- main
+KINDS = ("ec1", "ep1", "status-list", "trust-list")
 
-def main() -> None:
+
+def build() -> dict[str, str]:
+    """Every vector as the text of its file: ``{"ec1/valid-es256-driving-licence.json": text, ...}``."""
+    VECTORS.clear()
     build_ec1()
     build_ep1()
     build_status_lists()
     build_trust_lists()
-    for kind in ("ec1", "ep1", "status-list", "trust-list"):
+    files: dict[str, str] = {}
+    for vec in VECTORS:
+        name = f"{vec['id']}.json"
+        assert name not in files, vec["id"]
+        files[name] = json.dumps(vec, ensure_ascii=False, indent=2) + "\n"
+    return files
+
+
+def main() -> None:
+    files = build()
+    for kind in KINDS:
         folder = HERE / kind
         folder.mkdir(exist_ok=True)
         for old in folder.glob("*.json"):
             old.unlink()
-    ids = set()
-    for vec in VECTORS:
-        assert vec["id"] not in ids, vec["id"]
-        ids.add(vec["id"])
-        path = HERE / f"{vec['id']}.json"
-        path.write_text(json.dumps(vec, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    for name, text in files.items():
+        (HERE / name).write_text(text, encoding="utf-8")
     counts: dict[str, int] = {}
     for vec in VECTORS:
         counts[vec["kind"]] = counts.get(vec["kind"], 0) + 1

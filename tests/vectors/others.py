@@ -23,8 +23,11 @@ from tests.vectors.common import (
     NOW,
     OUTSIDER,
     PAYLOAD,
+    PAYLOAD_V8,
     ROGUE_ROOT,
     ROOT_KEY,
+    RULES,
+    RULES_V8,
     SH,
     SH_ENTRIES,
     SH_LIST,
@@ -32,6 +35,7 @@ from tests.vectors.common import (
     SH_SIZE,
     SH_STATUS_URI,
     SIGNED_TRUST,
+    SIGNED_TRUST_V8,
     SKEW,
     TRUST,
     TRUST_VERSION,
@@ -182,8 +186,13 @@ def build_status_lists() -> None:
 
 # ---------------------------------------------------------------------------------- trust lists
 
+def rules_json(tl) -> dict | None:
+    """The ``rules`` member as read: keys and lists sorted; None when the list carries none."""
+    return None if tl.rules is None else trustlist.rules_payload(tl.rules.purposes, tl.rules.recognition)
+
+
 def trust_vec(name: str, description: str, signed: bytes, accepted: bool, *, spec="credential-format.md §6",
-              extension: bool = False) -> None:
+              extension: bool = False, rules: dict | None = None) -> None:
     try:
         tl = TrustList.from_signed(signed, ROOT_KEY.public)
         got, reason = True, ""
@@ -201,8 +210,11 @@ def trust_vec(name: str, description: str, signed: bytes, accepted: bool, *, spe
                                    "nbf": k.nbf, "exp": k.exp, "revoked_at": k.revoked_at} for k in r.keys]}
                         for r in tl.regions.values()],
             "types": [{"id": t.id, "v": t.version, "name": t.name} for t in tl.types.values()],
+            "rules": rules_json(tl),
             "payload_json": json.loads(trustlist.to_json(tl.payload)),
         })
+        if expected["rules"] != rules:
+            raise AssertionError(f"trust-list/{name}: rules are {expected['rules']}")
     else:
         expected["error"] = "TRUST_LIST_INVALID"
         expected["detail"] = reason
@@ -211,8 +223,10 @@ def trust_vec(name: str, description: str, signed: bytes, accepted: bool, *, spe
 
 
 def build_trust_lists() -> None:
-    trust_vec("valid", "The trust list every EC1/EP1 vector uses, signed by the pinned root key (ES256).",
-              SIGNED_TRUST, True)
+    S6_8 = "credential-format.md §6, §8"
+    trust_vec("valid", "The trust list every EC1/EP1 vector uses, signed by the pinned root key (ES256). It "
+              "carries the recognition rules (rules): the agreement of the four Yangtze River Delta regions; "
+              "CN-FJ is listed with a key but outside the agreement.", SIGNED_TRUST, True, rules=RULES, spec=S6_8)
     trust_vec("signed-by-other-key", "The same payload signed by another P-256 key: refused (the root is pinned).",
               trustlist.sign(ROGUE_ROOT, PAYLOAD), False)
     trust_vec("signed-by-other-key-with-root-kid", "The same payload signed by another key under the root's kid: "
@@ -223,5 +237,22 @@ def build_trust_lists() -> None:
               cbor2.dumps(cbor2.CBORTag(18, [obj[0], {}, cbor2.dumps(changed), obj[3]])), False)
     wrong_kid = trust_payload(key_table=KEY_TABLE)
     wrong_kid["regions"][1]["keys"][0]["kid"] = OUTSIDER.kid
+    obj = cbor2.loads(SIGNED_TRUST).value
+    altered = dict(PAYLOAD, rules={**RULES, "purposes": {**RULES["purposes"],
+                                                         "hotel_check_in": sorted([*RULES["purposes"]["hotel_check_in"],
+                                                                                   "cn.driving_licence"])}})
+    trust_vec("rules-altered-after-signing", "The root's signature over a payload whose rules were changed "
+              "afterwards (hotel_check_in made to accept cn.driving_licence): refused.",
+              cbor2.dumps(cbor2.CBORTag(18, [obj[0], {}, cbor2.dumps(altered), obj[3]])), False, spec=S6_8)
+    trust_vec("rules-changed-by-admin", f"Version {TRUST_VERSION + 1}: the same list after an admin recorded that "
+              "CN-ZJ recognises CN-FJ, signed by the root: accepted, with the new rules.", SIGNED_TRUST_V8, True,
+              rules=RULES_V8, spec=S6_8)
+    assert PAYLOAD_V8["v"] == TRUST_VERSION + 1
+    trust_vec("valid-without-rules", "A list signed before there were recognition rules (no rules member): "
+              "accepted, rules null. This project then judges purposes by the agreement it ships.",
+              trustlist.sign(ROOT_KEY, trust_payload(rules=None)), True, rules=None, spec=S6_8, extension=False)
+    malformed = dict(PAYLOAD, rules={"purposes": {"hotel_check_in": "cn.resident_id"}, "recognition": {}})
+    trust_vec("rules-malformed", "Signed by the root, but a purpose's accepted types are text, not a list: "
+              "refused.", trustlist.sign(ROOT_KEY, malformed), False, spec=S6_8, extension=True)
     trust_vec("kid-not-matching-key", "Signed by the root, but one key's kid is not SHA-256(spki)[:8]: refused.",
               trustlist.sign(ROOT_KEY, wrong_kid), False, extension=True)
