@@ -83,7 +83,7 @@ _RULE_REGION = _path_param("region", "a caller's region, ISO 3166-2 (e.g. CN-SH)
 _TEXTS = {"type": "array", "maxItems": MAX_RULE_ITEMS, "items": {"type": "string"}}
 _CODE = _path_param("code", "region, ISO 3166-2 (e.g. CN-ZJ)")
 _TIME = {"type": ["string", "null"], "format": "date-time"}
-_PURPOSE_VALUE = {"enum": [p.value for p in Purpose],
+_PURPOSE_VALUE = {"enum": ["", *(p.value for p in Purpose)],
                   "description": "what the check is for (GET /v1/purposes: the caller's); none: the role's default. "
                                  "An unknown one is 400 PURPOSE_UNKNOWN, one the role may not name 403 "
                                  "PURPOSE_NOT_ALLOWED"}

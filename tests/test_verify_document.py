@@ -216,3 +216,14 @@ def test_a_trust_list_without_rules_uses_the_agreement_shipped_with_the_suite():
     assert isinstance(old.acceptance, Rules)
     assert check(sign("cn.vehicle_licence"), purpose=Purpose.HOTEL_CHECK_IN, trust=old).outcome \
         is Outcome.NOT_ACCEPTED_FOR_PURPOSE
+
+
+def test_a_credential_ending_with_its_document_names_the_field_when_it_expires():
+    """The issuer ends exp with the document's last day (CST): both end at the same instant, and
+    the answer still says which of the document's dates has passed."""
+    end = utc(2026, 12, 2, 16, 0, 0)  # 2026-12-03 00:00 China time
+    text = sign("cn.resident_id", valid_until="2026-12-02", exp=end)
+    assert check(text, end - 1).outcome is Outcome.VALID
+    res = check(text, end)
+    assert res.outcome is Outcome.EXPIRED and "valid_until" in res.detail
+    assert res.shown("hotel") == {"name": SAMPLES["cn.resident_id"]["name"]}

@@ -205,7 +205,10 @@ def cmd_verify(args) -> int:
                 print(f"display id: {c['display_id']}")
             print(f"valid:   {c.get('issued_at')} to {c.get('expires_at')}")
             print(f"status checked: {'yes' if r.get('status_checked') else 'NO (status list unavailable or stale)'}")
-        print(f"trust list v{r.get('trust_list_version')}; checked at {r.get('checked_at')}")
+        print(f"trust list v{r.get('trust_list_version')}; checked at {r.get('checked_at')}"
+              + (f"; for {r['purpose']}" if r.get("purpose") else ""))
+        for w in r.get("warnings") or ():
+            print(f"WARNING: {w.get('code')}: {w.get('field')} lapsed ({w.get('since')})")
         fields = r.get("fields") or {}
         if fields:
             print("fields:")

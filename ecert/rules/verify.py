@@ -220,19 +220,24 @@ def check_credential(text: str, trust: TrustList, now: int, skew: int = DEFAULT_
     except FormatError as err:
         res.outcome, res.detail = err.outcome, err.message
         if err.outcome is Outcome.EXPIRED or err.outcome is Outcome.NOT_YET_VALID:
-            _still_identify(res, trust, fields)
+            _still_identify(res, trust, fields, now)
     return res
 
 
-def _still_identify(res: Result, trust: TrustList, fields: dict[str, Any] | None) -> None:
+def _still_identify(res: Result, trust: TrustList, fields: dict[str, Any] | None, now: int) -> None:
     """A credential outside its own ``nbf``/``exp`` is still authentic: keep its type and fields
-    (when they are of the type's shape) so the answer can say who it names."""
+    (when they are of the type's shape) so the answer can say who it names. When the document's
+    own dates say the same (the issuer ends ``exp`` with the document's last day), the detail
+    names the field, as for a credential whose ``exp`` runs on."""
     if res.claims is None:
         return
     try:
         res.type, res.fields = _typed_fields(trust, res.claims, fields)
     except FormatError:
-        pass  # not of its type's shape: nothing is shown
+        return  # not of its type's shape: nothing is shown
+    outside = res.type.document.check(res.fields, china_day(now))
+    if outside is not None and outside[0] is res.outcome:
+        res.detail = outside[1]
 
 
 def apply_acceptance(res: Result, rules: Rules, purpose: str, caller_region: str, now: int) -> Result:
