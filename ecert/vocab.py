@@ -74,3 +74,16 @@ ROLE_PURPOSES: dict[Role, tuple[Purpose, ...]] = {
     Role.SERVICE: (_P.GENERAL, *(p for p in Purpose if p is not _P.GENERAL)),
 }
 """The purposes each role may name; the first is the role's default (a request naming none)."""
+
+
+class TrailAction(enum.StrEnum):
+    """What a holder's access log records of a use of their credential."""
+
+    ISSUE = "issue"
+    STATUS_CHANGE = "status_change"
+    PRESENT = "present"
+    PHOTO_UPLOAD = "photo_upload"
+    PHOTO_ACCESS = "photo_access"
+    PHOTO_REUSE = "photo_reuse"
+    VERIFY = "verify"
+    RESOLVE = "resolve"

@@ -8,11 +8,11 @@ from ..rules.access import Principal, service_principal
 
 
 def principal_to_pb(p: Principal) -> common_pb2.Principal:
-    return common_pb2.Principal(role=p.role, region=p.region, key_id=p.key_id)
+    return common_pb2.Principal(role=p.role, region=p.region, key_id=p.key_id, org=p.org)
 
 
 def principal_from_pb(pb: common_pb2.Principal) -> Principal:
-    return Principal(pb.role, pb.region, pb.key_id)
+    return Principal(pb.role, pb.region, pb.key_id, pb.org)
 
 
 def service_principal_pb(region: str = "") -> common_pb2.Principal:

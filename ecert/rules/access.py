@@ -26,6 +26,7 @@ class Principal:
     role: str
     region: str = ""
     key_id: str = ""
+    org: str = ""  # the API key's organisation, as the holder's access log names the checker
 
     def may_manage(self, region: str) -> bool:
         """Admin, or the agency (or the suite's own service) of ``region``."""

@@ -5,14 +5,16 @@ from typing import ClassVar as _ClassVar, Optional as _Optional
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Principal(_message.Message):
-    __slots__ = ("role", "region", "key_id")
+    __slots__ = ("role", "region", "key_id", "org")
     ROLE_FIELD_NUMBER: _ClassVar[int]
     REGION_FIELD_NUMBER: _ClassVar[int]
     KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    ORG_FIELD_NUMBER: _ClassVar[int]
     role: str
     region: str
     key_id: str
-    def __init__(self, role: _Optional[str] = ..., region: _Optional[str] = ..., key_id: _Optional[str] = ...) -> None: ...
+    org: str
+    def __init__(self, role: _Optional[str] = ..., region: _Optional[str] = ..., key_id: _Optional[str] = ..., org: _Optional[str] = ...) -> None: ...
 
 class CertificateType(_message.Message):
     __slots__ = ("id", "version", "name", "schema_json", "disclosure_json")
