@@ -32,6 +32,14 @@ MAX_API_KEY = 128
 """Characters of an API key."""
 MAX_RULE_ITEMS = 1000
 """Certificate types one purpose accepts, or regions one region recognises (one recognition rule)."""
+MAX_ORG = 200
+"""Characters of an API key's organisation name (``ecert apikey create --org``), as the trail names the checker."""
+MAX_TRAIL_PAGE = 500
+"""Entries in one page of a credential's access log (``GET /v1/credentials/{id}/access-log?limit=``)."""
+DEFAULT_TRAIL_PAGE = 100
+"""Entries in a page of the access log when the request names no ``limit``."""
+MAX_TRAIL_BATCH = 1000
+"""Entries a verifier delivers to an issuing region in one call (a bigger verification request: in one call too)."""
 
 MAX_BODY = 1024 * 1024
 """Bytes of a JSON request body (the default of ``ECERT_MAX_BODY``)."""
@@ -49,3 +57,16 @@ MAX_MULTIPART = MAX_IMAGE_BYTES + MULTIPART_OVERHEAD
 """Bytes of a whole multipart verification body."""
 MAX_PURPOSE_PART = 4096
 """Bytes of the ``purpose`` part of a multipart verification (its text is then held to MAX_PURPOSE)."""
+
+MAX_PHOTO_BYTES = 5 * 1024 * 1024
+"""Bytes of a portrait uploaded to a region's photo library (``POST /v1/photos``, JPEG or PNG)."""
+MAX_PHOTO_PIXELS = 25_000_000
+"""Pixels of such a portrait, from its header before any is decoded (more: 413, a decompression bomb)."""
+MIN_PHOTO_SIDE = 96
+"""Pixels of a portrait's shorter side at least (a resident ID card's chip photo is 102 × 126)."""
+MAX_PHOTO_SIDE = 10_000
+"""Pixels of a portrait's longer side at most."""
+PHOTO_ASPECT = (1.0, 1.6)
+"""A portrait's height over its width, from square to a tall ID photo (2 inch 35 × 49 mm is 1.4)."""
+PHOTO_STORED_SIDE = 1024
+"""Pixels of a stored portrait's longer side at most (a larger one is scaled down when re-encoded)."""

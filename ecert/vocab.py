@@ -82,7 +82,6 @@ class TrailAction(enum.StrEnum):
     ISSUE = "issue"
     STATUS_CHANGE = "status_change"
     PRESENT = "present"
-    PHOTO_UPLOAD = "photo_upload"
     PHOTO_ACCESS = "photo_access"
     PHOTO_REUSE = "photo_reuse"
     VERIFY = "verify"

@@ -53,8 +53,13 @@ CALLERS: Mapping[str, frozenset[str]] = {
     _I + "GetCredential": _GW,
     _I + "ChangeStatus": _GW,
     _I + "CreatePresentation": _GW,
+    _I + "GetPresentation": _GW,
+    _I + "PutPhoto": _GW,
+    _I + "GetPhoto": _GW,
     _I + "GetStatusList": frozenset({VERIFIER}),
     _I + "ResolvePresentation": frozenset({VERIFIER}),
+    _I + "RecordAccess": frozenset({VERIFIER}),  # the checks it recorded, delivered to the issuing region
+    _I + "ListAccess": _GW,  # a credential's access log
     # the verifier: the gateway alone
     _V + "Verify": _GW,
     _V + "VerifyBatch": _GW,

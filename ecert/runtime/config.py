@@ -45,6 +45,17 @@ def _bool(raw: str) -> bool:
     raise ValueError(raw)
 
 
+def _seconds(raw: str) -> float:
+    """A positive, finite number of seconds."""
+    value = float(raw)
+    if not 0 < value < float("inf"):
+        raise ValueError(raw)
+    return value
+
+
+_seconds.__name__ = "positive number of seconds"  # as a refusal names it
+
+
 def _secret(raw: str) -> bytes:
     return raw.encode()
 
@@ -132,6 +143,8 @@ class VerifierConfig(Common):
     root_public_key_pem: bytes
     refresh_seconds: float
     clock_skew: int
+    resolve_timeout: float
+    trail: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "VerifierConfig":
@@ -144,6 +157,11 @@ class VerifierConfig(Common):
             root_public_key_pem=_pem(root) if root else None,
             refresh_seconds=e.get("ECERT_REFRESH_SECONDS", 10.0, float),
             clock_skew=e.get("ECERT_CLOCK_SKEW", 60, int),
+            # seconds the issuing region has to resolve a show code (EP1) before REGION_UNAVAILABLE
+            resolve_timeout=e.get("ECERT_RESOLVE_TIMEOUT", 2.0, _seconds),
+            # each check recorded in an outbox (var/verifier/outbox/) and delivered to its issuing region's
+            # trail; 0 only to measure what that costs (the holder's access log then misses the checks)
+            trail=e.get("ECERT_TRAIL", True, _bool),
         )
         e.done("verifier")
         return cls(**cfg)

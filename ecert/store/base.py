@@ -8,6 +8,7 @@ any backend; services only ever call :class:`Store`.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import re
 from collections.abc import Mapping
@@ -33,6 +34,21 @@ COLLECTIONS: dict[str, list[Index]] = {
     "credentials": [(("region", "request_id"), True), (("region", "status"), False)],
     "apikeys": [],
     "tokens": [],
+    # show codes kept for their lifetime: {"_id": token cti hex, "region", "credential_id", "text", "iat",
+    # "exp", "purpose", "state": "live" | "expired"} (the text is dropped once it has expired; "tokens"
+    # says whether it was used)
+    "presentations": [(("region", "state"), False)],
+    # a region's photo library: {"_id": "<region>:<digest>", "region", "digest" (SHA-256 hex of the stored
+    # bytes), "media_type", "bytes" (base64), "width", "height", "at"}
+    "photos": [],
+    # the newest portrait on file for a citizen: {"_id": "<region>:<SHA-256 hex of the ID number>", "region",
+    # "digest", "credential_id", "at"} (never the number itself)
+    "photo_owners": [],
+    # each region's trail, a hash chain: {"_id": "<region>:<seq, 12 digits>", and the entry's members
+    # (ecert.rules.trail)}; "id" is the entry's own id, once per region (a redelivery is no second entry)
+    "trail": [(("region", "id"), True), (("region", "credential_id", "seq"), False)],
+    # the last entry of each region's trail, written with it: {"_id": region, "seq", "hash"}
+    "trail_heads": [],
     "counters": [],  # internal: {"_id": name, "n": last value} for Backend.next_seq
 }
 
@@ -53,8 +69,9 @@ class Backend(Protocol):
     """The document store contract every backend fulfils (see the module docs).
 
     Documents hold JSON-compatible values and a string ``_id``. A filter maps
-    top-level fields to a scalar (equality; None also matches a missing field)
-    or to ``{"$in": [scalars]}``.
+    top-level fields to a scalar (equality; None also matches a missing field),
+    to ``{"$in": [scalars]}``, or to a range: ``{"$gt" | "$gte" | "$lt" | "$lte": str or int, ...}``
+    (compared as the field's stored type: text with text, numbers with numbers).
     """
 
     async def insert(self, coll: str, doc: dict) -> None:
@@ -76,6 +93,14 @@ class Backend(Protocol):
     async def put(self, coll: str, doc: dict) -> None:
         """Insert or replace the whole document with ``doc["_id"]``."""
 
+    async def insert_chain(self, coll: str, docs: list[dict], head: tuple[str, dict] | None = None, *,
+                           texts: list[str] | None = None) -> int:
+        """Insert ``docs`` in order, durably, stopping at the first whose ``_id`` or unique index
+        collides (a hash chain stays a chain: what is stored is a prefix of ``docs``); when all were
+        inserted, put ``head[1]`` into collection ``head[0]`` too (SQLite: in the same transaction).
+        Returns how many were inserted. ``texts``, when given, are the docs as compact JSON (a backend
+        that stores text may store them rather than write each doc again)."""
+
     async def next_seq(self, name: str, step: int = 1) -> int:
         """Add ``step`` to an atomic counter and return its new value (1 first, with step 1)."""
 
@@ -86,10 +111,17 @@ class Backend(Protocol):
         """Release the connection; later calls raise StoreError."""
 
 
+_CHECKED_FIELDS: set[str] = set()  # names found plain before (the code's own few): a set look-up, not a match
+
+
 def check_field(name: str) -> str:
     """Return ``name`` if it is a plain top-level field name, else raise ValueError."""
+    if name.__class__ is str and name in _CHECKED_FIELDS:
+        return name
     if not isinstance(name, str) or not _FIELD.match(name):
         raise ValueError(f"invalid field name {name!r}")
+    if len(_CHECKED_FIELDS) < 4096:
+        _CHECKED_FIELDS.add(name)
     return name
 
 
@@ -116,10 +148,22 @@ def check_set(fields: Mapping[str, Any]) -> None:
         check_field(name)
 
 
+RANGE_OPERATORS = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
+
+
+def is_range(value: Any) -> bool:
+    """Whether a filter's condition is a range (``{"$gt": 5}``, ``{"$gt": "a", "$lt": "b"}``)."""
+    return isinstance(value, dict) and bool(value) and value.keys() <= RANGE_OPERATORS.keys()
+
+
 def check_filter(filter: Mapping[str, Any]) -> None:
-    """Raise ValueError unless ``filter`` holds only scalar or ``$in`` conditions."""
+    """Raise ValueError unless ``filter`` holds only scalar, ``$in`` or range conditions."""
     for name, value in filter.items():
         check_field(name)
+        if is_range(value):
+            if not all(type(v) in (str, int) for v in value.values()):
+                raise ValueError(f"unsupported range on {name!r}: {value!r}")
+            continue
         values = value["$in"] if isinstance(value, dict) and value.keys() == {"$in"} else [value]
         if not isinstance(values, list) or not all(isinstance(v, _SCALARS) for v in values):
             raise ValueError(f"unsupported condition on {name!r}: {value!r}")
@@ -127,6 +171,14 @@ def check_filter(filter: Mapping[str, Any]) -> None:
 
 STATUS_BLOCK = 64
 """Status-list indices reserved at a time by one process."""
+TRAIL_SEQ_DIGITS = 12
+"""Digits of the ``seq`` in a trail entry's ``_id`` (zero-padded, so text order is chain order)."""
+
+
+def _entry(doc: dict) -> dict:
+    """A trail entry as stored, without the store's ``_id``."""
+    doc.pop("_id", None)
+    return doc
 
 
 class Store:
@@ -377,3 +429,131 @@ class Store:
     async def mark_token_used(self, token_id: str, at: int) -> bool:
         """Record a one-time token's use: True the first time, False afterwards."""
         return await self._insert_new("tokens", {"_id": token_id, "used_at": at})
+
+    # -- the trail (ecert.rules.trail: one hash chain per region) ------------
+
+    @staticmethod
+    def trail_key(region: str, seq: int) -> str:
+        """A trail entry's ``_id``: its place in its region's chain (sorted as text, sorted by ``seq``)."""
+        return f"{region}:{seq:0{TRAIL_SEQ_DIGITS}d}"
+
+    @staticmethod
+    def _region_keys(region: str, after: int = 0) -> dict:
+        """The ``_id`` range of ``region``'s entries past ``after``."""
+        return {"$gt": Store.trail_key(region, after), "$lt": f"{region};"}  # ";" follows ":"
+
+    async def append_trail(self, region: str, entries: list[dict], texts: list[str] | None = None) -> int:
+        """Append chained entries (consecutive ``seq`` after the chain's last) in one durable write,
+        with the region's head; stops at the first whose place or ``id`` is taken (returns how many
+        were written: a prefix, so the chain stays whole). ``texts``: the entries' JSON texts as
+        :func:`ecert.rules.trail.chained` wrote them (without their closing brace), to store as they are."""
+        if not entries:
+            return 0
+        keys = [self.trail_key(region, e["seq"]) for e in entries]
+        docs = [{**e, "_id": key} for e, key in zip(entries, keys)]
+        if texts is not None:
+            texts = [f'{text},"_id":"{key}"}}' for text, key in zip(texts, keys)]
+        last = entries[-1]
+        head = {"_id": region, "seq": last["seq"], "hash": last["hash"]}
+        return await self.backend.insert_chain("trail", docs, ("trail_heads", head), texts=texts)
+
+    async def trail_last(self, region: str) -> dict | None:
+        """The region's last entry (the highest ``seq``), or None."""
+        docs = await self.backend.find("trail", {"_id": self._region_keys(region)}, sort="_id", descending=True,
+                                       limit=1)
+        return _entry(docs[0]) if docs else None
+
+    async def trail_head(self, region: str) -> dict | None:
+        """What the region recorded as its chain's last entry, ``{"seq", "hash"}``, or None."""
+        return await self.backend.get("trail_heads", region)
+
+    async def trail_entries(self, region: str, after: int = 0, limit: int = 1000) -> list[dict]:
+        """Up to ``limit`` of the region's entries past ``seq`` ``after``, in ``seq`` order."""
+        docs = await self.backend.find("trail", {"_id": self._region_keys(region, after)}, sort="_id", limit=limit)
+        return [_entry(d) for d in docs]
+
+    async def trail_places(self, region: str, after: int = 0, limit: int = 1000) -> list[tuple[int, dict]]:
+        """Up to ``limit`` of the region's entries past place ``after``, each with its place in the chain
+        as its key says (what ``ecert audit verify`` walks: an entry renumbered shows there)."""
+        docs = await self.backend.find("trail", {"_id": self._region_keys(region, after)}, sort="_id", limit=limit)
+        return [(int(d["_id"].rpartition(":")[2]), _entry(d)) for d in docs]
+
+    async def trail_by_ids(self, region: str, ids: list[str]) -> dict[str, dict]:
+        """The region's entries with these ``id``s, by id."""
+        found: dict[str, dict] = {}
+        for start in range(0, len(ids), 500):
+            for doc in await self.backend.find("trail", {"region": region, "id": {"$in": ids[start:start + 500]}}):
+                found[doc["id"]] = _entry(doc)
+        return found
+
+    async def credential_trail(self, region: str, credential_id: str, after: int = 0, limit: int = 100) -> list[dict]:
+        """Up to ``limit`` of one credential's entries in its region's chain past ``seq`` ``after``, in order."""
+        docs = await self.backend.find("trail", {"region": region, "credential_id": credential_id,
+                                                 "seq": {"$gt": after}}, sort="seq", limit=limit)
+        return [_entry(d) for d in docs]
+
+    async def token_used(self, token_id: str) -> bool:
+        """Whether a one-time token was used (:meth:`mark_token_used`)."""
+        return await self.backend.get("tokens", token_id) is not None
+
+    async def add_presentation(self, doc: dict) -> None:
+        """Keep a show code (its document, ``state`` "live"); DuplicateKey if its token id exists."""
+        await self.backend.insert("presentations", doc)
+
+    async def get_presentation(self, token_id: str) -> dict | None:
+        """One show code, or None."""
+        return await self.backend.get("presentations", token_id)
+
+    async def end_presentation(self, token_id: str, state: str, at: int) -> bool:
+        """A live show code is no longer (``state``, e.g. "expired"): its text is dropped. False if
+        it was not live (or is unknown)."""
+        return await self.backend.update("presentations", token_id, {"state": state, "text": "", "ended_at": at},
+                                         expect={"state": "live"})
+
+    async def live_presentations(self, region: str, limit: int) -> list[dict]:
+        """Up to ``limit`` of a region's live show codes, those that expire first first."""
+        return await self.backend.find("presentations", {"region": region, "state": "live"}, sort="exp",
+                                       limit=limit)
+
+    # -- the photo library --------------------------------------------------
+
+    async def add_photo(self, region: str, digest: str, media_type: str, data: bytes, width: int, height: int,
+                        at: int) -> bool:
+        """Keep a photo in a region's library, once: True if it is new, False if the region held it."""
+        return await self._insert_new("photos", {
+            "_id": f"{region}:{digest}", "region": region, "digest": digest, "media_type": media_type,
+            "bytes": base64.b64encode(data).decode("ascii"), "width": width, "height": height, "at": at})
+
+    async def get_photo(self, region: str, digest: str) -> dict | None:
+        """A region's photo (``bytes`` as bytes), or None."""
+        doc = await self.backend.get("photos", f"{region}:{digest}")
+        if doc is not None:
+            doc["bytes"] = base64.b64decode(doc["bytes"])
+        return doc
+
+    async def has_photo(self, region: str, digest: str) -> bool:
+        """Whether a region's library holds this photo (without reading it)."""
+        return await self.backend.get("photos", f"{region}:{digest}") is not None
+
+    async def set_photo_owner(self, region: str, id_hash: str, digest: str, credential_id: str, at: int) -> None:
+        """Record ``digest`` as the portrait on file in ``region`` for the citizen whose ID number hashes to
+        ``id_hash``, unless the one on file is newer (``at``; the same instant: the later call)."""
+        _id = f"{region}:{id_hash}"
+        doc = {"_id": _id, "region": region, "digest": digest, "credential_id": credential_id, "at": at}
+        for _ in range(5):
+            held = await self.backend.get("photo_owners", _id)
+            if held is None:
+                if await self._insert_new("photo_owners", doc):
+                    return
+                continue
+            if held["at"] > at:
+                return
+            if await self.backend.update("photo_owners", _id, {k: doc[k] for k in ("digest", "credential_id", "at")},
+                                         expect={"at": held["at"], "credential_id": held["credential_id"]}):
+                return
+        # Lost to other issuances for the same person at the same instant each time: one of theirs
+        # stands, as good a portrait on file as this one (the index only finds one to reuse).
+
+    async def get_photo_owner(self, region: str, id_hash: str) -> dict | None:
+        """The portrait on file in ``region`` for the ID number hashing to ``id_hash``, or None."""
+        return await self.backend.get("photo_owners", f"{region}:{id_hash}")

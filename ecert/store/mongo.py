@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConfigurationError, DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, ConfigurationError, DuplicateKeyError, PyMongoError
 
 from ecert.errors import ConfigError, DuplicateKey, StoreError
 from ecert.store.base import (
@@ -26,6 +26,8 @@ from ecert.store.base import (
 )
 
 DEFAULT_DATABASE = "ecert"
+DUPLICATE_KEY = 11000
+"""MongoDB's error code for a duplicate key."""
 SERVER_SELECTION_TIMEOUT_MS = 5000
 """How long a call waits for a reachable server before raising StoreError."""
 
@@ -114,6 +116,31 @@ class MongoBackend:
         check_doc(doc)
         with _errors():
             await self._coll(coll).replace_one({"_id": doc["_id"]}, doc, upsert=True)
+
+    async def insert_chain(self, coll: str, docs: list[dict], head: tuple[str, dict] | None = None, *,
+                           texts: list[str] | None = None) -> int:
+        """An ordered ``insert_many`` (it stops at the first collision), then the head (``texts`` unused)."""
+        for doc in docs:
+            check_doc(doc)
+        if not docs:
+            return 0
+        if head is not None:
+            check_doc(head[1])
+        try:
+            with _errors():
+                await self._coll(coll).insert_many([dict(doc) for doc in docs], ordered=True)
+            n = len(docs)
+        except StoreError as err:
+            cause = err.__cause__
+            if not isinstance(cause, BulkWriteError):
+                raise
+            if any(e.get("code") != DUPLICATE_KEY for e in cause.details.get("writeErrors", ())):
+                raise
+            n = cause.details.get("nInserted", 0)
+        if n == len(docs) and head is not None:
+            with _errors():
+                await self._coll(head[0]).replace_one({"_id": head[1]["_id"]}, head[1], upsert=True)
+        return n
 
     async def next_seq(self, name: str, step: int = 1) -> int:
         with _errors():

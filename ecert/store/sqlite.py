@@ -22,11 +22,13 @@ from ecert.errors import DuplicateKey, StoreError
 from ecert.files import private_dirs
 from ecert.store.base import (
     COLLECTIONS,
+    RANGE_OPERATORS,
     check_collection,
     check_doc,
     check_field,
     check_filter,
     check_set,
+    is_range,
 )
 
 BUSY_TIMEOUT_S = 10.0
@@ -47,6 +49,9 @@ def _expr(field: str) -> str:
 
 def _match(field: str, value: Any) -> tuple[str, list[Any]]:
     """SQL condition and parameters for one filter entry."""
+    if is_range(value):
+        ops = sorted(value.items())
+        return " AND ".join(f"{_expr(field)} {RANGE_OPERATORS[op]} ?" for op, _ in ops), [v for _, v in ops]
     if isinstance(value, dict):
         parts = [_match(field, v) for v in value["$in"]]
         if not parts:
@@ -101,7 +106,9 @@ class SQLiteBackend:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ecert-sqlite")
         self._conn: sqlite3.Connection | None = None
         self._closed = False
-        self._pending: list[tuple[str, str, str, asyncio.Future]] = []
+        # inserts waiting for the next commit: (coll, _id, doc text, future); a chain (insert_chain)
+        # is (coll, None, (rows, head), future)
+        self._pending: list[tuple[str, str | None, Any, asyncio.Future]] = []
         self._flushing = False
 
     @classmethod
@@ -162,12 +169,16 @@ class SQLiteBackend:
                 (name, name, step, step)).fetchall()
         return n
 
-    def _insert_many(self, rows: list[tuple[str, str, str]]) -> list[Exception | None]:
+    def _insert_many(self, rows: list[tuple[str, str | None, Any]]) -> list[Exception | int | None]:
         """Group commit: many inserts in one transaction (one sync to disk), each in its own
-        savepoint so a duplicate fails alone; the error (or None) of each row, in order."""
-        results: list[Exception | None] = []
+        savepoint so a duplicate fails alone; the error (or None) of each row, in order. A chain
+        (``_id`` None) inserts its rows in order up to the first that collides and answers how many."""
+        results: list[Exception | int | None] = []
         with _immediate(self._conn):
             for coll, _id, doc in rows:
+                if _id is None:
+                    results.append(self._chain(coll, *doc))
+                    continue
                 self._conn.execute("SAVEPOINT row")
                 try:
                     self._conn.execute(f"INSERT INTO {coll}(id, doc) VALUES (?, ?)", (_id, doc))
@@ -179,6 +190,29 @@ class SQLiteBackend:
                 self._conn.execute("RELEASE row")
         return results
 
+    def _chain(self, coll: str, rows: list[tuple[str, str]], head: tuple[str, str, str] | None) -> int:
+        """Rows in order until one collides (a failed statement leaves the transaction as it was);
+        with every row in, the head (coll, _id, doc) is put too."""
+        sql = f"INSERT INTO {coll}(id, doc) VALUES (?, ?)"
+        self._conn.execute("SAVEPOINT chain")
+        try:
+            self._conn.executemany(sql, rows)  # the usual case: nothing collides
+            n = len(rows)
+        except sqlite3.IntegrityError:  # again row by row, to keep the prefix before the collision
+            self._conn.execute("ROLLBACK TO chain")
+            n = 0
+            for row in rows:
+                try:
+                    self._conn.execute(sql, row)
+                except sqlite3.IntegrityError:
+                    break
+                n += 1
+        self._conn.execute("RELEASE chain")
+        if n == len(rows) and head is not None:
+            self._conn.execute(f"INSERT INTO {head[0]}(id, doc) VALUES (?, ?) "
+                               "ON CONFLICT(id) DO UPDATE SET doc = excluded.doc", head[1:])
+        return n
+
     def _close(self) -> None:
         if self._conn is not None:
             self._conn.close()
@@ -188,12 +222,37 @@ class SQLiteBackend:
     async def insert(self, coll: str, doc: dict) -> None:
         """Durable before it returns; concurrent inserts share one commit (group commit)."""
         check_doc(doc)
+        await self._enqueue(check_collection(coll), doc["_id"], _dump(doc))
+
+    async def insert_chain(self, coll: str, docs: list[dict], head: tuple[str, dict] | None = None, *,
+                           texts: list[str] | None = None) -> int:
+        """In the same group commit as concurrent inserts (``texts``: stored as they are)."""
+        if not docs:
+            return 0
+        if texts is None:
+            for doc in docs:
+                check_doc(doc)
+            rows = [(doc["_id"], _dump(doc)) for doc in docs]
+        else:
+            if len(texts) != len(docs):
+                raise ValueError("one text per document")
+            check_doc(docs[0])
+            rows = [(doc["_id"], text) for doc, text in zip(docs, texts)]
+        head_row = None
+        if head is not None:
+            check_doc(head[1])
+            head_row = (check_collection(head[0]), head[1]["_id"], _dump(head[1]))
+        return await self._enqueue(check_collection(coll), None, (rows, head_row))
+
+    async def _enqueue(self, coll: str, _id: str | None, doc: Any) -> Any:
+        if self._closed:
+            raise StoreError("the store is closed")
         fut = asyncio.get_running_loop().create_future()
-        self._pending.append((check_collection(coll), doc["_id"], _dump(doc), fut))
+        self._pending.append((coll, _id, doc, fut))
         if not self._flushing:
             self._flushing = True
             asyncio.get_running_loop().create_task(self._flush())
-        await fut
+        return await fut
 
     async def _flush(self) -> None:
         """Commit what is pending; inserts arriving meanwhile go into the next commit."""
@@ -207,10 +266,10 @@ class SQLiteBackend:
                 for (*_, fut), err in zip(batch, results):
                     if fut.done():
                         continue
-                    if err is None:
-                        fut.set_result(None)
-                    else:
+                    if isinstance(err, Exception):
                         fut.set_exception(err)
+                    else:
+                        fut.set_result(err)  # None (a row in), or how many rows of a chain
         finally:
             self._flushing = False
 

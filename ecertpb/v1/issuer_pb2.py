@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from ecertpb.v1 import common_pb2 as ecertpb_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x65\x63\x65rtpb/v1/issuer.proto\x12\x08\x65\x63\x65rt.v1\x1a\x17\x65\x63\x65rtpb/v1/common.proto\"\xc5\x01\n\nCredential\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06region\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\x05\x12\x0f\n\x07qr_text\x18\x05 \x01(\t\x12\x11\n\tissued_at\x18\x06 \x01(\x03\x12\x12\n\nexpires_at\x18\x07 \x01(\x03\x12\x0e\n\x06status\x18\x08 \x01(\t\x12\x13\n\x0b\x66ields_json\x18\t \x01(\t\x12\x0b\n\x03kid\x18\n \x01(\t\x12\x12\n\ndisplay_id\x18\x0b \x01(\t\"\x9c\x01\n\x16IssueCredentialRequest\x12&\n\tprincipal\x18\x01 \x01(\x0b\x32\x13.ecert.v1.Principal\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x05\x12\x13\n\x0b\x66ields_json\x18\x04 \x01(\t\x12\x12\n\nvalid_days\x18\x05 \x01(\x05\x12\x12\n\nrequest_id\x18\x06 \x01(\t\"C\n\rCredentialRef\x12&\n\tprincipal\x18\x01 \x01(\x0b\x32\x13.ecert.v1.Principal\x12\n\n\x02id\x18\x02 \x01(\t\"q\n\x13\x43hangeStatusRequest\x12&\n\tprincipal\x18\x01 \x01(\x0b\x32\x13.ecert.v1.Principal\x12\n\n\x02id\x18\x02 \x01(\t\x12&\n\x06\x61\x63tion\x18\x03 \x01(\x0e\x32\x16.ecert.v1.StatusAction\"#\n\x14GetStatusListRequest\x12\x0b\n\x03uri\x18\x01 \x01(\t\")\n\nStatusList\x12\x0b\n\x03uri\x18\x01 \x01(\t\x12\x0e\n\x06signed\x18\x02 \x01(\x0c\"1\n\x0cPresentation\x12\r\n\x05token\x18\x01 \x01(\t\x12\x12\n\nexpires_at\x18\x02 \x01(\x03\"\x80\x01\n\x1aResolvePresentationRequest\x12&\n\tprincipal\x18\x01 \x01(\x0b\x32\x13.ecert.v1.Principal\x12\x11\n\ttoken_cti\x18\x02 \x01(\x0c\x12\x16\n\x0e\x63redential_cti\x18\x03 \x01(\x0c\x12\x0f\n\x07purpose\x18\x04 \x01(\t\"W\n\x1bResolvePresentationResponse\x12\x0e\n\x06result\x18\x01 \x01(\t\x12(\n\ncredential\x18\x02 \x01(\x0b\x32\x14.ecert.v1.Credential\">\n\x12IssueStreamRequest\x12(\n\x05items\x18\x01 \x03(\x0b\x32\x19.ecert.v1.IssueStreamItem\"P\n\x0fIssueStreamItem\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x31\n\x07request\x18\x02 \x01(\x0b\x32 .ecert.v1.IssueCredentialRequest\"C\n\x13IssueStreamResponse\x12,\n\x07\x61nswers\x18\x01 \x03(\x0b\x32\x1b.ecert.v1.IssueStreamAnswer\"\x97\x01\n\x11IssueStreamAnswer\x12\n\n\x02id\x18\x01 \x01(\x04\x12&\n\x08response\x18\x02 \x01(\x0b\x32\x14.ecert.v1.Credential\x12\x0e\n\x06status\x18\x03 \x01(\x05\x12\x12\n\nerror_code\x18\x04 \x01(\t\x12\x15\n\rerror_message\x18\x05 \x01(\t\x12\x13\n\x0b\x65rror_field\x18\x06 \x01(\t*U\n\x0cStatusAction\x12\x1d\n\x19STATUS_ACTION_UNSPECIFIED\x10\x00\x12\n\n\x06REVOKE\x10\x01\x12\x0b\n\x07SUSPEND\x10\x02\x12\r\n\tREINSTATE\x10\x03\x32\xa1\x04\n\rIssuerService\x12I\n\x0fIssueCredential\x12 .ecert.v1.IssueCredentialRequest\x1a\x14.ecert.v1.Credential\x12N\n\x0bIssueStream\x12\x1c.ecert.v1.IssueStreamRequest\x1a\x1d.ecert.v1.IssueStreamResponse(\x01\x30\x01\x12>\n\rGetCredential\x12\x17.ecert.v1.CredentialRef\x1a\x14.ecert.v1.Credential\x12\x43\n\x0c\x43hangeStatus\x12\x1d.ecert.v1.ChangeStatusRequest\x1a\x14.ecert.v1.Credential\x12\x45\n\rGetStatusList\x12\x1e.ecert.v1.GetStatusListRequest\x1a\x14.ecert.v1.StatusList\x12\x45\n\x12\x43reatePresentation\x12\x17.ecert.v1.CredentialRef\x1a\x16.ecert.v1.Presentation\x12\x62\n\x13ResolvePresentation\x12$.ecert.v1.ResolvePresentationRequest\x1a%.ecert.v1.ResolvePresentationResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x65\x63\x65rtpb/v1/issuer.proto\x12\x08\x65\x63\x65rt.v1\x1a\x17\x65\x63\x65rtpb/v1/common.proto\"\xc5\x01\n\nCredential\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06region\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\x05\x12\x0f\n\x07qr_text\x18\x05 \x01(\t\x12\x11\n\tissued_at\x18\x06 \x01(\x03\x12\x12\n\nexpires_at\x18\x07 \x01(\x03\x12\x0e\n\x06status\x18\x08 \x01(\t\x12\x13\n\x0b\x66ields_json\x18\t \x01(\t\x12\x0b\n\x03kid\x18\n \x01(\t\x12\x12\n\ndisplay_id\x18\x0b \x01(\t\"\x9c\x01\n\x16IssueCredentialRequest\x12&\n\tprincipal\x18\x01 \x01(\x0b\x32\x13.ecert.v1.Principal\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x05\x12\x13\n\x0b\x66ields_json\x18\x04 \x01(\t\x12\x12\n\nvalid_days\x18\x05 \x01(\x05\x12\x12\n\nrequest_id\x18\x06 \x01(\t\"C\n\rCredentialRef\x12&\n\tprincipal\x18\x01 \x01(\x0b\x32\x13.ecert.v1.Principal\x12\n\n\x02id\x18\x02 \x01(\t\"q\n\x13\x43hangeStatusRequest\x12&\n\tprincipal\x18\x01 \x01(\x0b\x32\x13.ecert.v1.Principal\x12\n\n\x02id\x18\x02 \x01(\t\x12&\n\x06\x61\x63tion\x18\x03 \x01(\x0e\x32\x16.ecert.v1.StatusAction\"#\n\x14GetStatusListRequest\x12\x0b\n\x03uri\x18\x01 \x01(\t\")\n\nStatusList\x12\x0b\n\x03uri\x18\x01 \x01(\t\x12\x0e\n\x06signed\x18\x02 \x01(\x0c\"`\n\x19\x43reatePresentationRequest\x12&\n\tprincipal\x18\x01 \x01(\x0b\x32\x13.ecert.v1.Principal\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\"W\n\x0fPresentationRef\x12&\n\tprincipal\x18\x01 \x01(\x0b\x32\x13.ecert.v1.Principal\x12\n\n\x02id\x18\x02 \x01(\t\x12\x10\n\x08token_id\x18\x03 \x01(\t\"~\n\x0cPresentation\x12\r\n\x05token\x18\x01 \x01(\t\x12\x12\n\nexpires_at\x18\x02 \x01(\x03\x12\x10\n\x08token_id\x18\x03 \x01(\t\x12\x0f\n\x07purpose\x18\x04 \x01(\t\x12\x11\n\tissued_at\x18\x05 \x01(\x03\x12\x15\n\rcredential_id\x18\x06 \x01(\t\"\x80\x01\n\x1aResolvePresentationRequest\x12&\n\tprincipal\x18\x01 \x01(\x0b\x32\x13.ecert.v1.Principal\x12\x11\n\ttoken_cti\x18\x02 \x01(\x0c\x12\x16\n\x0e\x63redential_cti\x18\x03 \x01(\x0c\x12\x0f\n\x07purpose\x18\x04 \x01(\t\"g\n\x1bResolvePresentationResponse\x12\x0e\n\x06result\x18\x01 \x01(\t\x12(\n\ncredential\x18\x02 \x01(\x0b\x32\x14.ecert.v1.Credential\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\">\n\x12IssueStreamRequest\x12(\n\x05items\x18\x01 \x03(\x0b\x32\x19.ecert.v1.IssueStreamItem\"P\n\x0fIssueStreamItem\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x31\n\x07request\x18\x02 \x01(\x0b\x32 .ecert.v1.IssueCredentialRequest\"C\n\x13IssueStreamResponse\x12,\n\x07\x61nswers\x18\x01 \x03(\x0b\x32\x1b.ecert.v1.IssueStreamAnswer\"\x97\x01\n\x11IssueStreamAnswer\x12\n\n\x02id\x18\x01 \x01(\x04\x12&\n\x08response\x18\x02 \x01(\x0b\x32\x14.ecert.v1.Credential\x12\x0e\n\x06status\x18\x03 \x01(\x05\x12\x12\n\nerror_code\x18\x04 \x01(\t\x12\x15\n\rerror_message\x18\x05 \x01(\t\x12\x13\n\x0b\x65rror_field\x18\x06 \x01(\t\"H\n\x0fPutPhotoRequest\x12&\n\tprincipal\x18\x01 \x01(\x0b\x32\x13.ecert.v1.Principal\x12\r\n\x05image\x18\x02 \x01(\x0c\"^\n\x08PhotoRef\x12\x0e\n\x06\x64igest\x18\x01 \x01(\t\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\x12\x12\n\nmedia_type\x18\x03 \x01(\t\x12\r\n\x05width\x18\x04 \x01(\x05\x12\x0e\n\x06height\x18\x05 \x01(\x05\"\x88\x01\n\x0fGetPhotoRequest\x12&\n\tprincipal\x18\x01 \x01(\x0b\x32\x13.ecert.v1.Principal\x12\x0e\n\x06\x64igest\x18\x02 \x01(\t\x12\x15\n\rcredential_id\x18\x03 \x01(\t\x12\x15\n\rwithout_image\x18\x04 \x01(\x08\x12\x0f\n\x07purpose\x18\x05 \x01(\t\"Y\n\x05Photo\x12\x0e\n\x06\x64igest\x18\x01 \x01(\t\x12\x12\n\nmedia_type\x18\x02 \x01(\t\x12\r\n\x05image\x18\x03 \x01(\x0c\x12\r\n\x05width\x18\x04 \x01(\x05\x12\x0e\n\x06height\x18\x05 \x01(\x05\"\x96\x01\n\x0c\x41\x63\x63\x65ssRecord\x12\"\n\x05\x61\x63tor\x18\x01 \x01(\x0b\x32\x13.ecert.v1.Principal\x12\x0f\n\x07purpose\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x03 \x01(\t\x12\x0b\n\x03ids\x18\x04 \x03(\t\x12\x16\n\x0e\x63redential_ids\x18\x05 \x03(\t\x12\x0f\n\x07results\x18\x06 \x03(\t\x12\x0b\n\x03\x61ts\x18\x07 \x03(\x03\"f\n\x13RecordAccessRequest\x12&\n\tprincipal\x18\x01 \x01(\x0b\x32\x13.ecert.v1.Principal\x12\'\n\x07records\x18\x02 \x03(\x0b\x32\x16.ecert.v1.AccessRecord\"M\n\x14RecordAccessResponse\x12\x10\n\x08recorded\x18\x01 \x01(\x05\x12\x12\n\nduplicates\x18\x02 \x01(\x05\x12\x0f\n\x07refused\x18\x03 \x03(\t\"\xfd\x01\n\nTrailEntry\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x03\x12\x0e\n\x06region\x18\x03 \x01(\t\x12\x15\n\rcredential_id\x18\x04 \x01(\t\x12\n\n\x02\x61t\x18\x05 \x01(\x03\x12\x0e\n\x06\x61\x63tion\x18\x06 \x01(\t\x12\x11\n\tactor_org\x18\x07 \x01(\t\x12\x14\n\x0c\x61\x63tor_key_id\x18\x08 \x01(\t\x12\x12\n\nactor_role\x18\t \x01(\t\x12\x14\n\x0c\x61\x63tor_region\x18\n \x01(\t\x12\x0f\n\x07purpose\x18\x0b \x01(\t\x12\x0e\n\x06result\x18\x0c \x01(\t\x12\x11\n\tprev_hash\x18\r \x01(\t\x12\x0c\n\x04hash\x18\x0e \x01(\t\"p\n\x11ListAccessRequest\x12&\n\tprincipal\x18\x01 \x01(\x0b\x32\x13.ecert.v1.Principal\x12\x15\n\rcredential_id\x18\x02 \x01(\t\x12\r\n\x05\x61\x66ter\x18\x03 \x01(\x03\x12\r\n\x05limit\x18\x04 \x01(\x05\"W\n\x12ListAccessResponse\x12%\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x14.ecert.v1.TrailEntry\x12\x0c\n\x04next\x18\x02 \x01(\x03\x12\x0c\n\x04more\x18\x03 \x01(\x08*U\n\x0cStatusAction\x12\x1d\n\x19STATUS_ACTION_UNSPECIFIED\x10\x00\x12\n\n\x06REVOKE\x10\x01\x12\x0b\n\x07SUSPEND\x10\x02\x12\r\n\tREINSTATE\x10\x03\x32\xfe\x06\n\rIssuerService\x12I\n\x0fIssueCredential\x12 .ecert.v1.IssueCredentialRequest\x1a\x14.ecert.v1.Credential\x12N\n\x0bIssueStream\x12\x1c.ecert.v1.IssueStreamRequest\x1a\x1d.ecert.v1.IssueStreamResponse(\x01\x30\x01\x12>\n\rGetCredential\x12\x17.ecert.v1.CredentialRef\x1a\x14.ecert.v1.Credential\x12\x43\n\x0c\x43hangeStatus\x12\x1d.ecert.v1.ChangeStatusRequest\x1a\x14.ecert.v1.Credential\x12\x45\n\rGetStatusList\x12\x1e.ecert.v1.GetStatusListRequest\x1a\x14.ecert.v1.StatusList\x12Q\n\x12\x43reatePresentation\x12#.ecert.v1.CreatePresentationRequest\x1a\x16.ecert.v1.Presentation\x12\x44\n\x0fGetPresentation\x12\x19.ecert.v1.PresentationRef\x1a\x16.ecert.v1.Presentation\x12\x62\n\x13ResolvePresentation\x12$.ecert.v1.ResolvePresentationRequest\x1a%.ecert.v1.ResolvePresentationResponse\x12\x39\n\x08PutPhoto\x12\x19.ecert.v1.PutPhotoRequest\x1a\x12.ecert.v1.PhotoRef\x12\x36\n\x08GetPhoto\x12\x19.ecert.v1.GetPhotoRequest\x1a\x0f.ecert.v1.Photo\x12M\n\x0cRecordAccess\x12\x1d.ecert.v1.RecordAccessRequest\x1a\x1e.ecert.v1.RecordAccessResponse\x12G\n\nListAccess\x12\x1b.ecert.v1.ListAccessRequest\x1a\x1c.ecert.v1.ListAccessResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ecertpb.v1.issuer_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_STATUSACTION']._serialized_start=1325
-  _globals['_STATUSACTION']._serialized_end=1410
+  _globals['_STATUSACTION']._serialized_start=2800
+  _globals['_STATUSACTION']._serialized_end=2885
   _globals['_CREDENTIAL']._serialized_start=63
   _globals['_CREDENTIAL']._serialized_end=260
   _globals['_ISSUECREDENTIALREQUEST']._serialized_start=263
@@ -46,20 +46,44 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETSTATUSLISTREQUEST']._serialized_end=640
   _globals['_STATUSLIST']._serialized_start=642
   _globals['_STATUSLIST']._serialized_end=683
-  _globals['_PRESENTATION']._serialized_start=685
-  _globals['_PRESENTATION']._serialized_end=734
-  _globals['_RESOLVEPRESENTATIONREQUEST']._serialized_start=737
-  _globals['_RESOLVEPRESENTATIONREQUEST']._serialized_end=865
-  _globals['_RESOLVEPRESENTATIONRESPONSE']._serialized_start=867
-  _globals['_RESOLVEPRESENTATIONRESPONSE']._serialized_end=954
-  _globals['_ISSUESTREAMREQUEST']._serialized_start=956
-  _globals['_ISSUESTREAMREQUEST']._serialized_end=1018
-  _globals['_ISSUESTREAMITEM']._serialized_start=1020
-  _globals['_ISSUESTREAMITEM']._serialized_end=1100
-  _globals['_ISSUESTREAMRESPONSE']._serialized_start=1102
-  _globals['_ISSUESTREAMRESPONSE']._serialized_end=1169
-  _globals['_ISSUESTREAMANSWER']._serialized_start=1172
-  _globals['_ISSUESTREAMANSWER']._serialized_end=1323
-  _globals['_ISSUERSERVICE']._serialized_start=1413
-  _globals['_ISSUERSERVICE']._serialized_end=1958
+  _globals['_CREATEPRESENTATIONREQUEST']._serialized_start=685
+  _globals['_CREATEPRESENTATIONREQUEST']._serialized_end=781
+  _globals['_PRESENTATIONREF']._serialized_start=783
+  _globals['_PRESENTATIONREF']._serialized_end=870
+  _globals['_PRESENTATION']._serialized_start=872
+  _globals['_PRESENTATION']._serialized_end=998
+  _globals['_RESOLVEPRESENTATIONREQUEST']._serialized_start=1001
+  _globals['_RESOLVEPRESENTATIONREQUEST']._serialized_end=1129
+  _globals['_RESOLVEPRESENTATIONRESPONSE']._serialized_start=1131
+  _globals['_RESOLVEPRESENTATIONRESPONSE']._serialized_end=1234
+  _globals['_ISSUESTREAMREQUEST']._serialized_start=1236
+  _globals['_ISSUESTREAMREQUEST']._serialized_end=1298
+  _globals['_ISSUESTREAMITEM']._serialized_start=1300
+  _globals['_ISSUESTREAMITEM']._serialized_end=1380
+  _globals['_ISSUESTREAMRESPONSE']._serialized_start=1382
+  _globals['_ISSUESTREAMRESPONSE']._serialized_end=1449
+  _globals['_ISSUESTREAMANSWER']._serialized_start=1452
+  _globals['_ISSUESTREAMANSWER']._serialized_end=1603
+  _globals['_PUTPHOTOREQUEST']._serialized_start=1605
+  _globals['_PUTPHOTOREQUEST']._serialized_end=1677
+  _globals['_PHOTOREF']._serialized_start=1679
+  _globals['_PHOTOREF']._serialized_end=1773
+  _globals['_GETPHOTOREQUEST']._serialized_start=1776
+  _globals['_GETPHOTOREQUEST']._serialized_end=1912
+  _globals['_PHOTO']._serialized_start=1914
+  _globals['_PHOTO']._serialized_end=2003
+  _globals['_ACCESSRECORD']._serialized_start=2006
+  _globals['_ACCESSRECORD']._serialized_end=2156
+  _globals['_RECORDACCESSREQUEST']._serialized_start=2158
+  _globals['_RECORDACCESSREQUEST']._serialized_end=2260
+  _globals['_RECORDACCESSRESPONSE']._serialized_start=2262
+  _globals['_RECORDACCESSRESPONSE']._serialized_end=2339
+  _globals['_TRAILENTRY']._serialized_start=2342
+  _globals['_TRAILENTRY']._serialized_end=2595
+  _globals['_LISTACCESSREQUEST']._serialized_start=2597
+  _globals['_LISTACCESSREQUEST']._serialized_end=2709
+  _globals['_LISTACCESSRESPONSE']._serialized_start=2711
+  _globals['_LISTACCESSRESPONSE']._serialized_end=2798
+  _globals['_ISSUERSERVICE']._serialized_start=2888
+  _globals['_ISSUERSERVICE']._serialized_end=3782
 # @@protoc_insertion_point(module_scope)

@@ -93,13 +93,41 @@ class StatusList(_message.Message):
     signed: bytes
     def __init__(self, uri: _Optional[str] = ..., signed: _Optional[bytes] = ...) -> None: ...
 
+class CreatePresentationRequest(_message.Message):
+    __slots__ = ("principal", "id", "purpose")
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    principal: _common_pb2.Principal
+    id: str
+    purpose: str
+    def __init__(self, principal: _Optional[_Union[_common_pb2.Principal, _Mapping]] = ..., id: _Optional[str] = ..., purpose: _Optional[str] = ...) -> None: ...
+
+class PresentationRef(_message.Message):
+    __slots__ = ("principal", "id", "token_id")
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    principal: _common_pb2.Principal
+    id: str
+    token_id: str
+    def __init__(self, principal: _Optional[_Union[_common_pb2.Principal, _Mapping]] = ..., id: _Optional[str] = ..., token_id: _Optional[str] = ...) -> None: ...
+
 class Presentation(_message.Message):
-    __slots__ = ("token", "expires_at")
+    __slots__ = ("token", "expires_at", "token_id", "purpose", "issued_at", "credential_id")
     TOKEN_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    ISSUED_AT_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_ID_FIELD_NUMBER: _ClassVar[int]
     token: str
     expires_at: int
-    def __init__(self, token: _Optional[str] = ..., expires_at: _Optional[int] = ...) -> None: ...
+    token_id: str
+    purpose: str
+    issued_at: int
+    credential_id: str
+    def __init__(self, token: _Optional[str] = ..., expires_at: _Optional[int] = ..., token_id: _Optional[str] = ..., purpose: _Optional[str] = ..., issued_at: _Optional[int] = ..., credential_id: _Optional[str] = ...) -> None: ...
 
 class ResolvePresentationRequest(_message.Message):
     __slots__ = ("principal", "token_cti", "credential_cti", "purpose")
@@ -114,12 +142,14 @@ class ResolvePresentationRequest(_message.Message):
     def __init__(self, principal: _Optional[_Union[_common_pb2.Principal, _Mapping]] = ..., token_cti: _Optional[bytes] = ..., credential_cti: _Optional[bytes] = ..., purpose: _Optional[str] = ...) -> None: ...
 
 class ResolvePresentationResponse(_message.Message):
-    __slots__ = ("result", "credential")
+    __slots__ = ("result", "credential", "detail")
     RESULT_FIELD_NUMBER: _ClassVar[int]
     CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
     result: str
     credential: Credential
-    def __init__(self, result: _Optional[str] = ..., credential: _Optional[_Union[Credential, _Mapping]] = ...) -> None: ...
+    detail: str
+    def __init__(self, result: _Optional[str] = ..., credential: _Optional[_Union[Credential, _Mapping]] = ..., detail: _Optional[str] = ...) -> None: ...
 
 class IssueStreamRequest(_message.Message):
     __slots__ = ("items",)
@@ -156,3 +186,143 @@ class IssueStreamAnswer(_message.Message):
     error_message: str
     error_field: str
     def __init__(self, id: _Optional[int] = ..., response: _Optional[_Union[Credential, _Mapping]] = ..., status: _Optional[int] = ..., error_code: _Optional[str] = ..., error_message: _Optional[str] = ..., error_field: _Optional[str] = ...) -> None: ...
+
+class PutPhotoRequest(_message.Message):
+    __slots__ = ("principal", "image")
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    principal: _common_pb2.Principal
+    image: bytes
+    def __init__(self, principal: _Optional[_Union[_common_pb2.Principal, _Mapping]] = ..., image: _Optional[bytes] = ...) -> None: ...
+
+class PhotoRef(_message.Message):
+    __slots__ = ("digest", "created", "media_type", "width", "height")
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    digest: str
+    created: bool
+    media_type: str
+    width: int
+    height: int
+    def __init__(self, digest: _Optional[str] = ..., created: _Optional[bool] = ..., media_type: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ...) -> None: ...
+
+class GetPhotoRequest(_message.Message):
+    __slots__ = ("principal", "digest", "credential_id", "without_image", "purpose")
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_ID_FIELD_NUMBER: _ClassVar[int]
+    WITHOUT_IMAGE_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    principal: _common_pb2.Principal
+    digest: str
+    credential_id: str
+    without_image: bool
+    purpose: str
+    def __init__(self, principal: _Optional[_Union[_common_pb2.Principal, _Mapping]] = ..., digest: _Optional[str] = ..., credential_id: _Optional[str] = ..., without_image: _Optional[bool] = ..., purpose: _Optional[str] = ...) -> None: ...
+
+class Photo(_message.Message):
+    __slots__ = ("digest", "media_type", "image", "width", "height")
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    digest: str
+    media_type: str
+    image: bytes
+    width: int
+    height: int
+    def __init__(self, digest: _Optional[str] = ..., media_type: _Optional[str] = ..., image: _Optional[bytes] = ..., width: _Optional[int] = ..., height: _Optional[int] = ...) -> None: ...
+
+class AccessRecord(_message.Message):
+    __slots__ = ("actor", "purpose", "action", "ids", "credential_ids", "results", "ats")
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_IDS_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    ATS_FIELD_NUMBER: _ClassVar[int]
+    actor: _common_pb2.Principal
+    purpose: str
+    action: str
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    credential_ids: _containers.RepeatedScalarFieldContainer[str]
+    results: _containers.RepeatedScalarFieldContainer[str]
+    ats: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, actor: _Optional[_Union[_common_pb2.Principal, _Mapping]] = ..., purpose: _Optional[str] = ..., action: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., credential_ids: _Optional[_Iterable[str]] = ..., results: _Optional[_Iterable[str]] = ..., ats: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class RecordAccessRequest(_message.Message):
+    __slots__ = ("principal", "records")
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    principal: _common_pb2.Principal
+    records: _containers.RepeatedCompositeFieldContainer[AccessRecord]
+    def __init__(self, principal: _Optional[_Union[_common_pb2.Principal, _Mapping]] = ..., records: _Optional[_Iterable[_Union[AccessRecord, _Mapping]]] = ...) -> None: ...
+
+class RecordAccessResponse(_message.Message):
+    __slots__ = ("recorded", "duplicates", "refused")
+    RECORDED_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATES_FIELD_NUMBER: _ClassVar[int]
+    REFUSED_FIELD_NUMBER: _ClassVar[int]
+    recorded: int
+    duplicates: int
+    refused: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, recorded: _Optional[int] = ..., duplicates: _Optional[int] = ..., refused: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class TrailEntry(_message.Message):
+    __slots__ = ("id", "seq", "region", "credential_id", "at", "action", "actor_org", "actor_key_id", "actor_role", "actor_region", "purpose", "result", "prev_hash", "hash")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_ID_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_ORG_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_ROLE_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_REGION_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    PREV_HASH_FIELD_NUMBER: _ClassVar[int]
+    HASH_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    seq: int
+    region: str
+    credential_id: str
+    at: int
+    action: str
+    actor_org: str
+    actor_key_id: str
+    actor_role: str
+    actor_region: str
+    purpose: str
+    result: str
+    prev_hash: str
+    hash: str
+    def __init__(self, id: _Optional[str] = ..., seq: _Optional[int] = ..., region: _Optional[str] = ..., credential_id: _Optional[str] = ..., at: _Optional[int] = ..., action: _Optional[str] = ..., actor_org: _Optional[str] = ..., actor_key_id: _Optional[str] = ..., actor_role: _Optional[str] = ..., actor_region: _Optional[str] = ..., purpose: _Optional[str] = ..., result: _Optional[str] = ..., prev_hash: _Optional[str] = ..., hash: _Optional[str] = ...) -> None: ...
+
+class ListAccessRequest(_message.Message):
+    __slots__ = ("principal", "credential_id", "after", "limit")
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    principal: _common_pb2.Principal
+    credential_id: str
+    after: int
+    limit: int
+    def __init__(self, principal: _Optional[_Union[_common_pb2.Principal, _Mapping]] = ..., credential_id: _Optional[str] = ..., after: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListAccessResponse(_message.Message):
+    __slots__ = ("entries", "next", "more")
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_FIELD_NUMBER: _ClassVar[int]
+    MORE_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[TrailEntry]
+    next: int
+    more: bool
+    def __init__(self, entries: _Optional[_Iterable[_Union[TrailEntry, _Mapping]]] = ..., next: _Optional[int] = ..., more: _Optional[bool] = ...) -> None: ...

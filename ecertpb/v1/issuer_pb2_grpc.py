@@ -62,13 +62,38 @@ class IssuerServiceStub:
                 _registered_method=True)
         self.CreatePresentation = channel.unary_unary(
                 '/ecert.v1.IssuerService/CreatePresentation',
-                request_serializer=ecertpb_dot_v1_dot_issuer__pb2.CredentialRef.SerializeToString,
+                request_serializer=ecertpb_dot_v1_dot_issuer__pb2.CreatePresentationRequest.SerializeToString,
+                response_deserializer=ecertpb_dot_v1_dot_issuer__pb2.Presentation.FromString,
+                _registered_method=True)
+        self.GetPresentation = channel.unary_unary(
+                '/ecert.v1.IssuerService/GetPresentation',
+                request_serializer=ecertpb_dot_v1_dot_issuer__pb2.PresentationRef.SerializeToString,
                 response_deserializer=ecertpb_dot_v1_dot_issuer__pb2.Presentation.FromString,
                 _registered_method=True)
         self.ResolvePresentation = channel.unary_unary(
                 '/ecert.v1.IssuerService/ResolvePresentation',
                 request_serializer=ecertpb_dot_v1_dot_issuer__pb2.ResolvePresentationRequest.SerializeToString,
                 response_deserializer=ecertpb_dot_v1_dot_issuer__pb2.ResolvePresentationResponse.FromString,
+                _registered_method=True)
+        self.PutPhoto = channel.unary_unary(
+                '/ecert.v1.IssuerService/PutPhoto',
+                request_serializer=ecertpb_dot_v1_dot_issuer__pb2.PutPhotoRequest.SerializeToString,
+                response_deserializer=ecertpb_dot_v1_dot_issuer__pb2.PhotoRef.FromString,
+                _registered_method=True)
+        self.GetPhoto = channel.unary_unary(
+                '/ecert.v1.IssuerService/GetPhoto',
+                request_serializer=ecertpb_dot_v1_dot_issuer__pb2.GetPhotoRequest.SerializeToString,
+                response_deserializer=ecertpb_dot_v1_dot_issuer__pb2.Photo.FromString,
+                _registered_method=True)
+        self.RecordAccess = channel.unary_unary(
+                '/ecert.v1.IssuerService/RecordAccess',
+                request_serializer=ecertpb_dot_v1_dot_issuer__pb2.RecordAccessRequest.SerializeToString,
+                response_deserializer=ecertpb_dot_v1_dot_issuer__pb2.RecordAccessResponse.FromString,
+                _registered_method=True)
+        self.ListAccess = channel.unary_unary(
+                '/ecert.v1.IssuerService/ListAccess',
+                request_serializer=ecertpb_dot_v1_dot_issuer__pb2.ListAccessRequest.SerializeToString,
+                response_deserializer=ecertpb_dot_v1_dot_issuer__pb2.ListAccessResponse.FromString,
                 _registered_method=True)
 
 
@@ -108,13 +133,50 @@ class IssuerServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CreatePresentation(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """A show code (EP1) for a valid credential, kept by the issuer for its lifetime.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPresentation(self, request, context):
+        """A live show code's text again (to draw it), for the issuing agency or an admin.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ResolvePresentation(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutPhoto(self, request, context):
+        """The region's photo library: a portrait in (checked, re-encoded, kept once by its digest) ...
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPhoto(self, request, context):
+        """... and out, for a caller shown the photo of a credential that names it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordAccess(self, request, context):
+        """The region's trail: the checks a verifier recorded, delivered (at least once; an entry id
+        delivered before makes no second entry) ...
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAccess(self, request, context):
+        """... and one credential's entries, oldest first, for its access log.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -149,13 +211,38 @@ def add_IssuerServiceServicer_to_server(servicer, server):
             ),
             'CreatePresentation': grpc.unary_unary_rpc_method_handler(
                     servicer.CreatePresentation,
-                    request_deserializer=ecertpb_dot_v1_dot_issuer__pb2.CredentialRef.FromString,
+                    request_deserializer=ecertpb_dot_v1_dot_issuer__pb2.CreatePresentationRequest.FromString,
+                    response_serializer=ecertpb_dot_v1_dot_issuer__pb2.Presentation.SerializeToString,
+            ),
+            'GetPresentation': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPresentation,
+                    request_deserializer=ecertpb_dot_v1_dot_issuer__pb2.PresentationRef.FromString,
                     response_serializer=ecertpb_dot_v1_dot_issuer__pb2.Presentation.SerializeToString,
             ),
             'ResolvePresentation': grpc.unary_unary_rpc_method_handler(
                     servicer.ResolvePresentation,
                     request_deserializer=ecertpb_dot_v1_dot_issuer__pb2.ResolvePresentationRequest.FromString,
                     response_serializer=ecertpb_dot_v1_dot_issuer__pb2.ResolvePresentationResponse.SerializeToString,
+            ),
+            'PutPhoto': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutPhoto,
+                    request_deserializer=ecertpb_dot_v1_dot_issuer__pb2.PutPhotoRequest.FromString,
+                    response_serializer=ecertpb_dot_v1_dot_issuer__pb2.PhotoRef.SerializeToString,
+            ),
+            'GetPhoto': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPhoto,
+                    request_deserializer=ecertpb_dot_v1_dot_issuer__pb2.GetPhotoRequest.FromString,
+                    response_serializer=ecertpb_dot_v1_dot_issuer__pb2.Photo.SerializeToString,
+            ),
+            'RecordAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordAccess,
+                    request_deserializer=ecertpb_dot_v1_dot_issuer__pb2.RecordAccessRequest.FromString,
+                    response_serializer=ecertpb_dot_v1_dot_issuer__pb2.RecordAccessResponse.SerializeToString,
+            ),
+            'ListAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAccess,
+                    request_deserializer=ecertpb_dot_v1_dot_issuer__pb2.ListAccessRequest.FromString,
+                    response_serializer=ecertpb_dot_v1_dot_issuer__pb2.ListAccessResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -319,7 +406,34 @@ class IssuerService:
             request,
             target,
             '/ecert.v1.IssuerService/CreatePresentation',
-            ecertpb_dot_v1_dot_issuer__pb2.CredentialRef.SerializeToString,
+            ecertpb_dot_v1_dot_issuer__pb2.CreatePresentationRequest.SerializeToString,
+            ecertpb_dot_v1_dot_issuer__pb2.Presentation.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPresentation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecert.v1.IssuerService/GetPresentation',
+            ecertpb_dot_v1_dot_issuer__pb2.PresentationRef.SerializeToString,
             ecertpb_dot_v1_dot_issuer__pb2.Presentation.FromString,
             options,
             channel_credentials,
@@ -348,6 +462,114 @@ class IssuerService:
             '/ecert.v1.IssuerService/ResolvePresentation',
             ecertpb_dot_v1_dot_issuer__pb2.ResolvePresentationRequest.SerializeToString,
             ecertpb_dot_v1_dot_issuer__pb2.ResolvePresentationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutPhoto(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecert.v1.IssuerService/PutPhoto',
+            ecertpb_dot_v1_dot_issuer__pb2.PutPhotoRequest.SerializeToString,
+            ecertpb_dot_v1_dot_issuer__pb2.PhotoRef.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPhoto(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecert.v1.IssuerService/GetPhoto',
+            ecertpb_dot_v1_dot_issuer__pb2.GetPhotoRequest.SerializeToString,
+            ecertpb_dot_v1_dot_issuer__pb2.Photo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecert.v1.IssuerService/RecordAccess',
+            ecertpb_dot_v1_dot_issuer__pb2.RecordAccessRequest.SerializeToString,
+            ecertpb_dot_v1_dot_issuer__pb2.RecordAccessResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecert.v1.IssuerService/ListAccess',
+            ecertpb_dot_v1_dot_issuer__pb2.ListAccessRequest.SerializeToString,
+            ecertpb_dot_v1_dot_issuer__pb2.ListAccessResponse.FromString,
             options,
             channel_credentials,
             insecure,
