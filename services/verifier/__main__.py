@@ -14,10 +14,14 @@ async def main() -> None:
     async with Process("verifier") as proc:
         verifier, server, port = await build(cfg)
         proc.closing(verifier.cache, "trust cache")
+        if verifier.trail is not None:
+            proc.closing(verifier.trail, "trail outbox")  # what is not delivered yet stays for the next start
         await proc.start(server)
         await verifier.cache.refresh_all()
         print(f"verifier listening on {cfg.listen.rsplit(':', 1)[0]}:{port}", flush=True)
         proc.spawn(verifier.cache.run(), "trust and status refresh")
+        if verifier.trail is not None:
+            proc.spawn(verifier.trail.run(), "trail delivery")
         await proc.wait()
 
 

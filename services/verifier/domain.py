@@ -258,6 +258,7 @@ class Verifier:
         self.now = now
         self._decoder = ThreadPoolExecutor(DECODE_THREADS, thread_name_prefix="ecert-scan")
         self._decodes = 0
+        self.trail = None  # the outbox the edge records each check in (services.verifier.outbox; None: off)
 
     @staticmethod
     def admit(p: Principal, purpose: str = "", payloads: Sequence[str] | None = None) -> Purpose:

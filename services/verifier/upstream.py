@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 from ecert.rpc.client import ChannelPool, call, channel
-from ecert.rpc.convert import principal_to_pb
+from ecert.rpc.convert import principal_to_pb, service_principal_pb
 from ecert.rpc.links import Links
 from ecert.rules.access import Principal
 from ecert.runtime import pki
-from ecertpb.v1 import issuer_pb2, issuer_pb2_grpc, registry_pb2, registry_pb2_grpc
+from ecert.vocab import TrailAction
+from ecertpb.v1 import common_pb2, issuer_pb2, issuer_pb2_grpc, registry_pb2, registry_pb2_grpc
 
 from .domain import Resolved
 
 FETCH_TIMEOUT = 3.0
 """Seconds one call to the registry or an issuer may take."""
+DELIVERY_TIMEOUT = 10.0
+"""Seconds an issuer has to acknowledge a delivery of checks (up to MAX_TRAIL_BATCH) for its trail."""
+RESOLVE_TIMEOUT = 2.0
+"""Seconds an issuer has to resolve a show code (``ECERT_RESOLVE_TIMEOUT``): the caller is waiting."""
 
 
 class GrpcUpstream:
     """:class:`services.verifier.domain.Upstream` over one registry channel and one channel per issuer."""
 
-    def __init__(self, registry_target: str, links: Links, *, timeout: float = FETCH_TIMEOUT):
+    def __init__(self, registry_target: str, links: Links, *, timeout: float = FETCH_TIMEOUT,
+                 resolve_timeout: float = RESOLVE_TIMEOUT):
         self.timeout = timeout
+        self.resolve_timeout = resolve_timeout
+        self.delivery_timeout = DELIVERY_TIMEOUT
         self._registry_channel = channel(registry_target, links, peer=pki.REGISTRY)
         self._registry = registry_pb2_grpc.RegistryServiceStub(self._registry_channel)
         self._issuers = ChannelPool(links, peer=pki.ISSUER)
@@ -40,10 +48,31 @@ class GrpcUpstream:
                       purpose: str) -> Resolved:
         resp = await call(self._issuer(endpoint).ResolvePresentation(issuer_pb2.ResolvePresentationRequest(
             principal=principal_to_pb(p), token_cti=token_cti, credential_cti=credential_cti, purpose=purpose),
-            timeout=self.timeout))
+            timeout=self.resolve_timeout))
         c = resp.credential
         return Resolved(resp.result, c.id, c.type, c.version, c.region, c.issued_at, c.expires_at, c.display_id,
-                        c.fields_json)
+                        c.fields_json, detail=resp.detail)
+
+    async def record_access(self, endpoint: str, records: list[dict]) -> None:
+        """Deliver outbox lines (:mod:`services.verifier.outbox`) to the issuer at ``endpoint``."""
+        req = issuer_pb2.RecordAccessRequest(principal=service_principal_pb())
+        groups: list[tuple[tuple, list, list, list, list]] = []
+        key = None
+        for r in records:  # consecutive lines of one checker and purpose share one record (their order kept)
+            if (r["r"], r["g"], r["k"], r["o"], r["p"]) != key:
+                key = (r["r"], r["g"], r["k"], r["o"], r["p"])
+                ids, creds, results, ats = [], [], [], []
+                groups.append((key, ids, creds, results, ats))
+            line, at, checks = r["i"], r["t"], r["c"]
+            ids.extend(f"{line}.{n}" for n in range(len(checks)))
+            creds.extend(c for c, _ in checks)
+            results.extend(res for _, res in checks)
+            ats.extend(at for _ in checks)
+        for (role, region, key_id, org, purpose), ids, creds, results, ats in groups:
+            req.records.add(actor=common_pb2.Principal(role=role, region=region, key_id=key_id, org=org),
+                            purpose=purpose, action=TrailAction.VERIFY, ids=ids, credential_ids=creds,
+                            results=results, ats=ats)
+        await call(self._issuer(endpoint).RecordAccess(req, timeout=self.delivery_timeout))
 
     async def close(self) -> None:
         await self._registry_channel.close()
