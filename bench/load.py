@@ -37,6 +37,7 @@ from ecert.rules.access import Principal
 from ecert.runtime import pki
 from ecert.store import open_store
 from ecertpb.v1 import issuer_pb2, issuer_pb2_grpc
+from testkit import photos
 from testkit.samples import driving_licence
 
 from . import pipeline
@@ -94,6 +95,7 @@ async def _prepare(suite, n_credentials: int) -> tuple[str, list[str]]:
     try:
         agency, _ = await apikeys.create_api_key(store, "agency", "CN-ZJ")
         hotel, _ = await apikeys.create_api_key(store, "hotel")
+        await photos.hold_sample_photos(store, ["CN-ZJ"])  # the photo driving_licence() names
     finally:
         await store.close()
     texts = []

@@ -1,4 +1,5 @@
-"""Photo-like pictures of QR codes, made with Pillow, for the scan tests and benchmark.
+"""Photo-like pictures of QR codes, made with Pillow, for the scan tests and benchmark; and
+portraits for the photo library (:func:`portrait`, :func:`hold_sample_photos`).
 
 A picture is what a phone camera or a desk scanner sees: one or more printed cards
 with a QR code on a textured desk, turned by any angle, seen at a slant (perspective),
@@ -24,7 +25,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter
 from ecert.format import credential
 from ecert.format.keys import EDDSA, SigningKey
 from ecert.imaging import qr
-from testkit.samples import PHOTO, driving_licence
+from testkit.samples import PHOTO, SAMPLE_PHOTO, driving_licence
 
 SUPER = 5  # pixels per module while drawing at high resolution, before sampling down
 
@@ -218,3 +219,75 @@ def corpus(texts: list[str], n: int = 48, seed: int = 4, pairs_every: int = 6) -
         shot = corpus_shot(i, rng)
         out.append(Picture(shown, photo(shown, rng, shot), shot))
     return out
+
+
+# -- portraits for the photo library -----------------------------------------------------------
+
+GPS_SHANGHAI = {1: "N", 2: (31.0, 13.0, 48.0), 3: "E", 4: (121.0, 28.0, 12.0)}
+"""An EXIF GPS block (a spot in Shanghai): what a phone writes into every picture it takes."""
+
+
+def portrait(seed: int = 0, size: tuple[int, int] = (358, 441), kind: str = "jpeg", *, gps: bool = False,
+             orientation: int = 1, icc: bool = False, text: str = "") -> bytes:
+    """A portrait-like picture (a face and shoulders on a plain background), different for each
+    ``seed``, ``size`` as stored (358 × 441 is a resident ID card's photo). ``gps``: with an EXIF
+    GPS block (and the camera's make); ``orientation``: the EXIF orientation written (the pixels
+    stay as given); ``icc``: with an sRGB ICC profile; ``text``: a PNG text chunk or JPEG comment."""
+    rng = random.Random(seed)
+    w, h = size
+    bg = tuple(rng.randint(150, 235) for _ in range(3))
+    im = Image.new("RGB", size, bg)
+    draw = ImageDraw.Draw(im)
+    skin = (rng.randint(200, 240), rng.randint(160, 200), rng.randint(130, 170))
+    cx = w / 2 + rng.uniform(-0.03, 0.03) * w
+    draw.ellipse([cx - 0.45 * w, 0.72 * h, cx + 0.45 * w, 1.4 * h], fill=tuple(rng.randint(20, 90) for _ in range(3)))
+    draw.ellipse([cx - 0.22 * w, 0.18 * h, cx + 0.22 * w, 0.7 * h], fill=skin)
+    hair = tuple(rng.randint(10, 60) for _ in range(3))
+    draw.chord([cx - 0.24 * w, 0.12 * h, cx + 0.24 * w, 0.5 * h], 180, 360, fill=hair)
+    for dx in (-0.08, 0.08):
+        draw.ellipse([cx + dx * w - 0.025 * w, 0.4 * h, cx + dx * w + 0.025 * w, 0.43 * h], fill=(30, 30, 30))
+    draw.line([cx - 0.06 * w, 0.58 * h, cx + 0.06 * w, 0.58 * h], fill=(150, 60, 60), width=max(1, w // 90))
+    im = im.filter(ImageFilter.GaussianBlur(0.6))
+    options: dict = {}
+    exif = Image.Exif()
+    if gps:
+        exif[0x010F] = "ExampleCam"  # Make
+        exif[0x0110] = "Model 7"  # Model
+        exif[0x8825] = GPS_SHANGHAI  # GPSInfo
+    if orientation != 1:
+        exif[0x0112] = orientation
+    if len(exif):
+        options["exif"] = exif.tobytes()
+    if icc:
+        from PIL import ImageCms
+        options["icc_profile"] = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    buf = io.BytesIO()
+    if kind == "png":
+        if text:
+            from PIL import PngImagePlugin
+            info = PngImagePlugin.PngInfo()
+            info.add_text("Comment", text)
+            options["pnginfo"] = info
+        im.save(buf, "PNG", **options)
+    else:
+        if text:
+            options["comment"] = text.encode("utf-8")
+        im.save(buf, "JPEG", quality=92, **options)
+    return buf.getvalue()
+
+
+SAMPLE_LIBRARY = {SAMPLE_PHOTO: b"sample photo", PHOTO: b"fictitious portrait"}
+"""The photos the sample fields name (:data:`testkit.samples.SAMPLE_PHOTO`, :data:`~testkit.samples.PHOTO`),
+by digest: placeholders whose SHA-256 is the digest, not pictures (the conformance vectors fix
+these digests). A suite that issues the samples holds them in every region's library
+(:func:`hold_sample_photos`); a test of the photos themselves uploads :func:`portrait` pictures."""
+PLACEHOLDER_MEDIA_TYPE = "application/octet-stream"
+
+
+async def hold_sample_photos(store, regions, at: int = 0) -> None:
+    """Put the :data:`SAMPLE_LIBRARY` placeholders into each region's library in ``store`` (an
+    :class:`ecert.store.Store`), as if uploaded: issuing the sample fields then passes the
+    library check. Idempotent."""
+    for region in regions:
+        for digest, data in SAMPLE_LIBRARY.items():
+            await store.add_photo(region, digest, PLACEHOLDER_MEDIA_TYPE, data, 0, 0, at)

@@ -29,6 +29,7 @@ from services.registry import servicer as registry_servicer
 from services.registry.domain import Registry
 from services.verifier import servicer as verifier_servicer
 from services.verifier.domain import Verifier
+from testkit import photos
 
 
 @dataclass
@@ -71,8 +72,15 @@ class Suite:
         for issuer in self.issuers.values():
             issuer.expire_types()
             await issuer.types()
+        await self.deliver_trail()
+
+    async def deliver_trail(self) -> int:
+        """What the verifier's background delivery does within a second: its outbox to the regions' trails."""
+        return await self.verifier.trail.deliver() if self.verifier.trail is not None else 0
 
     async def close(self) -> None:
+        if self.verifier.trail is not None:
+            await self.verifier.trail.close()
         await self.verifier.cache.close()
         for server in self.servers:
             await rpc_server.stop(server, 0)
@@ -91,6 +99,7 @@ async def start_suite(var_dir: Path, regions=("CN-SH", "CN-ZJ"), *, verifier_ref
     token = secrets.token_hex(16)
     passphrase = secrets.token_hex(8)
     store = await open_store(default_uri(var_dir))
+    await photos.hold_sample_photos(store, regions)  # the photos the sample fields name (testkit.photos)
     servers, channels = [], []
     tls = pki.ensure_dev_pki(var_dir / pki.PKI_DIR, pki.dev_identities(regions))
 

@@ -1,0 +1,182 @@
+"""Portraits for a region's photo library: checked, then re-encoded so nothing but the picture is kept.
+
+:func:`reencode` is the one place that turns an uploaded portrait (untrusted JPEG or PNG bytes)
+into what a library stores: a baseline JPEG of the pixels alone, upright, at most
+:data:`~ecert.limits.PHOTO_STORED_SIDE` pixels on its longer side. Nothing of the upload's
+metadata survives: no EXIF (so no GPS location, camera or time), no ICC profile, no XMP, no
+comments or PNG text chunks; the picture is decoded and drawn anew. The same upload always
+gives the same bytes, so a library that keys photos by the SHA-256 of what it stores keeps the
+same picture once. It is CPU-bound (tens of milliseconds): callers on an event loop run it in a
+thread. Every hostile input ends in a named error:
+
+- not JPEG or PNG by its magic bytes → :class:`UnsupportedMedia` (415);
+- over :data:`~ecert.limits.MAX_PHOTO_BYTES`, or declaring more pixels than
+  :data:`~ecert.limits.MAX_PHOTO_PIXELS` or a side over :data:`~ecert.limits.MAX_PHOTO_SIDE`
+  (from the header, before any pixel is decoded: decompression bombs), or a PNG text chunk
+  that inflates past Pillow's bound → :class:`TooLarge` (413);
+- not shaped like a portrait (height over width outside :data:`~ecert.limits.PHOTO_ASPECT`)
+  → :class:`RuleViolation` ``PHOTO_NOT_PORTRAIT``; a shorter side under
+  :data:`~ecert.limits.MIN_PHOTO_SIDE` → ``PHOTO_TOO_SMALL`` (422);
+- truncated or corrupt → :class:`InvalidRequest` ``IMAGE_CORRUPT`` (400).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import struct
+import zlib
+from dataclasses import dataclass
+
+from PIL import Image, JpegImagePlugin, PngImagePlugin
+
+from ..errors import InvalidRequest, RuleViolation, TooLarge, UnsupportedMedia
+from ..limits import (
+    MAX_PHOTO_BYTES,
+    MAX_PHOTO_PIXELS,
+    MAX_PHOTO_SIDE,
+    MIN_PHOTO_SIDE,
+    PHOTO_ASPECT,
+    PHOTO_STORED_SIDE,
+)
+
+MEDIA_TYPE = "image/jpeg"
+"""What a library stores and serves."""
+MEDIA_TYPES = ("image/jpeg", "image/png")
+"""What an upload may be (its ``Content-Type``); the bytes' own magic decides which it is."""
+QUALITY = 90
+
+_READERS = {"jpeg": JpegImagePlugin.JpegImageFile, "png": PngImagePlugin.PngImageFile}
+_TRANSPOSED = (5, 6, 7, 8)  # EXIF orientations that swap width and height
+
+
+@dataclass(frozen=True, slots=True)
+class Portrait:
+    """A re-encoded portrait: the JPEG bytes, their size in pixels and their SHA-256 (hex)."""
+
+    data: bytes
+    width: int
+    height: int
+    digest: str
+    media_type: str = MEDIA_TYPE
+
+
+def sniff(data: bytes) -> str | None:
+    """``"jpeg"`` or ``"png"`` from the magic bytes, else None."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    return None
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _corrupt(kind: str) -> InvalidRequest:
+    return InvalidRequest(f"the {kind.upper()} portrait is truncated or corrupt", code="IMAGE_CORRUPT", field="image")
+
+
+def _orientation(im: Image.Image) -> int:
+    try:
+        value = im.getexif().get(0x0112, 1)
+    except Exception:  # an unreadable EXIF block: the picture is taken as it is stored
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def check_shape(width: int, height: int) -> None:
+    """A portrait ``width`` × ``height`` (upright) is within the bounds, else the named refusal."""
+    if width * height > MAX_PHOTO_PIXELS:
+        raise TooLarge(f"the portrait has {width}×{height} pixels, over {MAX_PHOTO_PIXELS:,}", field="image")
+    if max(width, height) > MAX_PHOTO_SIDE:
+        raise TooLarge(f"the portrait's longer side is over {MAX_PHOTO_SIDE} pixels", field="image")
+    if min(width, height) < MIN_PHOTO_SIDE:
+        raise RuleViolation(f"the portrait is {width}×{height} pixels: its shorter side must be at least "
+                            f"{MIN_PHOTO_SIDE}", code="PHOTO_TOO_SMALL", field="image")
+    low, high = PHOTO_ASPECT
+    if not low <= height / width <= high:
+        raise RuleViolation(f"the portrait is {width}×{height} pixels: a portrait is {low:g} to {high:g} times as "
+                            "tall as it is wide (crop it to the head and shoulders)", code="PHOTO_NOT_PORTRAIT",
+                            field="image")
+
+
+def _pixels(im: Image.Image) -> Image.Image:
+    """The decoded picture as plain 8-bit grey or RGB, transparency put on white."""
+    if im.mode in ("L", "RGB"):
+        return im
+    if im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    if im.mode.startswith("I;16") or im.mode == "I":
+        return im.convert("I").point(lambda v: v / 256).convert("L")  # convert("L") would clip
+    return im.convert("RGB")  # CMYK, YCbCr, P, 1, F ...
+
+
+def reencode(data: bytes) -> Portrait:
+    """Check an uploaded portrait and re-encode it (module docs): the picture alone, as a JPEG."""
+    if len(data) > MAX_PHOTO_BYTES:
+        raise TooLarge(f"the portrait is over {MAX_PHOTO_BYTES} bytes", field="image")
+    kind = sniff(data)
+    if kind is None:
+        raise UnsupportedMedia("a portrait must be a JPEG or PNG picture", field="image")
+    try:
+        # The format's reader built directly: it reads the header only, and Pillow's process-wide
+        # bomb check (warn, or fail on its own terms) is replaced by the stricter one below.
+        im = _READERS[kind](io.BytesIO(data))
+        width, height = im.size
+        if width <= 0 or height <= 0:
+            raise _corrupt(kind)
+        if width * height > MAX_PHOTO_PIXELS or max(width, height) > MAX_PHOTO_SIDE:
+            check_shape(width, height)  # refused from the header, before any pixel is decoded
+        orientation = _orientation(im)
+        upright = (height, width) if orientation in _TRANSPOSED else (width, height)
+        check_shape(*upright)
+        if kind == "jpeg":
+            # Decode at a reduced scale (1/2, 1/4, 1/8) where the stored size allows: a large
+            # photo costs a fraction of its full decode. The bound is never below the stored side.
+            scale = max(1.0, max(width, height) / PHOTO_STORED_SIDE)
+            im.draft("RGB" if im.mode != "L" else "L", (int(width / scale), int(height / scale)))
+        im.load()
+        pixels = _pixels(im)
+        pixels = _transpose(pixels, orientation)  # upright, as the camera meant it
+        # A new image holding the pixels alone: no info (EXIF, ICC, XMP, text, dpi) can follow it.
+        clean = Image.frombytes(pixels.mode, pixels.size, pixels.tobytes())
+    except Image.DecompressionBombError as err:
+        raise TooLarge("the portrait declares too many pixels", field="image") from err
+    except (TooLarge, InvalidRequest, RuleViolation):
+        raise
+    except ValueError as err:
+        if "too large" in str(err).lower():  # a PNG text or ICC chunk that would inflate past Pillow's bound
+            raise TooLarge("the portrait holds a chunk that inflates past the bound", field="image") from err
+        raise _corrupt(kind) from err
+    except (OSError, SyntaxError, EOFError, IndexError, KeyError, TypeError, struct.error, zlib.error,
+            MemoryError) as err:
+        raise _corrupt(kind) from err
+    if max(clean.size) > PHOTO_STORED_SIDE:
+        clean.thumbnail((PHOTO_STORED_SIDE, PHOTO_STORED_SIDE), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    clean.save(out, "JPEG", quality=QUALITY, optimize=False, progressive=False)
+    stored = out.getvalue()
+    return Portrait(stored, clean.width, clean.height, digest(stored))
+
+
+_TRANSPOSE_METHODS = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def _transpose(im: Image.Image, orientation: int) -> Image.Image:
+    method = _TRANSPOSE_METHODS.get(orientation)
+    return im if method is None else im.transpose(method)
+
+
+def read(data: bytes) -> Image.Image:
+    """A stored portrait as a loaded image (tests and tools; the library never decodes what it serves)."""
+    im = Image.open(io.BytesIO(data))
+    im.load()
+    return im
