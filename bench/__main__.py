@@ -3,7 +3,7 @@
 Everything runs on this machine: the pipeline in this process, the load figures against
 the real suite started as separate processes on loopback (stopped afterwards), the large
 trust-list figures in a process of their own. ``ECERT_BENCH_SECONDS`` sets the length of
-each measurement (default 5); ``ECERT_BENCH_ONLY=pipeline,large,load,scan`` picks parts.
+each measurement (default 5); ``ECERT_BENCH_ONLY=pipeline,large,load,scan,trail,presentations,photos`` picks parts.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sys
 from . import pipeline
 
 TARGETS = {"pipeline_ratio": 0.8, "gateway_ratio": 0.8, "batch_ratio": 0.6, "issue_per_s": 1500,
-           "large_rate_ratio": 0.9}
+           "large_rate_ratio": 0.9, "trail_single_ratio": 0.9, "trail_batch_ratio": 0.9}
 LABELS = [
     ("raw_verify_per_s", "raw ECDSA P-256 verify (cryptography, 1 core) /s"),
     ("pipeline_verify_per_s", "EC1 pipeline, text to verified claims (1 core) /s"),
@@ -36,12 +36,27 @@ LABELS = [
     ("large_rate_ratio", "rate with the large lists / small lists"),
     ("scan_decode_per_s", "QR picture decodes /s"),
     ("scan_verify_per_s", "verifications from pictures /s"),
+    ("trail_single_rps", "single verification with the trail (each check delivered to its region), req/s"),
+    ("trail_off_single_rps", "  the same with the trail off (ECERT_TRAIL=0), alternating rounds, req/s"),
+    ("trail_single_ratio", "  on / off (the time to deliver what a round left counted)"),
+    ("trail_single_cpu_ratio", "  on / off per CPU second of all the suite's processes"),
+    ("trail_batch_per_s", "batch verification with the trail, payloads/s"),
+    ("trail_off_batch_per_s", "  with the trail off, payloads/s"),
+    ("trail_batch_ratio", "  on / off (the delivery counted)"),
+    ("trail_batch_per_core_ratio", "  on / off per core of CPU spent by gateway + verifier"),
+    ("trail_batch_cpu_ratio", "  on / off per CPU second of all the suite's processes"),
+    ("presentation_round_trips_per_s", "show codes: made + resolved across regions through the gateway /s"),
+    ("presentation_p50_ms", "  round trip p50, ms"),
+    ("presentation_p99_ms", "  round trip p99, ms"),
+    ("photo_serve_per_s", "photos served through the gateway (another region's portrait) /s"),
+    ("photo_not_modified_per_s", "  revalidations answered 304 /s"),
+    ("photo_upload_per_s", "photo uploads (checked, re-encoded, stored once) /s"),
 ]
 
 
 def main() -> int:
     seconds = float(os.environ.get("ECERT_BENCH_SECONDS", "5"))
-    only = set(filter(None, os.environ.get("ECERT_BENCH_ONLY", "pipeline,large,load,scan").split(",")))
+    only = set(filter(None, os.environ.get("ECERT_BENCH_ONLY", "pipeline,large,load,scan,trail,presentations,photos").split(",")))
     results: dict = {}
     try:
         from ecert.format import _fast  # noqa: F401
@@ -66,6 +81,15 @@ def main() -> int:
             scan = None
         if scan is not None:
             results.update(scan.measure(seconds))
+    if "trail" in only:  # two copies of the suite, with and without the trail (bench/trail.py)
+        from . import trail
+        results.update(trail.measure(seconds * 2))
+    if "presentations" in only:  # show codes: made through the gateway, verified by another region's hotel
+        from . import presentations
+        results.update(presentations.measure(seconds))
+    if "photos" in only:  # the photo library: serving (wrk), revalidation and uploads
+        from . import photos
+        results.update(photos.measure(seconds))
     width = max(len(label) for _, label in LABELS)
     for key, label in LABELS:
         if key in results:

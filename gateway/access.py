@@ -8,8 +8,9 @@ caller who may not do something gets a clear 403 before any backend is asked.
 
 A rule's region binding says where the region it is bound to comes from:
 
-- ``PATH``: the path's ``{code}``; ``BODY``: the body's ``region`` (both :func:`check` with
-  ``region=``, after the handler has read and checked it);
+- ``PATH``: the path's ``{code}``; ``BODY``: the body's ``region``; ``QUERY``: the query's
+  ``region`` (an agency's own when it names none) (all three :func:`check` with ``region=``,
+  after the handler has read and checked it);
 - ``RECORD``: the region whose issuer holds the credential (:func:`readable_regions`, the
   core's :func:`~ecert.rules.access.record_regions`).
 """
@@ -26,7 +27,7 @@ from ecert.vocab import ISSUE_ROLES, VERIFY_ROLES, Role
 
 from .keys import ACCESS, PRINCIPAL
 
-NO_REGION, PATH, BODY, RECORD = "", "path", "body", "record"
+NO_REGION, PATH, BODY, QUERY, RECORD = "", "path", "body", "query", "record"
 KEYED_PREFIX = "/v1/"
 """Every route under this prefix needs an API key (and only those: :func:`bind` holds the
 table to it); the key is read before the route is matched, so an unknown path says 401 first."""
@@ -85,6 +86,15 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/credentials/{id}"): RECORDS,
     ("GET", "/v1/credentials/{id}/qr.{kind}"): RECORDS,
     ("POST", "/v1/credentials/{id}:{action}"): RECORDS,
+    # show codes (EP1), made on the holder's behalf
+    ("POST", "/v1/credentials/{id}/presentations"): RECORDS,
+    ("GET", "/v1/credentials/{id}/presentations/{token_id}/qr.png"): RECORDS,
+    # the trail: who used a credential (read on the holder's behalf)
+    ("GET", "/v1/credentials/{id}/access-log"): RECORDS,
+    # the photo library
+    ("POST", "/v1/photos"): Rule(_listed(ISSUE_ROLES), region=QUERY, note="an admin names the region"),
+    ("GET", "/v1/photos/{digest}"): Rule(_listed(VERIFY_ROLES), note="those shown the photo of the credential "
+                                                                      "named, for its type"),
     # verifications
     ("POST", "/v1/verifications"): VERIFY,
     ("POST", "/v1/verifications:batch"): VERIFY,
@@ -100,7 +110,7 @@ def check(request: web.Request, region: str | None = None) -> Principal:
     rule = request.app[ACCESS][request.match_info.route]
     p = request[PRINCIPAL]
     if region is not None:
-        if rule.region not in (PATH, BODY):
+        if rule.region not in (PATH, BODY, QUERY):
             raise LookupError(f"{route_key(request.match_info.route)} binds no region")
         require_region(p, region)
     if rule.roles:
@@ -166,7 +176,7 @@ def roles_text(rule: Rule) -> str:
 
 
 def _role_text(role: str, region: str) -> str:
-    if role == Role.AGENCY and region in (PATH, BODY):
+    if role == Role.AGENCY and region in (PATH, BODY, QUERY):
         return "agency of the region"
     if role == Role.AGENCY and region == RECORD:
         return "issuing agency"

@@ -7,17 +7,27 @@ word; every number is :mod:`ecert.limits`'.
 from __future__ import annotations
 
 from ecert.errors import Outcome
+from ecert.format.presentation import MAX_TTL
 from ecert.limits import (
+    DEFAULT_TRAIL_PAGE,
     MAX_BATCH,
     MAX_BODY,
     MAX_IMAGE_BYTES,
     MAX_IMAGE_PIXELS,
+    MAX_PHOTO_BYTES,
+    MAX_PHOTO_PIXELS,
+    MIN_PHOTO_SIDE,
+    PHOTO_ASPECT,
+    PHOTO_STORED_SIDE,
     MAX_REQUEST_ID,
+    MAX_EPOCH,
     MAX_RULE_ITEMS,
+    MAX_TRAIL_PAGE,
     MAX_VALID_DAYS,
     MULTIPART_OVERHEAD,
 )
-from ecert.vocab import CredentialStatus, KeyStatus, Purpose, StatusAction
+from ecert.rules.trail import HOLDER_KEYS
+from ecert.vocab import KEY_ROLES, CredentialStatus, KeyStatus, Purpose, StatusAction, TrailAction
 
 from .access import TABLE, roles_text
 
@@ -125,6 +135,20 @@ SCHEMAS = {
         "status": {"enum": [s.value for s in CredentialStatus]}, "region": {"type": "string"},
         "type": {"type": "string"}, "version": {"type": "integer"}, "fields": {"type": "object"},
         "display_id": {"type": "string"}}},
+    "PresentationRequest": {"type": "object", "properties": {
+        "purpose": {"enum": ["", *(p.value for p in Purpose)],
+                    "description": "the purpose the holder chose (none: any): a check for another purpose answers "
+                                   "NOT_ACCEPTED_FOR_PURPOSE"}}},
+    "Presentation": {"type": "object", "required": ["token", "token_id", "expires_at", "qr_png_url"], "properties": {
+        "token": {"type": "string", "description": "EP1:..., the show code's text; verified once, at most "
+                                                   f"{MAX_TTL} s after it is made"},
+        "token_id": {"type": "string", "description": "the token's cti, 32 hex digits"},
+        "credential_id": {"type": "string"}, "issued_at": _TIME, "expires_at": _TIME,
+        "expires_in": {"type": "integer", "description": "seconds it is valid from now (count down from the "
+                                                         "answer's arrival: no clock needs to agree)"},
+        "purpose": {"enum": [p.value for p in Purpose], "description": "the purpose the holder chose, if any"},
+        "qr_png_url": {"type": "string", "description": "where the code is drawn (with the same key) while it is "
+                                                        "live"}}},
     "VerifyRequest": {"type": "object", "required": ["payload"], "properties": {
         "payload": {"type": "string", "description": "EC1:... or EP1:..."}, "purpose": _PURPOSE_VALUE}},
     "Verification": {"type": "object", "required": ["result", "credential", "fields", "warnings", "status_checked",
@@ -177,6 +201,107 @@ def _verify_op() -> dict:
     op["responses"]["413"] = {"description": "body or picture too large (bytes or pixels)", **_json(_ref("Error"))}
     op["responses"]["415"] = {"description": "the picture is not PNG, JPEG or WebP", **_json(_ref("Error"))}
     return op
+
+def _presentation_op() -> dict:
+    op = _described(_op(
+        "Make a show code (EP1) for a valid credential, on the holder's behalf",
+        ("POST", "/v1/credentials/{id}/presentations"), params=[_ID], body=_ref("PresentationRequest"),
+        ok=(201, _ref("Presentation"))),
+        f"Single use and valid at most {MAX_TTL} s: a screenshot cannot be replayed. Verifying it "
+        "(`POST /v1/verifications`) checks its signature and freshness offline, then the issuing region resolves "
+        "it once (`TOKEN_ALREADY_USED` after that, at any verifier) and judges the credential's status at that "
+        "moment. The body is optional. 409 `STATUS_CONFLICT` for a credential that is not valid, "
+        "`CREDENTIAL_EXPIRED` for one past its `expires_at`. Answered with `Cache-Control: no-store`.")
+    op["requestBody"]["required"] = False
+    return op
+
+
+_DIGEST = {**_path_param("digest", "the photo's SHA-256, 64 hex digits (a credential's `photo` field)"),
+           "schema": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}}
+_PHOTO = {"type": "object", "required": ["digest"], "properties": {
+    "digest": {"type": "string", "description": "SHA-256 hex of the stored bytes: what a credential's `photo` names"},
+    "region": {"type": "string"}, "media_type": {"const": "image/jpeg"},
+    "width": {"type": "integer"}, "height": {"type": "integer"}}}
+
+
+def _query(name: str, description: str, required: bool = False, schema: dict | None = None) -> dict:
+    return {"name": name, "in": "query", "required": required, "schema": schema or {"type": "string"},
+            "description": description}
+
+
+def _photo_upload_op() -> dict:
+    op = _op("File a portrait in a region's photo library", ("POST", "/v1/photos"), ok=(201, _PHOTO), params=[
+        _query("region", "the library's region (ISO 3166-2); an agency's own when it names none")])
+    op["description"] += (
+        f" The body is the picture itself (Content-Type image/jpeg or image/png, at most {_size(MAX_PHOTO_BYTES)} "
+        f"and {_count(MAX_PHOTO_PIXELS)} pixels), a portrait: {PHOTO_ASPECT[0]:g} to {PHOTO_ASPECT[1]:g} times as "
+        f"tall as wide, the shorter side at least {MIN_PHOTO_SIDE} pixels (else 422 `PHOTO_NOT_PORTRAIT` / "
+        "`PHOTO_TOO_SMALL`). It is re-encoded to a JPEG of the pixels alone (no EXIF or location, no ICC profile, "
+        f"no text; upright; at most {PHOTO_STORED_SIDE} pixels on its longer side) and kept once under the SHA-256 "
+        "of the stored bytes: 201 when new, 200 when the library held this picture already. A credential's `photo` "
+        "names that digest (422 `PHOTO_UNKNOWN` for one its region does not hold), or "
+        '`{"reuse_for": "<citizen ID number>"}` for the portrait on file for its holder (422 `PHOTO_NOT_ON_FILE`).')
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    op["requestBody"] = {"required": True, "content": {"image/jpeg": binary, "image/png": binary}}
+    op["responses"]["200"] = {"description": "the library held this picture already", **_json(_PHOTO)}
+    op["responses"]["400"] = {"description": "malformed request; `IMAGE_CORRUPT` for a truncated or corrupt picture",
+                              **_json(_ref("Error"))}
+    op["responses"]["413"] = {"description": "over the bytes or pixels a portrait may have (a decompression bomb)",
+                              **_json(_ref("Error"))}
+    op["responses"]["415"] = {"description": "not a JPEG or PNG picture", **_json(_ref("Error"))}
+    return op
+
+
+def _photo_get_op() -> dict:
+    op = _op("A credential's portrait", ("GET", "/v1/photos/{digest}"), params=[
+        _DIGEST, _query("credential", "the credential that names this photo (its id)", required=True),
+        _query("region", "the region that issued it (ISO 3166-2)", required=True),
+        _query("purpose", "what the caller looks for (one of its role's; none: the default), for the holder's "
+                          "access log", schema=_PURPOSE_VALUE),
+        {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"},
+         "description": "the ETag held (the digest, quoted): 304 after the same checks"}],
+        content={"content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}})
+    op["description"] += (
+        " Only for a credential of that region that names this photo, and a caller whose role is shown `photo` "
+        "for the credential's type (403 otherwise; 404 for an unknown credential or another photo). Fetched from "
+        "the issuing region through the suite; the bytes are checked against the digest before they are served "
+        "(503 `PHOTO_MISMATCH` if they differ). Each access is recorded in the holder's access log. "
+        "`ETag` is the digest; `Cache-Control: private, max-age=86400, immutable`.")
+    op["responses"]["304"] = {"description": "the caller holds these bytes (If-None-Match)"}
+    return op
+
+
+_TRAIL_ENTRY = {"type": "object", "required": list(HOLDER_KEYS), "properties": {
+    "seq": {"type": "integer", "description": "the entry's place in its region's trail (a hash chain)"},
+    "at": _TIME, "action": {"enum": [a.value for a in TrailAction]},
+    "actor_org": {"type": "string", "description": "the organisation whose API key made the use"},
+    "actor_role": {"type": "string"}, "actor_region": {"type": "string", "description": "where (its region)"},
+    "purpose": {"type": "string", "description": "what for (a purpose's name, or empty)"},
+    "result": {"type": "string", "description": "the outcome (VALID, REVOKED, ...) or, for a status change, the "
+                                                 "new status"},
+    "hash": {"type": "string", "description": "SHA-256 of the entry's canonical JSON (all its members but this)"},
+    "prev_hash": {"type": "string", "description": "the hash of the entry before it in the region's trail"}}}
+
+
+def _access_log_op() -> dict:
+    return _described(_op(
+        "Who used a credential: its access log", ("GET", "/v1/credentials/{id}/access-log"), params=[
+            _ID, _query("after", "entries past this seq (the previous page's `next`); 0 or none: from the first",
+                        schema={"type": "integer", "minimum": 0, "maximum": MAX_EPOCH}),
+            _query("limit", f"entries in the page, 1 to {MAX_TRAIL_PAGE} (default {DEFAULT_TRAIL_PAGE})",
+                   schema={"type": "integer", "minimum": 1, "maximum": MAX_TRAIL_PAGE})],
+        ok=(200, {"type": "object", "required": ["credential_id", "region", "entries", "next"], "properties": {
+            "credential_id": {"type": "string"}, "region": {"type": "string"},
+            "entries": {"type": "array", "items": _TRAIL_ENTRY},
+            "next": {"type": ["integer", "null"], "description": "the seq to ask after for the next page; null "
+                                                                 "after the last"}}})),
+        "Read on the holder's behalf: every issuance, status change, show code, photo access, verification (at any "
+        "verifier, of any region) and resolution of the credential, oldest first as its issuing region recorded "
+        "them (a check at a verifier that could not reach the region for a while comes when it was delivered, "
+        "with its own time), with the organisation, role and region of whoever made it, the purpose and the "
+        "outcome; never a key or another credential. Each entry carries its hash and the previous entry's "
+        "(`ecert audit verify` walks the whole chain). Answered with `Cache-Control: no-store`.")
+
 
 PATHS = {
     "/healthz": {"get": _op("Process alive", ("GET", "/healthz"))},
@@ -236,7 +361,8 @@ PATHS = {
                 "type": "object", "required": ["id", "name", "default"], "properties": {
                     "id": {"enum": [p.value for p in Purpose]},
                     "name": {"type": "string", "description": "中文 / English"},
-                    "default": {"type": "boolean", "description": "the one a verification naming none is for"}}}}}})),
+                    "default": {"type": "boolean", "description": "the one a verification naming none is for"}}}},
+                "role": {"enum": [r.value for r in KEY_ROLES], "description": "the caller's role"}}})),
         "A verification's `purpose` is one of these (another is 403 `PURPOSE_NOT_ALLOWED`, an unknown one 400 "
         "`PURPOSE_UNKNOWN`).")},
     "/v1/credentials": {"post": _op("Issue a credential", ("POST", "/v1/credentials"),
@@ -249,7 +375,17 @@ PATHS = {
     **{f"/v1/credentials/{{id}}:{action}": {"post": _op(
         f"{action.capitalize()} a credential", ("POST", "/v1/credentials/{id}:{action}"), params=[_ID],
         ok=(200, _STATUS))} for action in StatusAction},
+    "/v1/credentials/{id}/presentations": {"post": _presentation_op()},
+    "/v1/credentials/{id}/presentations/{token_id}/qr.png": {"get": _described(_op(
+        "A live show code as a QR code (PNG)", ("GET", "/v1/credentials/{id}/presentations/{token_id}/qr.png"),
+        params=[_ID, _path_param("token_id", "the show code's token_id (32 hex digits)")],
+        content={"content": {"image/png": {}}}),
+        "Never cached (`Cache-Control: no-store`). 404 `PRESENTATION_USED` once it was verified, "
+        "`PRESENTATION_EXPIRED` past its `expires_at`: make a fresh one; 409 once the credential is not valid.")},
+    "/v1/credentials/{id}/access-log": {"get": _access_log_op()},
     "/v1/verifications": {"post": _verify_op()},
+    "/v1/photos": {"post": _photo_upload_op()},
+    "/v1/photos/{digest}": {"get": _photo_get_op()},
     "/v1/verifications:batch": {"post": _op(
         f"Verify up to {MAX_BATCH:,} payloads", ("POST", "/v1/verifications:batch"),
         body={"type": "object", "required": ["payloads"], "properties": {

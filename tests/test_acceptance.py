@@ -196,7 +196,8 @@ async def test_each_role_lists_its_purposes_the_default_first(http, keys):
         assert [p["default"] for p in purposes] == [True] + [False] * (len(purposes) - 1)
         assert all(p["name"] == PURPOSE_NAMES[Purpose(p["id"])] for p in purposes)
     r = await http.get("/v1/purposes", headers=bearer(keys["hotel"]))
-    assert await r.json() == {"purposes": [{"id": "hotel_check_in", "name": "住宿登记 / Hotel check-in", "default": True}]}
+    assert await r.json() == {"purposes": [{"id": "hotel_check_in", "name": "住宿登记 / Hotel check-in", "default": True}],
+                              "role": "hotel"}
 
 
 async def test_an_admin_changes_the_rules_and_each_change_is_a_new_trust_list_version(http, keys, suite):

@@ -26,6 +26,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from ecert.cli import children
 from ecert.cli.children import Child
 from ecert.format.keys import SigningKey
+from testkit import photos
 from testkit.samples import SAMPLES
 from tests import forge
 
@@ -113,9 +114,12 @@ async def test_devsuite_runs_the_suite_and_ctrl_c_stops_it(tmp_path):
         async with aiohttp.ClientSession(base_url=url, timeout=aiohttp.ClientTimeout(total=15)) as http:
             async with http.get("/readyz") as r:
                 assert r.status == 200, await r.text()
+            async with http.post("/v1/photos", data=photos.portrait(1), headers={
+                    "Authorization": f"Bearer {agency}", "Content-Type": "image/jpeg"}) as r:
+                assert r.status == 201, await r.text()
+                resident = {**SAMPLES["cn.resident_id"], "photo": (await r.json())["digest"]}  # the portrait filed
             async with http.post("/v1/credentials", headers={"Authorization": f"Bearer {agency}"},
-                                 json={"region": "CN-ZJ", "type": "cn.resident_id",
-                                       "fields": SAMPLES["cn.resident_id"]}) as r:
+                                 json={"region": "CN-ZJ", "type": "cn.resident_id", "fields": resident}) as r:
                 cred = await r.json()
                 assert r.status == 201, cred
             assert cred["qr_text"].startswith("EC1:")
@@ -182,8 +186,7 @@ async def test_devsuite_runs_the_suite_and_ctrl_c_stops_it(tmp_path):
             deadline = loop.time() + 30
             while True:
                 async with http.post("/v1/credentials", headers={"Authorization": f"Bearer {agency}"},
-                                     json={"region": "CN-ZJ", "type": "cn.resident_id",
-                                           "fields": SAMPLES["cn.resident_id"]}) as r:
+                                     json={"region": "CN-ZJ", "type": "cn.resident_id", "fields": resident}) as r:
                     again = await r.json()
                     if r.status == 201 or loop.time() > deadline:
                         break

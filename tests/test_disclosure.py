@@ -22,6 +22,7 @@ from ecert.store import default_uri, open_store
 from services.issuer.domain import Issuer
 from services.registry.domain import Registry
 from services.verifier.servicer import write_result
+from testkit import photos
 from testkit.samples import driving_licence
 from tests.test_issuer_domain import BUILTIN, FakeRegistry
 from tests.test_verifier_domain import T0, FakeUpstream, ec1, make, signed_list
@@ -102,6 +103,7 @@ async def test_an_agency_of_another_region_sees_the_named_role_s_fields(tmp_path
 
 async def test_a_token_resolved_for_an_agency_of_another_region_shows_the_named_role_s_fields(tmp_path):
     store = await open_store(default_uri(tmp_path))
+    await photos.hold_sample_photos(store, ["CN-ZJ"])  # the photo driving_licence() names
     try:
         issuer = Issuer("CN-ZJ", store, SigningKey.generate(), FakeRegistry(), default_valid_days=365,
                         status_ttl=10, now=FixedClock(T0), monotonic=FixedClock(1000))

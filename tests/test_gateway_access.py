@@ -118,7 +118,8 @@ def test_the_roles_text_says_who_and_for_which_region():
 # -- the checks ----------------------------------------------------------------------------------
 
 _PATH_VALUES = {"{code}": "CN-SH", "{kid}": "0123456789abcdef", "{id}": "A" * 26, "{kind}": "png",
-                "{action}": "revoke", "{purpose}": "hotel_check_in", "{region}": "CN-SH"}
+                "{action}": "revoke", "{purpose}": "hotel_check_in", "{region}": "CN-SH",
+                "{token_id}": "0" * 32, "{digest}": "0" * 64}
 
 
 def _path(template: str) -> str:
@@ -139,6 +140,15 @@ def _body(path: str, region: str = "CN-SH") -> dict | None:
         "/v1/recognition-rules/purposes/{purpose}": {"types": ["cn.resident_id"]},
         "/v1/recognition-rules/regions/{region}": {"recognises": ["CN-SH"]},
     }.get(path)
+
+
+def _sent(path: str, region: str = "CN-SH") -> dict:
+    """The request's body (JSON, or a picture's bytes) and query, good enough to reach the backend."""
+    if path == "/v1/photos":
+        return {"data": b"\xff\xd8\xff", "headers": {"Content-Type": "image/jpeg"}, "params": {"region": region}}
+    if path == "/v1/photos/{digest}":
+        return {"params": {"credential": "A" * 26, "region": region}}
+    return {"json": _body(path, region)}
 
 
 def _role_keys(keys) -> dict[str, str]:
@@ -169,7 +179,9 @@ async def test_a_role_outside_the_table_is_403_before_any_backend(guarded, keys,
 async def test_a_role_in_the_table_gets_past_the_check(guarded, keys, method, path):
     client, wire = guarded
     for role in access.TABLE[method, path].roles:
-        r = await client.request(method, _path(path), json=_body(path), headers=bearer(_role_keys(keys)[role]))
+        sent = _sent(path)
+        headers = {**sent.pop("headers", {}), **bearer(_role_keys(keys)[role])}
+        r = await client.request(method, _path(path), **sent, headers=headers)
         assert r.status == 503, (role, await r.text())  # the tripwire's answer: the backend was asked
         assert wire.calls, role
         wire.calls.clear()
@@ -177,10 +189,12 @@ async def test_a_role_in_the_table_gets_past_the_check(guarded, keys, method, pa
 
 @session_loop
 @pytest.mark.parametrize("method,path", [(m, p) for (m, p), rule in access.TABLE.items()
-                                         if rule.region in (access.PATH, access.BODY)])
+                                         if rule.region in (access.PATH, access.BODY, access.QUERY)])
 async def test_an_agency_of_another_region_is_403_before_any_backend(guarded, keys, method, path):
     client, wire = guarded
-    r = await client.request(method, _path(path), json=_body(path, region="CN-SH"), headers=bearer(keys["agency_zj"]))
+    sent = _sent(path, region="CN-SH")
+    headers = {**sent.pop("headers", {}), **bearer(keys["agency_zj"])}
+    r = await client.request(method, _path(path), **sent, headers=headers)
     body = await r.json()
     assert r.status == 403 and "CN-SH" in body["error"]["message"], body
     assert wire.calls == []

@@ -25,6 +25,7 @@ from ecert.rules.schema import TypeSchema
 from ecert.store import default_uri, open_store
 from ecert.vocab import CredentialStatus, StatusAction
 from services.issuer.domain import TRANSITIONS, TYPES_REFRESH, TYPES_RETRY, Issuer, status_uri
+from testkit import photos
 from testkit.samples import SAMPLES, citizen_id, driving_licence
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -92,6 +93,7 @@ class FakeRegistry:
 @pytest_asyncio.fixture
 async def env(tmp_path):
     store = await open_store(default_uri(tmp_path))
+    await photos.hold_sample_photos(store, ["CN-ZJ", "CN-SH"])  # the photos the sample fields name
     registry = FakeRegistry()
     clock, mono = FixedClock(T0), FixedClock(1000)
     key = SigningKey.generate()

@@ -36,6 +36,7 @@ from ecert.cli.devsuite import Ports, SuiteProcesses, start_suite_processes
 from ecert.errors import Outcome
 from ecert.rules import apikeys
 from ecert.store import open_store
+from testkit import photos
 from testkit.samples import driving_licence
 
 pytestmark = [pytest.mark.faults, pytest.mark.asyncio(loop_scope="session")]
@@ -76,7 +77,7 @@ class Answer:
 class Load:
     url: str
     agency: dict[str, str]
-    hotel: str
+    officer: str
     payload: str
     stopping: bool = False
     windows: list[list] = field(default_factory=list)  # [label, start, end or None], monotonic
@@ -126,7 +127,7 @@ class Load:
     async def verifying(self) -> None:
         async with aiohttp.ClientSession() as http:
             while not self.stopping:
-                status, _ = await self._post(http, "verify", "/v1/verifications", self.hotel, {"payload": self.payload})
+                status, _ = await self._post(http, "verify", "/v1/verifications", self.officer, {"payload": self.payload})
                 if status != 200:
                     await asyncio.sleep(0.1)
 
@@ -146,7 +147,7 @@ class Load:
         until = time.monotonic() + RECOVERY
         async with aiohttp.ClientSession() as http:
             while True:
-                status, data = await self._post(http, "verify", "/v1/verifications", self.hotel,
+                status, data = await self._post(http, "verify", "/v1/verifications", self.officer,
                                                 {"payload": self.payload})
                 if status == 200 and data["result"] == "VALID":
                     break
@@ -240,7 +241,8 @@ async def _prepare(suite: SuiteProcesses) -> Load:
     store = await open_store(suite.store_uri)
     try:
         agency = {r: (await apikeys.create_api_key(store, "agency", r))[0] for r in REGIONS}
-        hotel, _ = await apikeys.create_api_key(store, "hotel")
+        await photos.hold_sample_photos(store, REGIONS)  # the photo driving_licence() names
+        officer, _ = await apikeys.create_api_key(store, "traffic_police", "CN-JS")  # checks driving licences
     finally:
         await store.close()
     async with aiohttp.ClientSession() as http:
@@ -248,7 +250,7 @@ async def _prepare(suite: SuiteProcesses) -> Load:
                              json={"region": "CN-ZJ", "type": "cn.driving_licence", "fields": driving_licence()}) as r:
             assert r.status == 201, await r.text()
             payload = (await r.json())["qr_text"]
-    return Load(suite.gateway_url, agency, hotel, payload)
+    return Load(suite.gateway_url, agency, officer, payload)
 
 
 async def _records(suite: SuiteProcesses) -> dict[str, Counter]:

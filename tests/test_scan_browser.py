@@ -203,7 +203,7 @@ async def test_uploading_a_photo_shows_valid_and_the_holders_name(browser, http,
         assert "有效" in await verdict.inner_text() and "VALID" in await verdict.inner_text()
         assert await page.locator(".details dd.name").inner_text() == "吴家乐"
         text = await page.locator("#result").inner_text()
-        assert "姓名" in text and "照片摘要" in text  # labels from the type's schema; hotels see the photo digest
+        assert "姓名" in text and await page.locator(".details .portrait").count() == 1  # hotels are shown the portrait
         assert "签发机关" not in text  # a hotel does not see the issuing authority
         # One validity line, the card's own (the hotel sees its end), in China time, with the
         # issuing region's name; the date is not repeated in the list of fields.
@@ -442,5 +442,82 @@ async def test_a_wrong_key_is_refused_and_asked_again(browser, http):
         await page.locator("#key-error").filter(has_text="API key").wait_for()
         assert await page.locator("#scanner").is_hidden()
         assert await page.evaluate("sessionStorage.length") == 0
+    finally:
+        await context.close()
+
+
+async def test_an_agency_shows_a_code_that_counts_down_and_is_refreshed_before_it_runs_out(browser, http, keys,
+                                                                                          suite):
+    """Issue 12: for an agency's key, the 出示码 / Show code panel draws a single-use code (EP1) of a
+    holder's credential, counts down to its end and fetches a fresh one before it runs out (the
+    page's clock moved by Playwright); a Shanghai hotel checks the resident in with the code drawn."""
+    from ecert.imaging import scan
+
+    cred = await issue_id_card(http, keys, "欧阳晓彤")
+    revoked = await issue_id_card(http, keys, "钟文博")
+    assert (await http.post(f"/v1/credentials/{revoked['id']}:revoke", headers=bearer(keys["agency_zj"]))).status == 200
+    hotel_sh = await suite.api_key("hotel", "CN-SH")
+    context = await browser.new_context(viewport=PHONE, locale="zh-CN")
+    try:
+        page = await context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        await page.clock.install()
+        made = []  # the page's requests for show codes, as they are answered
+        page.on("response", lambda r: made.append(r) if r.url.endswith("/presentations") else None)
+        await page.goto(str(http.make_url("/scan")))
+        await page.locator("#key-input").fill(keys["agency_zj"])
+        await page.keyboard.press("Enter")
+        await page.locator("#show-panel").wait_for(state="visible")
+        assert await page.locator("#show-code").is_hidden()
+        options = await page.locator("#show-purpose option").evaluate_all("os => os.map(o => o.value)")
+        assert options[0] == "" and "hotel_check_in" in options  # any purpose, or the one the holder chose
+
+        await page.locator("#show-id").fill(cred["id"].lower())
+        await page.locator("#show-purpose").select_option("hotel_check_in")
+        await page.locator("#show-form button[type=submit]").click()
+        drawn = "() => { const i = document.getElementById('show-qr'); return i.complete && i.naturalWidth > 0 }"
+        await page.wait_for_function(drawn)
+        first = await made[0].json()
+        assert made[0].status == 201 and first["purpose"] == "hotel_check_in"
+        assert await page.locator("#show-qr").get_attribute("data-token-id") == first["token_id"]
+        left = int(await page.locator("#show-countdown").get_attribute("data-left"))
+        assert 295 <= left <= 300
+        assert re.search(r"剩余 [45]:\d\d", await page.locator("#show-countdown").inner_text())
+        seen = await page.locator("#show-qr").screenshot()  # what the screen shows is the code itself
+        assert scan.decode_image(seen) == [first["token"]]
+        assert "欧阳晓彤" not in await page.content()
+        await shot(page, "scan-phone-show-code.png")
+
+        # 281 s on: 20 s before the end a fresh code replaces it, and the countdown starts again.
+        await page.clock.fast_forward("04:41")
+        await page.wait_for_function(
+            f"() => document.getElementById('show-qr').dataset.tokenId !== '{first['token_id']}'")
+        await page.wait_for_function(drawn)
+        second = await made[1].json()
+        assert second["token"] != first["token"] and second["purpose"] == "hotel_check_in"
+        assert await page.locator("#show-qr").get_attribute("data-token-id") == second["token_id"]
+        assert int(await page.locator("#show-countdown").get_attribute("data-left")) >= 295
+
+        # The Shanghai hotel reads the code on the screen and checks the resident in.
+        r = await http.post("/v1/verifications", headers=bearer(hotel_sh), json={"payload": second["token"]})
+        answer = await r.json()
+        assert answer["result"] == "VALID" and answer["fields"]["name"] == "欧阳晓彤"
+        assert answer["purpose"] == "hotel_check_in" and answer["credential"]["region"] == "CN-ZJ"
+
+        # Stopped: the code leaves the page; a revoked credential is not shown at all.
+        await page.locator("#show-stop").click()
+        await page.locator("#show-code").wait_for(state="hidden")
+        assert await page.locator("#show-qr").get_attribute("src") is None
+        await page.locator("#show-id").fill(revoked["id"])
+        await page.locator("#show-form button[type=submit]").click()
+        await page.locator("#show-status.error").wait_for()
+        assert "不能出示" in await page.locator("#show-status").inner_text()
+        assert await page.locator("#show-code").is_hidden()
+    finally:
+        await context.close()
+    # A hotel's key has no such panel.
+    context, page = await open_scanner(browser, http, keys["hotel"])
+    try:
+        assert await page.locator("#show-panel").is_hidden()
     finally:
         await context.close()

@@ -1,9 +1,13 @@
 """The ``ecert`` command: API keys, issuing, verifying, QR codes and the recognition rules from the terminal.
 
-    ecert apikey create --role ROLE [--region CODE] [--label TEXT] [--store URI]
+    ecert apikey create --role ROLE [--region CODE] [--org NAME] [--label TEXT] [--store URI]
     ecert issue --region CODE --type TYPE --fields FILE.json|- [--version N] [--valid-days N] [--request-id ID]
     ecert verify (TEXT | --file FILE | -) [--purpose TEXT] [--json]
+    ecert present ID [--purpose PURPOSE] [--no-qr] [--json]
+    ecert photo upload FILE [--region CODE] [--json]
+    ecert photo get DIGEST --credential ID --region CODE --out FILE [--purpose PURPOSE]
     ecert qr TEXT
+    ecert audit verify --region CODE [--store URI]
     ecert type publish FILE.json
     ecert rules show [--json]
     ecert rules set-types PURPOSE (TYPE... | --none)
@@ -14,8 +18,9 @@
 commands talk to the gateway over HTTP (``--url``, else ``ECERT_URL``, else http://127.0.0.1:8080)
 with an API key (``--key``, else ``ECERT_API_KEY``).
 
-Exit codes: 0 success (``verify``: the credential is VALID); 1 the gateway refused or could not be
-reached (``verify``: any other result); 2 a usage or input mistake.
+Exit codes: 0 success (``verify``: the credential is VALID; ``audit verify``: the chain is intact); 1 the
+gateway refused or could not be reached (``verify``: any other result; ``audit verify``: an entry was
+altered, removed or moved); 2 a usage or input mistake. ``audit verify`` reads the store, as ``apikey create``.
 """
 
 from __future__ import annotations
@@ -141,7 +146,7 @@ def cmd_apikey_create(args) -> int:
     async def create() -> tuple[str, dict]:
         store = await open_store(uri)
         try:
-            return await apikeys.create_api_key(store, args.role, args.region, args.label or "")
+            return await apikeys.create_api_key(store, args.role, args.region, args.label or "", org=args.org or "")
         finally:
             await store.close()
 
@@ -152,7 +157,8 @@ def cmd_apikey_create(args) -> int:
         raise CliError(str(err), status) from err
     region = f", region {doc['region']}" if doc["region"] else ""
     label = f", label {doc['label']!r}" if doc["label"] else ""
-    print(f"Created {doc['role']} key {doc['key_id']}{region}{label}. It is shown only this once; "
+    org = f", organisation {doc['org']!r}" if doc.get("org") else ""
+    print(f"Created {doc['role']} key {doc['key_id']}{region}{org}{label}. It is shown only this once; "
           "send it as 'Authorization: Bearer KEY':")
     print(secret)
     return 0
@@ -216,6 +222,33 @@ def cmd_verify(args) -> int:
             for k, v in fields.items():
                 print(f"  {k:<{width}}  {v}")
     return 0 if r.get("result") == "VALID" else 1
+
+
+def cmd_present(args) -> int:
+    body = {"purpose": args.purpose} if args.purpose else {}
+    t = request("POST", _url(args, f"/v1/credentials/{_path_part(args.id)}/presentations"), _api_key(args), body)
+    if args.json:
+        print(json.dumps(t, ensure_ascii=False, indent=2))
+        return 0
+    purpose = f", for {t['purpose']} only" if t.get("purpose") else ""
+    print(f"show code for {t.get('credential_id')}: single use, valid {t.get('expires_in')} s "
+          f"(until {t.get('expires_at')}){purpose}")
+    print(t.get("token", ""))
+    if not args.no_qr and t.get("token"):
+        from ecert.imaging import qr
+        print(qr.terminal(t["token"]), end="")
+    return 0
+
+
+def cmd_audit_verify(args) -> int:
+    from ecert.cli.audit import cmd_audit_verify as audit
+    return audit(args, CliError)
+
+
+def cmd_photo(args) -> int:
+    from ecert.cli import photos
+    run = photos.cmd_photo_upload if args.action == "upload" else photos.cmd_photo_get
+    return run(args, url=_url, api_key=_api_key, cli_error=CliError, error_message=_error_message)
 
 
 def cmd_qr(args) -> int:
@@ -306,6 +339,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = apikey.add_parser("create", help="create an API key in the store (printed alone on the last line)")
     p.add_argument("--role", required=True, help="admin, agency, hotel, traffic_police or integrator")
     p.add_argument("--region", help="region code, e.g. CN-ZJ (required for agency)")
+    p.add_argument("--org", help="the organisation that holds the key, e.g. \"上海某酒店\": the access log of each "
+                                 "credential it checks names it")
     p.add_argument("--label", help="a note to tell keys apart")
     p.add_argument("--store", help=f"store URI (default: $ECERT_STORE_URI or {DEFAULT_STORE})")
     p.set_defaults(func=cmd_apikey_create)
@@ -329,6 +364,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the gateway's JSON answer")
     _gateway_options(p)
     p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("present", help="make a single-use show code (EP1, valid 300 s) for a credential, on its "
+                                       "holder's behalf (issuing agency or admin)")
+    p.add_argument("id", help="the credential's id")
+    p.add_argument("--purpose", help="the purpose the holder chose, e.g. hotel_check_in: a check for another "
+                                     "purpose is not accepted (default: any)")
+    p.add_argument("--no-qr", action="store_true", help="do not draw the QR code")
+    p.add_argument("--json", action="store_true", help="print the gateway's JSON answer")
+    _gateway_options(p)
+    p.set_defaults(func=cmd_present)
+
+    audit = sub.add_parser("audit", help="the regions' trails").add_subparsers(dest="action", required=True,
+                                                                              metavar="ACTION")
+    p = audit.add_parser("verify", help="walk a region's trail in the store: exit 0 if its hash chain is intact, "
+                                        "1 naming the first entry altered, removed or moved")
+    p.add_argument("--region", required=True, help="the region whose trail to walk, e.g. CN-ZJ")
+    p.add_argument("--store", help=f"store URI (default: $ECERT_STORE_URI or {DEFAULT_STORE})")
+    p.set_defaults(func=cmd_audit_verify)
+
+    photo = sub.add_parser("photo", help="the regions' photo libraries").add_subparsers(dest="action", required=True,
+                                                                                     metavar="ACTION")
+    p = photo.add_parser("upload", help="file a JPEG or PNG portrait in a region's library (agency: its own; "
+                                        "admin: --region); prints its digest, a credential's photo, last")
+    p.add_argument("file", help="the picture (metadata such as GPS is removed; stored once per region)")
+    p.add_argument("--region", help="the library's region, e.g. CN-ZJ (an agency's own by default)")
+    p.add_argument("--json", action="store_true", help="print the gateway's JSON answer")
+    _gateway_options(p)
+    p.set_defaults(func=cmd_photo)
+    p = photo.add_parser("get", help="fetch a credential's portrait (checked against its digest), written 0600")
+    p.add_argument("digest", help="the credential's photo field (64 hex digits)")
+    p.add_argument("--credential", required=True, help="the credential's id")
+    p.add_argument("--region", required=True, help="the region that issued it, e.g. CN-ZJ")
+    p.add_argument("--out", required=True, help="the file to write (JPEG)")
+    p.add_argument("--purpose", help="what it is fetched for (one of your role's; recorded in the access log)")
+    _gateway_options(p)
+    p.set_defaults(func=cmd_photo)
 
     p = sub.add_parser("qr", help="draw a QR code of an EC1:/EP1: text in the terminal")
     p.add_argument("text")

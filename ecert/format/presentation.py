@@ -6,6 +6,7 @@ QR text = ``"EP1:" || Base45(COSE_Sign1)`` (no zlib), claims
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,12 @@ CLAIM_REF = -70001
 MAX_TTL = 300
 # Base45 of the 64 KiB COSE bound: EP1 is not compressed.
 MAX_TEXT = len(PREFIX) + (MAX_COSE // 2) * 3 + 2
+_TOKEN_ID = re.compile(r"[0-9a-fA-F]{32}\Z")
+
+
+def looks_like_token_id(text: str) -> bool:
+    """Whether ``text`` has the shape of a token's id: its 16-byte ``cti`` in hex (either case)."""
+    return isinstance(text, str) and _TOKEN_ID.match(text) is not None
 
 
 @dataclass(frozen=True, slots=True)

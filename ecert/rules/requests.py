@@ -7,11 +7,25 @@ from collections.abc import Sequence
 
 from ..errors import InvalidRequest
 from ..limits import MAX_BATCH, MAX_PURPOSE, MAX_REQUEST_ID, MAX_VALID_DAYS
+from ..vocab import Purpose
 
 
 def check_purpose(purpose: str) -> str:
     if len(purpose) > MAX_PURPOSE:
         raise InvalidRequest(f"purpose is over {MAX_PURPOSE} characters", field="purpose")
+    return purpose
+
+
+_PURPOSE_VALUES = frozenset(p.value for p in Purpose)
+
+
+def check_shown_purpose(purpose: str) -> str:
+    """The purpose a holder limits a show code (EP1) to: "" for any, else one of the purposes
+    (400 ``PURPOSE_UNKNOWN``). Any role's: which roles may verify for it is judged at resolution."""
+    check_purpose(purpose)
+    if purpose and purpose not in _PURPOSE_VALUES:
+        raise InvalidRequest(f"purpose must be one of {', '.join(sorted(_PURPOSE_VALUES))}, or none",
+                             code="PURPOSE_UNKNOWN", field="purpose")
     return purpose
 
 

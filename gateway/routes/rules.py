@@ -89,6 +89,7 @@ async def set_recognition(request: web.Request) -> web.Response:
 @routes.get("/v1/purposes")
 async def list_purposes(request: web.Request) -> web.Response:
     access.check(request)
-    allowed = _ROLE_PURPOSES.get(request[PRINCIPAL].role, ())
+    role = request[PRINCIPAL].role
+    allowed = _ROLE_PURPOSES.get(role, ())
     return json_response({"purposes": [{"id": p.value, "name": PURPOSE_NAMES[p], "default": i == 0}
-                                       for i, p in enumerate(allowed)]})
+                                       for i, p in enumerate(allowed)], "role": role})

@@ -11,6 +11,11 @@
 // document's own, in China time, with the issuing region's name) and, for a credential that is
 // authentic but not current, the fields that say who presented it. Every verification is sent
 // with the purpose chosen (GET /v1/purposes lists the role's; none is sent where it is not served).
+//
+// For an agency or admin key, a second mode: 出示码 / Show code. A credential's id in, the page
+// asks for a single-use show code (EP1, valid 300 s) on the holder's behalf, draws it (the PNG
+// fetched with the key), counts down to its end and fetches a fresh one shortly before, for up
+// to SHOW_FOR_S seconds; stopped, a hidden tab or another key removes it.
 "use strict";
 
 (() => {
@@ -20,6 +25,9 @@
   const SAME_CODE_MS = 8000;      // the same code in view is answered once
   const MAX_FRAME_SIDE = 1280;
   const MAX_PICTURE = 10 * 1024 * 1024;
+  const SHOW_ROLES = new Set(["agency", "admin"]);  // the roles that make show codes
+  const SHOW_REFRESH_BEFORE_S = 20;  // a fresh show code this long before the one drawn runs out
+  const SHOW_FOR_S = 15 * 60;        // codes are refreshed this long, then the holder asks again
 
   // Every outcome code of the format spec, in plain Chinese and English.
   const REASONS = {
@@ -104,6 +112,9 @@
   let clearTimer = null;
   let countdownTimer = null;
   let frameCanvas = null;
+  let role = "";             // the key's role, as GET /v1/purposes says ("" where it does not)
+  let showing = null;        // the show code drawn: {id, purpose, until, expiresAt, refresh, tick, url}
+  let portraitUrls = [];     // object URLs of the portraits shown, revoked when the answer is cleared
 
   // -- the key --------------------------------------------------------------------------------
 
@@ -126,9 +137,11 @@
   }
 
   function forgetKey(message) {
+    stopShowing();
     apiKey = "";
     types = regions = purposes = null;
     purpose = "";
+    role = "";
     showPurposes();
     sessionStorage.removeItem(KEY_STORE);
     showKeyPanel(message);
@@ -189,6 +202,7 @@
     const r = await api("/v1/purposes");
     if (r.status === 200 && r.body && Array.isArray(r.body.purposes)) {
       purposes = r.body.purposes.filter((x) => x && typeof x.id === "string");
+      role = typeof r.body.role === "string" ? r.body.role : "";
       const chosen = purposes.find((x) => x.id === purpose) || purposes.find((x) => x.default) || purposes[0];
       purpose = chosen ? chosen.id : "";
     } else if (r.status === 404) {
@@ -212,6 +226,7 @@
     $("purpose-name").textContent = one ? one.name || one.id : "";
     $("purpose-name").hidden = !one;
     $("purpose-bar").hidden = list.length === 0;
+    showShowPanel();
   }
 
   function purposeName(id) {
@@ -402,20 +417,18 @@
       details.append(el("div", "who", "仅用于识别出示人，不代表证照有效 ",
         el("small", null, "Shown only to identify who presented it, not as valid")));
     }
-    if (names.length) {
-      const dl = el("dl", ok ? null : "identify");
-      for (const name of names) {
-        const [tzh, ten] = fieldTitle(type, name);
-        const label = tzh !== ten ? el("dt", null, tzh, el("small", null, ten)) : el("dt", null, name);
-        const cls = [NAME_FIELDS.has(name) ? "name" : "", lapsed.has(name) ? "lapsed" : ""].filter(Boolean).join(" ");
-        dl.append(label, el("dd", cls || null, valueText(fields[name])));
-      }
-      details.append(dl);
+    // The holder's portrait, large beside the name: fetched from the issuing region through the
+    // gateway and shown only once its SHA-256 is the digest the signed credential names.
+    const portrait = c && "photo" in fields ? portraitFrame(c, String(fields.photo), r.purpose) : null;
+    const dl = names.length ? el("dl", ok ? null : "identify") : null;
+    for (const name of names) {
+      const [tzh, ten] = fieldTitle(type, name);
+      const label = tzh !== ten ? el("dt", null, tzh, el("small", null, ten)) : el("dt", null, name);
+      const cls = [NAME_FIELDS.has(name) ? "name" : "", lapsed.has(name) ? "lapsed" : ""].filter(Boolean).join(" ");
+      dl.append(label, el("dd", cls || null, valueText(fields[name])));
     }
-    if ("photo" in fields) {
-      // The photo library comes later: show the digest the credential carries.
-      details.append(el("div", "photo", "照片摘要 Photo digest: " + String(fields.photo).slice(0, 16) + "…"));
-    }
+    if (portrait) details.append(el("div", "person", portrait, dl));
+    else if (dl) details.append(dl);
     if (c) {
       const meta = ["编号 ID: " + (c.display_id || c.id)];
       if (r.purpose && !notAccepted) meta.push("核验用途 Purpose: " + purposeName(r.purpose));
@@ -457,6 +470,8 @@
     $("code-input").value = "";
     $("file-input").value = "";
     if (frameCanvas) { frameCanvas.width = frameCanvas.height = 0; }
+    for (const url of portraitUrls) URL.revokeObjectURL(url);
+    portraitUrls = [];
     if (!options.keepCode) lastCode = null;
     if (!options.keepStatus) setStatus(null);
   }
@@ -465,6 +480,65 @@
     // On a desk (mouse, handheld scanner) the box always takes the next scan; on a phone the
     // on-screen keyboard would hide the answer, so only when asked.
     if (force || window.matchMedia("(pointer: fine)").matches) $("code-input").focus();
+  }
+
+  // -- the portrait ---------------------------------------------------------------------------
+
+  const PORTRAIT_NOTES = {
+    loading: ["照片加载中…", "Loading the photo…"],
+    checked: ["照片已核对", "Photo checked"],
+    mismatch: ["照片与证照记录不符，请勿据此核对本人", "The photo does not match the credential: do not rely on it"],
+    unchecked: ["此页面无法校验照片（需 HTTPS），未显示", "The photo cannot be checked on this page (needs HTTPS): not shown"],
+    unavailable: ["照片暂不可用", "The photo is not available"],
+    unreadable: ["照片无法显示", "The photo cannot be shown"],
+  };
+  const PORTRAIT_WARNINGS = new Set(["mismatch", "unchecked"]);
+
+  function portraitState(frame, state) {
+    frame.dataset.state = state;
+    frame.className = "portrait " + state + (PORTRAIT_WARNINGS.has(state) ? " warn" : "");
+    const caption = bilingual("figcaption", "note", PORTRAIT_NOTES[state]);
+    if (PORTRAIT_WARNINGS.has(state)) caption.prepend(el("span", "sign", "⚠ "));
+    const img = frame.querySelector("img");
+    frame.replaceChildren(...(state === "checked" && img ? [img] : []), caption);
+  }
+
+  function portraitFrame(c, want, purpose) {
+    const frame = el("figure");
+    portraitState(frame, "loading");
+    showPortrait(frame, c, want.toLowerCase(), purpose);
+    return frame;
+  }
+
+  async function showPortrait(frame, c, want, purpose) {
+    const query = new URLSearchParams({ credential: c.id, region: c.region });
+    if (purpose) query.set("purpose", purpose);
+    let bytes;
+    try {
+      // Like every answer, the portrait is kept nowhere: no HTTP cache, and cleared with the answer.
+      const response = await fetch("/v1/photos/" + encodeURIComponent(want) + "?" + query, {
+        headers: { Authorization: "Bearer " + apiKey }, cache: "no-store", credentials: "omit" });
+      if (response.status !== 200) { portraitState(frame, "unavailable"); return; }
+      bytes = await response.arrayBuffer();
+    } catch (err) {
+      portraitState(frame, "unavailable");
+      return;
+    }
+    if (!(window.crypto && crypto.subtle)) { portraitState(frame, "unchecked"); return; }
+    if (hex(await crypto.subtle.digest("SHA-256", bytes)) !== want) { portraitState(frame, "mismatch"); return; }
+    if (!frame.isConnected) return;  // the answer was cleared meanwhile
+    const url = URL.createObjectURL(new Blob([bytes], { type: "image/jpeg" }));
+    portraitUrls.push(url);
+    const img = document.createElement("img");
+    img.alt = "持证人照片 Holder's photo";
+    img.onload = () => portraitState(frame, "checked");
+    img.onerror = () => portraitState(frame, "unreadable");
+    img.src = url;
+    frame.prepend(img);
+  }
+
+  function hex(buffer) {
+    return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
   }
 
   // -- the camera -----------------------------------------------------------------------------
@@ -582,6 +656,123 @@
     }
   }
 
+  // -- showing a code (agency, admin) ---------------------------------------------------------
+
+  const SHOW_NOTES = {
+    BAD_ID: ["证照编号应为 26 位字母或数字", "A credential id is 26 letters and digits"],
+    NOT_FOUND: ["本地区未找到该证照", "No such credential in this region"],
+    STATUS_CONFLICT: ["该证照当前不是有效状态，不能出示", "The credential is not valid: it cannot be shown"],
+    CREDENTIAL_EXPIRED: ["该电子证照已过期，不能出示", "The e-certificate has expired: it cannot be shown"],
+    PRESENTATION_USED: ["出示码已被核验", "The code was verified"],
+    EXPIRED: ["出示码已过期，请重新出示", "The code has expired: show a fresh one"],
+  };
+
+  function showShowPanel() {
+    const allowed = SHOW_ROLES.has(role);
+    $("show-panel").hidden = !allowed;
+    if (!allowed) { stopShowing(); return; }
+    const select = $("show-purpose");
+    const any = el("option", null, "任意用途 Any purpose");
+    any.value = "";
+    select.replaceChildren(any, ...(purposes || []).map((x) => {
+      const option = el("option", null, x.name || x.id);
+      option.value = x.id;
+      return option;
+    }));
+  }
+
+  function showNote(pair, isError) {
+    const note = $("show-status");
+    note.className = isError ? "error" : "";
+    note.replaceChildren();
+    if (pair) note.append(bilingual("span", null, pair));
+  }
+
+  const clock = (s) => Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
+
+  function startShowing(id, holderPurpose) {
+    stopShowing();
+    showing = { id, purpose: holderPurpose, until: Date.now() + SHOW_FOR_S * 1000, expiresAt: 0,
+      refresh: null, tick: null, url: null };
+    showNote(["正在生成出示码…", "Making the show code…"]);
+    freshCode(showing);
+  }
+
+  // Ask for a new code, draw it, and plan the next one (or the end).
+  async function freshCode(s) {
+    const r = await api("/v1/credentials/" + encodeURIComponent(s.id) + "/presentations", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(s.purpose ? { purpose: s.purpose } : {}),
+    });
+    if (showing !== s) return;
+    if (r.status === 401) { forgetKey(errorText(r).join(" · ")); return; }
+    if (r.status !== 201 || !r.body || typeof r.body.qr_png_url !== "string") {
+      const code = r.body && r.body.error && r.body.error.code;
+      stopShowing();
+      showNote(SHOW_NOTES[code] || errorText(r), true);
+      return;
+    }
+    const received = Date.now();
+    const lifetime = Math.max(0, Number(r.body.expires_in) || 0);
+    let blob = null;
+    try {
+      const png = await fetch(r.body.qr_png_url, {
+        headers: { Authorization: "Bearer " + apiKey }, cache: "no-store", credentials: "omit" });
+      if (png.status === 200) blob = await png.blob();
+    } catch (err) { blob = null; }
+    if (showing !== s) return;
+    if (!blob) { stopShowing(); showNote(ERRORS.UNAVAILABLE, true); return; }
+    if (s.url) URL.revokeObjectURL(s.url);
+    s.url = URL.createObjectURL(blob);
+    const img = $("show-qr");
+    img.src = s.url;
+    img.dataset.tokenId = String(r.body.token_id || "");  // an id, not the code: which one is drawn
+    if ($("show-code").hidden) {
+      $("show-code").hidden = false;
+      $("show-code").scrollIntoView({ block: "nearest" });
+    }
+    $("show-credential").textContent = s.id + (s.purpose ? " · " + purposeName(s.purpose) : "");
+    showNote(null);
+    // Counted from the answer's arrival with expires_in, so the two clocks need not agree.
+    s.expiresAt = received + lifetime * 1000;
+    clearTimeout(s.refresh);
+    const next = received + Math.max(1, lifetime - SHOW_REFRESH_BEFORE_S) * 1000;
+    s.refresh = next < s.until ? setTimeout(() => freshCode(s), next - received) : null;
+    clearInterval(s.tick);
+    s.tick = setInterval(() => tick(s), 1000);
+    tick(s);
+  }
+
+  function tick(s) {
+    if (showing !== s) return;
+    const left = Math.max(0, Math.ceil((s.expiresAt - Date.now()) / 1000));
+    const text = $("show-countdown");
+    text.dataset.left = String(left);
+    text.replaceChildren("剩余 " + clock(left) + " ", el("small", null, "Valid for " + clock(left)));
+    if (left === 0 && !s.refresh) {
+      stopShowing();
+      showNote(SHOW_NOTES.EXPIRED, false);
+    }
+  }
+
+  // Removes the code drawn (and the timers behind it) from the page and from memory.
+  function stopShowing() {
+    const s = showing;
+    showing = null;
+    if (s) {
+      clearTimeout(s.refresh);
+      clearInterval(s.tick);
+      if (s.url) URL.revokeObjectURL(s.url);
+    }
+    const img = $("show-qr");
+    img.removeAttribute("src");
+    delete img.dataset.tokenId;
+    $("show-code").hidden = true;
+    $("show-countdown").textContent = "";
+    $("show-credential").textContent = "";
+    showNote(null);
+  }
+
   // -- wiring ---------------------------------------------------------------------------------
 
   function init() {
@@ -611,6 +802,13 @@
       run(() => verifyPicture(file, file.name || "picture"));
     });
     $("camera-button").addEventListener("click", startCamera);
+    $("show-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const id = $("show-id").value.trim().toUpperCase();
+      if (!/^[A-Z2-7]{26}$/.test(id)) { stopShowing(); showNote(SHOW_NOTES.BAD_ID, true); return; }
+      startShowing(id, $("show-purpose").value);
+    });
+    $("show-stop").addEventListener("click", () => { stopShowing(); $("show-id").value = ""; });
     // Another purpose: an answer on the page was judged for the one before, so it goes.
     $("purpose-select").addEventListener("change", () => {
       purpose = $("purpose-select").value;
@@ -628,7 +826,7 @@
     });
     // A hidden tab keeps neither the camera nor an answer.
     document.addEventListener("visibilitychange", () => {
-      if (document.hidden) { stopCamera(); clearResult(); }
+      if (document.hidden) { stopCamera(); clearResult(); stopShowing(); }
     });
     if (apiKey) useKey(apiKey); else showKeyPanel("");
   }

@@ -26,20 +26,25 @@ from ecert.errors import (
     RuleViolation,
     Unavailable,
 )
-from ecert.format import credential, keys, presentation, statuslist
+from ecert.format import credential, keys, statuslist
 from ecert.rules.access import (
     Principal,
     disclosure_role,
+    purpose_for,
     require_issuer,
     require_record,
     require_role,
 )
 from ecert.rules.document import china_day
-from ecert.rules.requests import check_request_id, check_valid_days
+from ecert.rules.requests import check_purpose, check_request_id, check_shown_purpose, check_valid_days
 from ecert.rules.schema import TypeSchema, parse_fields_json, pick_type
 from ecert.runtime.refresh import Refreshed
 from ecert.store import Store
-from ecert.vocab import ISSUE_ROLES, VERIFY_ROLES, CredentialStatus, StatusAction
+from ecert.vocab import ISSUE_ROLES, VERIFY_ROLES, CredentialStatus, StatusAction, TrailAction
+
+from .photos import PhotoLibrary
+from .presentations import ShowCodes, Shown
+from .trail import Trail
 
 log = logging.getLogger("ecert.issuer")
 
@@ -76,11 +81,14 @@ class Resolution(NamedTuple):
     """The answer to a presentation token: the outcome, the credential's record and the fields
     the caller is shown: VALID, those it may see (an agency of another region: the type's
     choice); REVOKED, SUSPENDED, EXPIRED or NOT_YET_VALID, the type's identifying fields for it
-    (``x-identify``, so the operator knows who presented it); TOKEN_ALREADY_USED, none."""
+    (``x-identify``, so the operator knows who presented it); TOKEN_ALREADY_USED, none;
+    NOT_ACCEPTED_FOR_PURPOSE (a code the holder limited to another purpose), the identifying
+    fields. ``detail``: the reason, for any outcome but VALID."""
 
     outcome: Outcome
     record: dict
     fields: dict
+    detail: str = ""
 
 
 def status_uri(region: str) -> str:
@@ -105,6 +113,9 @@ class Issuer:
             force_every=TYPES_RETRY, errors=(Unavailable,), clock=monotonic)
         self._status: tuple[int, bytes] | None = None  # (iat, signed)
         self._status_lock = asyncio.Lock()
+        self.trail = Trail(region, store, now=lambda: self.now(), record_region=self.get)  # the region's 全程留痕
+        self.show_codes = ShowCodes(region, store)
+        self.photos = PhotoLibrary(self)
 
     # -- registry ----------------------------------------------------------------------------
     async def register(self, advertise: str, attempts: int = 60, pause: float = 0.5) -> str:
@@ -161,11 +172,13 @@ class Issuer:
                                                      ensure_ascii=False).encode()).hexdigest()
             existing = await self.store.find_credential_by_request(self.region, request_id)
             if existing is not None:
-                return self._same_request(existing, request_hash)
+                return await self.trail.issued(p, self._same_request(existing, request_hash))
+        fields, reused_photo = await self.photos.for_issue(fields)  # {"reuse_for": ID number}: the one on file
         ts = await self.type_schema(type_id, version)
         ts.validate(fields)
         now = self.now()
         document_end = ts.document.check_issuance(fields, now)
+        await self.photos.check_held(fields)
         cti = credential.new_cti()
         cred_id = credential.cti_to_id(cti)
         idx = await self.store.next_status_index(self.region)
@@ -186,8 +199,10 @@ class Issuer:
             existing = await self.store.find_credential_by_request(self.region, request_id) if request_id else None
             if existing is None:
                 raise
-            return self._same_request(existing, request_hash)
+            return await self.trail.issued(p, self._same_request(existing, request_hash))
         log.info("issued %s (%s v%d)", cred_id, ts.id, ts.version)
+        await self.trail.issued(p, doc)
+        await self.photos.issued(p, doc, reused_photo)
         return doc
 
     @staticmethod
@@ -219,7 +234,7 @@ class Issuer:
             if await self.store.set_credential_status(cred_id, target, doc["status"], self.now()):
                 self._status = None
                 log.info("credential %s is now %s", cred_id, target)
-                return await self.get(p, cred_id)
+                return await self.trail.status_changed(p, await self.get(p, cred_id), target)
         raise Conflict("the credential changed concurrently, try again", code="STATUS_CONFLICT")
 
     # -- status list -------------------------------------------------------------------------
@@ -239,27 +254,61 @@ class Issuer:
             return cur[1]
 
     # -- presentations -----------------------------------------------------------------------
-    async def present(self, p: Principal, cred_id: str) -> tuple[str, int]:
-        """A single-use presentation token for a valid credential, and when it expires."""
+    async def present(self, p: Principal, cred_id: str, purpose: str = "") -> tuple[str, int]:
+        """A single-use show code for a valid credential, and when it expires (:meth:`show`)."""
+        shown = await self.show(p, cred_id, purpose)
+        return shown.token, shown.expires_at
+
+    async def show(self, p: Principal, cred_id: str, purpose: str = "") -> Shown:
+        """A single-use show code (EP1) for a valid credential, made on the holder's behalf by the
+        issuing agency (or an admin), limited to the purpose the holder chose (``""``: any). It
+        is kept while it is live (:meth:`shown`) and recorded in the credential's trail."""
         require_issuer(p, self.region)
+        purpose = check_shown_purpose(purpose)
         doc = await self.get(p, cred_id)
         if doc["status"] != CredentialStatus.VALID:
             raise Conflict(f"a {doc['status']} credential cannot be presented", code="STATUS_CONFLICT")
-        token, claims = presentation.issue(self.key, iss=self.region, credential_cti=credential.id_to_cti(cred_id),
-                                           now=self.now())
-        return token, claims.exp
+        now = self.now()
+        if now >= doc["expires_at"]:
+            raise Conflict("an expired credential cannot be presented", code="CREDENTIAL_EXPIRED")
+        shown = await self.show_codes.mint(self.key, doc["_id"], purpose, now)
+        await self.trail.append(action=TrailAction.PRESENT, credential_id=doc["_id"], actor=p, purpose=purpose,
+                                at=now)
+        return shown
 
-    async def resolve(self, p: Principal, token_cti: bytes, credential_cti: bytes) -> Resolution:
-        """Answer a presentation token once: the first look-up uses it up."""
+    async def shown(self, p: Principal, cred_id: str, token_id: str) -> Shown:
+        """A live show code of this region's credential again, to draw it: 404 for an unknown one,
+        ``PRESENTATION_USED`` or ``PRESENTATION_EXPIRED``; 409 once the credential is not valid."""
+        require_issuer(p, self.region)
+        doc = await self.get(p, cred_id)
+        shown = await self.show_codes.live(doc["_id"], token_id, self.now())
+        if doc["status"] != CredentialStatus.VALID:
+            raise Conflict(f"a {doc['status']} credential cannot be presented", code="STATUS_CONFLICT")
+        return shown
+
+    async def resolve(self, p: Principal, token_cti: bytes, credential_cti: bytes, purpose: str = "") -> Resolution:
+        """Answer a show code once: the first look-up uses it up. ``purpose`` is the one the check
+        is for (none: the caller's role's default); a code the holder limited to another purpose
+        is NOT_ACCEPTED_FOR_PURPOSE. Every look-up is recorded in the credential's trail."""
         require_role(p, *VERIFY_ROLES)
+        judged = purpose_for(p, check_purpose(purpose)).value
         if len(token_cti) != 16 or len(credential_cti) != 16:
             raise InvalidRequest("token and credential ids are 16 bytes")
         doc = await self.store.get_credential(credential.cti_to_id(credential_cti))
         if doc is None or doc["region"] != self.region:
             raise NotFound("no such credential")
         now = self.now()
-        if not await self.store.mark_token_used(token_cti.hex(), now):
-            return Resolution(Outcome.TOKEN_ALREADY_USED, doc, {})
+        r = await self._resolve(p, doc, token_cti.hex(), judged, now)
+        await self.trail.append(action=TrailAction.RESOLVE, credential_id=doc["_id"], actor=p, purpose=judged,
+                                outcome=r.outcome.value, at=now)
+        return r
+
+    async def _resolve(self, p: Principal, doc: dict, token_id: str, purpose: str, now: int) -> Resolution:
+        if not await self.store.mark_token_used(token_id, now):
+            return Resolution(Outcome.TOKEN_ALREADY_USED, doc, {}, "this show code was used before")
+        code = await self.show_codes.kept(token_id)  # the purpose the holder chose, if any
+        if self.show_codes.expired(code, now):
+            return Resolution(Outcome.EXPIRED, doc, {}, "the show code has expired")
         role = disclosure_role(p, self.region)
         if doc["status"] == CredentialStatus.REVOKED:
             return await self._not_current(Outcome.REVOKED, doc, role)
@@ -271,6 +320,9 @@ class Issuer:
         outside = ts.document.check(doc["fields"], china_day(now))  # a record issued before the check
         if outside is not None:
             return Resolution(outside[0], doc, ts.identified(role, doc["fields"]))
+        refusal = self.show_codes.refusal(code, purpose)
+        if refusal is not None:
+            return Resolution(Outcome.NOT_ACCEPTED_FOR_PURPOSE, doc, ts.identified(role, doc["fields"]), refusal)
         return Resolution(Outcome.VALID, doc, ts.disclosed(role, doc["fields"]))
 
     async def _not_current(self, outcome: Outcome, doc: dict, role: str) -> Resolution:

@@ -13,7 +13,9 @@ from ecert.rpc import streams
 from ecert.rpc.client import channel
 from ecert.rpc.convert import principal_from_pb
 from ecert.rpc.links import Links
+from ecert.errors import InvalidRequest
 from ecert.rpc.server import create_server, rpc
+from ecert.rules import trail
 from ecert.runtime import pki
 from ecert.runtime.config import IssuerConfig
 from ecert.store import Store
@@ -21,6 +23,7 @@ from ecert.vocab import StatusAction
 from ecertpb.v1 import issuer_pb2, issuer_pb2_grpc
 
 from .domain import Issuer
+from .presentations import Shown
 from .upstream import RegistryClient
 
 log = logging.getLogger("ecert.issuer")
@@ -36,6 +39,12 @@ def credential_pb(doc: dict, fields: dict | None = None) -> issuer_pb2.Credentia
         issued_at=doc["issued_at"], expires_at=doc["expires_at"], status=doc["status"], kid=doc.get("kid", ""),
         fields_json=json.dumps(doc["fields"] if fields is None else fields, ensure_ascii=False),
         display_id=doc.get("display_id", ""))
+
+
+def presentation_pb(shown: Shown) -> issuer_pb2.Presentation:
+    return issuer_pb2.Presentation(token=shown.token, expires_at=shown.expires_at, token_id=shown.token_id,
+                                   purpose=shown.purpose, issued_at=shown.issued_at,
+                                   credential_id=shown.credential_id)
 
 
 class IssuerServicer(issuer_pb2_grpc.IssuerServiceServicer):
@@ -72,13 +81,63 @@ class IssuerServicer(issuer_pb2_grpc.IssuerServiceServicer):
 
     @rpc
     async def CreatePresentation(self, request, context):
-        token, exp = await self.i.present(principal_from_pb(request.principal), request.id)
-        return issuer_pb2.Presentation(token=token, expires_at=exp)
+        return presentation_pb(await self.i.show(principal_from_pb(request.principal), request.id, request.purpose))
+
+    @rpc
+    async def GetPresentation(self, request, context):
+        return presentation_pb(await self.i.shown(principal_from_pb(request.principal), request.id, request.token_id))
 
     @rpc
     async def ResolvePresentation(self, request, context):
-        r = await self.i.resolve(principal_from_pb(request.principal), request.token_cti, request.credential_cti)
-        return issuer_pb2.ResolvePresentationResponse(result=r.outcome, credential=credential_pb(r.record, r.fields))
+        r = await self.i.resolve(principal_from_pb(request.principal), request.token_cti, request.credential_cti,
+                                 request.purpose)
+        return issuer_pb2.ResolvePresentationResponse(result=r.outcome, credential=credential_pb(r.record, r.fields),
+                                                      detail=r.detail)
+
+    @rpc
+    async def PutPhoto(self, request, context):
+        stored, created = await self.i.photos.put(principal_from_pb(request.principal), request.image)
+        return issuer_pb2.PhotoRef(digest=stored.digest, created=created, media_type=stored.media_type,
+                                   width=stored.width, height=stored.height)
+
+    @rpc
+    async def GetPhoto(self, request, context):
+        photo = await self.i.photos.get(principal_from_pb(request.principal), request.digest, request.credential_id,
+                                        without_image=request.without_image, purpose=request.purpose)
+        return issuer_pb2.Photo(digest=photo["digest"], media_type=photo["media_type"], image=photo["bytes"],
+                                width=photo["width"], height=photo["height"])
+
+    @rpc
+    async def RecordAccess(self, request, context):
+        got = await self.i.trail.record_delivered(principal_from_pb(request.principal), delivered_records(request))
+        return issuer_pb2.RecordAccessResponse(recorded=got.recorded, duplicates=got.duplicates, refused=got.refused)
+
+    @rpc
+    async def ListAccess(self, request, context):
+        page = await self.i.trail.access_log(principal_from_pb(request.principal), request.credential_id,
+                                             request.after, request.limit)
+        return issuer_pb2.ListAccessResponse(entries=[trail_entry_pb(e) for e in page.entries],
+                                             next=page.next or 0, more=page.next is not None)
+
+
+def trail_entry_pb(e: dict) -> issuer_pb2.TrailEntry:
+    return issuer_pb2.TrailEntry(**{k: e[k] for k in trail.ENTRY_KEYS if k in e})
+
+
+def delivered_records(request: issuer_pb2.RecordAccessRequest) -> list[trail.Record]:
+    """A verifier's delivery as trail records, one per check (each check's record shares its request's actor)."""
+    out = []
+    Record = trail.Record
+    for rec in request.records:
+        a = rec.actor
+        action, org, key_id, role, region, purpose = rec.action, a.org, a.key_id, a.role, a.region, rec.purpose
+        ids, creds, results, ats = rec.ids, rec.credential_ids, rec.results, rec.ats
+        if not len(ids) == len(creds) == len(results) == len(ats):
+            raise InvalidRequest("a record's checks have as many ids, credential ids, results and times",
+                                 field="records")
+        out.extend(Record(i, c, at, action, org, key_id, role, region, purpose, res)
+                   for i, c, res, at in zip(ids, creds, results, ats))
+    return out
 
 
 def key_path(cfg: IssuerConfig) -> Path:
