@@ -24,13 +24,11 @@ from __future__ import annotations
 
 import hashlib
 import io
-import struct
-import zlib
 from dataclasses import dataclass
 
-from PIL import Image, JpegImagePlugin, PngImagePlugin
+from PIL import Image
 
-from ..errors import InvalidRequest, RuleViolation, TooLarge, UnsupportedMedia
+from ..errors import RuleViolation, TooLarge
 from ..limits import (
     MAX_PHOTO_BYTES,
     MAX_PHOTO_PIXELS,
@@ -39,6 +37,7 @@ from ..limits import (
     PHOTO_ASPECT,
     PHOTO_STORED_SIDE,
 )
+from . import pictures
 
 MEDIA_TYPE = "image/jpeg"
 """What a library stores and serves."""
@@ -46,7 +45,7 @@ MEDIA_TYPES = ("image/jpeg", "image/png")
 """What an upload may be (its ``Content-Type``); the bytes' own magic decides which it is."""
 QUALITY = 90
 
-_READERS = {"jpeg": JpegImagePlugin.JpegImageFile, "png": PngImagePlugin.PngImageFile}
+KINDS = ("jpeg", "png")
 _TRANSPOSED = (5, 6, 7, 8)  # EXIF orientations that swap width and height
 
 
@@ -61,21 +60,8 @@ class Portrait:
     media_type: str = MEDIA_TYPE
 
 
-def sniff(data: bytes) -> str | None:
-    """``"jpeg"`` or ``"png"`` from the magic bytes, else None."""
-    if data.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    return None
-
-
 def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def _corrupt(kind: str) -> InvalidRequest:
-    return InvalidRequest(f"the {kind.upper()} portrait is truncated or corrupt", code="IMAGE_CORRUPT", field="image")
 
 
 def _orientation(im: Image.Image) -> int:
@@ -117,18 +103,9 @@ def _pixels(im: Image.Image) -> Image.Image:
 
 def reencode(data: bytes) -> Portrait:
     """Check an uploaded portrait and re-encode it (module docs): the picture alone, as a JPEG."""
-    if len(data) > MAX_PHOTO_BYTES:
-        raise TooLarge(f"the portrait is over {MAX_PHOTO_BYTES} bytes", field="image")
-    kind = sniff(data)
-    if kind is None:
-        raise UnsupportedMedia("a portrait must be a JPEG or PNG picture", field="image")
-    try:
-        # The format's reader built directly: it reads the header only, and Pillow's process-wide
-        # bomb check (warn, or fail on its own terms) is replaced by the stricter one below.
-        im = _READERS[kind](io.BytesIO(data))
+
+    def clean(kind: str, im: Image.Image) -> Image.Image:
         width, height = im.size
-        if width <= 0 or height <= 0:
-            raise _corrupt(kind)
         if width * height > MAX_PHOTO_PIXELS or max(width, height) > MAX_PHOTO_SIDE:
             check_shape(width, height)  # refused from the header, before any pixel is decoded
         orientation = _orientation(im)
@@ -140,27 +117,18 @@ def reencode(data: bytes) -> Portrait:
             scale = max(1.0, max(width, height) / PHOTO_STORED_SIDE)
             im.draft("RGB" if im.mode != "L" else "L", (int(width / scale), int(height / scale)))
         im.load()
-        pixels = _pixels(im)
-        pixels = _transpose(pixels, orientation)  # upright, as the camera meant it
+        pixels = _transpose(_pixels(im), orientation)  # upright, as the camera meant it
         # A new image holding the pixels alone: no info (EXIF, ICC, XMP, text, dpi) can follow it.
-        clean = Image.frombytes(pixels.mode, pixels.size, pixels.tobytes())
-    except Image.DecompressionBombError as err:
-        raise TooLarge("the portrait declares too many pixels", field="image") from err
-    except (TooLarge, InvalidRequest, RuleViolation):
-        raise
-    except ValueError as err:
-        if "too large" in str(err).lower():  # a PNG text or ICC chunk that would inflate past Pillow's bound
-            raise TooLarge("the portrait holds a chunk that inflates past the bound", field="image") from err
-        raise _corrupt(kind) from err
-    except (OSError, SyntaxError, EOFError, IndexError, KeyError, TypeError, struct.error, zlib.error,
-            MemoryError) as err:
-        raise _corrupt(kind) from err
-    if max(clean.size) > PHOTO_STORED_SIDE:
-        clean.thumbnail((PHOTO_STORED_SIDE, PHOTO_STORED_SIDE), Image.Resampling.LANCZOS)
+        return Image.frombytes(pixels.mode, pixels.size, pixels.tobytes())
+
+    picture = pictures.decoded(data, kinds=KINDS, max_bytes=MAX_PHOTO_BYTES, what="portrait",
+                               refusal="a portrait must be a JPEG or PNG picture", use=clean)
+    if max(picture.size) > PHOTO_STORED_SIDE:
+        picture.thumbnail((PHOTO_STORED_SIDE, PHOTO_STORED_SIDE), Image.Resampling.LANCZOS)
     out = io.BytesIO()
-    clean.save(out, "JPEG", quality=QUALITY, optimize=False, progressive=False)
+    picture.save(out, "JPEG", quality=QUALITY, optimize=False, progressive=False)
     stored = out.getvalue()
-    return Portrait(stored, clean.width, clean.height, digest(stored))
+    return Portrait(stored, picture.width, picture.height, digest(stored))
 
 
 _TRANSPOSE_METHODS = {

@@ -20,10 +20,7 @@ variants are made from a copy bounded to ``WORK_PIXELS`` (upscaled to at most
 
 from __future__ import annotations
 
-import io
 import math
-import struct
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -32,13 +29,11 @@ from PIL import (
     Image,
     ImageFilter,
     ImageOps,
-    JpegImagePlugin,
-    PngImagePlugin,
-    WebPImagePlugin,
 )
 
-from ..errors import InvalidRequest, TooLarge, UnsupportedMedia
+from ..errors import TooLarge
 from ..limits import MAX_CODES_PER_IMAGE, MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS
+from . import pictures
 
 MAX_BYTES = MAX_IMAGE_BYTES
 MAX_PIXELS = MAX_IMAGE_PIXELS
@@ -47,55 +42,26 @@ UPSCALED_PIXELS = 8_000_000  # and a low-resolution picture is upscaled to at mo
 MAX_CODES = MAX_CODES_PER_IMAGE
 LOW_RES = 3.5  # pixels per module under which the codes found are looked for again, upscaled
 
-_READERS = {"png": PngImagePlugin.PngImageFile, "jpeg": JpegImagePlugin.JpegImageFile,
-            "webp": WebPImagePlugin.WebPImageFile}
 _QR = zxingcpp.BarcodeFormat.QRCode
 
 
-def sniff(data: bytes) -> str | None:
-    """``"png"``, ``"jpeg"`` or ``"webp"`` from the magic bytes, else None."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp"
-    return None
-
-
-def _corrupt(kind: str) -> InvalidRequest:
-    return InvalidRequest(f"the {kind.upper()} picture is truncated or corrupt", code="IMAGE_CORRUPT",
-                          field="image")
+sniff = pictures.sniff
 
 
 def open_image(data: bytes, *, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_BYTES) -> Image.Image:
     """The picture as a loaded 8-bit grayscale image, after the type, size and pixel checks."""
-    if len(data) > max_bytes:
-        raise TooLarge(f"the picture is over {max_bytes} bytes", field="image")
-    kind = sniff(data)
-    if kind is None:
-        raise UnsupportedMedia("the picture must be PNG, JPEG or WebP", field="image")
-    try:
-        # The sniffed format's reader, built directly: it reads the header only (Image.open would
-        # do the same, then apply Pillow's process-wide bomb check, warning or failing on its own
-        # terms; ours below is stricter and per call).
-        im = _READERS[kind](io.BytesIO(data))
+
+    def gray(kind: str, im: Image.Image) -> Image.Image:
         width, height = im.size
-        if width <= 0 or height <= 0:
-            raise _corrupt(kind)
         if width * height > max_pixels:
             raise TooLarge(f"the picture has {width}×{height} pixels, over {max_pixels:,}", field="image")
         if kind == "jpeg":
             im.draft("L", im.size)  # let the JPEG decoder produce grayscale directly
         im.load()
         return _to_gray(im)
-    except Image.DecompressionBombError as err:
-        raise TooLarge("the picture declares too many pixels", field="image") from err
-    except (TooLarge, InvalidRequest):
-        raise
-    except (OSError, ValueError, SyntaxError, EOFError, IndexError, KeyError, TypeError, struct.error,
-            zlib.error) as err:
-        raise _corrupt(kind) from err
+
+    return pictures.decoded(data, kinds=pictures.READERS, max_bytes=max_bytes, what="picture",
+                            refusal="the picture must be PNG, JPEG or WebP", use=gray)
 
 
 def _to_gray(im: Image.Image) -> Image.Image:
