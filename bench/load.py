@@ -38,7 +38,7 @@ from ecert.runtime import pki
 from ecert.store import open_store
 from ecertpb.v1 import issuer_pb2, issuer_pb2_grpc
 from testkit import photos
-from testkit.samples import driving_licence
+from testkit.samples import citizen_id, driving_licence
 
 from . import pipeline
 
@@ -50,6 +50,34 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def start_suite(prefix: str, **settings: str) -> tuple[Path, object, dict, Ports]:
+    """The whole suite as processes (``make run``'s way) in a fresh temporary folder, on free ports,
+    with fresh secrets and ``settings`` on top: ``(var_dir, suite, env, ports)``; stop it and remove the
+    folder when done."""
+    var_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    env = dict(os.environ, ECERT_INTERNAL_TOKEN=secrets.token_hex(16), ECERT_ROOT_KEY_PASSPHRASE=secrets.token_hex(8),
+               ECERT_SIGNING_KEY_PASSPHRASE=secrets.token_hex(8), ECERT_LOG_LEVEL="WARNING", **settings)
+    ports = Ports(registry=free_port(), issuers={"CN-SH": free_port(), "CN-ZJ": free_port()},
+                  verifier=free_port(), gateway=free_port())
+    return var_dir, start_suite_processes(var_dir, ports, env=env), env, ports
+
+
+async def issue_texts(http, gateway_url: str, requests: list[dict]) -> list[str]:
+    """The EC1 texts of the credentials ``requests`` issue (POST /v1/credentials bodies), 50 at a time."""
+    texts: list[str] = []
+
+    async def one(body: dict) -> None:
+        async with http.post(gateway_url + "/v1/credentials", json=body) as r:
+            answer = await r.json()
+            if r.status != 201:
+                raise RuntimeError(f"issuing for the benchmark failed: {r.status} {answer}")
+            texts.append(answer["qr_text"])
+
+    for start in range(0, len(requests), 50):
+        await asyncio.gather(*(one(body) for body in requests[start:start + 50]))
+    return texts
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -94,27 +122,19 @@ async def _prepare(suite, n_credentials: int) -> tuple[str, list[str]]:
     store = await open_store(suite.store_uri)
     try:
         agency, _ = await apikeys.create_api_key(store, "agency", "CN-ZJ")
-        hotel, _ = await apikeys.create_api_key(store, "hotel")
+        checker, _ = await apikeys.create_api_key(store, "traffic_police", "CN-JS")  # checks driving licences
         await photos.hold_sample_photos(store, ["CN-ZJ"])  # the photo driving_licence() names
     finally:
         await store.close()
-    texts = []
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {agency}"}) as http:
-        async def one(i: int) -> None:
-            async with http.post(suite.gateway_url + "/v1/credentials", json={
-                    "region": "CN-ZJ", "type": "cn.driving_licence",
-                    "fields": driving_licence(file_number=f"3301{i:08d}")}) as r:
-                body = await r.json()
-                if r.status != 201:
-                    raise RuntimeError(f"issuing for the benchmark failed: {r.status} {body}")
-                texts.append(body["qr_text"])
-        for start in range(0, n_credentials, 50):
-            await asyncio.gather(*(one(i) for i in range(start, min(n_credentials, start + 50))))
+        texts = await issue_texts(http, suite.gateway_url, [
+            {"region": "CN-ZJ", "type": "cn.driving_licence", "fields": driving_licence(file_number=f"3301{i:08d}")}
+            for i in range(n_credentials)])
         # warm the verifier's status-list cache
         async with http.post(suite.gateway_url + "/v1/verifications", json={"payload": texts[0]},
-                             headers={"Authorization": f"Bearer {hotel}"}) as r:
+                             headers={"Authorization": f"Bearer {checker}"}) as r:
             assert (await r.json())["result"] == "VALID"
-    return hotel, texts
+    return checker, texts
 
 
 BATCH_ROUNDS = 6
@@ -155,15 +175,19 @@ async def _issue(target: str, links: Links, seconds: float, concurrency: int = C
     stub = issuer_pb2_grpc.IssuerServiceStub(ch)
     stream = StreamClient(stub.IssueStream, issuer_pb2.IssueStreamRequest, issuer_pb2.IssueStreamItem, links)
     principal = principal_to_pb(Principal("agency", "CN-ZJ"))
-    fields = json.dumps(driving_licence(), ensure_ascii=False)
-    req = issuer_pb2.IssueCredentialRequest(principal=principal, type="cn.driving_licence", fields_json=fields)
-    await stream.call(req)
+    # 500 different holders (as issuance is: one person's portrait on file is written once at a time),
+    # each ID number agreeing with the sample's birth date and sex (an odd 17th digit: 男).
+    reqs = [issuer_pb2.IssueCredentialRequest(
+        principal=principal, type="cn.driving_licence",
+        fields_json=json.dumps(driving_licence(id_number=citizen_id(f"33010619900307{seq:03d}")), ensure_ascii=False))
+        for seq in range(1, 1000, 2)]
+    await stream.call(reqs[0])
     n, stop = 0, time.perf_counter() + seconds
 
     async def client() -> None:
         nonlocal n
         while time.perf_counter() < stop:
-            await stream.call(req)
+            await stream.call(reqs[n % len(reqs)])
             n += 1
 
     t0 = time.perf_counter()
@@ -177,18 +201,13 @@ async def _issue(target: str, links: Links, seconds: float, concurrency: int = C
 def measure(seconds: float = 5.0) -> dict:
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed (make bench installs Debian's wrk)")
-    var_dir = Path(tempfile.mkdtemp(prefix="ecert-bench-"))
-    token = secrets.token_hex(16)
-    env = dict(os.environ, ECERT_INTERNAL_TOKEN=token, ECERT_ROOT_KEY_PASSPHRASE=secrets.token_hex(8),
-               ECERT_SIGNING_KEY_PASSPHRASE=secrets.token_hex(8), ECERT_LOG_LEVEL="WARNING")
-    ports = Ports(registry=free_port(), issuers={"CN-SH": free_port(), "CN-ZJ": free_port()},
-                  verifier=free_port(), gateway=free_port())
-    suite = start_suite_processes(var_dir, ports, env=env)
+    var_dir, suite, env, ports = start_suite("ecert-bench-")
+    token = env["ECERT_INTERNAL_TOKEN"]
     floor = None
     try:
-        hotel, texts = asyncio.run(_prepare(suite, 300))
+        checker, texts = asyncio.run(_prepare(suite, 300))
         bodies = [json.dumps({"payload": t}) for t in texts]
-        script = _lua(var_dir / "verify.lua", "/v1/verifications", hotel, bodies)
+        script = _lua(var_dir / "verify.lua", "/v1/verifications", checker, bodies)
         floor_port = free_port()
         gateway_tls = pki.files(var_dir / pki.PKI_DIR, pki.GATEWAY)  # the floor calls as the gateway does
         floor_env = dict(env, ECERT_TLS_CA=str(gateway_tls.ca), ECERT_TLS_CERT=str(gateway_tls.cert),
@@ -203,7 +222,7 @@ def measure(seconds: float = 5.0) -> dict:
                 break
             except OSError:
                 time.sleep(0.1)
-        floor_script = _lua(var_dir / "floor.lua", "/floor", hotel, bodies)
+        floor_script = _lua(var_dir / "floor.lua", "/floor", checker, bodies)
         gateway_url = suite.gateway_url + "/v1/verifications"
         wrk(gateway_url, script, 1)  # warm-up
         wrk(floor_url, floor_script, 1)
@@ -225,7 +244,7 @@ def measure(seconds: float = 5.0) -> dict:
                "gateway_p99_ms": med(gws, "p99_ms"), "floor_rps": round(med(fls, "rps")),
                "floor_p99_ms": med(fls, "p99_ms"),
                "gateway_ratio": round(statistics.median(g["rps"] / f["rps"] for g, f in zip(gws, fls)), 3)}
-        out.update(asyncio.run(_batch(suite, hotel, texts, seconds)))
+        out.update(asyncio.run(_batch(suite, checker, texts, seconds)))
         out.update(asyncio.run(_issue(f"127.0.0.1:{ports.issuers['CN-ZJ']}", Links.from_files(token, gateway_tls),
                                       seconds)))
         return out

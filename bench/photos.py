@@ -15,24 +15,20 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
-import secrets
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import aiohttp
 
-from ecert.cli.devsuite import Ports, start_suite_processes
 from ecert.rules import apikeys
 from ecert.store import open_store
 from testkit import photos
 from testkit.samples import SAMPLES
 
-from .load import free_port, wrk
+from .load import start_suite, wrk
 
 UPLOADERS = 8
 
@@ -111,12 +107,7 @@ async def _uploads(base: str, agency: str, seconds: float) -> dict:
 def measure(seconds: float = 5.0) -> dict:
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed (make bench installs Debian's wrk)")
-    var_dir = Path(tempfile.mkdtemp(prefix="ecert-bench-photos-"))
-    env = dict(os.environ, ECERT_INTERNAL_TOKEN=secrets.token_hex(16), ECERT_ROOT_KEY_PASSPHRASE=secrets.token_hex(8),
-               ECERT_SIGNING_KEY_PASSPHRASE=secrets.token_hex(8), ECERT_LOG_LEVEL="WARNING")
-    ports = Ports(registry=free_port(), issuers={"CN-SH": free_port(), "CN-ZJ": free_port()},
-                  verifier=free_port(), gateway=free_port())
-    suite = start_suite_processes(var_dir, ports, env=env)
+    var_dir, suite, _, _ = start_suite("ecert-bench-photos-")
     try:
         agency, hotel, path = asyncio.run(_prepare(suite))
         digest = path.split("/")[3].split("?")[0]

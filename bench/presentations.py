@@ -13,24 +13,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import secrets
 import shutil
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import aiohttp
 
-from ecert.cli.devsuite import Ports, start_suite_processes
 from ecert.rules import apikeys
 from ecert.store import open_store
 from testkit import photos
 from testkit.samples import SAMPLES
 
-from .load import free_port
+from .load import start_suite
 
 CLIENTS = 16
 CREDENTIALS = 32
@@ -91,12 +86,7 @@ async def _round_trips(suite, seconds: float) -> dict:
 
 
 def measure(seconds: float = 5.0) -> dict:
-    var_dir = Path(tempfile.mkdtemp(prefix="ecert-bench-presentations-"))
-    env = dict(os.environ, ECERT_INTERNAL_TOKEN=secrets.token_hex(16), ECERT_ROOT_KEY_PASSPHRASE=secrets.token_hex(8),
-               ECERT_SIGNING_KEY_PASSPHRASE=secrets.token_hex(8), ECERT_LOG_LEVEL="WARNING")
-    ports = Ports(registry=free_port(), issuers={"CN-SH": free_port(), "CN-ZJ": free_port()},
-                  verifier=free_port(), gateway=free_port())
-    suite = start_suite_processes(var_dir, ports, env=env)
+    var_dir, suite, _, _ = start_suite("ecert-bench-presentations-")
     try:
         return asyncio.run(_round_trips(suite, seconds))
     finally:

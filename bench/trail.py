@@ -22,22 +22,19 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import secrets
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import aiohttp
 
-from ecert.cli.devsuite import Ports, start_suite_processes
 from ecert.rules import apikeys
 from ecert.store import open_store
 from testkit.samples import SAMPLES
 
-from .load import _lua, cpu_seconds, free_port, wrk
+from .load import _lua, cpu_seconds, issue_texts, start_suite, wrk
 
 ROUNDS = 4
 DRAIN_TIMEOUT = 60.0
@@ -54,18 +51,11 @@ async def _prepare(suite, n_credentials: int) -> tuple[str, list[str]]:
         checker, _ = await apikeys.create_api_key(store, "integrator", org=CHECKER_ORG)
     finally:
         await store.close()
-    texts: list[str] = []
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {agency}"}) as http:
-        async def one(i: int) -> None:
-            fields = {**SAMPLES["cn.business_licence"], "name": f"浙江示例{i:04d}科技有限公司"}
-            async with http.post(suite.gateway_url + "/v1/credentials",
-                                 json={"region": "CN-ZJ", "type": "cn.business_licence", "fields": fields}) as r:
-                body = await r.json()
-                if r.status != 201:
-                    raise RuntimeError(f"issuing for the benchmark failed: {r.status} {body}")
-                texts.append(body["qr_text"])
-        for start in range(0, n_credentials, 50):
-            await asyncio.gather(*(one(i) for i in range(start, min(n_credentials, start + 50))))
+        texts = await issue_texts(http, suite.gateway_url, [
+            {"region": "CN-ZJ", "type": "cn.business_licence",
+             "fields": {**SAMPLES["cn.business_licence"], "name": f"浙江示例{i:04d}科技有限公司"}}
+            for i in range(n_credentials)])
         async with http.post(suite.gateway_url + "/v1/verifications", json={"payload": texts[0]},
                              headers={"Authorization": f"Bearer {checker}"}) as r:
             assert (await r.json())["result"] == "VALID"  # and the status list cached
@@ -88,13 +78,9 @@ def _drain(var_dir: Path) -> float:
     return time.perf_counter() - t0
 
 
-def _start(label: str, trail: bool, base_env: dict) -> tuple:
-    var_dir = Path(tempfile.mkdtemp(prefix=f"ecert-bench-trail-{label}-"))
-    env = dict(base_env, ECERT_TRAIL="1" if trail else "0", ECERT_INTERNAL_TOKEN=secrets.token_hex(16),
-               ECERT_ROOT_KEY_PASSPHRASE=secrets.token_hex(8), ECERT_SIGNING_KEY_PASSPHRASE=secrets.token_hex(8))
-    ports = Ports(registry=free_port(), issuers={"CN-SH": free_port(), "CN-ZJ": free_port()},
-                  verifier=free_port(), gateway=free_port())
-    return var_dir, start_suite_processes(var_dir, ports, env=env)
+def _start(label: str, trail: bool) -> tuple:
+    var_dir, suite, _, _ = start_suite(f"ecert-bench-trail-{label}-", ECERT_TRAIL="1" if trail else "0")
+    return var_dir, suite
 
 
 async def _batch_round(suite, key: str, payloads: list[str], seconds: float) -> tuple[int, float, float]:
@@ -122,9 +108,8 @@ async def _entries(store_uri: str) -> int:
 def measure(seconds: float = 5.0) -> dict:
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed (make bench installs Debian's wrk)")
-    base = dict(os.environ, ECERT_LOG_LEVEL="WARNING")
-    on_dir, on = _start("on", True, base)
-    off_dir, off = _start("off", False, base)
+    on_dir, on = _start("on", True)
+    off_dir, off = _start("off", False)
     try:
         runs = {}
         for name, suite, var_dir in (("on", on, on_dir), ("off", off, off_dir)):

@@ -5,41 +5,15 @@ look-ups the access log and ``ecert audit verify`` make."""
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-import pytest_asyncio
 
 from ecert.rules import trail
-from ecert.store import Store, open_store
+from ecert.store import Store
+from tests.test_store_contract import store  # noqa: F401  (the store on each backend)
 
 CRED = "A" * 26
 OTHER = "B" * 26
-
-
-def _mongo_uri(database: str) -> str:
-    uri = os.environ.get("MONGODB_URI")
-    if not uri:
-        pytest.skip("MONGODB_URI is not set: the MongoDB contract run needs a real server")
-    return urlunsplit(urlsplit(uri)._replace(path=f"/{database}"))
-
-
-@pytest_asyncio.fixture(params=["sqlite", "mongo"])
-async def store(request, tmp_path):
-    if request.param == "sqlite":
-        store = await open_store(f"sqlite:///{tmp_path / 'store.db'}")
-        yield store
-        await store.close()
-        return
-    database = f"ecert_test_{uuid.uuid4().hex[:12]}"
-    store = await open_store(_mongo_uri(database))
-    try:
-        yield store
-    finally:
-        await store.backend.client.drop_database(database)
-        await store.close()
 
 
 def _records(n: int, cred: str = CRED, start: int = 0) -> list[trail.Record]:
