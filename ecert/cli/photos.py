@@ -11,7 +11,6 @@ portrait is personal data).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import socket
 import sys
@@ -21,6 +20,7 @@ import urllib.request
 from pathlib import Path
 
 from ecert.files import write_private
+from ecert.imaging import portrait
 from ecert.limits import MAX_PHOTO_BYTES
 
 TIMEOUT = 35.0
@@ -82,7 +82,7 @@ def cmd_photo_get(args, *, url, api_key, cli_error, error_message) -> int:
     req = urllib.request.Request(url(args, path), method="GET",
                                  headers={"Accept": "image/jpeg", "Authorization": f"Bearer {api_key(args)}"})
     data, _ = _call(req, cli_error, error_message)
-    if hashlib.sha256(data).hexdigest() != digest:
+    if portrait.digest(data) != digest:
         raise cli_error("the photo received does not match its digest: not written")
     try:
         write_private(Path(args.out), data)

@@ -3,6 +3,7 @@ gateway before it calls a service, the service again for callers that reach it d
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from ..errors import InvalidRequest
@@ -45,3 +46,13 @@ def check_request_id(request_id: str) -> str:
     if len(request_id) > MAX_REQUEST_ID:
         raise InvalidRequest(f"request_id is over {MAX_REQUEST_ID} characters", field="request_id")
     return request_id
+
+
+_PHOTO_DIGEST = re.compile(r"[0-9a-fA-F]{64}\Z")
+
+
+def check_photo_digest(digest: str, field: str = "digest") -> str:
+    """A photo's name, the SHA-256 of its stored bytes: 64 hex digits, returned lower-case."""
+    if not isinstance(digest, str) or not _PHOTO_DIGEST.match(digest):
+        raise InvalidRequest("a photo is named by its SHA-256, 64 hex digits", field=field)
+    return digest.lower()

@@ -9,7 +9,6 @@ digest the credential names, or nothing is served. A client that holds the pictu
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 
@@ -17,7 +16,9 @@ from aiohttp import web
 
 from ecert.errors import InvalidRequest, NotFound, Unavailable, UnsupportedMedia
 from ecert.format.credential import looks_like_id
+from ecert.imaging import portrait
 from ecert.limits import MAX_PHOTO_BYTES
+from ecert.rules.requests import check_photo_digest
 from ecert.rules.schema import check_region_code
 from ecert.vocab import Role
 from ecertpb.v1 import issuer_pb2
@@ -36,7 +37,6 @@ MEDIA_TYPES = ("image/jpeg", "image/png")
 """What a portrait is uploaded as (the issuer reads the bytes' own type and stores JPEG)."""
 CACHE_CONTROL = "private, max-age=86400, immutable"
 """A photo's bytes never change under its digest: a client may keep them a day, never a shared cache."""
-_DIGEST = re.compile(r"[0-9a-fA-F]{64}\Z")
 _TAG = re.compile(r'\s*(?:W/)?"([^"]*)"\s*')
 
 
@@ -81,10 +81,7 @@ def _held(if_none_match: str | None, digest: str) -> bool:
 @routes.get("/v1/photos/{digest}")
 async def get_photo(request: web.Request) -> web.Response:
     access.check(request)
-    digest = request.match_info["digest"]
-    if not _DIGEST.match(digest):
-        raise InvalidRequest("a photo is named by its SHA-256, 64 hex digits", field="digest")
-    digest = digest.lower()
+    digest = check_photo_digest(request.match_info["digest"])
     cred_id = request.query.get("credential")
     if not cred_id:
         raise InvalidRequest("credential is required: the credential whose photo this is", field="credential")
@@ -105,7 +102,7 @@ async def get_photo(request: web.Request) -> web.Response:
                "X-Content-Type-Options": "nosniff"}
     if held:
         return web.Response(status=304, headers=headers)
-    if hashlib.sha256(photo.image).hexdigest() != digest:
+    if portrait.digest(photo.image) != digest:
         log.warning("the photo of credential %s from %s does not match its digest: not served", cred_id.upper(),
                     region)
         raise Unavailable(f"the photo {region} sent does not match the digest the credential names",

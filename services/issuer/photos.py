@@ -23,14 +23,19 @@ import asyncio
 import hashlib
 import logging
 import os
-import re
 from typing import TYPE_CHECKING, Any
 
 from ecert.errors import InvalidRequest, NotFound, PermissionDenied, RuleViolation
 from ecert.format import credential
 from ecert.imaging import portrait
-from ecert.rules.access import Principal, disclosure_role, purpose_for, require_issuer, require_role
-from ecert.rules.requests import check_purpose
+from ecert.rules.access import (
+    Principal,
+    disclosure_role,
+    purpose_for,
+    require_issuer,
+    require_role,
+)
+from ecert.rules.requests import check_photo_digest, check_purpose
 from ecert.vocab import VERIFY_ROLES, TrailAction
 
 if TYPE_CHECKING:
@@ -43,7 +48,6 @@ ID_FIELD = "id_number"
 REUSE = "reuse_for"
 MAX_ID_NUMBER = 64
 """Characters of a ``reuse_for`` ID number (a citizen ID is 18)."""
-_DIGEST = re.compile(r"[0-9a-f]{64}\Z")
 _REENCODERS = max(1, min(4, os.cpu_count() or 1))
 """Portraits decoded and re-encoded at once by one issuer (each may hold tens of MB while it is)."""
 
@@ -51,12 +55,6 @@ _REENCODERS = max(1, min(4, os.cpu_count() or 1))
 def id_hash(id_number: str) -> str:
     """The key of an ID number in the index of portraits on file (the number itself is never kept)."""
     return hashlib.sha256(id_number.strip().upper().encode("utf-8")).hexdigest()
-
-
-def check_digest(digest: str) -> str:
-    if not isinstance(digest, str) or not _DIGEST.match(digest):
-        raise InvalidRequest("a photo digest is 64 lower-case hex digits (SHA-256)", field="digest")
-    return digest
 
 
 class PhotoLibrary:
@@ -135,7 +133,7 @@ class PhotoLibrary:
         role's; none: its default). 404 for an unknown credential, one of another region or one that
         names another photo; 403 for a role not shown it."""
         require_role(p, *VERIFY_ROLES)
-        check_digest(digest)
+        digest = check_photo_digest(digest)
         judged = purpose_for(p, check_purpose(purpose)).value
         doc = await self.issuer.store.get_credential(credential_id) if credential.id_to_cti(credential_id) else None
         if doc is None or doc["region"] != self.region:
