@@ -64,7 +64,6 @@ class Resolved:
     display_id: str
     fields_json: str
     warnings: tuple[Warning, ...] = ()
-    purpose: str = ""
     detail: str = ""
 
 
@@ -360,7 +359,6 @@ class Verifier:
         """A region's answer to a token, judged as a credential is: by the recognition rules for
         ``purpose`` (NOT_ACCEPTED_FOR_PURPOSE keeps only the fields that say who), with the
         warnings of the fields the region showed (those the caller may see)."""
-        r = replace(r, purpose=purpose)
         ts = trust.types.get((r.type, r.version))
         if r.outcome != Outcome.VALID or ts is None:
             return r
