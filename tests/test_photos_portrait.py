@@ -185,3 +185,8 @@ async def test_the_portrait_on_file_is_the_newest(store: Store):  # noqa: F811
     held = await store.get_photo_owner("CN-ZJ", "h1")
     assert (held["digest"], held["credential_id"], held["at"]) == ("b" * 64, "CRED2", 200)
     assert await store.get_photo_owner("CN-SH", "h1") is None  # per region
+    await store.set_photo_owner("CN-ZJ", "h1", "e" * 64, "CRED4", 300, order=8)  # the same second: the later issuance
+    await store.set_photo_owner("CN-ZJ", "h1", "d" * 64, "CRED3", 300, order=7)
+    await store.set_photo_owner("CN-ZJ", "h1", "d" * 64, "CRED3", 300, order=7)  # asked again: nothing new
+    assert (await store.get_photo_owner("CN-ZJ", "h1"))["credential_id"] == "CRED4"
+    assert await store.get_photo_owner("CN-ZJ", "h") is None  # a prefix of another hash is not it

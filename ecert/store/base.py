@@ -41,8 +41,9 @@ COLLECTIONS: dict[str, list[Index]] = {
     # a region's photo library: {"_id": "<region>:<digest>", "region", "digest" (SHA-256 hex of the stored
     # bytes), "media_type", "bytes" (base64), "width", "height", "at"}
     "photos": [],
-    # the newest portrait on file for a citizen: {"_id": "<region>:<SHA-256 hex of the ID number>", "region",
-    # "digest", "credential_id", "at"} (never the number itself)
+    # the portraits on file for a citizen, one per credential issued with one: {"_id": "<region>:<SHA-256 hex of
+    # the ID number>:<at, 12 digits>:<status index, 12 digits>", "region", "digest", "credential_id", "at"}
+    # (never the number itself); the newest is the one reused
     "photo_owners": [],
     # each region's trail, a hash chain: {"_id": "<region>:<seq, 12 digits>", and the entry's members
     # (ecert.rules.trail)}; "id" is the entry's own id, once per region (a redelivery is no second entry)
@@ -535,25 +536,20 @@ class Store:
         """Whether a region's library holds this photo (without reading it)."""
         return await self.backend.get("photos", f"{region}:{digest}") is not None
 
-    async def set_photo_owner(self, region: str, id_hash: str, digest: str, credential_id: str, at: int) -> None:
-        """Record ``digest`` as the portrait on file in ``region`` for the citizen whose ID number hashes to
-        ``id_hash``, unless the one on file is newer (``at``; the same instant: the later call)."""
-        _id = f"{region}:{id_hash}"
-        doc = {"_id": _id, "region": region, "digest": digest, "credential_id": credential_id, "at": at}
-        for _ in range(5):
-            held = await self.backend.get("photo_owners", _id)
-            if held is None:
-                if await self._insert_new("photo_owners", doc):
-                    return
-                continue
-            if held["at"] > at:
-                return
-            if await self.backend.update("photo_owners", _id, {k: doc[k] for k in ("digest", "credential_id", "at")},
-                                         expect={"at": held["at"], "credential_id": held["credential_id"]}):
-                return
-        # Lost to other issuances for the same person at the same instant each time: one of theirs
-        # stands, as good a portrait on file as this one (the index only finds one to reuse).
+    async def set_photo_owner(self, region: str, id_hash: str, digest: str, credential_id: str, at: int,
+                              order: int = 0) -> None:
+        """Record that ``credential_id``, issued at ``at`` in ``region`` to the citizen whose ID number hashes
+        to ``id_hash``, shows the portrait ``digest``: one row of its own, inserted once (in the same
+        group commit as concurrent writes; the same credential again writes nothing). No read, no
+        compare-and-set: :meth:`get_photo_owner` picks the newest; ``order`` (the credential's status
+        index: the region's count of issuances) tells apart issuances in the same second."""
+        await self._insert_new("photo_owners", {"_id": f"{region}:{id_hash}:{at:012d}:{order:012d}", "region": region,
+                                                "digest": digest, "credential_id": credential_id, "at": at})
 
     async def get_photo_owner(self, region: str, id_hash: str) -> dict | None:
-        """The portrait on file in ``region`` for the ID number hashing to ``id_hash``, or None."""
-        return await self.backend.get("photo_owners", f"{region}:{id_hash}")
+        """The portrait on file in ``region`` for the ID number hashing to ``id_hash``: that of the
+        newest issuance (the latest ``at``, then ``order``), or None."""
+        prefix = f"{region}:{id_hash}:"
+        docs = await self.backend.find("photo_owners", {"_id": {"$gt": prefix, "$lt": prefix[:-1] + ";"}},
+                                       sort="_id", descending=True, limit=1)  # ";" follows ":"
+        return docs[0] if docs else None

@@ -172,7 +172,7 @@ class Issuer:
                                                      ensure_ascii=False).encode()).hexdigest()
             existing = await self.store.find_credential_by_request(self.region, request_id)
             if existing is not None:
-                return await self.trail.issued(p, self._same_request(existing, request_hash))
+                return await self._recorded(p, self._same_request(existing, request_hash))
         fields, reused_photo = await self.photos.for_issue(fields)  # {"reuse_for": ID number}: the one on file
         ts = await self.type_schema(type_id, version)
         ts.validate(fields)
@@ -199,10 +199,14 @@ class Issuer:
             existing = await self.store.find_credential_by_request(self.region, request_id) if request_id else None
             if existing is None:
                 raise
-            return await self.trail.issued(p, self._same_request(existing, request_hash))
+            return await self._recorded(p, self._same_request(existing, request_hash))
         log.info("issued %s (%s v%d)", cred_id, ts.id, ts.version)
-        await self.trail.issued(p, doc)
-        await self.photos.issued(p, doc, reused_photo)
+        return await self._recorded(p, doc, photo_reused=reused_photo is not None)
+
+    async def _recorded(self, p: Principal, doc: dict, *, photo_reused: bool = False) -> dict:
+        """``doc`` once its issuance is in the trail and its portrait on file: both idempotent (asked
+        again, they repair what a crash left undone) and independent, so in the same group commit."""
+        await asyncio.gather(self.trail.issued(p, doc, photo_reused=photo_reused), self.photos.issued(doc))
         return doc
 
     @staticmethod

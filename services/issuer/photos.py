@@ -50,6 +50,9 @@ MAX_ID_NUMBER = 64
 """Characters of a ``reuse_for`` ID number (a citizen ID is 18)."""
 _REENCODERS = max(1, min(4, os.cpu_count() or 1))
 """Portraits decoded and re-encoded at once by one issuer (each may hold tens of MB while it is)."""
+HELD_MEMORY = 100_000
+"""Digests an issuer remembers its library holds (a photo, once kept, is never removed): issuing a
+credential that names one asks the store nothing."""
 
 
 def id_hash(id_number: str) -> str:
@@ -63,6 +66,7 @@ class PhotoLibrary:
     def __init__(self, issuer: Issuer):
         self.issuer = issuer
         self._reencoding = asyncio.Semaphore(_REENCODERS)
+        self._held: set[str] = set()  # digests known to be in the library
 
     @property
     def region(self) -> str:
@@ -77,6 +81,7 @@ class PhotoLibrary:
             stored = await asyncio.get_running_loop().run_in_executor(None, portrait.reencode, bytes(data))
         created = await self.issuer.store.add_photo(self.region, stored.digest, stored.media_type, stored.data,
                                                     stored.width, stored.height, self.issuer.now())
+        self._remember(stored.digest)
         log.info("a portrait (%d×%d, %d bytes) %s the %s library", stored.width, stored.height, len(stored.data),
                  "was added to" if created else "was already in", self.region)
         return stored, created
@@ -107,22 +112,28 @@ class PhotoLibrary:
     async def check_held(self, fields: dict[str, Any]) -> None:
         """A ``photo`` the (schema-valid) fields name is in this region's library, else 422 ``PHOTO_UNKNOWN``."""
         digest = fields.get(PHOTO_FIELD)
-        if isinstance(digest, str) and not await self.issuer.store.has_photo(self.region, digest):
+        if not isinstance(digest, str) or digest in self._held:
+            return
+        if await self.issuer.store.has_photo(self.region, digest):
+            self._remember(digest)
+        else:
             raise RuleViolation(f"the photo is not in the {self.region} photo library: upload it first "
                                 "(POST /v1/photos) and name the digest it answers", code="PHOTO_UNKNOWN",
                                 field=PHOTO_FIELD)
 
-    async def issued(self, p: Principal, doc: dict, reused: str | None) -> None:
-        """A credential was issued: its portrait is now the one on file for its ID number, and a
-        reuse is recorded in its trail."""
+    def _remember(self, digest: str) -> None:
+        if len(self._held) >= HELD_MEMORY:
+            self._held.clear()
+        self._held.add(digest)
+
+    async def issued(self, doc: dict) -> None:
+        """A credential was issued: its portrait is now the one on file for its ID number (its trail
+        records a reuse: :meth:`Trail.issued <services.issuer.trail.Trail.issued>`)."""
         fields = doc["fields"]
         digest, number = fields.get(PHOTO_FIELD), fields.get(ID_FIELD)
         if isinstance(digest, str) and isinstance(number, str) and number:
             await self.issuer.store.set_photo_owner(self.region, id_hash(number), digest, doc["_id"],
-                                                    doc["issued_at"])
-        if reused is not None:
-            await self.issuer.trail.append(action=TrailAction.PHOTO_REUSE, credential_id=doc["_id"], actor=p,
-                                           outcome="reused")
+                                                    doc["issued_at"], doc["status_idx"])
 
     # -- serving ---------------------------------------------------------------------------
     async def get(self, p: Principal, digest: str, credential_id: str, *, without_image: bool = False,

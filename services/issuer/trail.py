@@ -82,11 +82,18 @@ class Trail:
                       entry_id=entry_id, at=self.now() if at is None else at)
         return (await self.append_records([trail.check_record(r)]))[0]
 
-    async def issued(self, p: Principal, doc: dict) -> dict:
+    async def issued(self, p: Principal, doc: dict, *, photo_reused: bool = False) -> dict:
         """Record an issuance (its entry's id is the credential's, so an issuance asked again, with
-        its ``request_id``, makes no second entry and repairs one a crash lost); returns ``doc``."""
-        await self.append(action=TrailAction.ISSUE, credential_id=doc["_id"], actor=p, outcome=str(doc["status"]),
-                          entry_id=f"issue-{doc['_id']}", at=doc["issued_at"])
+        its ``request_id``, makes no second entry and repairs one a crash lost), and after it the
+        reuse of the portrait on file when it was one; returns ``doc``."""
+        records = [trail.check_record(record_of(p, action=TrailAction.ISSUE, credential_id=doc["_id"],
+                                                outcome=str(doc["status"]), entry_id=f"issue-{doc['_id']}",
+                                                at=doc["issued_at"]))]
+        if photo_reused:
+            records.append(trail.check_record(record_of(p, action=TrailAction.PHOTO_REUSE, credential_id=doc["_id"],
+                                                        outcome="reused", entry_id=f"photo-reuse-{doc['_id']}",
+                                                        at=doc["issued_at"])))
+        await self.append_records(records)
         return doc
 
     async def status_changed(self, p: Principal, doc: dict, status: str) -> dict:
