@@ -22,7 +22,7 @@ import json.encoder
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..errors import InvalidRequest
 from ..format.credential import looks_like_id
@@ -75,9 +75,9 @@ def entry_hash(entry: Mapping[str, Any]) -> str:
 
 # -- what goes in --------------------------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One use of a credential, before the region gives it its place in the chain."""
+class Record(NamedTuple):
+    """One use of a credential, before the region gives it its place in the chain (a tuple: a
+    delivery makes a thousand at a time)."""
 
     id: str
     credential_id: str
@@ -95,14 +95,18 @@ def check_record(r: Record) -> Record:
     """``r`` if every member is of its shape, else 400 naming the member. Text that could carry a
     holder's data has none of the room for it: the purpose is a word of the vocabulary, the result
     an outcome's or a status's code, the rest ids, codes and the checker's organisation."""
-    if not isinstance(r.id, str) or not _ENTRY_ID.fullmatch(r.id):
+    if r.id.__class__ is not str or not _ENTRY_ID.fullmatch(r.id):
         raise InvalidRequest("an entry id is 1-96 letters, digits and . _ : -", field="id")
-    if not isinstance(r.credential_id, str) or not looks_like_id(r.credential_id):
+    if r.credential_id.__class__ is not str or not looks_like_id(r.credential_id):
         raise InvalidRequest("credential_id must be a credential id", field="credential_id")
     if r.at.__class__ is not int or not 0 <= r.at <= MAX_EPOCH:
         raise InvalidRequest(f"at must be epoch seconds, 0 to {MAX_EPOCH}", field="at")
-    if r.result != "" and not (isinstance(r.result, str) and _CODE.fullmatch(r.result)):
-        raise InvalidRequest("result must be an outcome or a status", field="result")
+    result = r.result
+    if result not in _CHECKED_RESULTS:
+        if result != "" and not (result.__class__ is str and _CODE.fullmatch(result)):
+            raise InvalidRequest("result must be an outcome or a status", field="result")
+        if len(_CHECKED_RESULTS) < 1_000:
+            _CHECKED_RESULTS.add(result)
     who = (r.action, r.actor_org, r.actor_key_id, r.actor_role, r.actor_region, r.purpose)
     try:
         if who in _CHECKED_ACTORS:  # the same checker and purpose as entries before (a delivery's thousand)
@@ -115,6 +119,7 @@ def check_record(r: Record) -> Record:
     return r
 
 
+_CHECKED_RESULTS: set[str] = {""}
 _CHECKED_ACTORS: set[tuple] = set()
 
 
@@ -142,24 +147,36 @@ def chained(region: str, records: Iterable[Record], seq: int, prev_hash: str,
     out = []
     js = _js
     region_js = js(region)
+    heads: dict[tuple, str] = {}  # the checker's members (they lead the canonical order), written once a call
+    tails: dict[tuple, str] = {}  # purpose, region and result (they follow the ids), the same
+    sha256 = hashlib.sha256
+    prev_js = js(prev_hash)
     for r in records:
         seq += 1
         action, role, purpose, result = str(r.action), str(r.actor_role), str(r.purpose), str(r.result)
-        if r.at.__class__ is not int:
+        at = r.at
+        if at.__class__ is not int:
             raise TypeError("at must be an int")
-        # canonical(): the members in HASHED_KEYS' order, written at once
-        text = (f'{{"action":{js(action)},"actor_key_id":{js(r.actor_key_id)},"actor_org":{js(r.actor_org)},'
-                f'"actor_region":{js(r.actor_region)},"actor_role":{js(role)},"at":{r.at},'
-                f'"credential_id":{js(r.credential_id)},"id":{js(r.id)},"prev_hash":{js(prev_hash)},'
-                f'"purpose":{js(purpose)},"region":{region_js},"result":{js(result)},"seq":{seq}')
-        digest = hashlib.sha256((text + "}").encode()).hexdigest()
-        out.append({"id": r.id, "seq": seq, "region": region, "credential_id": r.credential_id, "at": r.at,
+        who = (action, r.actor_key_id, r.actor_org, r.actor_region, role)
+        head = heads.get(who)
+        if head is None:
+            head = heads[who] = (f'{{"action":{js(action)},"actor_key_id":{js(r.actor_key_id)},'
+                                 f'"actor_org":{js(r.actor_org)},"actor_region":{js(r.actor_region)},'
+                                 f'"actor_role":{js(role)},"at":')
+        tail = tails.get((purpose, result))
+        if tail is None:
+            tail = tails[purpose, result] = f'"purpose":{js(purpose)},"region":{region_js},"result":{js(result)},"seq":'
+        # canonical(): the members in HASHED_KEYS' order
+        text = f'{head}{at},"credential_id":{js(r.credential_id)},"id":{js(r.id)},"prev_hash":{prev_js},{tail}{seq}'
+        digest = sha256((text + "}").encode()).hexdigest()
+        out.append({"id": r.id, "seq": seq, "region": region, "credential_id": r.credential_id, "at": at,
                     "action": action, "actor_org": r.actor_org, "actor_key_id": r.actor_key_id,
                     "actor_role": role, "actor_region": r.actor_region, "purpose": purpose, "result": result,
                     "prev_hash": prev_hash, "hash": digest})
         if texts is not None:
             texts.append(f'{text},"hash":"{digest}"')
         prev_hash = digest
+        prev_js = f'"{digest}"'  # hex: nothing to escape
     return out
 
 

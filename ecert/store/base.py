@@ -450,13 +450,22 @@ class Store:
         :func:`ecert.rules.trail.chained` wrote them (without their closing brace), to store as they are."""
         if not entries:
             return 0
-        keys = [self.trail_key(region, e["seq"]) for e in entries]
-        docs = [{**e, "_id": key} for e, key in zip(entries, keys)]
+        first = entries[0]["seq"]
+        keys = [f"{region}:{seq:0{TRAIL_SEQ_DIGITS}d}" for seq in range(first, first + len(entries))]  # trail_key
+        for e, key in zip(entries, keys):
+            if e["seq"] != first:
+                raise ValueError("a chain's entries have consecutive seq")
+            first += 1
+            e["_id"] = key  # for the write only (taken off again below)
         if texts is not None:
             texts = [f'{text},"_id":"{key}"}}' for text, key in zip(texts, keys)]
         last = entries[-1]
         head = {"_id": region, "seq": last["seq"], "hash": last["hash"]}
-        return await self.backend.insert_chain("trail", docs, ("trail_heads", head), texts=texts)
+        try:
+            return await self.backend.insert_chain("trail", entries, ("trail_heads", head), texts=texts)
+        finally:
+            for e in entries:
+                del e["_id"]
 
     async def trail_last(self, region: str) -> dict | None:
         """The region's last entry (the highest ``seq``), or None."""

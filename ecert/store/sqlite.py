@@ -170,44 +170,36 @@ class SQLiteBackend:
         return n
 
     def _insert_many(self, rows: list[tuple[str, str | None, Any]]) -> list[Exception | int | None]:
-        """Group commit: many inserts in one transaction (one sync to disk), each in its own
-        savepoint so a duplicate fails alone; the error (or None) of each row, in order. A chain
-        (``_id`` None) inserts its rows in order up to the first that collides and answers how many."""
+        """Group commit: many inserts in one transaction (one sync to disk); the error (or None) of
+        each row, in order. A duplicate fails alone: a statement that breaks a constraint is undone
+        by SQLite and the transaction goes on (no savepoint, whose journal would copy every page the
+        rest of the transaction touches). A chain (``_id`` None) inserts its rows in order up to the
+        first that collides and answers how many."""
         results: list[Exception | int | None] = []
         with _immediate(self._conn):
             for coll, _id, doc in rows:
                 if _id is None:
                     results.append(self._chain(coll, *doc))
                     continue
-                self._conn.execute("SAVEPOINT row")
                 try:
                     self._conn.execute(f"INSERT INTO {coll}(id, doc) VALUES (?, ?)", (_id, doc))
                 except sqlite3.IntegrityError as err:
-                    self._conn.execute("ROLLBACK TO row")
                     results.append(DuplicateKey(f"duplicate key: {err}"))
                 else:
                     results.append(None)
-                self._conn.execute("RELEASE row")
         return results
 
     def _chain(self, coll: str, rows: list[tuple[str, str]], head: tuple[str, str, str] | None) -> int:
-        """Rows in order until one collides (a failed statement leaves the transaction as it was);
-        with every row in, the head (coll, _id, doc) is put too."""
+        """Rows in order until one collides: the ones before it stay (each row is a statement of its
+        own, and the one that collides is undone alone); with every row in, the head (coll, _id,
+        doc) is put too."""
         sql = f"INSERT INTO {coll}(id, doc) VALUES (?, ?)"
-        self._conn.execute("SAVEPOINT chain")
+        before = self._conn.total_changes
         try:
             self._conn.executemany(sql, rows)  # the usual case: nothing collides
-            n = len(rows)
-        except sqlite3.IntegrityError:  # again row by row, to keep the prefix before the collision
-            self._conn.execute("ROLLBACK TO chain")
-            n = 0
-            for row in rows:
-                try:
-                    self._conn.execute(sql, row)
-                except sqlite3.IntegrityError:
-                    break
-                n += 1
-        self._conn.execute("RELEASE chain")
+        except sqlite3.IntegrityError:
+            pass
+        n = self._conn.total_changes - before
         if n == len(rows) and head is not None:
             self._conn.execute(f"INSERT INTO {head[0]}(id, doc) VALUES (?, ?) "
                                "ON CONFLICT(id) DO UPDATE SET doc = excluded.doc", head[1:])
