@@ -263,3 +263,41 @@ def test_lines_are_the_json_they_look_like(tmp_path):
     assert json.loads(box._own["CN-SH"].path.read_bytes())["c"] == [['weird"id', "VALID"]]
     box.abandon()
 
+
+
+async def test_damaged_lines_amid_good_ones_are_skipped_and_the_rest_delivered(tmp_path):
+    regions = FakeRegions()
+    folder = tmp_path / "outbox"
+    first = _open(folder, regions)
+    first.record(HOTEL, "hotel_check_in", 1, {"CN-ZJ": [(ZJ, "VALID")]})
+    path = first._own["CN-ZJ"].path
+    first.abandon()
+    with open(path, "ab") as f:  # a disk that returned garbage: not JSON, JSON of another shape, checks malformed
+        f.write(b'\x00\x00{"p"\n[1,2]\n{"p":"x","o":"","k":"","r":"hotel","g":"","i":"w","t":3,"c":[["A"]]}\n'
+                b'{"p":"x","o":"","k":"","r":"hotel","g":"","i":"t","t":"4","c":[]}\n')
+    second = _open(folder, regions)
+    second.record(POLICE, "roadside_driver_check", 5, {"CN-ZJ": [(ZJ, "VALID"), (SH, "REVOKED")]})
+    assert await second.deliver() == 3  # the crashed run's good line and the new one, whole
+    assert len(regions.got["zj:1"]) == 3 and not path.exists()
+    await second.close()
+
+
+async def test_delivery_lingers_for_a_burst_but_not_past_a_full_call(tmp_path):
+    import asyncio
+
+    regions = FakeRegions()
+    box = _open(tmp_path / "outbox", regions)
+    task = asyncio.create_task(box.run(linger=30.0))  # a linger longer than the test
+    try:
+        box.record(HOTEL, "hotel_check_in", 1, {"CN-ZJ": [(ZJ, "VALID")]})
+        await asyncio.sleep(0.1)
+        assert regions.calls == []  # lingering: more may come for the same call
+        box.record(HOTEL, "hotel_check_in", 2, {"CN-ZJ": [(ZJ, "VALID")] * MAX_TRAIL_BATCH})
+        for _ in range(100):  # a full call's worth came: delivered without waiting out the linger
+            if regions.calls:
+                break
+            await asyncio.sleep(0.02)
+        assert sum(n for _, n in regions.calls) == 1 + MAX_TRAIL_BATCH
+    finally:
+        task.cancel()
+        await box.close()

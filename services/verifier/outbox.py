@@ -7,9 +7,9 @@ touched, before the answer is sent; nothing waits for the network. The files are
 in the background (:meth:`Outbox.run`, within :data:`SYNC_EVERY` seconds); a write returned by
 the system already survives the process being killed, which is what a restart needs.
 
-A delivery task (:meth:`Outbox.run`: :data:`LINGER` seconds after new checks, so that a burst
-goes in one call) sends each region's lines, oldest first, to its issuer (the endpoint the trust
-list names) in calls of at most :data:`~ecert.limits.MAX_TRAIL_BATCH` checks; once a region
+A delivery task (:meth:`Outbox.run`: :data:`LINGER` seconds after new checks, so that a burst goes
+in one call; at once when a call's worth is waiting) sends each region's lines, oldest first, to
+its issuer (the endpoint the trust list names) in calls of at most :data:`~ecert.limits.MAX_TRAIL_BATCH` checks; once a region
 acknowledged a call, the file's delivered position moves past it (kept beside it). Delivery is at
 least once: a call answered but not yet noted is sent again, and the region makes no second
 entry of an id it holds. An unreachable region waits, with a back-off, and never holds up the
@@ -59,8 +59,10 @@ SYNC_EVERY = 0.5
 """Seconds within which what was written is synced to disk."""
 ADOPT_EVERY = 10.0
 """Seconds between looks for the files of a verifier that is gone."""
-LINGER = 0.2
-"""Seconds a delivery waits after the first new check, so that what comes meanwhile goes in the same call."""
+LINGER = 0.1
+"""Seconds a delivery waits after new checks, so that what comes meanwhile goes in the same call (calls are
+few and full: each costs both sides a fixed amount, and the region one commit)."""
+
 RETRY_FIRST, RETRY_MAX = 0.5, 30.0
 """The back-off for a region that could not be reached: from the first wait, doubled up to the last."""
 _REGION = re.compile(r"[A-Z]{2}-[A-Z0-9]{1,3}")
@@ -121,6 +123,7 @@ class Outbox:
         self._delivering = asyncio.Lock()
         self._closed = False
         self.delivered = 0  # checks acknowledged by their regions (since this instance started)
+        self._fresh = 0  # checks recorded since the last delivery round began
 
     @classmethod
     def open(cls, folder: Path, delivery: Delivery, endpoint: Callable[[str], str | None], **kw) -> Outbox:
@@ -139,6 +142,7 @@ class Outbox:
         for region, pairs in checks.items():
             if pairs:
                 self._lines += 1
+                self._fresh += len(pairs)
                 self._write(region, self._line(self._head(actor, purpose), at, pairs))
         self._new.set()
 
@@ -249,6 +253,7 @@ class Outbox:
         """Deliver what every reachable region is due, now (a region in its back-off waits); the
         number of checks acknowledged."""
         async with self._delivering:
+            self._fresh = 0
             if self.monotonic() - self._adopted_at >= ADOPT_EVERY:
                 self.adopt()
             total = 0
@@ -307,27 +312,32 @@ class Outbox:
         """Whole lines from the delivered position, up to MAX_TRAIL_BATCH checks (at least one line);
         and the bytes they take."""
         data = os.pread(f.fd, min(READ_CHUNK, f.size - f.pos), f.pos)
-        records, used, checks = [], 0, 0
-        while True:
-            end = data.find(b"\n", used)
+        end = data.rfind(b"\n")
+        if end < 0:
+            if len(data) < f.size - f.pos:  # a line over the chunk: read it whole
+                data = os.pread(f.fd, f.size - f.pos, f.pos)
+                end = data.rfind(b"\n")
             if end < 0:
-                if used == 0 and len(data) < f.size - f.pos:  # a line over the chunk: read it whole
-                    data = os.pread(f.fd, f.size - f.pos, f.pos)
-                    continue
-                break
-            line = data[used:end]
-            try:
-                rec = json.loads(line)
-                n = len(rec["c"])
-            except (ValueError, KeyError, TypeError):
+                return [], 0  # a torn last line
+        lines = data[:end].split(b"\n")
+        try:  # the lines as one JSON array: one parse for all (a line is an object, never holding a newline)
+            parsed = json.loads(b"[" + b",".join(lines) + b"]")
+            if not all(map(_valid, parsed)):
+                raise ValueError
+        except ValueError:
+            parsed = [_parse(line) for line in lines]
+        records, used, checks = [], 0, 0
+        for line, rec in zip(lines, parsed):
+            if rec is None:
                 log.warning("an unreadable outbox line is skipped")
-                used = end + 1
+                used += len(line) + 1
                 continue
+            n = len(rec["c"])
             if records and checks + n > MAX_TRAIL_BATCH:
                 break
             records.append(rec)
             checks += n
-            used = end + 1
+            used += len(line) + 1
         return records, used
 
     def _done(self, f: _File) -> None:
@@ -352,13 +362,17 @@ class Outbox:
             await asyncio.to_thread(_fsync_all, [f.fd for f in files])
 
     async def run(self, linger: float = LINGER) -> None:
-        """Deliver and sync until cancelled: at once when checks are recorded (after ``linger``),
-        else every SYNC_EVERY seconds (a region in its back-off is tried when it is due)."""
+        """Deliver and sync until cancelled: when checks are recorded (after ``linger``, unless a full
+        call's worth, MAX_TRAIL_BATCH checks, came meanwhile), else every SYNC_EVERY seconds (a region in its back-off is tried
+        when it is due)."""
         synced = self.monotonic()
         while True:
             try:
                 await asyncio.wait_for(self._new.wait(), SYNC_EVERY)
-                await asyncio.sleep(linger)
+                waited = 0.0
+                while waited < linger and self._fresh < MAX_TRAIL_BATCH:
+                    await asyncio.sleep(min(0.02, linger))
+                    waited += min(0.02, linger)
             except TimeoutError:
                 pass
             self._new.clear()
@@ -392,6 +406,26 @@ class Outbox:
             f.close()
         self._own.clear()
         self._orphans.clear()
+
+
+_HEAD = {"p": str, "o": str, "k": str, "r": str, "g": str, "i": str, "t": int}
+
+
+def _valid(rec: object) -> bool:
+    """Whether a parsed line is one the outbox writes: its members, and checks as [credential id, result]."""
+    return (rec.__class__ is dict and all(rec.get(k).__class__ is t for k, t in _HEAD.items())  # type: ignore[union-attr]
+            and rec["c"].__class__ is list  # type: ignore[index]
+            and all(c.__class__ is list and len(c) == 2 and c[0].__class__ is str and c[1].__class__ is str
+                    for c in rec["c"]))  # type: ignore[index]
+
+
+def _parse(line: bytes) -> dict | None:
+    """One outbox line, or None if it is not one."""
+    try:
+        rec = json.loads(line)
+    except ValueError:
+        return None
+    return rec if _valid(rec) else None
 
 
 def _fsync_all(fds: list[int]) -> None:

@@ -64,10 +64,17 @@ class GrpcUpstream:
                 ids, creds, results, ats = [], [], [], []
                 groups.append((key, ids, creds, results, ats))
             line, at, checks = r["i"], r["t"], r["c"]
-            ids.extend(f"{line}.{n}" for n in range(len(checks)))
-            creds.extend(c for c, _ in checks)
-            results.extend(res for _, res in checks)
-            ats.extend(at for _ in checks)
+            if len(checks) == 1:  # a single verification's line
+                (c, res), = checks
+                ids.append(f"{line}.0")
+                creds.append(c)
+                results.append(res)
+                ats.append(at)
+            else:
+                ids.extend(f"{line}.{n}" for n in range(len(checks)))
+                creds.extend(c for c, _ in checks)
+                results.extend(res for _, res in checks)
+                ats.extend([at] * len(checks))
         for (role, region, key_id, org, purpose), ids, creds, results, ats in groups:
             req.records.add(actor=common_pb2.Principal(role=role, region=region, key_id=key_id, org=org),
                             purpose=purpose, action=TrailAction.VERIFY, ids=ids, credential_ids=creds,
