@@ -45,6 +45,8 @@ LABELS = [
     ("trail_batch_ratio", "  on / off (the delivery counted)"),
     ("trail_batch_per_core_ratio", "  on / off per core of CPU spent by gateway + verifier"),
     ("trail_batch_cpu_ratio", "  on / off per CPU second of all the suite's processes"),
+    ("trail_single_issuer_us", "the issuing region's CPU a check recorded, single verifications, us"),
+    ("trail_batch_issuer_us", "  the same, batches, us"),
     ("presentation_round_trips_per_s", "show codes: made + resolved across regions through the gateway /s"),
     ("presentation_p50_ms", "  round trip p50, ms"),
     ("presentation_p99_ms", "  round trip p99, ms"),

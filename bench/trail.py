@@ -13,7 +13,8 @@ counts against it, so the background work is part of the figure, not left to the
 The figures: ``trail_single_ratio`` and ``trail_batch_ratio`` are the rates with the trail over those
 without, the delivery time counted; ``*_cpu_ratio`` the same per CPU second of all the suite's
 processes (the issuer's appends included); ``trail_batch_per_core_ratio`` per CPU second of the
-gateway and the verifier, as ``batch_verify_per_s_per_core``. On one machine the issuing region's
+gateway and the verifier, as ``batch_verify_per_s_per_core``; ``trail_*_issuer_us`` the issuing
+region's CPU (its issuer process, store thread included) per check recorded. On one machine the issuing region's
 appends share the cores with the verifier; in a deployment they run on the region's own.
 """
 
@@ -123,6 +124,7 @@ def measure(seconds: float = 5.0) -> dict:
         checks = 0
         single: dict[str, list[float]] = {"on": [], "off": []}
         single_cpu: dict[str, list[float]] = {"on": [], "off": []}
+        issuer_us: dict[str, list[float]] = {"single": [], "batch": []}  # the issuing region's CPU a check
         batch: dict[str, list[tuple[float, float]]] = {"on": [], "off": []}
         per_round = max(1, round(seconds / ROUNDS))  # wrk runs whole seconds
         for i in range(ROUNDS):
@@ -130,7 +132,8 @@ def measure(seconds: float = 5.0) -> dict:
             for name in order:
                 suite, var_dir, hotel, texts, script = runs[name]
                 everyone = [c.proc.pid for c in suite.children]
-                cpu0 = cpu_seconds(everyone)
+                issuers = [c.proc.pid for c in suite.children if c.name.startswith("issuer")]
+                cpu0, issuer0 = cpu_seconds(everyone), cpu_seconds(issuers)
                 r = wrk(suite.gateway_url + "/v1/verifications", script, per_round)
                 if r["non_2xx"]:
                     raise RuntimeError(f"{r['non_2xx']} error answers under load")
@@ -140,6 +143,8 @@ def measure(seconds: float = 5.0) -> dict:
                     print(f"single {name}: {r['rps']:.0f} req/s, drained in {wait:.3f} s, "
                           f"{cpu / (r['rps'] * per_round) * 1e6:.0f} us CPU a request", file=sys.stderr)
                 n = r["rps"] * per_round
+                if name == "on":
+                    issuer_us["single"].append((cpu_seconds(issuers) - issuer0) / n * 1e6)
                 single[name].append(n / (per_round + wait))
                 single_cpu[name].append(n / cpu)
                 if name == "on":
@@ -147,8 +152,9 @@ def measure(seconds: float = 5.0) -> dict:
             for name in order:
                 suite, var_dir, hotel, texts, script = runs[name]
                 everyone = [c.proc.pid for c in suite.children]
+                issuers = [c.proc.pid for c in suite.children if c.name.startswith("issuer")]
                 payloads = [texts[j % len(texts)] for j in range(1000)]
-                cpu0 = cpu_seconds(everyone)
+                cpu0, issuer0 = cpu_seconds(everyone), cpu_seconds(issuers)
                 n, wall, cpu = asyncio.run(_batch_round(suite, hotel, payloads, per_round))
                 wait = _drain(var_dir) if name == "on" else 0.0
                 all_cpu = cpu_seconds(everyone) - cpu0
@@ -158,6 +164,7 @@ def measure(seconds: float = 5.0) -> dict:
                 batch[name].append((n / (wall + wait), n / cpu, n / all_cpu))
                 if name == "on":
                     checks += n
+                    issuer_us["batch"].append((cpu_seconds(issuers) - issuer0) / n * 1e6)
         recorded = asyncio.run(_entries(on.store_uri)) - entries_before
         med = statistics.median
         out = {
@@ -169,6 +176,8 @@ def measure(seconds: float = 5.0) -> dict:
             "trail_batch_ratio": round(med(a[0] / b[0] for a, b in zip(batch["on"], batch["off"])), 3),
             "trail_batch_per_core_ratio": round(med(a[1] / b[1] for a, b in zip(batch["on"], batch["off"])), 3),
             "trail_batch_cpu_ratio": round(med(a[2] / b[2] for a, b in zip(batch["on"], batch["off"])), 3),
+            "trail_single_issuer_us": round(med(issuer_us["single"]), 1),
+            "trail_batch_issuer_us": round(med(issuer_us["batch"]), 1),
             # wrk's count is its estimate (requests/s x seconds): the store's is the truth
             "trail_entries_recorded": recorded, "trail_checks_made": checks,
         }
