@@ -189,15 +189,21 @@ async def test_a_running_verifiers_files_are_never_taken(tmp_path):
     await other.close()
 
 
-async def test_a_torn_last_line_of_a_crashed_run_is_dropped_alone(tmp_path):
-    regions = FakeRegions()
-    folder = tmp_path / "outbox"
+def _crashed_run(folder, regions: FakeRegions, then: bytes):
+    """The file of a run killed after one check, with ``then`` written after its line."""
     first = _open(folder, regions)
     first.record(HOTEL, "hotel_check_in", 1, {"CN-ZJ": [(ZJ, "VALID")]})
     path = first._own["CN-ZJ"].path
     first.abandon()
     with open(path, "ab") as f:
-        f.write(b'{"i":"torn","t":2,"c":[["')  # a write cut short by a power loss
+        f.write(then)
+    return path
+
+
+async def test_a_torn_last_line_of_a_crashed_run_is_dropped_alone(tmp_path):
+    regions = FakeRegions()
+    folder = tmp_path / "outbox"
+    path = _crashed_run(folder, regions, b'{"i":"torn","t":2,"c":[["')  # a write cut short by a power loss
     second = _open(folder, regions)
     assert await second.deliver() == 1 and not path.exists()
     await second.close()
@@ -264,17 +270,13 @@ def test_lines_are_the_json_they_look_like(tmp_path):
     box.abandon()
 
 
-
 async def test_damaged_lines_amid_good_ones_are_skipped_and_the_rest_delivered(tmp_path):
     regions = FakeRegions()
     folder = tmp_path / "outbox"
-    first = _open(folder, regions)
-    first.record(HOTEL, "hotel_check_in", 1, {"CN-ZJ": [(ZJ, "VALID")]})
-    path = first._own["CN-ZJ"].path
-    first.abandon()
-    with open(path, "ab") as f:  # a disk that returned garbage: not JSON, JSON of another shape, checks malformed
-        f.write(b'\x00\x00{"p"\n[1,2]\n{"p":"x","o":"","k":"","r":"hotel","g":"","i":"w","t":3,"c":[["A"]]}\n'
-                b'{"p":"x","o":"","k":"","r":"hotel","g":"","i":"t","t":"4","c":[]}\n')
+    # a disk that returned garbage: not JSON, JSON of another shape, checks malformed, a time as text
+    path = _crashed_run(folder, regions, b'\x00\x00{"p"\n[1,2]\n'
+                        b'{"p":"x","o":"","k":"","r":"hotel","g":"","i":"w","t":3,"c":[["A"]]}\n'
+                        b'{"p":"x","o":"","k":"","r":"hotel","g":"","i":"t","t":"4","c":[]}\n')
     second = _open(folder, regions)
     second.record(POLICE, "roadside_driver_check", 5, {"CN-ZJ": [(ZJ, "VALID"), (SH, "REVOKED")]})
     assert await second.deliver() == 3  # the crashed run's good line and the new one, whole
