@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import shutil
 import statistics
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import aiohttp
 
+from ecert.imaging import portrait
 from ecert.rules import apikeys
 from ecert.store import open_store
 from testkit import photos
@@ -74,7 +74,7 @@ async def _prepare(suite) -> tuple[str, str, str]:
         path = f"/v1/photos/{filed['digest']}?credential={card['id']}&region=CN-ZJ"
         async with http.get(base + path, headers={"Authorization": f"Bearer {hotel}"}) as r:  # warm the channels
             data = await r.read()
-            if r.status != 200 or hashlib.sha256(data).hexdigest() != filed["digest"]:
+            if r.status != 200 or portrait.digest(data) != filed["digest"]:
                 raise RuntimeError(f"the portrait was not served as filed: {r.status}")
     return agency, hotel, path
 

@@ -25,7 +25,13 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter
 from ecert.format import credential
 from ecert.format.keys import EDDSA, SigningKey
 from ecert.imaging import qr
-from testkit.samples import PHOTO, SAMPLE_PHOTO, driving_licence
+from testkit.samples import (
+    PHOTO,
+    PHOTO_BYTES,
+    SAMPLE_PHOTO,
+    SAMPLE_PHOTO_BYTES,
+    driving_licence,
+)
 
 SUPER = 5  # pixels per module while drawing at high resolution, before sampling down
 
@@ -276,7 +282,7 @@ def portrait(seed: int = 0, size: tuple[int, int] = (358, 441), kind: str = "jpe
     return buf.getvalue()
 
 
-SAMPLE_LIBRARY = {SAMPLE_PHOTO: b"sample photo", PHOTO: b"fictitious portrait"}
+SAMPLE_LIBRARY = {SAMPLE_PHOTO: SAMPLE_PHOTO_BYTES, PHOTO: PHOTO_BYTES}
 """The photos the sample fields name (:data:`testkit.samples.SAMPLE_PHOTO`, :data:`~testkit.samples.PHOTO`),
 by digest: placeholders whose SHA-256 is the digest, not pictures (the conformance vectors fix
 these digests). A suite that issues the samples holds them in every region's library
@@ -291,3 +297,27 @@ async def hold_sample_photos(store, regions, at: int = 0) -> None:
     for region in regions:
         for digest, data in SAMPLE_LIBRARY.items():
             await store.add_photo(region, digest, PLACEHOLDER_MEDIA_TYPE, data, 0, 0, at)
+
+
+class HeldReencoding:
+    """Portrait re-encoding held back until :meth:`release` (``monkeypatch`` replaces
+    :func:`ecert.imaging.portrait.reencode`): ``entered`` is set once one has begun; ``real`` is the
+    re-encoder itself."""
+
+    def __init__(self, monkeypatch):
+        import threading
+
+        from ecert.imaging import portrait
+
+        self.entered, self._release = threading.Event(), threading.Event()
+        self.real = portrait.reencode
+
+        def held_back(data: bytes):
+            self.entered.set()
+            assert self._release.wait(10)
+            return self.real(data)
+
+        monkeypatch.setattr(portrait, "reencode", held_back)
+
+    def release(self) -> None:
+        self._release.set()

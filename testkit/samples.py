@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import hashlib
 
-PHOTO = hashlib.sha256(b"fictitious portrait").hexdigest()
+PHOTO_BYTES = b"fictitious portrait"
+"""The placeholder "photo" the licence fields name (:data:`PHOTO`: its SHA-256); not a picture."""
+PHOTO = hashlib.sha256(PHOTO_BYTES).hexdigest()
+SAMPLE_PHOTO_BYTES = b"sample photo"
+"""The placeholder "photo" the :data:`SAMPLES` name (:data:`SAMPLE_PHOTO`: its SHA-256, which the
+conformance vectors fix); not a picture."""
+SAMPLE_PHOTO = hashlib.sha256(SAMPLE_PHOTO_BYTES).hexdigest()
 
 
 def citizen_id(body17: str) -> str:
@@ -26,8 +32,6 @@ def driving_licence(**overrides) -> dict:
     fields.update(overrides)
     return fields
 
-
-SAMPLE_PHOTO = "d7be6f3de13cd516a535e7b7d4b4f1b419979079d7664b188196d427417314d4"  # sha256(b"sample photo")
 
 # One realistic (fictitious) document per type, with every field the type defines: consistent
 # (the birth date and sex inside each citizen identity number match the fields) and valid from

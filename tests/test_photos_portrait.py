@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, PngImagePlugin
 
 from ecert.errors import InvalidRequest, RuleViolation, TooLarge, UnsupportedMedia
-from ecert.imaging import portrait
+from ecert.imaging import pictures, portrait
 from ecert.limits import MAX_PHOTO_BYTES, MAX_PHOTO_PIXELS, MAX_PHOTO_SIDE, MIN_PHOTO_SIDE, PHOTO_STORED_SIDE
 from ecert.store import Store
 from testkit import photos
@@ -98,6 +98,37 @@ def test_transparency_cmyk_and_sixteen_bit_grey_are_made_plain():
     grey16.save(buf, "PNG")
     kept = Image.open(io.BytesIO(portrait.reencode(buf.getvalue()).data))
     assert kept.mode == "L" and 150 < kept.getpixel((10, 10)) < 160  # 40000 / 256, not clipped to 255
+
+
+@pytest.mark.parametrize(("mode", "colour", "rgb", "grey"), [
+    ("RGBA", (0, 0, 0, 0), (255, 255, 255), 255),  # transparent: white
+    ("PA", (0, 0), (255, 255, 255), 255),
+    ("LA", (0, 255), (0, 0, 0), 0),  # opaque: as it is
+    ("I", 40000, (156, 156, 156), 156),  # 16-bit grey: 40000 / 256, not clipped to 255
+    ("I;16", 40000, (156, 156, 156), 156),
+    ("L", 77, (77, 77, 77), 77),  # grey stays grey
+    ("RGB", (200, 100, 0), (200, 100, 0), 118),
+    ("CMYK", (0, 255, 255, 0), (255, 0, 0), 76),
+])
+def test_pixels_are_made_plain_for_portraits_and_for_scanning(mode, colour, rgb, grey):
+    """One plain form for both uses (ecert.imaging.pictures.plain): 8-bit grey or RGB for a portrait,
+    grey for the QR scanner, transparency on white."""
+    im = Image.new(mode, (4, 4), colour)
+    kept = pictures.plain(im)
+    assert kept.mode in ("L", "RGB")
+    assert kept.getpixel((1, 1)) == (rgb[0] if kept.mode == "L" else rgb)
+    gray = pictures.plain(im, gray=True)
+    assert gray.mode == "L" and abs(gray.getpixel((1, 1)) - grey) <= 1
+
+
+def test_a_palette_with_a_transparent_entry_is_put_on_white():
+    im = Image.new("P", (4, 4), 1)
+    im.putpalette([0, 0, 0, 9, 9, 9] + [0] * 762)
+    im.info["transparency"] = 1
+    assert pictures.plain(im).getpixel((0, 0)) == (255, 255, 255)
+    assert pictures.plain(im, gray=True).getpixel((0, 0)) == 255
+    del im.info["transparency"]
+    assert pictures.plain(im).getpixel((0, 0)) == (9, 9, 9)
 
 
 # -- what is refused ---------------------------------------------------------------------------------

@@ -7,7 +7,9 @@ names a server, each test in a fresh random database that is dropped after.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import sqlite3
 import threading
 import time
 import uuid
@@ -15,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import pytest_asyncio
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from ecert.errors import ConfigError, Conflict, DuplicateKey, NotFound, StoreError
 from ecert.store import COLLECTIONS, Store, open_store
@@ -220,6 +223,28 @@ async def test_credentials_unique_request_id_per_region(store: Store):
     assert await store.get_credential("missing") is None
 
 
+async def test_credentials_naming_photo_newest_first(store: Store):
+    """A region's credentials showing a portrait: the newest issued first (then by id), limited; other
+    regions', other portraits' and credentials without a photo are not among them."""
+    for cred_id, region, photo, at in [("c1", "ZJ", "aa", 100), ("c2", "ZJ", "aa", 300), ("c3", "ZJ", "bb", 400),
+                                       ("c4", "SH", "aa", 500), ("c5", "ZJ", "aa", 300), ("c6", "ZJ", "aa", 200)]:
+        await store.insert_credential(_cred(cred_id, region, status_idx=at, issued_at=at,
+                                            fields={"name": "x", "photo": photo}))
+    await store.insert_credential(_cred("c7", "ZJ", issued_at=900, fields={"name": "no photo"}))
+    await store.insert_credential(_cred("c8", "ZJ", issued_at=900))
+
+    async def ids(*args, **kw):
+        return [d["_id"] for d in await store.credentials_naming_photo(*args, **kw)]
+
+    assert await ids("ZJ", "aa") == ["c5", "c2", "c6", "c1"]
+    assert await ids("ZJ", "aa", limit=2) == ["c5", "c2"]
+    assert await ids("SH", "aa") == ["c4"]
+    assert await ids("ZJ", "bb") == ["c3"]
+    assert await ids("ZJ", "cc") == [] and await ids("SH", "bb") == []
+    [doc] = await store.credentials_naming_photo("ZJ", "bb")
+    assert doc == await store.get_credential("c3")
+
+
 async def test_credential_status_compare_and_set(store: Store):
     await store.insert_credential(_cred("c1"))
     assert not await store.set_credential_status("c1", "revoked", "suspended", 5)
@@ -232,6 +257,16 @@ async def test_credential_status_compare_and_set(store: Store):
                                      for i in range(10)))
     assert results.count(True) == 1
     assert (await store.get_credential("c1"))["status"] == f"s{results.index(True)}"
+
+
+async def test_credential_status_counts_its_changes(store: Store):
+    await store.insert_credential(_cred("c1"))
+    assert not await store.set_credential_status("c1", "suspended", "valid", 5, changes=2)  # none counted yet
+    assert await store.set_credential_status("c1", "suspended", "valid", 5, changes=1)
+    assert not await store.set_credential_status("c1", "valid", "suspended", 6, changes=1)  # counted already
+    assert await store.set_credential_status("c1", "valid", "suspended", 6, changes=2)
+    cred = await store.get_credential("c1")
+    assert (cred["status"], cred["status_changed_at"], cred["status_changes"]) == ("valid", 6, 2)
 
 
 async def test_status_entries_and_index(store: Store):
@@ -272,6 +307,37 @@ async def test_mark_token_used_once(store: Store):
     assert not await store.mark_token_used("t1", 101)
     results = await asyncio.gather(*(store.mark_token_used("t2", 200) for _ in range(10)))
     assert results.count(True) == 1
+    assert await store.token_used("t1") and not await store.token_used("t3")
+
+
+def _show(token_id: str, region: str = "ZJ", exp: int = 1_000) -> dict:
+    return {"_id": token_id, "region": region, "credential_id": "C" * 26, "text": f"EC1:{token_id}", "iat": exp - 300,
+            "exp": exp, "purpose": "hotel_check_in", "state": "live"}
+
+
+async def test_presentations_live_ended_once_and_swept_in_expiry_order(store: Store):
+    """A show code is kept live until ended, once (compare-and-set on its state; its text dropped);
+    the live ones come back those that expire first first, limited, one region's only."""
+    for token_id, region, exp in [("p1", "ZJ", 300), ("p2", "ZJ", 100), ("p3", "SH", 50), ("p4", "ZJ", 200),
+                                  ("p5", "ZJ", 400)]:
+        await store.add_presentation(_show(token_id, region, exp))
+    with pytest.raises(DuplicateKey):
+        await store.add_presentation(_show("p1", exp=999))
+    assert await store.get_presentation("p1") == _show("p1", exp=300)
+    assert await store.get_presentation("nope") is None
+
+    assert [d["_id"] for d in await store.live_presentations("ZJ", 3)] == ["p2", "p4", "p1"]
+    assert await store.end_presentation("p4", "expired", 250)
+    ended = await store.get_presentation("p4")
+    assert (ended["state"], ended["text"], ended["ended_at"]) == ("expired", "", 250)
+    assert not await store.end_presentation("p4", "expired", 260)  # no longer live
+    assert (await store.get_presentation("p4"))["ended_at"] == 250
+    assert not await store.end_presentation("nope", "expired", 260)
+    assert [d["_id"] for d in await store.live_presentations("ZJ", 10)] == ["p2", "p1", "p5"]
+    assert [d["_id"] for d in await store.live_presentations("SH", 10)] == ["p3"]
+    assert await store.live_presentations("ZJ", 0) == []
+    results = await asyncio.gather(*(store.end_presentation("p5", "expired", 500 + i) for i in range(10)))
+    assert results.count(True) == 1
 
 
 # -- backend primitives ------------------------------------------------------------
@@ -306,8 +372,32 @@ async def test_find_filters_sort_and_limit(store: Store):
     assert (await backend.find("tokens", {"_id": "d3"}))[0] == docs[3]
     with pytest.raises(ValueError):  # ranges ($gt ...) are the contract's too: tests/test_trail_store.py
         await backend.find("tokens", {"n": {"$ne": 1}})
+    for bad in ("a..b", "a.", ".a", "a.$b", "a b"):
+        with pytest.raises(ValueError):
+            await backend.find("tokens", {bad: 1})
+    with pytest.raises(ValueError):  # a document's own fields are plain names; a path is for filters
+        await backend.insert("tokens", {"_id": "dotted", "a.b": 1})
     with pytest.raises(ValueError):
-        await backend.find("tokens", {"a.b": 1})
+        await backend.update("tokens", "d0", {"a.b": 1})
+
+
+async def test_filters_and_sorts_name_dotted_paths(store: Store):
+    """A path reaches into nested objects; a missing step (or a value that is no object) is a missing field."""
+    backend = store.backend
+    docs = [{"_id": "p0", "f": {"photo": "aa", "n": 2, "g": {"h": True}}}, {"_id": "p1", "f": {"photo": "bb", "n": 1}},
+            {"_id": "p2", "f": {"photo": "aa", "n": 3}}, {"_id": "p3", "f": "aa"}, {"_id": "p4"}]
+    for doc in docs:
+        await backend.insert("tokens", doc)
+
+    async def ids(filter, **kw):
+        return [d["_id"] for d in await backend.find("tokens", filter, **kw)]
+
+    assert await ids({"f.photo": "aa"}, sort="_id") == ["p0", "p2"]
+    assert await ids({"f.photo": {"$in": ["bb", "cc"]}}) == ["p1"]
+    assert await ids({"f.photo": None}, sort="_id") == ["p3", "p4"]
+    assert await ids({"f.n": {"$gte": 2}}, sort="f.n", descending=True) == ["p2", "p0"]
+    assert await ids({"f.g.h": True}) == ["p0"]
+    assert await ids({"f.photo": "aa"}, sort="f.n", limit=1) == ["p0"]
 
 
 async def test_update_put_and_get(store: Store):
@@ -315,6 +405,8 @@ async def test_update_put_and_get(store: Store):
     doc = {"_id": "x", "a": 1, "nested": {"k": [1, 2.5, "s", None, True]}, "f": 0.5}
     await backend.insert("tokens", doc)
     assert await backend.get("tokens", "x") == doc
+    assert await backend.exists("tokens", "x") and not await backend.exists("tokens", "y")
+    assert not await backend.exists("apikeys", "x")
     assert await backend.update("tokens", "x", {"a": 2, "b": {"c": "d"}, "nested": None})
     assert await backend.get("tokens", "x") == {"_id": "x", "a": 2, "b": {"c": "d"},
                                                 "nested": None, "f": 0.5}
@@ -389,6 +481,52 @@ async def test_sqlite_two_backends_share_counters(tmp_path):
         await second.close()
 
 
+async def test_sqlite_an_existing_database_gets_the_new_indexes_on_open(tmp_path):
+    """A database the previous release made (its tables and indexes, without the one on the photo a
+    credential shows) gets that index when it is opened, and the look-up uses it."""
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE credentials (id TEXT PRIMARY KEY, doc TEXT NOT NULL)")
+    conn.execute("CREATE UNIQUE INDEX credentials_region_request_id ON credentials("
+                 "json_extract(doc, '$.region'), json_extract(doc, '$.request_id'))")
+    conn.execute("INSERT INTO credentials VALUES ('c1', ?)",
+                 (json.dumps(_cred("c1", "ZJ", issued_at=1, fields={"photo": "aa"})),))
+    conn.commit()
+    conn.close()
+    store = await open_store(f"sqlite:///{path}")
+    try:
+        assert [d["_id"] for d in await store.credentials_naming_photo("ZJ", "aa")] == ["c1"]
+        indexes = {name for name, in await store.backend._run(
+            store.backend._query, "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?",
+            ("credentials",))}
+        assert {"credentials_region_request_id", "credentials_region_status",
+                "credentials_region_fields_photo"} <= indexes
+        plan = await store.backend._run(
+            store.backend._query, "EXPLAIN QUERY PLAN SELECT doc FROM credentials WHERE "
+            "json_extract(doc, '$.region') = ? AND json_extract(doc, '$.fields.photo') = ?", ("ZJ", "aa"))
+        assert any("credentials_region_fields_photo" in row[-1] for row in plan)
+    finally:
+        await store.close()
+
+
+async def test_mongo_an_existing_database_gets_the_new_indexes_on_open():
+    """As on SQLite: opening a database made without the photo index creates it."""
+    database = f"ecert_test_{uuid.uuid4().hex[:12]}"
+    uri = _mongo_uri(database)
+    first = await MongoBackend.open(uri)
+    try:
+        await first.db["credentials"].drop_index("credentials_region_fields_photo")
+        second = await MongoBackend.open(uri)
+        try:
+            info = await second.db["credentials"].index_information()
+            assert info["credentials_region_fields_photo"]["key"] == [("region", 1), ("fields.photo", 1)]
+        finally:
+            await second.close()
+    finally:
+        await first.client.drop_database(database)
+        await first.close()
+
+
 async def test_sqlite_runs_off_the_event_loop_thread(tmp_path):
     backend = await SQLiteBackend.open(tmp_path / "t.db")
     try:
@@ -412,6 +550,56 @@ async def test_mongo_unreachable_raises_store_error_quickly():
     with pytest.raises(StoreError):
         await MongoBackend.open("mongodb://127.0.0.1:9/ecert", timeout_ms=300)
     assert time.monotonic() - started < 3
+
+
+class _FakeCollection:
+    """A MongoDB collection whose ``insert_many`` fails as told, recording the head writes."""
+
+    def __init__(self, failure: Exception | None = None, head_failure: Exception | None = None):
+        self.failure, self.head_failure, self.heads = failure, head_failure, []
+
+    async def insert_many(self, docs, ordered):
+        if self.failure is not None:
+            raise self.failure
+
+    async def update_one(self, filter, update, upsert):
+        if self.head_failure is not None:
+            raise self.head_failure
+        self.heads.append((filter, update))
+
+
+def _bulk_error(write_errors: list[dict], concern_errors: list[dict], inserted: int) -> BulkWriteError:
+    return BulkWriteError({"writeErrors": write_errors, "writeConcernErrors": concern_errors, "nInserted": inserted,
+                           "nUpserted": 0, "nMatched": 0, "nModified": 0, "nRemoved": 0, "upserted": []})
+
+
+_CHAIN = [{"_id": f"CN-ZJ:{i:012d}", "seq": i, "hash": f"h{i}"} for i in (1, 2, 3)]
+_HEAD = ("trail_heads", {"_id": "CN-ZJ", "seq": 3, "hash": "h3"})
+
+
+async def test_mongo_a_chain_not_acknowledged_durably_is_an_error_with_no_head():
+    """A write concern failure (the majority or journal acknowledgement did not come) is no success,
+    even with every document inserted: StoreError, and the head is not moved."""
+    coll = _FakeCollection(_bulk_error([], [{"code": 64, "errmsg": "waiting for replication timed out"}], 3))
+    backend = MongoBackend(None, {"trail": coll, "trail_heads": coll})
+    with pytest.raises(StoreError) as err:
+        await backend.insert_chain("trail", _CHAIN, _HEAD)
+    assert "replication timed out" in str(err.value) and coll.heads == []
+    coll.failure = _bulk_error([{"code": 121, "errmsg": "Document failed validation", "index": 1}], [], 1)
+    with pytest.raises(StoreError):
+        await backend.insert_chain("trail", _CHAIN, _HEAD)
+    assert coll.heads == []
+
+
+async def test_mongo_a_chain_stops_at_a_duplicate_and_its_head_only_moves_forward():
+    coll = _FakeCollection(_bulk_error([{"code": 11000, "errmsg": "E11000 duplicate key", "index": 2}], [], 2))
+    backend = MongoBackend(None, {"trail": coll, "trail_heads": coll})
+    assert await backend.insert_chain("trail", _CHAIN, _HEAD) == 2 and coll.heads == []
+    coll.failure = None
+    assert await backend.insert_chain("trail", _CHAIN, _HEAD) == 3
+    assert coll.heads == [({"_id": "CN-ZJ", "seq": {"$lt": 3}}, {"$set": {"seq": 3, "hash": "h3"}})]
+    coll.head_failure = DuplicateKeyError("E11000 duplicate key")  # a newer head is stored: kept
+    assert await backend.insert_chain("trail", _CHAIN, _HEAD) == 3
 
 
 async def test_concurrent_inserts_share_commits_and_fail_alone(store: Store):

@@ -9,7 +9,8 @@ import asyncio
 import pytest
 
 from ecert.rules import trail
-from ecert.store import Store
+from ecert.store import Store, open_store
+from ecert.store.sqlite import SQLiteBackend
 from tests.test_store_contract import store  # noqa: F401  (the store on each backend)
 
 CRED = "A" * 26
@@ -22,16 +23,23 @@ def _records(n: int, cred: str = CRED, start: int = 0) -> list[trail.Record]:
             for i in range(n)]
 
 
-async def _append(store: Store, region: str, records: list[trail.Record]) -> list[dict]:
+async def _append(store: Store, region: str, records: list[trail.Record], *, texts: bool = True) -> list[dict]:
+    """Append ``records`` after the chain's end as the issuer does (with the entries' texts), or
+    from the entries alone."""
     last = await store.trail_last(region)
-    entries = trail.chained(region, records, *(last and (last["seq"], last["hash"]) or (0, trail.GENESIS)))
-    assert await store.append_trail(region, entries) == len(entries)
+    written: list[str] | None = [] if texts else None
+    entries = trail.chained(region, records, *(last and (last["seq"], last["hash"]) or (0, trail.GENESIS)),
+                            written)
+    assert await store.append_trail(region, entries, written) == len(entries)
     return entries
 
 
-async def test_appended_entries_come_back_in_order_with_their_head(store: Store):
-    written = await _append(store, "CN-ZJ", _records(5))
+@pytest.mark.parametrize("texts", [True, False], ids=["texts", "entries"])
+async def test_appended_entries_come_back_in_order_with_their_head(store: Store, texts: bool):
+    written = await _append(store, "CN-ZJ", _records(5), texts=texts)
+    assert all("_id" not in e for e in written)  # the store's key is not left on the caller's entries
     assert await store.trail_entries("CN-ZJ") == written
+    assert await store.trail_places("CN-ZJ") == [(e["seq"], e) for e in written]
     assert await store.trail_last("CN-ZJ") == written[-1]
     assert await store.trail_head("CN-ZJ") == {"_id": "CN-ZJ", "seq": 5, "hash": written[-1]["hash"]}
     assert [e["seq"] for e in await store.trail_entries("CN-ZJ", after=2, limit=2)] == [3, 4]
@@ -77,8 +85,8 @@ async def test_entries_by_id_and_by_credential(store: Store):
     assert await store.trail_by_ids("CN-SH", ["e0"]) == {}
 
 
-async def test_concurrent_chains_and_inserts_share_commits(store: Store):
-    """A chain enqueued beside ordinary inserts (the SQLite group commit) is written whole."""
+async def test_a_chain_beside_concurrent_inserts_is_written_whole(store: Store):
+    """A chain enqueued beside ordinary inserts (on SQLite, in their group commit) is written whole."""
     entries = trail.chained("CN-ZJ", _records(50), 0, trail.GENESIS)
     results = await asyncio.gather(store.append_trail("CN-ZJ", entries[:25]),
                                    *(store.mark_token_used(f"t{i}", 1) for i in range(20)))
@@ -90,6 +98,52 @@ async def test_concurrent_chains_and_inserts_share_commits(store: Store):
     assert walk.finish(await store.trail_head("CN-ZJ")) is None and walk.count == 50
 
 
+async def test_sqlite_a_chain_and_concurrent_inserts_share_one_commit(tmp_path, monkeypatch):
+    """The group commit: a chain and the inserts enqueued beside it go to disk in one transaction."""
+    store = await open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    batches: list[int] = []
+    insert_many = SQLiteBackend._insert_many
+
+    def counted(self, rows):
+        batches.append(len(rows))
+        return insert_many(self, rows)
+
+    monkeypatch.setattr(SQLiteBackend, "_insert_many", counted)
+    try:
+        entries = trail.chained("CN-ZJ", _records(10), 0, trail.GENESIS)
+        results = await asyncio.gather(store.append_trail("CN-ZJ", entries),
+                                       *(store.mark_token_used(f"t{i}", 1) for i in range(20)))
+        assert results == [10] + [True] * 20
+        assert batches == [21]
+        assert (await store.trail_head("CN-ZJ"))["seq"] == 10
+    finally:
+        await store.close()
+
+
+async def test_the_head_only_moves_forward(store: Store):
+    """Of two appenders, the one whose chain is further along keeps the head, whichever writes it
+    last: a late head never hides entries after it."""
+    first = trail.chained("CN-ZJ", _records(5), 0, trail.GENESIS)
+    later = trail.chained("CN-ZJ", _records(5, start=10), 5, first[-1]["hash"])
+    assert await store.append_trail("CN-ZJ", later) == 5  # entries 6 to 10, head 10
+    assert await store.append_trail("CN-ZJ", first) == 5  # entries 1 to 5 land after: the head stays at 10
+    assert await store.trail_head("CN-ZJ") == {"_id": "CN-ZJ", "seq": 10, "hash": later[-1]["hash"]}
+    walk = trail.ChainWalk("CN-ZJ")
+    for e in await store.trail_entries("CN-ZJ"):
+        assert walk.feed(e) is None
+    assert walk.finish(await store.trail_head("CN-ZJ")) is None and walk.count == 10
+
+
+async def test_a_broken_chain_is_refused_and_leaves_the_entries_as_they_were(store: Store):
+    entries = trail.chained("CN-ZJ", _records(3), 0, trail.GENESIS)
+    entries[2]["seq"] = 4
+    copies = [dict(e) for e in entries]
+    with pytest.raises(ValueError):
+        await store.append_trail("CN-ZJ", entries)
+    assert entries == copies and await store.trail_entries("CN-ZJ") == []
+    assert await store.trail_head("CN-ZJ") is None
+
+
 async def test_range_filters(store: Store):
     for i in range(6):
         await store.backend.insert("tokens", {"_id": f"k{i}", "n": i, "t": f"v{i}"})
@@ -99,6 +153,23 @@ async def test_range_filters(store: Store):
     assert [d["_id"] for d in await find("tokens", {"_id": {"$gt": "k1", "$lt": "k4"}}, sort="_id")] == \
         ["k2", "k3"]
     assert [d["n"] for d in await find("tokens", {"t": {"$lt": "v2"}}, sort="n")] == [0, 1]
+    for doc in ({"_id": "kt", "n": "text", "t": 7}, {"_id": "kr", "n": 2.5}, {"_id": "kb", "n": True}):
+        await store.backend.insert("tokens", doc)
+
+    async def ids(filter):
+        return [d["_id"] for d in await find("tokens", filter, sort="_id")]
+
+    # text compares with text only, numbers with numbers only (MongoDB's order; SQLite alone puts every
+    # number before any text), and a boolean is neither
+    assert await ids({"n": {"$lt": "a"}}) == []
+    assert await ids({"n": {"$gt": "a"}}) == ["kt"]
+    assert await ids({"n": {"$gt": 3}}) == ["k4", "k5"]
+    assert await ids({"n": {"$gt": 2, "$lt": 3}}) == ["kr"]
+    assert await ids({"t": {"$gte": 0}}) == ["kt"]
+    assert await ids({"n": {"$gt": 0, "$lt": "z"}}) == []
+    assert await ids({"_id": {"$gt": 5}}) == [] and await ids({"_id": {"$lt": 5}}) == []
+    with pytest.raises(ValueError):
+        await find("tokens", {"n": {"$gt": True}})
     with pytest.raises(ValueError):
         await find("tokens", {"n": {"$gt": [1]}})
     with pytest.raises(ValueError):

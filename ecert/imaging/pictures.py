@@ -1,6 +1,7 @@
 """What every picture the suite is given goes through first, whatever it is for (a photo of a QR
 code to read, a portrait to file): its kind from the magic bytes, its size in bytes, Pillow's reader
-for that kind built directly, and one translation of what a truncated or hostile file raises.
+for that kind built directly, one translation of what a truncated or hostile file raises, and the
+decoded pixels made plain (:func:`plain`).
 
 The reader is built directly rather than by ``Image.open``: it reads the header only, and Pillow's
 process-wide bomb check (a warning, or a failure on its own terms) is left to each caller's own,
@@ -69,3 +70,21 @@ def decoded(data: bytes, *, kinds: Collection[str], max_bytes: int, refusal: str
         if isinstance(err, ValueError) and "too large" in str(err).lower():  # a text or ICC chunk
             raise TooLarge(f"the {what} holds a chunk that inflates past the bound", field="image") from err
         raise corrupt(kind, what) from err
+
+
+_TRANSPARENT = ("RGBA", "LA", "PA")  # the modes with alpha the PNG and WebP readers give
+
+
+def plain(im: Image.Image, *, gray: bool = False) -> Image.Image:
+    """The decoded picture as plain 8-bit grey ("L") or RGB pixels (grey only, with ``gray``),
+    transparency put on white (as a screen shows it), 16- and 32-bit grey scaled down (not clipped)."""
+    target = "L" if gray else "RGB"
+    if im.mode == "L" or im.mode == target:
+        return im
+    if im.mode in _TRANSPARENT or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert(target)
+    if im.mode.startswith("I;16") or im.mode == "I":
+        return im.convert("I").point(lambda v: v / 256).convert("L")  # convert("L") would clip
+    return im.convert(target)  # CMYK, YCbCr, P, 1, F ...

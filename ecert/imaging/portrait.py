@@ -42,7 +42,10 @@ from . import pictures
 MEDIA_TYPE = "image/jpeg"
 """What a library stores and serves."""
 MEDIA_TYPES = ("image/jpeg", "image/png")
-"""What an upload may be (its ``Content-Type``); the bytes' own magic decides which it is."""
+"""The pictures a portrait is taken from."""
+UPLOAD_TYPES = (*MEDIA_TYPES, "application/octet-stream")
+"""What an upload may be declared as (none declared: ``application/octet-stream``): the bytes' own
+magic decides whether they are a JPEG or PNG."""
 QUALITY = 90
 
 KINDS = ("jpeg", "png")
@@ -88,19 +91,6 @@ def check_shape(width: int, height: int) -> None:
                             field="image")
 
 
-def _pixels(im: Image.Image) -> Image.Image:
-    """The decoded picture as plain 8-bit grey or RGB, transparency put on white."""
-    if im.mode in ("L", "RGB"):
-        return im
-    if im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (im.mode == "P" and "transparency" in im.info):
-        rgba = im.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("RGB")
-    if im.mode.startswith("I;16") or im.mode == "I":
-        return im.convert("I").point(lambda v: v / 256).convert("L")  # convert("L") would clip
-    return im.convert("RGB")  # CMYK, YCbCr, P, 1, F ...
-
-
 def reencode(data: bytes) -> Portrait:
     """Check an uploaded portrait and re-encode it (module docs): the picture alone, as a JPEG."""
 
@@ -117,7 +107,7 @@ def reencode(data: bytes) -> Portrait:
             scale = max(1.0, max(width, height) / PHOTO_STORED_SIDE)
             im.draft("RGB" if im.mode != "L" else "L", (int(width / scale), int(height / scale)))
         im.load()
-        pixels = _transpose(_pixels(im), orientation)  # upright, as the camera meant it
+        pixels = _transpose(pictures.plain(im), orientation)  # upright, as the camera meant it
         # A new image holding the pixels alone: no info (EXIF, ICC, XMP, text, dpi) can follow it.
         return Image.frombytes(pixels.mode, pixels.size, pixels.tobytes())
 
@@ -142,9 +132,3 @@ def _transpose(im: Image.Image, orientation: int) -> Image.Image:
     method = _TRANSPOSE_METHODS.get(orientation)
     return im if method is None else im.transpose(method)
 
-
-def read(data: bytes) -> Image.Image:
-    """A stored portrait as a loaded image (tests and tools; the library never decodes what it serves)."""
-    im = Image.open(io.BytesIO(data))
-    im.load()
-    return im

@@ -58,23 +58,10 @@ def open_image(data: bytes, *, max_pixels: int = MAX_PIXELS, max_bytes: int = MA
         if kind == "jpeg":
             im.draft("L", im.size)  # let the JPEG decoder produce grayscale directly
         im.load()
-        return _to_gray(im)
+        return pictures.plain(im, gray=True)
 
     return pictures.decoded(data, kinds=pictures.READERS, max_bytes=max_bytes, what="picture",
                             refusal="the picture must be PNG, JPEG or WebP", use=gray)
-
-
-def _to_gray(im: Image.Image) -> Image.Image:
-    if im.mode == "L":
-        return im
-    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-        # A code drawn on a transparent background: put it on white, as a screen shows it.
-        rgba = im.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("L")
-    if im.mode.startswith("I;16"):
-        return im.convert("I").point(lambda v: v / 256).convert("L")  # convert("L") would clip
-    return im.convert("L")
 
 
 @dataclass(slots=True)

@@ -18,7 +18,8 @@ from ecert.errors import Conflict, DuplicateKey, NotFound
 from ecert.vocab import CredentialStatus, KeyStatus
 
 Index = tuple[tuple[str, ...], bool]
-"""An index: the top-level fields it covers, and whether it is unique."""
+"""An index: the fields it covers (top-level names or dotted paths, see :func:`check_field`), and whether
+it is unique."""
 
 COLLECTIONS: dict[str, list[Index]] = {
     "regions": [],
@@ -31,7 +32,9 @@ COLLECTIONS: dict[str, list[Index]] = {
     "trust_lists": [],
     # A unique index only covers documents whose indexed fields are all strings,
     # so credentials without a request_id never collide.
-    "credentials": [(("region", "request_id"), True), (("region", "status"), False)],
+    # "fields.photo": the digest of the portrait a credential shows (Store.credentials_naming_photo)
+    "credentials": [(("region", "request_id"), True), (("region", "status"), False),
+                    (("region", "fields.photo"), False)],
     "apikeys": [],
     "tokens": [],
     # show codes kept for their lifetime: {"_id": token cti hex, "region", "credential_id", "text", "iat",
@@ -62,7 +65,9 @@ RULE_KINDS = ("purpose", "recognition")
 LISTED_CREDENTIAL_STATUSES = (CredentialStatus.REVOKED, CredentialStatus.SUSPENDED)
 """Credential statuses that appear in a region's status list."""
 
-_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_FIELD = re.compile(_NAME + r"\Z")
+_PATH = re.compile(rf"{_NAME}(?:\.{_NAME})*\Z")
 _SCALARS = (str, int, float, bool, type(None))
 
 
@@ -70,7 +75,8 @@ class Backend(Protocol):
     """The document store contract every backend fulfils (see the module docs).
 
     Documents hold JSON-compatible values and a string ``_id``. A filter maps
-    top-level fields to a scalar (equality; None also matches a missing field),
+    fields (top-level names, or dotted paths into nested objects such as ``"fields.photo"``; never
+    through arrays) to a scalar (equality; None also matches a missing field),
     to ``{"$in": [scalars]}``, or to a range: ``{"$gt" | "$gte" | "$lt" | "$lte": str or int, ...}``
     (compared as the field's stored type: text with text, numbers with numbers).
     """
@@ -81,9 +87,12 @@ class Backend(Protocol):
     async def get(self, coll: str, _id: str) -> dict | None:
         """The document with this ``_id``, or None."""
 
+    async def exists(self, coll: str, _id: str) -> bool:
+        """Whether a document with this ``_id`` exists (without reading it)."""
+
     async def find(self, coll: str, filter: dict, *, sort: str | None = None,
                    descending: bool = False, limit: int | None = None) -> list[dict]:
-        """Documents matching ``filter``, optionally sorted on one field and limited."""
+        """Documents matching ``filter``, optionally sorted on one field (then ``_id``) and limited."""
 
     async def update(self, coll: str, _id: str, set: dict, *, expect: dict | None = None) -> bool:
         """Set top-level fields, atomically only if ``expect`` (a filter) matches.
@@ -98,7 +107,9 @@ class Backend(Protocol):
                            texts: list[str] | None = None) -> int:
         """Insert ``docs`` in order, durably, stopping at the first whose ``_id`` or unique index
         collides (a hash chain stays a chain: what is stored is a prefix of ``docs``); when all were
-        inserted, put ``head[1]`` into collection ``head[0]`` too (SQLite: in the same transaction).
+        inserted, put ``head[1]`` (with an int ``seq``) into collection ``head[0]`` too, forward only:
+        not over a stored head with as high a ``seq``. SQLite writes the head in the same transaction;
+        MongoDB after the docs (a crash between the two leaves the head behind until the next append).
         Returns how many were inserted. ``texts``, when given, are the docs as compact JSON (a backend
         that stores text may store them rather than write each doc again)."""
 
@@ -112,18 +123,36 @@ class Backend(Protocol):
         """Release the connection; later calls raise StoreError."""
 
 
-_CHECKED_FIELDS: set[str] = set()  # names found plain before (the code's own few): a set look-up, not a match
+# names and paths found plain before (the code's own few): a set look-up, not a match
+_CHECKED_NAMES: set[str] = set()
+_CHECKED_PATHS: set[str] = set()
+
+
+def _check(name: str, pattern: re.Pattern, checked: set[str]) -> str:
+    if name.__class__ is str and name in checked:
+        return name
+    if not isinstance(name, str) or not pattern.match(name):
+        raise ValueError(f"invalid field name {name!r}")
+    if len(checked) < 4096:
+        checked.add(name)
+    return name
+
+
+def check_name(name: str) -> str:
+    """Return ``name`` if it is a plain top-level field name (a document's or an update's), else raise
+    ValueError."""
+    return _check(name, _FIELD, _CHECKED_NAMES)
 
 
 def check_field(name: str) -> str:
-    """Return ``name`` if it is a plain top-level field name, else raise ValueError."""
-    if name.__class__ is str and name in _CHECKED_FIELDS:
-        return name
-    if not isinstance(name, str) or not _FIELD.match(name):
-        raise ValueError(f"invalid field name {name!r}")
-    if len(_CHECKED_FIELDS) < 4096:
-        _CHECKED_FIELDS.add(name)
-    return name
+    """Return ``name`` if it is a field a filter, a sort or an index may name: a plain top-level name or
+    a dotted path of plain names (``"fields.photo"``); else raise ValueError."""
+    return _check(name, _PATH, _CHECKED_PATHS)
+
+
+def index_name(coll: str, fields: tuple[str, ...]) -> str:
+    """The name an index of ``coll`` on ``fields`` has in every backend (a path's dots become ``_``)."""
+    return f"{coll}_{'_'.join(fields)}".replace(".", "_")
 
 
 def check_collection(coll: str) -> str:
@@ -138,7 +167,7 @@ def check_doc(doc: Mapping[str, Any]) -> None:
     if not isinstance(doc.get("_id"), str):
         raise ValueError("a document needs a string _id")
     for name in doc:
-        check_field(name)
+        check_name(name)
 
 
 def check_set(fields: Mapping[str, Any]) -> None:
@@ -146,7 +175,7 @@ def check_set(fields: Mapping[str, Any]) -> None:
     if not fields or "_id" in fields:
         raise ValueError("an update sets at least one field, and never _id")
     for name in fields:
-        check_field(name)
+        check_name(name)
 
 
 RANGE_OPERATORS = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
@@ -378,6 +407,12 @@ class Store:
         """One credential, or None."""
         return await self.backend.get("credentials", cred_id)
 
+    async def credentials_naming_photo(self, region: str, digest: str, limit: int = 20) -> list[dict]:
+        """Up to ``limit`` of the region's credentials whose ``fields.photo`` is ``digest``, the newest
+        issued first (``issued_at``, then id)."""
+        return await self.backend.find("credentials", {"region": region, "fields.photo": digest},
+                                       sort="issued_at", descending=True, limit=limit)
+
     async def find_credential_by_request(self, region: str, request_id: str | None) -> dict | None:
         """The credential a region issued for this request id, or None."""
         if request_id is None:
@@ -387,14 +422,19 @@ class Store:
         return docs[0] if docs else None
 
     async def set_credential_status(self, cred_id: str, new_status: str, expect_status: str,
-                                    at: int) -> bool:
-        """Move a credential from ``expect_status`` to ``new_status`` atomically.
+                                    at: int, changes: int | None = None) -> bool:
+        """Move a credential from ``expect_status`` to ``new_status`` atomically; with ``changes``,
+        also its count of status changes to that number, from the one before (none recorded: the
+        first counted change).
 
-        Returns False (nothing changed) if it is missing or not in ``expect_status``.
+        Returns False (nothing changed) if it is missing or not in ``expect_status`` (or its count moved).
         """
-        return await self.backend.update("credentials", cred_id,
-                                         {"status": new_status, "status_changed_at": at},
-                                         expect={"status": expect_status})
+        values: dict = {"status": new_status, "status_changed_at": at}
+        expect: dict = {"status": expect_status}
+        if changes is not None:
+            values["status_changes"] = changes
+            expect["status_changes"] = changes - 1 if changes > 1 else None
+        return await self.backend.update("credentials", cred_id, values, expect=expect)
 
     async def status_entries(self, region: str) -> list[tuple[int, str]]:
         """``(status_idx, status)`` of the region's revoked or suspended credentials."""
@@ -451,21 +491,20 @@ class Store:
         if not entries:
             return 0
         first = entries[0]["seq"]
-        keys = [f"{region}:{seq:0{TRAIL_SEQ_DIGITS}d}" for seq in range(first, first + len(entries))]  # trail_key
-        for e, key in zip(entries, keys):
-            if e["seq"] != first:
-                raise ValueError("a chain's entries have consecutive seq")
-            first += 1
-            e["_id"] = key  # for the write only (taken off again below)
+        if any(e["seq"] != seq for seq, e in enumerate(entries, first)):
+            raise ValueError("a chain's entries have consecutive seq")
+        keys = [self.trail_key(region, seq) for seq in range(first, first + len(entries))]
         if texts is not None:
             texts = [f'{text},"_id":"{key}"}}' for text, key in zip(texts, keys)]
         last = entries[-1]
         head = {"_id": region, "seq": last["seq"], "hash": last["hash"]}
         try:
+            for e, key in zip(entries, keys):
+                e["_id"] = key  # for the write only
             return await self.backend.insert_chain("trail", entries, ("trail_heads", head), texts=texts)
         finally:
             for e in entries:
-                del e["_id"]
+                e.pop("_id", None)
 
     async def trail_last(self, region: str) -> dict | None:
         """The region's last entry (the highest ``seq``), or None."""
@@ -504,7 +543,7 @@ class Store:
 
     async def token_used(self, token_id: str) -> bool:
         """Whether a one-time token was used (:meth:`mark_token_used`)."""
-        return await self.backend.get("tokens", token_id) is not None
+        return await self.backend.exists("tokens", token_id)
 
     async def add_presentation(self, doc: dict) -> None:
         """Keep a show code (its document, ``state`` "live"); DuplicateKey if its token id exists."""
@@ -543,7 +582,7 @@ class Store:
 
     async def has_photo(self, region: str, digest: str) -> bool:
         """Whether a region's library holds this photo (without reading it)."""
-        return await self.backend.get("photos", f"{region}:{digest}") is not None
+        return await self.backend.exists("photos", f"{region}:{digest}")
 
     async def set_photo_owner(self, region: str, id_hash: str, digest: str, credential_id: str, at: int,
                               order: int = 0) -> None:

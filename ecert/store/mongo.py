@@ -23,6 +23,7 @@ from ecert.store.base import (
     check_field,
     check_filter,
     check_set,
+    index_name,
 )
 
 DEFAULT_DATABASE = "ecert"
@@ -76,7 +77,7 @@ class MongoBackend:
                     strings = {f: {"$type": "string"} for f in fields}
                     options = {"partialFilterExpression": strings} if unique else {}
                     await self.db[coll].create_index([(f, ASCENDING) for f in fields],
-                                                     name=f"{coll}_{'_'.join(fields)}",
+                                                     name=index_name(coll, fields),
                                                      unique=unique, **options)
 
     def _coll(self, coll: str) -> AsyncCollection:
@@ -90,6 +91,10 @@ class MongoBackend:
     async def get(self, coll: str, _id: str) -> dict | None:
         with _errors():
             return await self._coll(coll).find_one({"_id": _id})
+
+    async def exists(self, coll: str, _id: str) -> bool:
+        with _errors():
+            return await self._coll(coll).find_one({"_id": _id}, projection={"_id": 1}) is not None
 
     async def find(self, coll: str, filter: dict, *, sort: str | None = None,
                    descending: bool = False, limit: int | None = None) -> list[dict]:
@@ -119,7 +124,9 @@ class MongoBackend:
 
     async def insert_chain(self, coll: str, docs: list[dict], head: tuple[str, dict] | None = None, *,
                            texts: list[str] | None = None) -> int:
-        """An ordered ``insert_many`` (it stops at the first collision), then the head (``texts`` unused)."""
+        """An ordered ``insert_many`` (it stops at the first collision), then the head, forward only
+        (``texts`` unused). Two writes, not one transaction (a standalone server has none): a crash
+        between them leaves the head behind the chain until the next append."""
         for doc in docs:
             check_doc(doc)
         if not docs:
@@ -127,20 +134,31 @@ class MongoBackend:
         if head is not None:
             check_doc(head[1])
         try:
-            with _errors():
-                await self._coll(coll).insert_many([dict(doc) for doc in docs], ordered=True)
+            await self._coll(coll).insert_many([dict(doc) for doc in docs], ordered=True)
             n = len(docs)
-        except StoreError as err:
-            cause = err.__cause__
-            if not isinstance(cause, BulkWriteError):
-                raise
-            if any(e.get("code") != DUPLICATE_KEY for e in cause.details.get("writeErrors", ())):
-                raise
-            n = cause.details.get("nInserted", 0)
+        except BulkWriteError as err:  # a write error or a write concern error (not durable)
+            details = err.details
+            errors = [*details.get("writeErrors", ()), *details.get("writeConcernErrors", ())]
+            if details.get("writeConcernErrors") or any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise StoreError("MongoDB store: a chain's write failed: "
+                                 + "; ".join(str(e.get("errmsg", e.get("code"))) for e in errors)) from err
+            n = details.get("nInserted", 0)
+        except PyMongoError as err:
+            raise StoreError(f"MongoDB store: {err}") from err
         if n == len(docs) and head is not None:
-            with _errors():
-                await self._coll(head[0]).replace_one({"_id": head[1]["_id"]}, head[1], upsert=True)
+            await self._advance(*head)
         return n
+
+    async def _advance(self, coll: str, head: dict) -> None:
+        """Put ``head`` unless the stored one with its ``_id`` has a ``seq`` as high already (of two
+        appenders, the later head stays)."""
+        fields = {name: value for name, value in head.items() if name != "_id"}
+        try:
+            with _errors():
+                await self._coll(coll).update_one({"_id": head["_id"], "seq": {"$lt": head["seq"]}},
+                                                  {"$set": fields}, upsert=True)
+        except DuplicateKey:  # the upsert met the stored head: it is as new or newer
+            pass
 
     async def next_seq(self, name: str, step: int = 1) -> int:
         with _errors():

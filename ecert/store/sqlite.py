@@ -28,6 +28,7 @@ from ecert.store.base import (
     check_field,
     check_filter,
     check_set,
+    index_name,
     is_range,
 )
 
@@ -36,6 +37,9 @@ BUSY_TIMEOUT_S = 10.0
 
 T = TypeVar("T")
 
+_UPSERT = "INSERT INTO {coll}(id, doc) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc"
+"""Insert or replace a document (``coll``: a checked collection name)."""
+
 
 def _dump(value: Any) -> str:
     """Compact JSON text of a document or value."""
@@ -43,15 +47,27 @@ def _dump(value: Any) -> str:
 
 
 def _expr(field: str) -> str:
-    """The SQL expression for a top-level field (identical in indexes and queries)."""
+    """The SQL expression for a field or a dotted path (identical in indexes and queries)."""
     return "id" if field == "_id" else f"json_extract(doc, '$.{check_field(field)}')"
+
+
+_RANGE_TYPES = {str: "= 'text'", int: "IN ('integer', 'real')"}
+"""The JSON types a range's bound compares with, by the bound's type."""
 
 
 def _match(field: str, value: Any) -> tuple[str, list[Any]]:
     """SQL condition and parameters for one filter entry."""
     if is_range(value):
         ops = sorted(value.items())
-        return " AND ".join(f"{_expr(field)} {RANGE_OPERATORS[op]} ?" for op, _ in ops), [v for _, v in ops]
+        kinds = {type(bound) for _, bound in ops}
+        sql = [f"{_expr(field)} {RANGE_OPERATORS[op]} ?" for op, _ in ops]
+        # as MongoDB does, text only with text and numbers only with numbers (SQLite puts every
+        # number before any text)
+        if field == "_id":
+            sql += ["0"] if int in kinds else []
+        else:
+            sql += [f"json_type(doc, '$.{field}') {_RANGE_TYPES[kind]}" for kind in sorted(kinds, key=str)]
+        return " AND ".join(sql), [v for _, v in ops]
     if isinstance(value, dict):
         parts = [_match(field, v) for v in value["$in"]]
         if not parts:
@@ -149,7 +165,7 @@ class SQLiteBackend:
                              "(id TEXT PRIMARY KEY, doc TEXT NOT NULL)")
                 for fields, unique in indexes:
                     conn.execute(f"CREATE {'UNIQUE ' if unique else ''}INDEX IF NOT EXISTS "
-                                 f"{coll}_{'_'.join(fields)} "
+                                 f"{index_name(coll, fields)} "
                                  f"ON {coll}({', '.join(_expr(f) for f in fields)})")
 
     def _execute(self, sql: str, params: list[Any] | tuple[Any, ...]) -> int:
@@ -192,7 +208,7 @@ class SQLiteBackend:
     def _chain(self, coll: str, rows: list[tuple[str, str]], head: tuple[str, str, str] | None) -> int:
         """Rows in order until one collides: the ones before it stay (each row is a statement of its
         own, and the one that collides is undone alone); with every row in, the head (coll, _id,
-        doc) is put too."""
+        doc) is put too, unless the stored one has a ``seq`` as high."""
         sql = f"INSERT INTO {coll}(id, doc) VALUES (?, ?)"
         before = self._conn.total_changes
         try:
@@ -201,8 +217,8 @@ class SQLiteBackend:
             pass
         n = self._conn.total_changes - before
         if n == len(rows) and head is not None:
-            self._conn.execute(f"INSERT INTO {head[0]}(id, doc) VALUES (?, ?) "
-                               "ON CONFLICT(id) DO UPDATE SET doc = excluded.doc", head[1:])
+            self._conn.execute(_UPSERT.format(coll=head[0]) + f" WHERE json_extract({head[0]}.doc, '$.seq') < "
+                               "json_extract(excluded.doc, '$.seq')", head[1:])
         return n
 
     def _close(self) -> None:
@@ -270,6 +286,9 @@ class SQLiteBackend:
                                "WHERE id = ?", (_id,))
         return json.loads(rows[0][0]) if rows else None
 
+    async def exists(self, coll: str, _id: str) -> bool:
+        return bool(await self._run(self._query, f"SELECT 1 FROM {check_collection(coll)} WHERE id = ?", (_id,)))
+
     async def find(self, coll: str, filter: dict, *, sort: str | None = None,
                    descending: bool = False, limit: int | None = None) -> list[dict]:
         where, params = _where(filter)
@@ -293,9 +312,7 @@ class SQLiteBackend:
 
     async def put(self, coll: str, doc: dict) -> None:
         check_doc(doc)
-        await self._run(self._execute, f"INSERT INTO {check_collection(coll)}(id, doc) "
-                        "VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc",
-                        (doc["_id"], _dump(doc)))
+        await self._run(self._execute, _UPSERT.format(coll=check_collection(coll)), (doc["_id"], _dump(doc)))
 
     async def next_seq(self, name: str, step: int = 1) -> int:
         return await self._run(self._next_seq, name, step)
