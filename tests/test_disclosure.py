@@ -24,6 +24,7 @@ from services.registry.domain import Registry
 from services.verifier.servicer import write_result
 from testkit import photos
 from testkit.samples import driving_licence
+from tests.fixtures import previous_release_types
 from tests.test_issuer_domain import BUILTIN, FakeRegistry
 from tests.test_verifier_domain import T0, FakeUpstream, ec1, make, signed_list
 
@@ -121,9 +122,28 @@ async def test_a_token_resolved_for_an_agency_of_another_region_shows_the_named_
 
 # -- a store seeded before the entry existed --------------------------------------------------
 
-async def test_a_registry_seeded_by_the_older_catalogue_still_starts(tmp_path, caplog):
-    """Type versions are immutable: the stored type (without the entry) is kept, and its
-    credentials show agencies of other regions nothing, rather than the registry failing to start."""
+async def test_a_store_seeded_by_the_previous_release_gets_the_entry(tmp_path):
+    """The previous release (05d82be) stored its catalogue without the entry: the registry's start
+    replaces the suite's own texts, so an agency of another region sees the named role's fields."""
+    store = await open_store(default_uri(tmp_path))
+    try:
+        for t in previous_release_types():
+            assert OTHER_REGION_AGENCY not in t["disclosure"]
+            await store.put_type(t["id"], t["version"], t["name"], t["schema"], t["disclosure"])
+        registry = Registry(store, SigningKey.generate(), ttl=86400, now=FixedClock(T0))
+        await registry.seed()
+        stored = {t["id"]: t for t in await store.list_types()}["cn.driving_licence"]
+        assert stored["disclosure"] == DL["disclosure"]
+        upgraded = TypeSchema(DL["id"], 1, DL["name"], stored["schema"], stored["disclosure"])
+        assert set(upgraded.disclosed(disclosure_role(SH_AGENCY, "CN-ZJ"), driving_licence())) == POLICE_FIELDS
+    finally:
+        await store.close()
+
+
+async def test_a_registry_whose_store_holds_an_admins_text_without_the_entry_still_starts(tmp_path, caplog):
+    """Type versions are immutable: a stored text that is none of the catalogue's own (an admin's,
+    here without the entry) is kept, and its credentials show agencies of other regions nothing,
+    rather than the registry failing to start."""
     store = await open_store(default_uri(tmp_path))
     try:
         for t in builtin_types():

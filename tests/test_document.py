@@ -360,6 +360,16 @@ BAD_MEMBERS = [
                                                    "at": "first_issue", "years": 18}]), "first_issue"),
     ("cn.driving_licence", _set("x-consistency", [{"rule": "min-age", "birth": "birth_date", "years": 18}]),
      "'at'"),
+    ("cn.resident_id", _set("x-consistency", [{"rule": ["min-age"], "birth": "birth_date"}]), "rule"),
+    ("cn.resident_id", _set("x-consistency", [{"rule": {"min-age": 1}}]), "rule"),
+    ("cn.resident_id", _set("x-date-order", 5), "x-date-order"),
+    ("cn.resident_id", _set("x-date-order", "ab"), "x-date-order"),
+    ("cn.resident_id", _set("x-date-order", [["birth_date"]]), "x-date-order[0]"),
+    ("cn.resident_id", _set("x-date-order", [["birth_date", "valid_from", "valid_until"]]), "x-date-order[0]"),
+    ("cn.resident_id", _set("x-date-order", [["birth_date", "valid_from"], {"a": 1}]), "x-date-order[1]"),
+    ("cn.resident_id", _set("x-date-order", [["birth_date", "zz"]]), "'zz'"),
+    ("cn.resident_id", _set("x-date-order", [[1, "valid_from"]]), "no field name"),
+    ("cn.resident_id", _set("x-date-order", [["valid_from", "valid_from"]]), "two fields"),
     ("cn.resident_id", _set("x-identify", {"hotel": ["name", "nickname"]}), "nickname"),
     ("cn.resident_id", _set("x-identify", {"burglar": ["name"]}), "burglar"),
     ("cn.resident_id", _set("x-identify", {OTHER_REGION_AGENCY: ["name"]}), OTHER_REGION_AGENCY),
@@ -379,6 +389,19 @@ def test_bad_x_members_are_refused_when_a_type_is_loaded(type_id, change, named)
     assert named in err.value.message, err.value.message
 
 
+def test_a_type_is_accepted_only_if_a_trust_list_reader_can_build_it(monkeypatch):
+    """load_type_document ends by building the TypeSchema a reader builds: what fails there (and so
+    would make every verifier refuse the whole list) is SCHEMA_MALFORMED at publish."""
+    from ecert.rules import catalogue
+
+    def broken(*_args):
+        raise ValueError("not enough values to unpack")
+    monkeypatch.setattr(catalogue, "TypeSchema", broken)
+    with pytest.raises(InvalidRequest) as err:
+        load_type_document(DOCS["cn.resident_id"])
+    assert (err.value.code, err.value.field) == ("SCHEMA_MALFORMED", "schema") and "unpack" not in err.value.message
+
+
 def test_the_catalogue_loads_and_a_trust_list_type_checks_its_members_too():
     for type_id in DOCS:
         load_type_document(_mutated(type_id, lambda schema, doc: None))
@@ -387,10 +410,16 @@ def test_the_catalogue_loads_and_a_trust_list_type_checks_its_members_too():
         TypeSchema(bad["id"], 1, bad["name"], json.dumps(bad["schema"]), bad["disclosure"])
 
 
+def test_a_type_s_date_order_is_its_document_s():
+    """``x-date-order`` is read once, with the other members: the pairs issuance names."""
+    assert TYPES["cn.resident_id"].document.date_order == (("birth_date", "valid_from"), ("valid_from", "valid_until"))
+    assert all(ts.document.date_order == tuple(map(tuple, ts.schema["x-date-order"])) for ts in TYPES.values())
+
+
 def test_a_type_without_x_members_has_no_document_rules():
     ts = TypeSchema("cn.plain", 1, "Plain", json.dumps({"type": "object", "properties": {
         "valid_until": {"type": "string", "format": "date"}}}), {"hotel": ["valid_until"]})
-    assert not ts.document.has_validity and ts.document.deadlines == ()
+    assert not ts.document.has_validity and ts.document.deadlines == () and ts.document.date_order == ()
     assert ts.document.check({"valid_until": "2000-01-01"}, TODAY) is None
     assert ts.document.check_issuance({"valid_until": "2000-01-01"}, NOW) is None
     assert ts.identified("hotel", {"valid_until": "2000-01-01"}) == {}

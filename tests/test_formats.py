@@ -253,3 +253,18 @@ def test_trust_and_status_lists_refuse_cbor_outside_the_subset_with_their_own_er
             statuslist.parse(cose.sign1(key, cbor2.dumps(claims)), expected_uri="u", region_keys=tl.keys_by_kid)
     with pytest.raises(statuslist.StatusListError):
         statuslist.parse(cose.sign1(key, b"\xa1\xf5\x00"), expected_uri="u", region_keys=tl.keys_by_kid)
+
+
+def test_a_cbor2_without_the_reader_s_options_fails_loudly_not_as_malformed_input(monkeypatch):
+    """cbor2 before 6.1 has no ``allow_duplicate_keys``: that is the installation's fault, so the
+    TypeError reaches the caller (a 500 and a log line) instead of every credential reading as
+    COSE_MALFORMED. Decoding errors stay the input's."""
+    def old_decoder(fp, *, allow_duplicate_keys=None, **kw):
+        raise TypeError("CBORDecoder() got an unexpected keyword argument 'allow_duplicate_keys'")
+    with monkeypatch.context() as m:
+        m.setattr(cose.cbor2, "CBORDecoder", old_decoder)
+        with pytest.raises(TypeError):
+            cose.loads(cbor2.dumps({1: "x"}))
+    with pytest.raises(FormatError) as err:
+        cose.loads(b"\xa1\x01")  # a map whose value is missing
+    assert err.value.outcome is Outcome.COSE_MALFORMED

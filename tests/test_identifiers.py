@@ -398,9 +398,12 @@ def test_the_gbt2260_province_table_ships_as_data():
     table = json.loads(path.read_text(encoding="utf-8"))
     assert table == ids.GBT2260_PROVINCES and len(table) == 34
     assert all(len(c) == 6 and c.isdigit() and c.endswith("0000") for c in table)
-    assert {table["310000"], table["330000"], table["710000"], table["810000"], table["820000"]} == {
-        "上海市", "浙江省", "台湾省", "香港特别行政区", "澳门特别行政区"}
-    assert set(REGION_ISSUER_CODES.values()) == set(table)  # every issuer code is a division of the table
+    assert all(set(d) == {"iso", "name"} for d in table.values())
+    assert [table[c]["name"] for c in ("310000", "330000", "710000", "810000", "820000")] == [
+        "上海市", "浙江省", "台湾省", "香港特别行政区", "澳门特别行政区"]
+    assert [table[c]["iso"] for c in ("310000", "330000", "710000", "810000", "820000")] == [
+        "CN-SH", "CN-ZJ", "CN-TW", "CN-HK", "CN-MO"]
+    assert REGION_ISSUER_CODES == {d["iso"]: c for c, d in table.items()}  # each issuer code from its row
 
 
 def test_the_citizen_id_province_comes_from_the_table():

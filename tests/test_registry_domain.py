@@ -14,12 +14,13 @@ from ecert.errors import Conflict, InvalidRequest, NotFound, PermissionDenied, R
 from ecert.format.keys import SigningKey
 from ecert.limits import MAX_NAME, MAX_RULE_ITEMS, MAX_SPKI
 from ecert.rules.acceptance import default_rules
-from ecert.rules.access import Principal, service_principal
+from ecert.rules.access import OTHER_REGION_AGENCY, Principal, service_principal
 from ecert.rules.catalogue import builtin_types
 from ecert.rules.trust import TrustList
 from ecert.store import default_uri, open_store
 from ecert.vocab import KeyStatus, Purpose
 from services.registry.domain import DEFAULT_KEY_YEARS, Registry
+from tests.fixtures import previous_release_types
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -310,24 +311,21 @@ async def test_the_domains_load_no_transport():
 
 # -- the catalogue upgrading its own types ----------------------------------------------------
 
-def _earlier_text(t: dict) -> str:
-    """The text the catalogue gave a built-in type before issue 11: without the document members."""
-    schema = json.loads(t["schema"])
-    for member in ("x-validity", "x-deadlines", "x-identify", "x-consistency"):
-        schema.pop(member, None)
-    return json.dumps(schema, ensure_ascii=False, sort_keys=True)
-
-
-async def test_a_store_seeded_by_the_earlier_catalogue_gets_its_current_types_and_an_admins_are_kept(tmp_path):
+async def test_a_store_seeded_by_the_previous_release_gets_its_current_types_and_an_admins_are_kept(tmp_path):
+    """The previous release's registry left its own catalogue in the store (05d82be's texts, from
+    tests/fixtures): the next start replaces each with the current text (its validity, deadlines,
+    identifying fields, the other-region agency's view), but a text an admin changed is kept."""
     store = await open_store(default_uri(tmp_path))
     try:
         builtin = {t["id"]: t for t in builtin_types()}
-        for t in builtin.values():  # as the previous release's registry left the store
-            await store.put_type(t["id"], t["version"], t["name"], _earlier_text(t), t["disclosure"])
-        mine = builtin["cn.vehicle_licence"]
-        admins = json.loads(_earlier_text(mine))
+        previous = {t["id"]: t for t in previous_release_types()}
+        assert previous.keys() == builtin.keys()
+        for t in previous.values():
+            await store.put_type(t["id"], t["version"], t["name"], t["schema"], t["disclosure"])
+        mine = previous["cn.vehicle_licence"]
+        admins = json.loads(mine["schema"])
         admins["title"] = "an admin's own text"
-        await store.replace_type(mine["id"], 1, _earlier_text(mine), mine["name"],
+        await store.replace_type(mine["id"], 1, mine["schema"], mine["name"],
                                  json.dumps(admins, ensure_ascii=False, sort_keys=True), mine["disclosure"])
         r = Registry(store, SigningKey.generate(), ttl=TTL, now=FixedClock(T0))
         await r.seed()
@@ -336,14 +334,29 @@ async def test_a_store_seeded_by_the_earlier_catalogue_gets_its_current_types_an
             if type_id == mine["id"]:
                 assert json.loads(stored[type_id]["schema"])["title"] == "an admin's own text"  # not the suite's
                 assert "x-deadlines" not in json.loads(stored[type_id]["schema"])
+                assert stored[type_id]["disclosure"] == mine["disclosure"]
             else:
-                assert stored[type_id]["schema"] == t["schema"], type_id  # now names its validity
+                assert (stored[type_id]["schema"], stored[type_id]["disclosure"]) == (t["schema"], t["disclosure"]), \
+                    type_id
         tl = TrustList.from_signed((await r.publish()).signed, r.root.public)
         assert tl.types[("cn.resident_id", 1)].document.valid_until == "valid_until"
+        assert OTHER_REGION_AGENCY in tl.types[("cn.driving_licence", 1)].disclosure
+        assert OTHER_REGION_AGENCY not in previous["cn.driving_licence"]["disclosure"]  # what was missing
         await r.seed()  # a second start changes nothing more
         assert {t["id"]: t["schema"] for t in await store.list_types()} == {k: v["schema"] for k, v in stored.items()}
         # The replacement is compare-and-set: a stored text that has changed meanwhile is not replaced.
-        assert not await store.replace_type("cn.resident_id", 1, _earlier_text(builtin["cn.resident_id"]), "x",
-                                            "{}", {})
+        assert not await store.replace_type("cn.resident_id", 1, previous["cn.resident_id"]["schema"], "x", "{}", {})
     finally:
         await store.close()
+
+
+async def test_the_rules_answer_is_their_one_written_form():
+    from ecert.rules.acceptance import Rules
+    from services.registry.domain import PublishedRules
+    from services.registry.servicer import rules_pb
+
+    rules = Rules({"general": ["cn.b", "cn.a", "cn.a"], "business_check": []}, {"CN-ZJ": ["CN-ZJ", "CN-AH"]})
+    pb = rules_pb(PublishedRules(rules, 7))
+    assert [(p.purpose, list(p.types)) for p in pb.purposes] == [("business_check", []), ("general", ["cn.a", "cn.b"])]
+    assert [(r.region, list(r.recognises)) for r in pb.recognition] == [("CN-ZJ", ["CN-AH", "CN-ZJ"])]
+    assert pb.trust_list_version == 7

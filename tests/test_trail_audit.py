@@ -26,13 +26,18 @@ async def _audit(capsys, uri: str, region: str = "CN-ZJ") -> tuple[int, str]:
     return rc, out + err
 
 
+async def _no_record(p, credential_id):
+    raise AssertionError("the audit reads the store, never an access log")
+
+
 @pytest.fixture
 async def chain(tmp_path):
     """A store holding 12 entries of CN-ZJ's trail and 3 of CN-SH's; yields (uri, db path)."""
     db = tmp_path / "ecert.db"
     store = await open_store(f"sqlite:///{db}")
     try:
-        zj, sh = Trail("CN-ZJ", store, now=lambda: 1_800_000_000), Trail("CN-SH", store, now=lambda: 1_800_000_000)
+        zj, sh = (Trail(region, store, now=lambda: 1_800_000_000, record_region=_no_record)
+                  for region in ("CN-ZJ", "CN-SH"))
         for i in range(12):
             await zj.append(action=TrailAction.VERIFY, credential_id=CREDS[i % 3], actor=HOTEL,
                             purpose="hotel_check_in", outcome="VALID", at=1_800_000_000 + i)
@@ -126,6 +131,25 @@ async def test_an_entry_rewritten_with_a_new_hash(capsys, chain):
          entry["hash"], _key(3))
     rc, out = await _audit(capsys, uri)
     assert rc == 1 and out.startswith("CN-ZJ: entry 4 altered:") and "entry 3" in out
+
+
+async def test_an_entry_whose_prev_hash_is_no_text(capsys, chain):
+    """A ``prev_hash`` edited into a JSON array, its hash made anew or not: a named alteration (exit 1),
+    not a traceback."""
+    uri, db = chain
+    _sql(db, "UPDATE trail SET doc = json_set(doc, '$.prev_hash', json('[]')) WHERE id = ?", _key(5))
+    rc, out = await _audit(capsys, uri)
+    assert rc == 1 and out.startswith("CN-ZJ: entry 5 altered:") and "Traceback" not in out, out
+    store = await open_store(uri)
+    try:
+        entry = dict((await store.trail_places("CN-ZJ", 4, 1))[0][1])  # the one after place 4
+    finally:
+        await store.close()
+    from ecert.rules import trail
+    assert entry["prev_hash"] == []
+    _sql(db, "UPDATE trail SET doc = json_set(doc, '$.hash', ?) WHERE id = ?", trail.entry_hash(entry), _key(5))
+    rc, out = await _audit(capsys, uri)
+    assert rc == 1 and out.startswith("CN-ZJ: entry 5 altered:") and "Traceback" not in out, out
 
 
 async def test_usage_mistakes(capsys, chain, tmp_path):

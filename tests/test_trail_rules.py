@@ -72,7 +72,7 @@ def test_what_goes_into_an_entry_is_checked():
         "credential_id": ["", "张三", "ABC"],
         "at": [-1, 2**41, "1", 1.5, True],
         "action": ["", "read", "VERIFY"],
-        "actor_org": ["x" * (limits.MAX_ORG + 1), "a\nb", "a\x00"],
+        "actor_org": ["x" * (limits.MAX_ORG + 1), "a\nb", "a\x00", "a\u2028b", "Hotel \udcff", "\ud800"],
         "actor_key_id": ["a-b", "x" * 65],
         "actor_role": ["boss"],
         "actor_region": ["cn-sh", "上海"],
@@ -174,6 +174,39 @@ def test_an_entry_of_another_region_or_without_members_is_altered():
     assert (_walk([entries[0], broken, entries[2]]).seq, _walk([entries[0], broken, entries[2]]).kind) == \
         (2, trail.ALTERED)
     assert _walk([entries[0], {**entries[1], "seq": "2"}]).kind == trail.ALTERED
+
+
+def test_an_entry_whose_hashes_are_no_hashes_is_altered_not_a_crash():
+    """Stored JSON anyone may have edited: a ``prev_hash`` or ``hash`` that is not SHA-256 hex is
+    an alteration, named like any other, even with the entry's hash made anew over it."""
+    entries = _chain(3)
+    for member, value in (("prev_hash", ["x"]), ("prev_hash", {"a": 1}), ("prev_hash", None), ("prev_hash", 7),
+                          ("prev_hash", "ab"), ("hash", ["x"]), ("hash", entries[1]["hash"].upper())):
+        edited = {**entries[1], member: value}
+        fault = _walk([entries[0], edited, entries[2]])
+        assert (fault.seq, fault.kind) == (2, trail.ALTERED), (member, value)
+        if member == "prev_hash":
+            edited["hash"] = trail.entry_hash(edited)  # passes as intact
+            fault = _walk([entries[0], edited, entries[2]])
+            assert (fault.seq, fault.kind) == (2, trail.ALTERED), (member, value)
+    missing = dict(entries[1])
+    del missing["prev_hash"]
+    assert _walk([entries[0], missing]).kind == trail.ALTERED
+
+
+def test_the_org_rule_is_one_for_keys_and_entries():
+    from ecert.rules.apikeys import check_org, is_org_name
+    for org in ("上海外滩酒店", "", "x" * limits.MAX_ORG, "Hôtel 😀"):
+        assert is_org_name(org) and check_org(f"  {org} ") == org
+        assert trail.check_record(_record(1, actor_org=org)).actor_org == org
+    for org in ("x" * (limits.MAX_ORG + 1), "a\tb", "a\x7f", "a\u2029b", "Hotel \udcff", None, 7):
+        assert not is_org_name(org)
+        with pytest.raises(InvalidRequest) as err:
+            check_org(org)
+        assert err.value.field == "org"
+        with pytest.raises(InvalidRequest) as err:
+            trail.check_record(_record(1, actor_org=org))
+        assert err.value.blamed == ("actor_org",)
 
 
 def test_the_holder_view_names_no_key_and_no_other_credential():

@@ -196,7 +196,6 @@ def test_ec1(path, mode, monkeypatch):
         assert res.fields == exp["fields"]
         assert sorted(exp["disclosed"]) == ROLES
         for role, fields in exp["disclosed"].items():
-            assert res.disclosed(role) == fields, role
             assert res.shown(role) == fields, role
         assert res.type.display_id(res.claims.iss, res.claims.id) == exp["display_id"]
         assert _warnings_json(res.warnings) == exp["warnings"]

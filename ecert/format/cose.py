@@ -109,9 +109,12 @@ def loads(data: bytes, outcome: Outcome = Outcome.COSE_MALFORMED, *, cose_tag: b
     every tag (``cose_tag``: but COSE_Sign1's tag 18, which :func:`parse_sign1` places).
     """
     fp = io.BytesIO(data)
+    # Outside the try: a TypeError here is the installed cbor2's (older than 6.1, which pyproject
+    # excludes), not the input's, and must not be answered as malformed input.
+    decoder = cbor2.CBORDecoder(fp, tag_hook=_tag_18_only if cose_tag else _refuse_tag, object_hook=_map_keys,
+                                semantic_decoders=_NO_TAGS, allow_duplicate_keys=False)
     try:
-        obj = cbor2.CBORDecoder(fp, tag_hook=_tag_18_only if cose_tag else _refuse_tag, object_hook=_map_keys,
-                                semantic_decoders=_NO_TAGS, allow_duplicate_keys=False).decode()
+        obj = decoder.decode()
     except Exception as err:  # cbor2 raises several types on hostile input
         cause = err if isinstance(err, _Refused) else err.__cause__
         if isinstance(cause, _Refused):

@@ -47,18 +47,22 @@ class Rules:
     absent accepts nothing); ``recognition``: caller region (``"*"``: none) -> the regions whose
     credentials it recognises (a region absent recognises none)."""
 
-    __slots__ = ("purposes", "recognition", "_purposes", "_recognition")
-
-    purposes: Mapping[str, frozenset[str]]
-    recognition: Mapping[str, frozenset[str]]
+    __slots__ = ("_purposes", "_recognition")
 
     def __init__(self, purposes: Mapping[str, Iterable[str]], recognition: Mapping[str, Iterable[str]]):
-        p, r = _sets(purposes), _sets(recognition)
         set_ = object.__setattr__
-        set_(self, "_purposes", p)  # plain dicts for the hot path
-        set_(self, "_recognition", r)
-        set_(self, "purposes", MappingProxyType(p))
-        set_(self, "recognition", MappingProxyType(r))
+        set_(self, "_purposes", _sets(purposes))  # plain dicts for the hot path, read-only views outside
+        set_(self, "_recognition", _sets(recognition))
+
+    @property
+    def purposes(self) -> Mapping[str, frozenset[str]]:
+        """Purpose -> the type ids it accepts (read only)."""
+        return MappingProxyType(self._purposes)
+
+    @property
+    def recognition(self) -> Mapping[str, frozenset[str]]:
+        """Caller region (``"*"``: none) -> the regions whose credentials it recognises (read only)."""
+        return MappingProxyType(self._recognition)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("Rules are immutable")

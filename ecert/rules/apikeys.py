@@ -4,6 +4,7 @@ the :class:`ecert.store.Store` methods used here)."""
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 
@@ -13,16 +14,27 @@ from .access import Principal, check_key_role, hash_key
 
 KEY_PREFIX = "ek_"
 
+_NOT_IN_ORG = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\ud800-\udfff]")
+ORG_RULE = f"at most {MAX_ORG} characters, without control characters, line separators or lone surrogates"
+"""What :func:`is_org_name` asks, for the error messages."""
+
+
+def is_org_name(org: object) -> bool:
+    """Whether ``org`` may name an organisation (a key's ``org``, a trail entry's ``actor_org``):
+    text of at most MAX_ORG characters, none of them a control character, U+2028 / U+2029 (line
+    breaks in a log or a page) or a lone surrogate (what invalid UTF-8 on a command line decodes
+    to: no UTF-8 text, so neither a store nor a hash could take it)."""
+    return isinstance(org, str) and len(org) <= MAX_ORG and _NOT_IN_ORG.search(org) is None
+
 
 def check_org(org: str) -> str:
     """An organisation's name as a key carries it (``--org``): the checker the holder's access log
-    names. At most MAX_ORG characters, without control characters; leading and trailing spaces go."""
+    names. Leading and trailing spaces go; the rest must be :func:`is_org_name`."""
     if not isinstance(org, str):
         raise InvalidRequest("the organisation must be text", field="org")
     org = org.strip()
-    if len(org) > MAX_ORG or any(ch < " " or ch in "\x7f\u2028\u2029" for ch in org):
-        raise InvalidRequest(f"the organisation is at most {MAX_ORG} characters, without control characters",
-                             field="org")
+    if not is_org_name(org):
+        raise InvalidRequest(f"the organisation is {ORG_RULE}", field="org")
     return org
 
 

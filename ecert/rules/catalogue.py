@@ -10,17 +10,23 @@ from typing import Any
 
 from ..errors import InvalidRequest
 from ..limits import MAX_NAME, MAX_TYPE_VERSION
-from .document import parse_document_rules
-from .schema import check_disclosure, check_identify, check_type_id, parse_schema
+from .schema import (
+    TypeSchema,
+    check_disclosure,
+    check_identify,
+    check_type_id,
+    parse_schema,
+)
 
 
 def load_type_document(doc: Any) -> dict[str, Any]:
     """Check a type document ``{"id", "version", "name", "schema", "disclosure"}``. ``disclosure``
     maps roles to the fields they see, and ``"other_region_agency": [role]`` names the role whose
     fields an agency sees in another region's credentials (without it: none). The schema's
-    ``x-validity``, ``x-deadlines``, ``x-consistency`` (:mod:`ecert.rules.document`) and
-    ``x-identify`` (each role's list within its disclosure) are checked too: InvalidRequest
-    ``SCHEMA_MALFORMED`` naming the problem.
+    ``x-validity``, ``x-deadlines``, ``x-consistency``, ``x-date-order`` (:mod:`ecert.rules.document`)
+    and ``x-identify`` (each role's list within its disclosure) are checked too: InvalidRequest
+    ``SCHEMA_MALFORMED`` naming the problem. Last, the type is built as every reader of a trust
+    list builds it (:class:`TypeSchema`), so a type accepted here never breaks a trust list.
 
     Returns it normalised, with ``schema`` as JSON text; raises InvalidRequest naming the problem.
     """
@@ -36,9 +42,13 @@ def load_type_document(doc: Any) -> dict[str, Any]:
     schema = doc.get("schema")
     schema_text = schema if isinstance(schema, str) else json.dumps(schema, ensure_ascii=False, sort_keys=True)
     parsed = parse_schema(schema_text)
-    parse_document_rules(parsed)  # x-validity, x-deadlines, x-consistency
     disclosure = check_disclosure(doc.get("disclosure", {}), parsed)
     check_identify(parsed, disclosure)
+    try:
+        TypeSchema(type_id, version, name, schema_text, disclosure)  # the document members too
+    except (KeyError, TypeError, ValueError) as err:  # what a trust list's reader would refuse the list for
+        raise InvalidRequest(f"schema cannot be compiled: {type(err).__name__}", code="SCHEMA_MALFORMED",
+                             field="schema") from err
     return {"id": type_id, "version": version, "name": name, "schema": schema_text, "disclosure": disclosure}
 
 

@@ -10,6 +10,8 @@ A credential is only as valid as the document it carries. Each type's JSON Schem
 * ``x-deadlines`` ``[{"field": name, "code": "UPPER_SNAKE"}]``: secondary dates (a vehicle's
   inspection, a business term). A lapsed one leaves the answer VALID with a warning.
 * ``x-consistency``: rules between fields checked at issuance (see :data:`RULES`).
+* ``x-date-order`` ``[[earlier, later], ...]``: pairs of fields whose dates are in that order
+  (checked with the schema itself: :mod:`ecert.rules.identifiers`).
 
 All document dates are ``YYYY-MM-DD`` calendar days in China Standard Time (UTC+8, no daylight
 saving). A document valid until day D is valid through the whole of D in China: up to (D+1)
@@ -143,22 +145,24 @@ class DocumentRules:
     """What a type's schema says about its document's dates and field agreement (immutable,
     one per type; :func:`parse_document_rules` builds it)."""
 
-    __slots__ = ("_consistency", "_never", "deadlines", "open_end", "valid_from", "valid_until")
+    __slots__ = ("_consistency", "_never", "date_order", "deadlines", "open_end", "valid_from", "valid_until")
 
     valid_from: str | None
     valid_until: str | None
     open_end: str | None
     deadlines: tuple[tuple[str, str], ...]
+    date_order: tuple[tuple[str, str], ...]
 
     def __init__(self, valid_from: str | None = None, valid_until: str | None = None, open_end: str | None = None,
                  deadlines: tuple[tuple[str, str], ...] = (),
                  consistency: tuple[Callable[[Mapping[str, Any]], None], ...] = (),
-                 never: frozenset[str] = frozenset()):
+                 never: frozenset[str] = frozenset(), date_order: tuple[tuple[str, str], ...] = ()):
         set_ = object.__setattr__
         set_(self, "valid_from", valid_from)
         set_(self, "valid_until", valid_until)
         set_(self, "open_end", open_end)
         set_(self, "deadlines", tuple(deadlines))
+        set_(self, "date_order", tuple(date_order))
         set_(self, "_consistency", tuple(consistency))
         # Values of the dated fields that are no date (open_end, a schema's "长期"): never lapse.
         set_(self, "_never", frozenset(never) | ({open_end} if open_end else frozenset()))
@@ -168,7 +172,7 @@ class DocumentRules:
 
     def __repr__(self) -> str:
         return (f"DocumentRules(valid_from={self.valid_from!r}, valid_until={self.valid_until!r}, "
-                f"open_end={self.open_end!r}, deadlines={self.deadlines!r})")
+                f"open_end={self.open_end!r}, deadlines={self.deadlines!r}, date_order={self.date_order!r})")
 
     @property
     def has_validity(self) -> bool:
@@ -234,10 +238,6 @@ class DocumentRules:
         return day_end(v)
 
 
-NO_RULES = DocumentRules()
-"""A type that declares nothing about its document."""
-
-
 # --------------------------------------------------------------------------- parsing
 
 def _malformed(message: str) -> InvalidRequest:
@@ -300,9 +300,9 @@ def _date_field(props: dict, where: str, name: Any, never: set[str]) -> str:
 
 def parse_document_rules(schema: dict) -> DocumentRules:
     """The :class:`DocumentRules` of a type schema (already a checked JSON Schema with
-    ``properties``), from its ``x-validity``, ``x-deadlines`` and ``x-consistency``. Raises
-    InvalidRequest ``SCHEMA_MALFORMED`` naming the problem: an unknown field, a field that is no
-    date where a date is needed, a bad code or rule."""
+    ``properties``), from its ``x-validity``, ``x-deadlines``, ``x-consistency`` and
+    ``x-date-order``. Raises InvalidRequest ``SCHEMA_MALFORMED`` naming the problem: an unknown
+    field, a field that is no date where a date is needed, a bad code, rule or pair."""
     props = schema.get("properties") if isinstance(schema, dict) else None
     if not isinstance(props, dict):
         raise _malformed("must describe an object with properties")
@@ -351,12 +351,30 @@ def parse_document_rules(schema: dict) -> DocumentRules:
             raise _malformed("x-consistency must be a list of rules")
         for i, entry in enumerate(entries):
             consistency.append(_consistency_rule(props, f"x-consistency[{i}]", entry))
-    return DocumentRules(valid_from, valid_until, open_end, tuple(deadlines), tuple(consistency), frozenset(never))
+    return DocumentRules(valid_from, valid_until, open_end, tuple(deadlines), tuple(consistency), frozenset(never),
+                         _date_order(props, schema.get("x-date-order", [])))
+
+
+def _date_order(props: dict, pairs: Any) -> tuple[tuple[str, str], ...]:
+    """``x-date-order``: a list of ``[earlier, later]`` pairs, each naming two fields of the type."""
+    if not isinstance(pairs, list):
+        raise _malformed('x-date-order must be a list of ["earlier", "later"] field pairs')
+    out = []
+    for i, pair in enumerate(pairs):
+        where = f"x-date-order[{i}]"
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise _malformed(f'{where} must be a pair of field names ["earlier", "later"]')
+        earlier = _field_name(props, where, pair[0])
+        later = _field_name(props, where, pair[1])
+        if earlier == later:
+            raise _malformed(f"{where} must name two fields")
+        out.append((earlier, later))
+    return tuple(out)
 
 
 def _consistency_rule(props: dict, where: str, entry: Any) -> Callable[[Mapping[str, Any]], None]:
     rule = entry.get("rule") if isinstance(entry, dict) else None
-    if rule not in RULES:
+    if not isinstance(rule, str) or rule not in RULES:
         raise _malformed(f"{where} rule must be one of {', '.join(RULES)}")
     e = _members(entry, where, ("rule", *RULES[rule]))
     if rule == "min-age":

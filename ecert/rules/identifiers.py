@@ -38,28 +38,14 @@ __all__ = [
 
 # --------------------------------------------------------------------------- regions
 
-#: GB/T 2260 six-digit code -> name of the 34 provincial-level divisions, shipped as data
-#: (``data/gbt2260_provinces.json``): the province of a citizen identity number and the issuer
-#: codes of display identifiers both come from it.
-GBT2260_PROVINCES: dict[str, str] = json.loads(
+#: GB/T 2260 six-digit code -> ``{"iso": ISO 3166-2:CN code, "name": name}`` of the 34
+#: provincial-level divisions, shipped as data (``data/gbt2260_provinces.json``): the province of
+#: a citizen identity number and the issuer codes of display identifiers both come from it.
+GBT2260_PROVINCES: dict[str, dict[str, str]] = json.loads(
     (resources.files("ecert.rules") / "data" / "gbt2260_provinces.json").read_text(encoding="utf-8"))
 
-# ISO 3166-2:CN subdivision -> its name in the GB/T 2260 table (the codes come from the table).
-_ISO_3166_2_NAMES = {
-    "CN-BJ": "北京市", "CN-TJ": "天津市", "CN-HE": "河北省", "CN-SX": "山西省", "CN-NM": "内蒙古自治区",
-    "CN-LN": "辽宁省", "CN-JL": "吉林省", "CN-HL": "黑龙江省",
-    "CN-SH": "上海市", "CN-JS": "江苏省", "CN-ZJ": "浙江省", "CN-AH": "安徽省", "CN-FJ": "福建省",
-    "CN-JX": "江西省", "CN-SD": "山东省",
-    "CN-HA": "河南省", "CN-HB": "湖北省", "CN-HN": "湖南省", "CN-GD": "广东省", "CN-GX": "广西壮族自治区",
-    "CN-HI": "海南省",
-    "CN-CQ": "重庆市", "CN-SC": "四川省", "CN-GZ": "贵州省", "CN-YN": "云南省", "CN-XZ": "西藏自治区",
-    "CN-SN": "陕西省", "CN-GS": "甘肃省", "CN-QH": "青海省", "CN-NX": "宁夏回族自治区", "CN-XJ": "新疆维吾尔自治区",
-    "CN-TW": "台湾省", "CN-HK": "香港特别行政区", "CN-MO": "澳门特别行政区",
-}
-_CODE_OF_NAME = {name: code for code, name in GBT2260_PROVINCES.items()}
-
 #: ISO 3166-2:CN code -> GB/T 2260 six-digit code of all 34 provincial-level divisions.
-REGION_ISSUER_CODES: dict[str, str] = {iso: _CODE_OF_NAME[name] for iso, name in _ISO_3166_2_NAMES.items()}
+REGION_ISSUER_CODES: dict[str, str] = {d["iso"]: code for code, d in GBT2260_PROVINCES.items()}
 
 
 def issuer_code(region: str) -> str:

@@ -26,8 +26,10 @@ from typing import Any, NamedTuple
 
 from ..errors import InvalidRequest
 from ..format.credential import looks_like_id
-from ..limits import MAX_EPOCH, MAX_ORG
+from ..limits import MAX_EPOCH
 from ..vocab import Role, TrailAction
+from .apikeys import ORG_RULE, is_org_name
+from .schema import is_region_code
 
 GENESIS = "0" * 64
 """The ``prev_hash`` of a region's first entry."""
@@ -45,10 +47,9 @@ _ACTIONS = frozenset(a.value for a in TrailAction)
 _ROLES = frozenset(r.value for r in Role)
 _ENTRY_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z._:-]{0,95}")
 _KEY_ID = re.compile(r"[0-9A-Za-z_]{0,64}")
-_REGION = re.compile(r"[A-Z]{2}-[A-Z0-9]{1,3}")
 _WORD = re.compile(r"[a-z][a-z_]{0,63}")  # a purpose: vocabulary, never a description
 _CODE = re.compile(r"[A-Za-z][A-Za-z_]{0,63}")  # an outcome or a status
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+_HASH = re.compile(r"[0-9a-f]{64}")
 _js = json.encoder.encode_basestring  # a str as json.dumps(..., ensure_ascii=False) writes it
 
 
@@ -126,14 +127,13 @@ _CHECKED_ACTORS: set[tuple] = set()
 def _check_actor(r: Record) -> None:
     if r.action not in _ACTIONS:
         raise InvalidRequest(f"action must be one of {', '.join(sorted(_ACTIONS))}", field="action")
-    if not isinstance(r.actor_org, str) or len(r.actor_org) > MAX_ORG or _CONTROL.search(r.actor_org):
-        raise InvalidRequest(f"an organisation is at most {MAX_ORG} characters, without control characters",
-                             field="actor_org")
+    if not is_org_name(r.actor_org):
+        raise InvalidRequest(f"an organisation is {ORG_RULE}", field="actor_org")
     if not isinstance(r.actor_key_id, str) or not _KEY_ID.fullmatch(r.actor_key_id):
         raise InvalidRequest("actor_key_id must be a key id", field="actor_key_id")
     if r.actor_role not in _ROLES and r.actor_role != "":
         raise InvalidRequest("actor_role must be a role", field="actor_role")
-    if r.actor_region != "" and not (isinstance(r.actor_region, str) and _REGION.fullmatch(r.actor_region)):
+    if r.actor_region != "" and not is_region_code(r.actor_region):
         raise InvalidRequest("actor_region must be a region code", field="actor_region")
     if r.purpose != "" and not (isinstance(r.purpose, str) and _WORD.fullmatch(r.purpose)):
         raise InvalidRequest("purpose must be a purpose's name", field="purpose")
@@ -186,6 +186,11 @@ def holder_view(entry: Mapping[str, Any]) -> dict:
 
 
 # -- the walk ------------------------------------------------------------------------------------
+
+def _is_hash(value: Any) -> bool:
+    """SHA-256 hex as the chain writes it (:data:`GENESIS` included)."""
+    return value.__class__ is str and _HASH.fullmatch(value) is not None
+
 
 ALTERED, REMOVED, MOVED = "altered", "removed", "moved"
 
@@ -251,6 +256,8 @@ class ChainWalk:
         seq = e.get("seq")
         if seq.__class__ is not int:
             return Fault(place, ALTERED, f"entry {place} of {r} has no valid sequence number")
+        if not (_is_hash(e.get("hash")) and _is_hash(e.get("prev_hash"))):  # before either is looked up
+            return Fault(place, ALTERED, f"entry {place} of {r} was altered: its hash or prev_hash is no hash")
         try:
             intact = entry_hash(e) == e.get("hash") and e.get("region") == r
         except (KeyError, TypeError, ValueError):
@@ -278,7 +285,7 @@ class ChainWalk:
         """The ``seq`` with which ``e``'s members (its own ``seq`` aside) hash to its ``hash``, if any near."""
         seq = e["seq"]
         candidates = [place, *range(max(1, seq - self.WINDOW), seq + self.WINDOW + 1)]
-        follows = self._recent.get(e.get("prev_hash"))  # type: ignore[arg-type]
+        follows = self._recent.get(e["prev_hash"])  # a hash: _check saw to it
         if follows is not None:
             candidates.insert(0, follows + 1)
         probe = dict(e)
