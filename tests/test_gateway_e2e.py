@@ -12,7 +12,10 @@ import pytest
 from ecert.format import b45, trustlist
 from ecert.format import keys as ekeys
 from ecert.format.keys import SigningKey
+from ecert.rules.trail import HOLDER_KEYS
 from ecert.rules.trust import TrustList
+from ecertpb.v1 import issuer_pb2
+from gateway.routes.trail import entry_json
 from services.registry.servicer import root_key_paths
 from testkit.samples import SAMPLES, driving_licence
 from tests import forge
@@ -74,6 +77,29 @@ async def test_zj_licence_verified_by_hotel_and_police_each_with_its_fields(http
     integrator = await verify(http, keys["integrator"], cred["qr_text"])
     assert integrator["result"] == "VALID" and integrator["purpose"] == "general"
     assert "id_number" not in integrator["fields"]
+
+
+async def test_version_0_absent_or_null_issues_the_type_s_newest(http, keys):
+    r = await http.get("/v1/certificate-types", headers=bearer(keys["agency_zj"]))
+    newest = max(t["version"] for t in (await r.json())["types"] if t["id"] == "cn.driving_licence")
+    for extra in ({}, {"version": 0}, {"version": None}):
+        r = await http.post("/v1/credentials", headers=bearer(keys["agency_zj"]), json={
+            "region": "CN-ZJ", "type": "cn.driving_licence", "fields": driving_licence(), **extra})
+        assert r.status == 201, (extra, await r.text())
+        assert (await r.json())["version"] == newest, extra
+
+
+async def test_an_access_log_entry_shows_the_holder_s_members_and_no_other():
+    """The entry as :data:`ecert.rules.trail.HOLDER_KEYS` lists them, in that order, its time as RFC 3339."""
+    e = issuer_pb2.TrailEntry(id="e1", seq=3, region="CN-ZJ", credential_id="C" * 26, at=1_700_000_000,
+                              action="verify", actor_org="某酒店", actor_key_id="k1", actor_role="hotel",
+                              actor_region="CN-SH", purpose="hotel_check_in", result="VALID", prev_hash="p" * 64,
+                              hash="h" * 64)
+    shown = entry_json(e)
+    assert list(shown) == list(HOLDER_KEYS)
+    assert shown == {"seq": 3, "at": "2023-11-14T22:13:20Z", "action": "verify", "actor_org": "某酒店",
+                     "actor_role": "hotel", "actor_region": "CN-SH", "purpose": "hotel_check_in", "result": "VALID",
+                     "hash": "h" * 64, "prev_hash": "p" * 64}
 
 
 async def test_same_request_id_gives_one_credential(http, keys):
@@ -323,7 +349,7 @@ async def test_bad_requests(http, keys):
                  {"alg": "ES256", "spki": forge.spki_b64(SigningKey.generate()), "exp": -5}):
         r = await http.post("/v1/regions/CN-SH/keys", json=body, headers=bearer(keys["admin"]))
         assert r.status == 400, await r.text()
-    for extra in ({"valid_days": 2**40}, {"version": -1}, {"valid_days": 0}, {"version": True}):
+    for extra in ({"valid_days": 2**40}, {"version": -1}, {"valid_days": 0}, {"version": True}, {"version": 10001}):
         r = await http.post("/v1/credentials", headers=h, json={
             "region": "CN-ZJ", "type": "cn.driving_licence", "fields": driving_licence(), **extra})
         assert r.status == 400, (extra, await r.text())
@@ -388,21 +414,21 @@ async def test_operations_endpoints(http):
 async def test_presentation_token_offline_checks_and_single_use(http, keys, suite):
     from ecert.rules.access import Principal
     cred = await issue(http, keys["agency_zj"])
-    token, _ = await suite.issuers["CN-ZJ"].present(Principal("agency", "CN-ZJ"), cred["id"])
+    token = (await suite.issuers["CN-ZJ"].show(Principal("agency", "CN-ZJ"), cred["id"])).token
     assert token.startswith("EP1:")
     first = await verify(http, keys["police"], token)
     assert first["result"] == "VALID" and first["purpose"] == "roadside_driver_check"
     assert {"name", "id_number", "licence_class"} <= set(first["fields"])
     # The region's answer is judged like a credential: a hotel may not check in on a driving
     # licence, and sees only the name.
-    token3, _ = await suite.issuers["CN-ZJ"].present(Principal("agency", "CN-ZJ"), cred["id"])
+    token3 = (await suite.issuers["CN-ZJ"].show(Principal("agency", "CN-ZJ"), cred["id"])).token
     hotel = await verify(http, keys["hotel"], token3)
     assert hotel["result"] == "NOT_ACCEPTED_FOR_PURPOSE" and hotel["fields"] == {"name": driving_licence()["name"]}
     second = await verify(http, keys["police"], token)
     assert second["result"] == "TOKEN_ALREADY_USED" and second["fields"] == {}
     try:
         suite.verifier_clock.offset = 301
-        token2, _ = await suite.issuers["CN-ZJ"].present(Principal("agency", "CN-ZJ"), cred["id"])
+        token2 = (await suite.issuers["CN-ZJ"].show(Principal("agency", "CN-ZJ"), cred["id"])).token
         assert (await verify(http, keys["police"], token2))["result"] == "EXPIRED"
     finally:
         suite.verifier_clock.offset = 0

@@ -18,6 +18,7 @@ from ecert.format import statuslist
 from ecert.format.credential import cti_to_id, id_to_cti, new_cti
 from ecert.format.keys import SigningKey
 from ecert.limits import MAX_REQUEST_ID, MAX_VALID_DAYS
+from ecert.rules.acceptance import Rules, default_rules
 from ecert.rules.access import Principal
 from ecert.rules.catalogue import builtin_types
 from ecert.rules.document import china_day, day_end
@@ -50,6 +51,10 @@ DEADLINES = {"cn.vehicle_licence": ("inspection_valid_until", "INSPECTION_OVERDU
              "cn.business_licence": ("business_term_until", "BUSINESS_TERM_ENDED")}
 
 
+HOTELS_CHECK_LICENCES = default_rules().with_purpose("hotel_check_in", default_rules().accepts("hotel_check_in") | {DL})
+"""An agreement under which a hotel may check a driving licence (the shipped one does not)."""
+
+
 def shift(day: str, days: int) -> str:
     return (date.fromisoformat(day) + timedelta(days=days)).isoformat()
 
@@ -59,11 +64,13 @@ def utc(text: str) -> int:
 
 
 class FakeRegistry:
-    """The registry port: the catalogue's types; ``down`` fails every call as a lost registry does,
-    ``failures`` fails only the next so many."""
+    """The registry port: the catalogue's types and the shipped recognition rules; ``down`` fails
+    every call as a lost registry does, ``failures`` fails only the next so many."""
 
     def __init__(self):
         self.types = list(BUILTIN)
+        self.rules = default_rules()
+        self.rules_fetches = 0
         self.down = False
         self.failures = 0
         self.fetches = 0
@@ -79,6 +86,11 @@ class FakeRegistry:
         self.fetches += 1
         self._answer()
         return list(self.types)
+
+    async def recognition_rules(self) -> Rules:
+        self.rules_fetches += 1
+        self._answer()
+        return self.rules
 
     async def register_key(self, alg: str, spki: bytes) -> str:
         self._answer()
@@ -223,9 +235,10 @@ async def test_fields_are_checked_against_the_type(env):
 
 async def test_a_token_resolves_once_and_shows_what_the_role_may_see(env):
     i = env.issuer
+    env.registry.rules = HOTELS_CHECK_LICENCES  # what each role sees, not whether the type is accepted
     doc = await _issue(i)
-    token, exp = await i.present(ZJ, doc["_id"])
-    assert token.startswith("EP1:") and exp > T0
+    shown = await i.show(ZJ, doc["_id"])
+    assert shown.token.startswith("EP1:") and shown.expires_at > T0
     tok, cti = os.urandom(16), id_to_cti(doc["_id"])
     first = await i.resolve(Principal("hotel"), tok, cti)
     ts = next(t for t in BUILTIN if t.id == DL)
@@ -239,6 +252,7 @@ async def test_a_token_resolves_once_and_shows_what_the_role_may_see(env):
 
 async def test_a_token_answers_the_credential_status_and_expiry(env):
     i = env.issuer
+    env.registry.rules = HOTELS_CHECK_LICENCES
     hotel = Principal("hotel")
     suspended, revoked, short = await _issue(i), await _issue(i), await _issue(i, valid_days=1)
     await i.change_status(ZJ, suspended["_id"], StatusAction.SUSPEND)
@@ -250,7 +264,7 @@ async def test_a_token_answers_the_credential_status_and_expiry(env):
     env.clock.advance(DAY)
     assert (await i.resolve(hotel, os.urandom(16), id_to_cti(short["_id"]))).outcome is Outcome.EXPIRED
     with pytest.raises(Conflict):  # only a valid credential is presented
-        await i.present(ZJ, suspended["_id"])
+        await i.show(ZJ, suspended["_id"])
     with pytest.raises(NotFound):
         await i.resolve(hotel, os.urandom(16), os.urandom(16))
     with pytest.raises(InvalidRequest):
@@ -258,7 +272,7 @@ async def test_a_token_answers_the_credential_status_and_expiry(env):
     with pytest.raises(PermissionDenied):
         await i.resolve(Principal("burglar"), os.urandom(16), id_to_cti(short["_id"]))
     with pytest.raises(PermissionDenied):
-        await i.present(Principal("hotel"), short["_id"])
+        await i.show(Principal("hotel"), short["_id"])
 
 
 # -- the registry's types and registration ----------------------------------------------------
@@ -425,12 +439,26 @@ async def test_a_token_answers_the_documents_own_validity(env):
     for record in (doc, old):  # the credential's exp, and for the old record the document's own date
         r = await i.resolve(police, os.urandom(16), id_to_cti(record["_id"]))
         assert r.outcome is Outcome.EXPIRED, record["_id"]
+        assert r.detail == f"the document's valid_until ({tomorrow}) has passed"  # as an EC1 answer names it
         assert r.fields == ts.identified("traffic_police", record["fields"])
         assert set(r.fields) == {"name", "sex", "id_number", "file_number", "photo"}
     env.clock.t = T0
     future = await _legacy_copy(env, doc, valid_from=tomorrow)  # not issued today, but on record
     r = await i.resolve(Principal("hotel"), os.urandom(16), id_to_cti(future["_id"]))
-    assert r.outcome is Outcome.NOT_YET_VALID and r.fields == {"name": "王小明"}
+    assert r.outcome is Outcome.NOT_YET_VALID and r.fields == {"name": "王小明"} and "valid_from" in r.detail
+
+
+async def test_a_token_meets_the_checks_in_the_order_an_ec1_credential_does(env):
+    i = env.issuer
+    tomorrow = shift(TODAY, 1)
+    doc = await _issue(i, valid_until=tomorrow)
+    old = await _legacy_copy(env, doc)  # its exp past the document's last day
+    await i.change_status(ZJ, old["_id"], StatusAction.REVOKE)
+    police = Principal("traffic_police")
+    assert (await i.resolve(police, os.urandom(16), id_to_cti(old["_id"]))).outcome is Outcome.REVOKED
+    env.clock.t = day_end(tomorrow)  # the document has ended: that is answered before its status (§7 rows 17, 18)
+    r = await i.resolve(police, os.urandom(16), id_to_cti(old["_id"]))
+    assert r.outcome is Outcome.EXPIRED and "valid_until" in r.detail
 
 
 async def test_credentials_not_current_still_say_who(env):
@@ -446,6 +474,7 @@ async def test_credentials_not_current_still_say_who(env):
                          (Principal("integrator"), "integrator")):
             r = await i.resolve(p, os.urandom(16), cti)
             assert r.outcome is outcome and r.fields == ts.identified(entry, record["fields"]), (outcome, entry)
+            assert r.detail == f"{outcome.value.lower()} by the issuer"  # the EC1 answer's words
             assert set(r.fields) <= set(ts.disclosed(entry, record["fields"]))
         assert (await i.resolve(Principal("hotel"), os.urandom(16), cti)).fields == {"name": "王小明"}
         assert (await i.resolve(Principal("integrator"), os.urandom(16), cti)).fields == {}  # none listed
@@ -466,4 +495,116 @@ async def test_a_revoked_credential_answers_even_when_its_type_cannot_be_had(env
     env.issuer.expire_types()
     env.mono.advance(TYPES_RETRY)
     r = await i.resolve(Principal("hotel"), os.urandom(16), id_to_cti(doc["_id"]))
-    assert r.outcome is Outcome.REVOKED and r.fields == {}
+    assert r.outcome is Outcome.REVOKED and r.fields == {} and r.detail == "revoked by the issuer"
+
+
+# -- show codes judged by the recognition rules -------------------------------------------------
+
+async def _resolve_entries(env, cred_id: str) -> list[tuple[str, str, str]]:
+    page = await env.issuer.trail.access_log(ZJ, cred_id)
+    return [(e["actor_role"], e["purpose"], e["result"]) for e in page.entries if e["action"] == "resolve"]
+
+
+async def test_a_show_code_is_judged_by_the_recognition_rules_and_recorded_as_answered(env):
+    i = env.issuer
+    ts = TYPES[DL]
+    v2 = TypeSchema(DL, 2, ts.name, ts.schema_text, ts.disclosure)  # a version the verifier may not know yet
+    env.registry.types.append(v2)
+    for version in (1, 2):
+        doc = await i.issue(ZJ, DL, version, json.dumps(driving_licence()), 0, "")
+        assert doc["version"] == version
+        cti = id_to_cti(doc["_id"])
+        hotel = await i.resolve(Principal("hotel", "CN-SH"), os.urandom(16), cti)
+        assert hotel.outcome is Outcome.NOT_ACCEPTED_FOR_PURPOSE, version
+        assert hotel.fields == {"name": "王小明"}  # who it names, no more
+        assert hotel.detail == "cn.driving_licence is not accepted for hotel_check_in"
+        police = await i.resolve(Principal("traffic_police", "CN-SH"), os.urandom(16), cti)
+        assert police.outcome is Outcome.VALID and police.detail == ""
+        assert await _resolve_entries(env, doc["_id"]) == [
+            ("hotel", "hotel_check_in", "NOT_ACCEPTED_FOR_PURPOSE"), ("traffic_police", "roadside_driver_check", "VALID")]
+    # the caller's region must recognise the issuing one; the rules are fetched again as the types are
+    env.registry.rules = default_rules().with_recognition("CN-SH", ["CN-SH"])
+    r = await i.resolve(Principal("traffic_police", "CN-SH"), os.urandom(16), cti)
+    assert r.outcome is Outcome.VALID  # the copy in hand, until it is due
+    env.mono.advance(TYPES_REFRESH)
+    r = await i.resolve(Principal("traffic_police", "CN-SH"), os.urandom(16), cti)
+    assert r.outcome is Outcome.NOT_ACCEPTED_FOR_PURPOSE and r.detail == "credentials of CN-ZJ are not recognised by CN-SH"
+    assert (await i.resolve(Principal("traffic_police", "CN-JS"), os.urandom(16), cti)).outcome is Outcome.VALID
+
+
+async def test_a_show_code_is_never_valid_unjudged_while_the_rules_cannot_be_had(env):
+    i = env.issuer
+    doc, revoked = await _issue(i), await _issue(i)
+    await i.change_status(ZJ, revoked["_id"], StatusAction.REVOKE)
+    env.registry.down = True  # and no rules fetched yet
+    police = Principal("traffic_police", "CN-SH")
+    r = await i.resolve(police, os.urandom(16), id_to_cti(doc["_id"]))
+    assert r.outcome is Outcome.REGION_UNAVAILABLE and r.fields == {} and "recognition rules" in r.detail
+    assert (await i.resolve(police, os.urandom(16), id_to_cti(revoked["_id"]))).outcome is Outcome.REVOKED  # no rules needed
+    assert await _resolve_entries(env, doc["_id"]) == [("traffic_police", "roadside_driver_check", "REGION_UNAVAILABLE")]
+    env.registry.down = False
+    env.mono.advance(TYPES_RETRY)
+    assert (await i.resolve(police, os.urandom(16), id_to_cti(doc["_id"]))).outcome is Outcome.VALID
+    env.registry.down = True  # the copy in hand is kept while the registry is away
+    env.mono.advance(TYPES_REFRESH)
+    assert (await i.resolve(police, os.urandom(16), id_to_cti(doc["_id"]))).outcome is Outcome.VALID
+    assert env.registry.rules_fetches == 3
+
+
+# -- what a failed trail write leaves: repaired when asked again ----------------------------------
+
+def _failing_once(monkeypatch, trail, name: str) -> None:
+    """Make the next call of ``trail.<name>`` fail as a busy chain does."""
+    real = getattr(trail, name)
+
+    async def busy(*args, **kwargs):
+        monkeypatch.setattr(trail, name, real)
+        raise Unavailable("the trail is being appended to by others: try again", code="TRAIL_BUSY")
+
+    monkeypatch.setattr(trail, name, busy)
+
+
+async def _trail_of(env, cred_id: str) -> list[tuple[str, str]]:
+    return [(e["action"], e["result"]) for e in (await env.issuer.trail.access_log(ZJ, cred_id)).entries]
+
+
+async def test_a_status_change_whose_trail_write_failed_is_recorded_when_asked_again(env, monkeypatch):
+    i = env.issuer
+    doc = await _issue(i)
+    _failing_once(monkeypatch, i.trail, "append")
+    with pytest.raises(Unavailable):
+        await i.change_status(ZJ, doc["_id"], StatusAction.REVOKE)
+    assert (await i.get(ZJ, doc["_id"]))["status"] == "revoked"  # changed, but not recorded
+    assert await _trail_of(env, doc["_id"]) == [("issue", "valid")]
+    for _ in range(2):  # the client's retry records it; one more changes nothing
+        assert (await i.change_status(ZJ, doc["_id"], StatusAction.REVOKE))["status"] == "revoked"
+    assert await _trail_of(env, doc["_id"]) == [("issue", "valid"), ("status_change", "revoked")]
+    fresh = await _issue(i)  # a status it never left: nothing to record
+    await i.change_status(ZJ, fresh["_id"], StatusAction.REINSTATE)
+    assert await _trail_of(env, fresh["_id"]) == [("issue", "valid")]
+
+
+async def test_each_status_change_is_recorded_even_within_one_second(env):
+    i = env.issuer
+    doc = await _issue(i)
+    for action in (StatusAction.SUSPEND, StatusAction.REINSTATE, StatusAction.SUSPEND, StatusAction.SUSPEND):
+        changed = await i.change_status(ZJ, doc["_id"], action)
+    assert (changed["status_changed_at"], changed["status_changes"]) == (T0, 3)  # counted, at the time they were
+    assert await _trail_of(env, doc["_id"]) == [
+        ("issue", "valid"), ("status_change", "suspended"), ("status_change", "valid"), ("status_change", "suspended")]
+    log = (await i.trail.access_log(ZJ, doc["_id"])).entries
+    assert [e["at"] for e in log] == [T0] * 4
+
+
+async def test_an_issuance_repaired_after_a_failed_trail_write_keeps_its_photo_reuse(env, monkeypatch):
+    i = env.issuer
+    fields = SAMPLES["cn.resident_id"]
+    await i.issue(ZJ, "cn.resident_id", 0, json.dumps(fields), 0, "")  # the portrait on file
+    body = json.dumps({**fields, "photo": {"reuse_for": fields["id_number"]}})
+    _failing_once(monkeypatch, i.trail, "append_records")
+    with pytest.raises(Unavailable):
+        await i.issue(ZJ, "cn.resident_id", 0, body, 0, "req-photo")
+    doc = await i.issue(ZJ, "cn.resident_id", 0, body, 0, "req-photo")
+    assert await _trail_of(env, doc["_id"]) == [("issue", "valid"), ("photo_reuse", "reused")]
+    assert (await i.issue(ZJ, "cn.resident_id", 0, body, 0, "req-photo"))["_id"] == doc["_id"]
+    assert await _trail_of(env, doc["_id"]) == [("issue", "valid"), ("photo_reuse", "reused")]

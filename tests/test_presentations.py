@@ -383,3 +383,31 @@ async def test_a_driving_licence_code_checked_at_the_roadside(http, keys):
     answer = await r.json()
     assert r.status == 200 and answer["result"] == "VALID" and answer["fields"]["licence_class"] == "C1"
     assert answer["purpose"] == "roadside_driver_check"
+
+
+async def access_log(http, key: str, cred_id: str) -> list[tuple[str, str, str]]:
+    r = await http.get(f"/v1/credentials/{cred_id}/access-log", headers=bearer(key))
+    assert r.status == 200, await r.text()
+    return [(e["action"], e["purpose"], e["result"]) for e in (await r.json())["entries"]]
+
+
+async def test_the_region_judges_a_code_by_the_recognition_rules_and_records_what_it_answered(
+        http, keys, hotel_sh, suite, monkeypatch):
+    """A hotel may not check a guest in on a driving licence: the region answers the show code
+    NOT_ACCEPTED_FOR_PURPOSE (who it names, no more), and its access log says the same; so it does
+    when the verifier's trust list does not know the type's version (a newer one published
+    moments ago): the verifier never judges a region's answer again, and never lets it through."""
+    r = await http.post("/v1/credentials", headers=bearer(keys["agency_zj"]), json={
+        "region": "CN-ZJ", "type": "cn.driving_licence", "fields": driving_licence(name="邱雨桐")})
+    assert r.status == 201
+    licence = await r.json()
+    for known in (True, False):
+        if not known:
+            monkeypatch.delitem(suite.verifier.cache.trust.types, ("cn.driving_licence", licence["version"]))
+        code = await show(http, keys["agency_zj"], licence["id"])  # limited to no purpose
+        answer = await verify(http, hotel_sh, code["token"])
+        assert answer["result"] == "NOT_ACCEPTED_FOR_PURPOSE" and answer["purpose"] == "hotel_check_in", known
+        assert answer["detail"] == "cn.driving_licence is not accepted for hotel_check_in"
+        assert answer["fields"] == {"name": "邱雨桐"}
+    assert (await access_log(http, keys["agency_zj"], licence["id"]))[1:] == [
+        ("present", "", ""), ("resolve", "hotel_check_in", "NOT_ACCEPTED_FOR_PURPOSE")] * 2

@@ -5,6 +5,7 @@ when a verifier's clock lets a stale one through, and recorded in the credential
 
 from __future__ import annotations
 
+import asyncio
 import json
 import types
 
@@ -110,8 +111,8 @@ async def test_a_code_is_kept_while_live_and_drawn_until_it_is_used(env):
     with pytest.raises(NotFound) as err:
         await i.shown(ZJ, card["_id"], shown.token_id)
     assert err.value.code == "PRESENTATION_USED"
-    env.clock.advance(presentation.MAX_TTL + codes.SWEEP_EVERY)
-    await i.show(ZJ, card["_id"])  # the next code made sweeps the expired ones: no text kept past its life
+    env.clock.advance(presentation.MAX_TTL)
+    assert await i.show_codes.sweep(env.clock()) == 1  # the background sweep: no text kept past its life
     stored = await env.store.get_presentation(shown.token_id)
     assert stored["state"] == codes.EXPIRED and stored["text"] == "" and shown.token not in json.dumps(stored)
     with pytest.raises(NotFound) as err:
@@ -129,8 +130,9 @@ async def test_a_code_expires_and_its_text_is_swept(env):
     with pytest.raises(NotFound) as err:
         await i.shown(ZJ, card["_id"], first.token_id)
     assert err.value.code == "PRESENTATION_EXPIRED"
+    second = await i.show(ZJ, card["_id"])  # making a code sweeps nothing: that is the background's job
     assert (await env.store.get_presentation(first.token_id))["text"] == first.token  # until the next sweep
-    second = await i.show(ZJ, card["_id"])  # the sweep runs with the next code made
+    assert await i.show_codes.sweep(env.clock()) == 1
     swept = await env.store.get_presentation(first.token_id)
     assert swept["state"] == codes.EXPIRED and swept["text"] == ""
     assert (await env.store.get_presentation(second.token_id))["state"] == codes.LIVE
@@ -260,3 +262,30 @@ async def test_making_and_every_look_up_are_recorded_without_personal_data(env):
     text = repr(entries) + repr(log)
     for value in ("林晓雯", card["fields"]["id_number"], shown.token, shown.token_id):
         assert value not in text
+
+
+async def test_a_sweep_drops_every_expired_text_however_many_and_runs_in_the_background(env, monkeypatch):
+    i = env.issuer
+    card = await _card(i)
+    monkeypatch.setattr(codes, "SWEEP_BATCH", 3)  # a look reads the store 3 codes at a time
+    made = [await i.show(ZJ, card["_id"]) for _ in range(10)]
+    env.clock.advance(1)
+    fresh = await i.show(ZJ, card["_id"])
+    env.clock.advance(presentation.MAX_TTL - 1)  # the first ten have expired, the last has not
+    assert await i.show_codes.sweep(env.clock()) == 10
+    assert [(await env.store.get_presentation(s.token_id))["text"] for s in made] == [""] * 10
+    assert (await env.store.get_presentation(fresh.token_id))["text"] == fresh.token
+    assert await i.show_codes.sweep(env.clock()) == 0
+    # the process runs it every SWEEP_EVERY seconds, off the request path
+    monkeypatch.setattr(codes, "SWEEP_EVERY", 0.01)
+    task = asyncio.get_running_loop().create_task(i.show_codes.keep_swept(env.clock))
+    try:
+        env.clock.advance(1)
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if (await env.store.get_presentation(fresh.token_id))["text"] == "":
+                break
+        assert (await env.store.get_presentation(fresh.token_id))["state"] == codes.EXPIRED
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -137,3 +137,20 @@ async def test_members_out_of_shape_are_refused_before_anything_is_written(store
     with pytest.raises(InvalidRequest):
         await t.append(action="looked", credential_id=CRED, actor=HOTEL)
     assert await store.trail_entries("CN-ZJ") == []
+
+
+async def test_a_verifier_delivers_checks_only_under_ids_of_its_own(store):
+    """A delivery cannot write an issuance, a status change or a photo's use into a holder's log, nor
+    take the id of an entry the issuer makes itself (which would stand in for that entry)."""
+    t = _trail(store)
+
+    def rec(i: str, action: str = "verify", result: str = "VALID") -> trail.Record:
+        return trail.Record(id=i, credential_id=CRED, at=1_800_000_000, action=action, actor_org="某某公安局",
+                            actor_key_id="0a1b2c3d4e5f", actor_role="service", actor_region="CN-ZJ", result=result)
+
+    forged = [rec("line-2.0", "status_change", "revoked"), rec("line-2.1", "issue", "valid"),
+              rec("line-2.2", "photo_reuse", "reused"), rec("line-2.3", "resolve"), rec("line-2.4", "present", ""),
+              rec(f"issue-{CRED}"), rec(f"photo-reuse-{CRED}"), rec(f"status-{CRED}-1")]
+    got = await t.record_delivered(service_principal(), [*forged, rec("line-2.9")])
+    assert (got.recorded, got.duplicates) == (1, 0) and got.refused == [r.id for r in forged]
+    assert [(e["action"], e["id"]) for e in await store.trail_entries("CN-ZJ")] == [("verify", "line-2.9")]

@@ -65,8 +65,8 @@ async def test_mixed_batch_answers_as_single_verifications(suite, http, keys, mo
         r = await http.post(f"/v1/credentials/{cred['id']}:{action}", headers=bearer(keys["agency_zj"]))
         assert r.status == 200, await r.text()
     await suite.refresh()
-    token, _ = await suite.issuers["CN-ZJ"].present(Principal("agency", "CN-ZJ"), valid["id"])
-    other_token, _ = await suite.issuers["CN-ZJ"].present(Principal("agency", "CN-ZJ"), valid["id"])
+    token = (await suite.issuers["CN-ZJ"].show(Principal("agency", "CN-ZJ"), valid["id"])).token
+    other_token = (await suite.issuers["CN-ZJ"].show(Principal("agency", "CN-ZJ"), valid["id"])).token
     stranger = forge.sign(SigningKey.generate(), forge.claims("CN-ZJ"))
     payloads = [valid["qr_text"], revoked["qr_text"], suspended["qr_text"], shanghai["qr_text"], "nonsense",
                 "EC1:abc~", "", forge.tamper_signature(valid["qr_text"]), stranger, stranger,

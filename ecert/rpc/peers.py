@@ -33,8 +33,8 @@ _GW, _GW_ISSUERS, _GW_VERIFIER = frozenset({GATEWAY}), frozenset({GATEWAY, ISSUE
 
 CALLERS: Mapping[str, frozenset[str]] = {
     # the registry: the gateway (directory, admin and agency requests, the recognition rules),
-    # issuers (their key, endpoint and the types they issue), the verifier (the trust list, which
-    # carries the rules)
+    # issuers (their key, endpoint, the types they issue and the recognition rules their show codes
+    # are judged by), the verifier (the trust list, which carries the rules)
     _R + "ListRegions": _GW,
     _R + "CreateRegion": _GW,
     _R + "SetRegionEndpoint": frozenset({ISSUER}),
@@ -44,7 +44,7 @@ CALLERS: Mapping[str, frozenset[str]] = {
     _R + "ListCertificateTypes": _GW_ISSUERS,
     _R + "PublishCertificateType": _GW,
     _R + "GetTrustList": _GW_VERIFIER,
-    _R + "GetRecognitionRules": _GW,
+    _R + "GetRecognitionRules": _GW_ISSUERS,
     _R + "SetPurposeTypes": _GW,
     _R + "SetRecognition": _GW,
     # an issuer: the gateway (issuance, records, status changes), the verifier (status lists, presentations)

@@ -42,12 +42,6 @@ class Result:
     def ok(self) -> bool:
         return self.outcome is Outcome.VALID
 
-    def disclosed(self, role: str) -> dict[str, Any]:
-        """The fields ``role`` sees of a VALID credential."""
-        if self.type is None or self.fields is None:
-            return {}
-        return self.type.disclosed(role, self.fields)
-
     def shown(self, role: str) -> dict[str, Any]:
         """The fields ``role`` is shown for this outcome: all it may see when VALID; when the
         credential is authentic but not current (:data:`IDENTIFYING_OUTCOMES`), those the type
@@ -72,6 +66,22 @@ IDENTIFYING_OUTCOMES = frozenset({Outcome.REVOKED, Outcome.SUSPENDED, Outcome.EX
                                   Outcome.NOT_ACCEPTED_FOR_PURPOSE})
 """Outcomes of a credential that is authentic (its signature, key and issuer check out) but not
 current or not accepted: the answer still shows who it names (the type's ``x-identify``)."""
+
+NOT_CURRENT: Mapping[Outcome, str] = {Outcome.REVOKED: "revoked by the issuer",
+                                      Outcome.SUSPENDED: "suspended by the issuer",
+                                      Outcome.EXPIRED: "expired", Outcome.NOT_YET_VALID: "not yet valid"}
+"""The plain reason for each outcome of an authentic credential that is not current."""
+
+
+def not_current_detail(outcome: Outcome, ts: TypeSchema | None, fields: Mapping[str, Any] | None, now: int) -> str:
+    """Why an authentic credential is not current (an outcome of :data:`NOT_CURRENT`), as EC1 and
+    EP1 answers both say it: the document's own field and date when its dates give the same
+    outcome (the issuer ends ``exp`` with the document's last day), else the plain reason."""
+    if ts is not None and fields is not None:
+        outside = ts.document.check(fields, china_day(now))
+        if outside is not None and outside[0] is outcome:
+            return outside[1]
+    return NOT_CURRENT[outcome]
 
 
 def _verified_key(trust: TrustList, kid: bytes, alg: int, signature: bytes, tbs: bytes,
@@ -151,9 +161,9 @@ def _times(iss: str, key: KeyEntry, iat: int, exp: int, nbf: int | None, now: in
     if iss != key.region:
         raise FormatError(Outcome.ISSUER_MISMATCH, f"iss {iss!r} is not the key's region {key.region}")
     if (nbf is not None and now < nbf) or iat > now + skew:
-        raise FormatError(Outcome.NOT_YET_VALID, "not yet valid")
+        raise FormatError(Outcome.NOT_YET_VALID, NOT_CURRENT[Outcome.NOT_YET_VALID])
     if now >= exp:
-        raise FormatError(Outcome.EXPIRED, "expired")
+        raise FormatError(Outcome.EXPIRED, NOT_CURRENT[Outcome.EXPIRED])
 
 
 try:
@@ -226,18 +236,15 @@ def check_credential(text: str, trust: TrustList, now: int, skew: int = DEFAULT_
 
 def _still_identify(res: Result, trust: TrustList, fields: dict[str, Any] | None, now: int) -> None:
     """A credential outside its own ``nbf``/``exp`` is still authentic: keep its type and fields
-    (when they are of the type's shape) so the answer can say who it names. When the document's
-    own dates say the same (the issuer ends ``exp`` with the document's last day), the detail
-    names the field, as for a credential whose ``exp`` runs on."""
+    (when they are of the type's shape) so the answer can say who it names, and the detail the
+    field when the document's own dates say the same (:func:`not_current_detail`)."""
     if res.claims is None:
         return
     try:
         res.type, res.fields = _typed_fields(trust, res.claims, fields)
     except FormatError:
         return  # not of its type's shape: nothing is shown
-    outside = res.type.document.check(res.fields, china_day(now))
-    if outside is not None and outside[0] is res.outcome:
-        res.detail = outside[1]
+    res.detail = not_current_detail(res.outcome, res.type, res.fields, now)
 
 
 def apply_acceptance(res: Result, rules: Rules, purpose: str, caller_region: str, now: int) -> Result:
@@ -277,9 +284,9 @@ def apply_status(res: Result, status_list: StatusList | None, now: int) -> Resul
     res.status_checked = True
     value = status_list.get(claims.status_idx)
     if value == REVOKED:
-        res.outcome, res.detail = Outcome.REVOKED, "revoked by the issuer"
+        res.outcome, res.detail = Outcome.REVOKED, NOT_CURRENT[Outcome.REVOKED]
     elif value == SUSPENDED:
-        res.outcome, res.detail = Outcome.SUSPENDED, "suspended by the issuer"
+        res.outcome, res.detail = Outcome.SUSPENDED, NOT_CURRENT[Outcome.SUSPENDED]
     return res
 
 

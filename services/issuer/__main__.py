@@ -20,6 +20,7 @@ async def main() -> None:
         advertise = cfg.advertise if not cfg.advertise.endswith(":0") else f"{cfg.advertise.rsplit(':', 1)[0]}:{port}"
         kid = await issuer.register(advertise)
         print(f"issuer {cfg.region} listening on {advertise}, signing with key {kid}", flush=True)
+        proc.spawn(issuer.show_codes.keep_swept(issuer.now), "show-code sweep")
         await proc.wait()
 
 

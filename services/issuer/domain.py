@@ -27,6 +27,7 @@ from ecert.errors import (
     Unavailable,
 )
 from ecert.format import credential, keys, statuslist
+from ecert.rules.acceptance import Rules
 from ecert.rules.access import (
     Principal,
     disclosure_role,
@@ -38,18 +39,20 @@ from ecert.rules.access import (
 from ecert.rules.document import china_day
 from ecert.rules.requests import check_purpose, check_request_id, check_shown_purpose, check_valid_days
 from ecert.rules.schema import TypeSchema, parse_fields_json, pick_type
+from ecert.rules.verify import not_current_detail
 from ecert.runtime.refresh import Refreshed
 from ecert.store import Store
 from ecert.vocab import ISSUE_ROLES, VERIFY_ROLES, CredentialStatus, StatusAction, TrailAction
 
-from .photos import PhotoLibrary
+from .photos import PHOTO_FIELD, PhotoLibrary
 from .presentations import ShowCodes, Shown
 from .trail import Trail
 
 log = logging.getLogger("ecert.issuer")
 
 TYPES_REFRESH = 10.0
-"""Seconds the registry's certificate types are used before they are fetched again."""
+"""Seconds the registry's certificate types (and its recognition rules) are used before they are
+fetched again."""
 TYPES_RETRY = 2.0
 """Seconds between fetches when one failed, or when an unknown type forces one."""
 STATUS_LIST_VALIDITY = 3600
@@ -71,10 +74,17 @@ class RegistryPort(Protocol):
 
     async def certificate_types(self) -> list[TypeSchema]: ...
 
+    async def recognition_rules(self) -> Rules:
+        """The recognition rules of the registry's current trust list."""
+
     async def register_key(self, alg: str, spki: bytes) -> str:
         """Register the public key; returns its kid (hex)."""
 
     async def set_endpoint(self, endpoint: str) -> None: ...
+
+
+_STATUS_OUTCOMES = {CredentialStatus.REVOKED: Outcome.REVOKED, CredentialStatus.SUSPENDED: Outcome.SUSPENDED}
+"""A credential's status that makes a show code's answer that outcome."""
 
 
 class Resolution(NamedTuple):
@@ -82,8 +92,10 @@ class Resolution(NamedTuple):
     the caller is shown: VALID, those it may see (an agency of another region: the type's
     choice); REVOKED, SUSPENDED, EXPIRED or NOT_YET_VALID, the type's identifying fields for it
     (``x-identify``, so the operator knows who presented it); TOKEN_ALREADY_USED, none;
-    NOT_ACCEPTED_FOR_PURPOSE (a code the holder limited to another purpose), the identifying
-    fields. ``detail``: the reason, for any outcome but VALID."""
+    NOT_ACCEPTED_FOR_PURPOSE (a code the holder limited to another purpose, or a type or region
+    the recognition rules do not accept for the check), the identifying fields;
+    REGION_UNAVAILABLE (the rules could not be had to judge it), none. ``detail``: the reason,
+    for any outcome but VALID."""
 
     outcome: Outcome
     record: dict
@@ -111,6 +123,9 @@ class Issuer:
         self.known_types: Refreshed[Types] = Refreshed(
             self._fetch_types, name=f"certificate types ({region})", every=TYPES_REFRESH, retry=TYPES_RETRY,
             force_every=TYPES_RETRY, errors=(Unavailable,), clock=monotonic)
+        self.known_rules: Refreshed[Rules] = Refreshed(
+            self._fetch_rules, name="recognition rules", every=TYPES_REFRESH, retry=TYPES_RETRY,
+            errors=(Unavailable,), clock=monotonic)
         self._status: tuple[int, bytes] | None = None  # (iat, signed)
         self._status_lock = asyncio.Lock()
         self.trail = Trail(region, store, now=lambda: self.now(), record_region=self.get)  # the region's 全程留痕
@@ -141,8 +156,17 @@ class Issuer:
         return await self.known_types.get(force)
 
     def expire_types(self) -> None:
-        """Make the next look-up fetch the types from the registry."""
+        """Make the next look-ups fetch the types, and the recognition rules, from the registry."""
         self.known_types.expire()
+        self.known_rules.expire()
+
+    async def _fetch_rules(self) -> Rules:
+        return await self.registry.recognition_rules()
+
+    async def rules(self) -> Rules:
+        """The recognition rules of the registry's trust list, which a show code is judged by,
+        kept as the types are (:meth:`types`); with none yet and the registry unreachable, 503."""
+        return await self.known_rules.get()
 
     async def type_schema(self, type_id: str, version: int) -> TypeSchema:
         for force in (False, True):  # a type published moments ago: look once more
@@ -172,7 +196,8 @@ class Issuer:
                                                      ensure_ascii=False).encode()).hexdigest()
             existing = await self.store.find_credential_by_request(self.region, request_id)
             if existing is not None:
-                return await self._recorded(p, self._same_request(existing, request_hash))
+                reuses = isinstance(fields.get(PHOTO_FIELD), dict)  # {"reuse_for": ...}: the portrait on file
+                return await self._recorded(p, self._same_request(existing, request_hash), photo_reused=reuses)
         fields, reused_photo = await self.photos.for_issue(fields)  # {"reuse_for": ID number}: the one on file
         ts = await self.type_schema(type_id, version)
         ts.validate(fields)
@@ -199,7 +224,8 @@ class Issuer:
             existing = await self.store.find_credential_by_request(self.region, request_id) if request_id else None
             if existing is None:
                 raise
-            return await self._recorded(p, self._same_request(existing, request_hash))
+            return await self._recorded(p, self._same_request(existing, request_hash),
+                                        photo_reused=reused_photo is not None)
         log.info("issued %s (%s v%d)", cred_id, ts.id, ts.version)
         return await self._recorded(p, doc, photo_reused=reused_photo is not None)
 
@@ -223,7 +249,9 @@ class Issuer:
         return doc  # type: ignore[return-value]
 
     async def change_status(self, p: Principal, cred_id: str, action: StatusAction | str) -> dict:
-        """Revoke, suspend or reinstate; repeating a change is harmless."""
+        """Revoke, suspend or reinstate; repeating a change is harmless, and records the change in
+        the trail when a failure kept the first attempt from it. A credential counts its changes
+        (``status_changes``): the n-th change's trail entry has an id of its own that names n."""
         require_role(p, *ISSUE_ROLES)
         transition = TRANSITIONS.get(action)  # type: ignore[call-overload]
         if transition is None:
@@ -231,14 +259,19 @@ class Issuer:
         allowed_from, target = transition
         for _ in range(5):
             doc = await self.get(p, cred_id)
+            changes = doc.get("status_changes") or 0
             if doc["status"] == target:
+                if changes:  # the change made before: its entry, once (by id)
+                    await self.trail.status_changed(p, cred_id, target, doc["status_changed_at"], changes)
                 return doc
             if doc["status"] not in allowed_from:
                 raise Conflict(f"a {doc['status']} credential cannot become {target}", code="STATUS_CONFLICT")
-            if await self.store.set_credential_status(cred_id, target, doc["status"], self.now()):
+            at = self.now()
+            if await self.store.set_credential_status(cred_id, target, doc["status"], at, changes + 1):
                 self._status = None
                 log.info("credential %s is now %s", cred_id, target)
-                return await self.trail.status_changed(p, await self.get(p, cred_id), target)
+                await self.trail.status_changed(p, cred_id, target, at, changes + 1)
+                return await self.get(p, cred_id)
         raise Conflict("the credential changed concurrently, try again", code="STATUS_CONFLICT")
 
     # -- status list -------------------------------------------------------------------------
@@ -258,11 +291,6 @@ class Issuer:
             return cur[1]
 
     # -- presentations -----------------------------------------------------------------------
-    async def present(self, p: Principal, cred_id: str, purpose: str = "") -> tuple[str, int]:
-        """A single-use show code for a valid credential, and when it expires (:meth:`show`)."""
-        shown = await self.show(p, cred_id, purpose)
-        return shown.token, shown.expires_at
-
     async def show(self, p: Principal, cred_id: str, purpose: str = "") -> Shown:
         """A single-use show code (EP1) for a valid credential, made on the holder's behalf by the
         issuing agency (or an admin), limited to the purpose the holder chose (``""``: any). It
@@ -292,8 +320,11 @@ class Issuer:
 
     async def resolve(self, p: Principal, token_cti: bytes, credential_cti: bytes, purpose: str = "") -> Resolution:
         """Answer a show code once: the first look-up uses it up. ``purpose`` is the one the check
-        is for (none: the caller's role's default); a code the holder limited to another purpose
-        is NOT_ACCEPTED_FOR_PURPOSE. Every look-up is recorded in the credential's trail."""
+        is for (none: the caller's role's default). A current credential is judged as a verifier
+        judges an EC1 one: NOT_ACCEPTED_FOR_PURPOSE for a code the holder limited to another
+        purpose, then by the recognition rules (the type for the purpose, this region for the
+        caller's); REGION_UNAVAILABLE while the rules cannot be had. Every look-up is recorded in
+        the credential's trail with the outcome answered."""
         require_role(p, *VERIFY_ROLES)
         judged = purpose_for(p, check_purpose(purpose)).value
         if len(token_cti) != 16 or len(credential_cti) != 16:
@@ -314,26 +345,41 @@ class Issuer:
         if self.show_codes.expired(code, now):
             return Resolution(Outcome.EXPIRED, doc, {}, "the show code has expired")
         role = disclosure_role(p, self.region)
-        if doc["status"] == CredentialStatus.REVOKED:
-            return await self._not_current(Outcome.REVOKED, doc, role)
-        if doc["status"] == CredentialStatus.SUSPENDED:
-            return await self._not_current(Outcome.SUSPENDED, doc, role)
+        # the order of the checks an EC1 credential meets (credential-format.md §7): its exp, the
+        # document's own dates, its status, then what it is accepted for
         if now >= doc["expires_at"]:
-            return await self._not_current(Outcome.EXPIRED, doc, role)
-        ts = await self.type_schema(doc["type"], doc["version"])
+            return await self._not_current(Outcome.EXPIRED, doc, role, now)
+        status = _STATUS_OUTCOMES.get(doc["status"])
+        try:
+            ts = await self.type_schema(doc["type"], doc["version"])
+        except (RuleViolation, Unavailable):
+            if status is None:
+                raise
+            return await self._not_current(status, doc, role, now)  # revoked all the same: say so
         outside = ts.document.check(doc["fields"], china_day(now))  # a record issued before the check
         if outside is not None:
-            return Resolution(outside[0], doc, ts.identified(role, doc["fields"]))
+            return Resolution(outside[0], doc, ts.identified(role, doc["fields"]), outside[1])
+        if status is not None:
+            return await self._not_current(status, doc, role, now)
         refusal = self.show_codes.refusal(code, purpose)
+        if refusal is None:
+            try:
+                rules = await self.rules()
+            except Unavailable:  # never VALID unjudged
+                return Resolution(Outcome.REGION_UNAVAILABLE, doc, {},
+                                  "the recognition rules could not be had from the registry")
+            refusal = rules.refusal(purpose, doc["type"], p.region, self.region)
         if refusal is not None:
             return Resolution(Outcome.NOT_ACCEPTED_FOR_PURPOSE, doc, ts.identified(role, doc["fields"]), refusal)
         return Resolution(Outcome.VALID, doc, ts.disclosed(role, doc["fields"]))
 
-    async def _not_current(self, outcome: Outcome, doc: dict, role: str) -> Resolution:
+    async def _not_current(self, outcome: Outcome, doc: dict, role: str, now: int) -> Resolution:
         """An authentic credential that is not current: who it names, as the type lets ``role``
-        see (nothing when the type cannot be had: the outcome matters more than the name)."""
+        see (nothing when the type cannot be had: the outcome matters more than the name), and
+        why, as an EC1 answer says it (:func:`~ecert.rules.verify.not_current_detail`)."""
         try:
             ts = await self.type_schema(doc["type"], doc["version"])
         except (RuleViolation, Unavailable):
-            return Resolution(outcome, doc, {})
-        return Resolution(outcome, doc, ts.identified(role, doc["fields"]))
+            return Resolution(outcome, doc, {}, not_current_detail(outcome, None, None, now))
+        return Resolution(outcome, doc, ts.identified(role, doc["fields"]),
+                          not_current_detail(outcome, ts, doc["fields"], now))

@@ -5,9 +5,10 @@ answered once.
 A code lives at most 300 s (:data:`ecert.format.presentation.MAX_TTL`). Its text is kept in the
 store's ``presentations`` collection for that lifetime and drawn again only until it is resolved
 (the store's ``tokens`` say so: a resolution costs no write here); once it has expired its text
-is dropped (:meth:`ShowCodes.sweep`), and the document that stays says only which credential,
-when, and the purpose the holder chose. That purpose limits the code: a resolution for another
-purpose is ``NOT_ACCEPTED_FOR_PURPOSE`` (:meth:`ShowCodes.refusal`).
+is dropped within :data:`SWEEP_EVERY` seconds (:meth:`ShowCodes.keep_swept`, in the background),
+and the document that stays says only which credential, when, and the purpose the holder chose.
+That purpose limits the code: a resolution for another purpose is ``NOT_ACCEPTED_FOR_PURPOSE``
+(:meth:`ShowCodes.refusal`).
 
 Plain Python over the store, the region's signing key and the clock (no transport): the
 :class:`~services.issuer.domain.Issuer` calls it with its own key and its own instant.
@@ -15,19 +16,24 @@ Plain Python over the store, the region's signing key and the clock (no transpor
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass
 
+from ecert.clock import Clock
 from ecert.errors import NotFound
 from ecert.format import credential, keys, presentation
 from ecert.rules.verify import DEFAULT_SKEW
 from ecert.store import Store
+
+log = logging.getLogger("ecert.issuer.presentations")
 
 LIVE, EXPIRED = "live", "expired"
 """A show code's ``state`` in the store: its text is kept only while it is live."""
 SWEEP_EVERY = 60
 """Seconds between two looks for codes that expired unused (their text is dropped)."""
 SWEEP_BATCH = 256
-"""Codes one look drops at most (the next look takes the rest)."""
+"""Live codes one read of the store gives a look (it reads again while they have all expired)."""
 EXPIRY_GRACE = DEFAULT_SKEW
 """Seconds past its ``exp`` the issuer still resolves a code (a verifier whose clock is behind has
 checked its freshness already); later the issuer answers ``EXPIRED`` itself."""
@@ -62,7 +68,6 @@ class ShowCodes:
     def __init__(self, region: str, store: Store):
         self.region = region
         self.store = store
-        self._swept_at: int | None = None
 
     async def mint(self, key: keys.SigningKey, cred_id: str, purpose: str, now: int) -> Shown:
         """A new code for ``cred_id`` (the caller has checked it may be presented), kept while live."""
@@ -70,7 +75,6 @@ class ShowCodes:
         doc = {"_id": claims.cti.hex(), "region": self.region, "credential_id": cred_id, "text": token,
                "iat": claims.iat, "exp": claims.exp, "purpose": purpose, "state": LIVE}
         await self.store.add_presentation(doc)
-        await self.sweep(now)
         return _shown(doc)
 
     async def live(self, cred_id: str, token_id: str, now: int) -> Shown:
@@ -107,14 +111,30 @@ class ShowCodes:
         return f"the holder showed this code for {chosen}, not for {purpose}"
 
     async def sweep(self, now: int) -> int:
-        """Drop the text of codes that expired unused, at most every :data:`SWEEP_EVERY` seconds;
-        how many were dropped."""
-        if self._swept_at is not None and now - self._swept_at < SWEEP_EVERY:
-            return 0
-        self._swept_at = now
+        """Drop the text of every code that has expired by ``now``, resolved or not; how many were
+        dropped. The store gives the live codes that expire first first, :data:`SWEEP_BATCH` at a
+        time: a look reads on until it meets a code still live."""
         dropped = 0
-        for doc in await self.store.live_presentations(self.region, SWEEP_BATCH):
-            if doc["exp"] > now:
-                break  # the first to expire come first: the rest are live
-            dropped += await self.store.end_presentation(doc["_id"], EXPIRED, now)
-        return dropped
+        while True:
+            batch = await self.store.live_presentations(self.region, SWEEP_BATCH)
+            ended = 0
+            for doc in batch:
+                if doc["exp"] > now:
+                    return dropped + ended  # the rest are live
+                ended += await self.store.end_presentation(doc["_id"], EXPIRED, now)
+            dropped += ended
+            if len(batch) < SWEEP_BATCH or not ended:  # all read, or none left to end: never spin
+                return dropped
+
+    async def keep_swept(self, now: Clock) -> None:
+        """:meth:`sweep` every :data:`SWEEP_EVERY` seconds (a background task, off the request path);
+        a failed look is logged and the next one takes up its codes."""
+        while True:
+            await asyncio.sleep(SWEEP_EVERY)
+            try:
+                dropped = await self.sweep(now())
+            except Exception as err:  # a store that is down now and then must not end the task
+                log.warning("the show-code sweep of %s failed: %s", self.region, type(err).__name__)
+                continue
+            if dropped:
+                log.info("%d expired show codes of %s dropped their text", dropped, self.region)

@@ -32,6 +32,9 @@ MAX_WRITE = 5000
 """Entries in one write at most (requests waiting beyond it go into the next)."""
 ATTEMPTS = 8
 """Writes one group may take when other appenders keep taking its places."""
+OWN_IDS = ("issue-", "photo-reuse-", "status-")
+"""How the ids of the entries the issuer makes itself begin (each names what it records, so asking
+again makes no second entry); a delivered entry may not take one."""
 
 
 class Page(NamedTuple):
@@ -64,7 +67,7 @@ class Trail:
     check that the principal may read that credential's record (404 otherwise), for the access log."""
 
     def __init__(self, region: str, store: Store, *, now: Clock,
-                 record_region: Callable[[Principal, str], Awaitable[object]] | None = None):
+                 record_region: Callable[[Principal, str], Awaitable[object]]):
         self.region = region
         self.store = store
         self.now = now
@@ -96,11 +99,11 @@ class Trail:
         await self.append_records(records)
         return doc
 
-    async def status_changed(self, p: Principal, doc: dict, status: str) -> dict:
-        """Record a change of a credential's status to ``status``; returns ``doc``."""
-        await self.append(action=TrailAction.STATUS_CHANGE, credential_id=doc["_id"], actor=p, outcome=str(status),
-                          at=doc.get("status_changed_at") or self.now())
-        return doc
+    async def status_changed(self, p: Principal, credential_id: str, status: str, at: int, change: int) -> None:
+        """Record a credential's ``change``-th change of status, to ``status`` at ``at`` (its entry's id
+        names the credential and the count, so recording it again, after a failure, makes no second entry)."""
+        await self.append(action=TrailAction.STATUS_CHANGE, credential_id=credential_id, actor=p, outcome=str(status),
+                          entry_id=f"status-{credential_id}-{change}", at=at)
 
     async def append_records(self, records: Sequence[trail.Record]) -> list[dict]:
         """Append checked records in order; each one's entry (new, or the one its id made before)."""
@@ -188,14 +191,15 @@ class Trail:
     # -- what verifiers deliver ----------------------------------------------------------------------
     async def record_delivered(self, p: Principal, records: Sequence[trail.Record]) -> Recorded:
         """Checks a verifier recorded and delivers (its service principal): appended once each by id,
-        malformed ones refused one by one (never the whole delivery)."""
+        malformed ones refused one by one (never the whole delivery), and so is any record of
+        another action than ``verify`` or with an id of the issuer's own entries (:data:`OWN_IDS`)."""
         require_role(p, Role.SERVICE)
         if len(records) > MAX_TRAIL_BATCH:
             raise InvalidRequest(f"at most {MAX_TRAIL_BATCH:,} entries in one delivery", field="entries")
         good, refused = [], []
         for r in records:
             try:
-                good.append(trail.check_record(r))
+                good.append(_delivered(trail.check_record(r)))
             except InvalidRequest as err:
                 refused.append(r.id if isinstance(r.id, str) else "")
                 log.warning("a delivered trail entry was refused: %s", err.blamed)
@@ -208,8 +212,7 @@ class Trail:
                          limit: int = DEFAULT_TRAIL_PAGE) -> Page:
         """One page of a credential's entries, oldest first (in the order the region recorded them),
         for whoever may read its record (the issuing agency on the holder's behalf, an admin)."""
-        if self.record_region is not None:
-            await self.record_region(p, credential_id)  # 403 / 404 as for the record itself
+        await self.record_region(p, credential_id)  # 403 / 404 as for the record itself
         if after.__class__ is not int or not 0 <= after <= MAX_EPOCH:
             raise InvalidRequest("after must be an entry's seq (0: from the start)", field="after")
         if limit == 0:
@@ -220,6 +223,15 @@ class Trail:
         more = len(entries) > limit
         entries = entries[:limit]
         return Page(entries, entries[-1]["seq"] if more else None)
+
+
+def _delivered(r: trail.Record) -> trail.Record:
+    """A checked record as a verifier may deliver it: a check, under an id of its own."""
+    if r.action != TrailAction.VERIFY:
+        raise InvalidRequest("a verifier delivers checks only (action verify)", field="action")
+    if r.id.startswith(OWN_IDS):
+        raise InvalidRequest("the id is of an entry the issuer makes itself", field="id")
+    return r
 
 
 def _unique(records: Sequence[trail.Record]) -> list[trail.Record]:

@@ -8,6 +8,7 @@ import grpc
 
 from ecert.rpc.client import call
 from ecert.rpc.convert import service_principal_pb
+from ecert.rules.acceptance import Rules
 from ecert.rules.schema import TypeSchema
 from ecertpb.v1 import registry_pb2, registry_pb2_grpc
 
@@ -27,6 +28,11 @@ class RegistryClient:
             registry_pb2.ListCertificateTypesRequest(principal=service_principal_pb(self.region)), timeout=TIMEOUT))
         return [TypeSchema(t.id, t.version, t.name, t.schema_json, json.loads(t.disclosure_json or "{}"))
                 for t in resp.types]
+
+    async def recognition_rules(self) -> Rules:
+        resp = await call(self.stub.GetRecognitionRules(
+            registry_pb2.GetRecognitionRulesRequest(principal=service_principal_pb(self.region)), timeout=TIMEOUT))
+        return Rules({p.purpose: p.types for p in resp.purposes}, {r.region: r.recognises for r in resp.recognition})
 
     async def register_key(self, alg: str, spki: bytes) -> str:
         resp = await call(self.stub.RegisterKey(registry_pb2.RegisterKeyRequest(

@@ -17,9 +17,9 @@ from typing import NamedTuple
 from ecert.clock import Clock, system_clock
 from ecert.errors import Conflict, InvalidRequest, NotFound, RuleViolation
 from ecert.format import keys, trustlist
-from ecert.limits import MAX_NAME, MAX_RULE_ITEMS, MAX_SPKI
+from ecert.limits import MAX_NAME, MAX_SPKI
 from ecert.rules.acceptance import STAR, Rules, default_rules
-from ecert.rules.access import Principal, require_region, require_role
+from ecert.rules.access import Principal, parse_purpose, require_region, require_role
 from ecert.rules.catalogue import (
     DEFAULT_REGIONS,
     builtin_types,
@@ -27,9 +27,10 @@ from ecert.rules.catalogue import (
     load_type_document,
     superseded_digests,
 )
+from ecert.rules.requests import check_rule_items
 from ecert.rules.schema import check_endpoint, check_region_code, check_type_id
 from ecert.store import Store
-from ecert.vocab import KeyStatus, Purpose, Role
+from ecert.vocab import KeyStatus, Role
 
 log = logging.getLogger("ecert.registry")
 
@@ -250,13 +251,10 @@ class Registry:
         An unknown purpose is 400 ``PURPOSE_UNKNOWN``; a type no version of which is published,
         422 ``TYPE_UNKNOWN`` naming it. The same list again publishes nothing new."""
         require_role(p, Role.ADMIN)
-        purpose = _purpose(purpose)
-        wanted = _bounded(type_ids, "types")
+        purpose = parse_purpose(purpose)
+        wanted = check_rule_items(type_ids, "types")
         for type_id in wanted:
-            try:
-                check_type_id(type_id)
-            except InvalidRequest as err:
-                raise InvalidRequest(f"types: {err.message}", field="types") from err
+            check_type_id(type_id, "types")
         known = {t["id"] for t in await self.store.list_types()}
         unknown = sorted(wanted - known)
         if unknown:
@@ -272,7 +270,7 @@ class Registry:
         require_role(p, Role.ADMIN)
         if region != STAR:
             check_region_code(region, "region")
-        wanted = _bounded(regions, "recognises")
+        wanted = check_rule_items(regions, "recognises")
         for code in wanted:
             check_region_code(code, "recognises")
         existing = {r["code"] for r in await self.store.list_regions()}
@@ -289,20 +287,3 @@ class Registry:
         if await self.store.put_rule(kind, key, items):
             await self.publish()
         return await self.rules()
-
-
-def _purpose(purpose: str) -> Purpose:
-    try:
-        return Purpose(purpose)
-    except ValueError:
-        raise InvalidRequest(f"purpose must be one of {', '.join(Purpose)}", code="PURPOSE_UNKNOWN",
-                             field="purpose") from None
-
-
-def _bounded(items: list[str], name: str) -> frozenset[str]:
-    """A rule's list: at most MAX_RULE_ITEMS texts (a repeat counts once)."""
-    if len(items) > MAX_RULE_ITEMS:
-        raise InvalidRequest(f"{name} holds at most {MAX_RULE_ITEMS} entries", field=name)
-    if not all(isinstance(item, str) for item in items):
-        raise InvalidRequest(f"{name} must be a list of text", field=name)
-    return frozenset(items)

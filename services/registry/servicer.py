@@ -45,11 +45,11 @@ def type_pb(t: dict) -> common_pb2.CertificateType:
 
 
 def rules_pb(r: PublishedRules) -> registry_pb2.RecognitionRules:
-    rules = r.rules
+    """The rules in their one written form (:meth:`~ecert.rules.acceptance.Rules.to_payload`: sorted)."""
+    payload = r.rules.to_payload()
     return registry_pb2.RecognitionRules(
-        purposes=[registry_pb2.PurposeTypes(purpose=k, types=sorted(rules.purposes[k])) for k in sorted(rules.purposes)],
-        recognition=[registry_pb2.Recognition(region=k, recognises=sorted(rules.recognition[k]))
-                     for k in sorted(rules.recognition)],
+        purposes=[registry_pb2.PurposeTypes(purpose=k, types=v) for k, v in payload["purposes"].items()],
+        recognition=[registry_pb2.Recognition(region=k, recognises=v) for k, v in payload["recognition"].items()],
         trust_list_version=r.version)
 
 
