@@ -151,9 +151,8 @@ def create_app(cfg: GatewayConfig, *, store: Store | None = None, backends: Back
 
     async def resources(app: web.Application):
         app[STORE] = store or await open_store(cfg.store_uri)
-        app[BACKENDS] = backends or Backends(cfg.registry_target, cfg.verifier_target, Links.from_config(cfg))
-        if backends is None:
-            app[BACKENDS].configure(cfg.backend_timeout, cfg.bulk_timeout)
+        app[BACKENDS] = backends or Backends(cfg.registry_target, cfg.verifier_target, Links.from_config(cfg),
+                                             timeout=cfg.backend_timeout, bulk_timeout=cfg.bulk_timeout)
         yield
         if backends is None:
             await app[BACKENDS].close()

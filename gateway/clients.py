@@ -75,8 +75,8 @@ def named(err: Unavailable, backend: str, code: str | None = None) -> Unavailabl
         if any(k == CODE_TRAILER for k, _ in cause.trailing_metadata() or ()):
             return err  # the servicer's own answer
         late = cause.code() is grpc.StatusCode.DEADLINE_EXCEEDED
-    elif err.code == Unavailable.code and err.message.startswith("the backend "):  # a stream's own failure
-        late = "in time" in err.message
+    elif isinstance(cause, (TimeoutError, ConnectionError)):  # a stream's own failure (streams.stream_failure)
+        late = isinstance(cause, TimeoutError)
     else:
         return err
     message = f"{backend} did not answer in time" if late else f"{backend} could not be reached"
@@ -84,15 +84,20 @@ def named(err: Unavailable, backend: str, code: str | None = None) -> Unavailabl
 
 
 class Backends:
-    def __init__(self, registry_target: str, verifier_target: str, links: Links):
+    """The backends, every call to them with a deadline: ``timeout`` seconds, ``bulk_timeout`` for
+    a batch or a picture."""
+
+    def __init__(self, registry_target: str, verifier_target: str, links: Links, *,
+                 timeout: float = BACKEND_TIMEOUT, bulk_timeout: float = BULK_TIMEOUT):
         self.links = links  # the internal token and this process's TLS material
-        self.timeout = BACKEND_TIMEOUT
-        self.bulk_timeout = BULK_TIMEOUT
+        self.timeout = timeout
+        self.bulk_timeout = bulk_timeout
         self._registry_channel = channel(registry_target, links, peer=pki.REGISTRY)
         self._verifier_channel = channel(verifier_target, links, peer=pki.VERIFIER)
         self.registry = registry_pb2_grpc.RegistryServiceStub(self._registry_channel)
         self.verifier = verifier_pb2_grpc.VerifierServiceStub(self._verifier_channel)
-        self._verifier_stream: StreamClient | None = None  # opened on first use, with the configured deadline
+        self.verifier_stream = StreamClient(self.verifier.VerifyStream, verifier_pb2.VerifyStreamRequest,
+                                            verifier_pb2.VerifyStreamItem, links, timeout=timeout)
         self._channels = ChannelPool(links, peer=pki.ISSUER)
         self._issuers: dict[str, IssuerClient] = {}  # by endpoint
         # Region -> issuer endpoint. While the registry is unreachable the last copy is used (asked
@@ -113,10 +118,6 @@ class Backends:
         self.rules: Refreshed[registry_pb2.RecognitionRules] = self._copy(
             "recognition rules", lambda: self.registry.GetRecognitionRules(
                 registry_pb2.GetRecognitionRulesRequest(principal=service_principal_pb()), timeout=self.timeout))
-
-    def configure(self, timeout: float, bulk_timeout: float) -> None:
-        """The deadlines (seconds) of every call from now on (before the first call: the streams')."""
-        self.timeout, self.bulk_timeout = timeout, bulk_timeout
 
     def _copy(self, what: str, rpc) -> Refreshed:
         async def fetch():
@@ -141,13 +142,6 @@ class Backends:
         resp = await self.ask(REGISTRY, self.registry.ListRegions(
             registry_pb2.ListRegionsRequest(principal=service_principal_pb()), timeout=self.timeout))
         return {r.code: r.endpoint for r in resp.regions}
-
-    @property
-    def verifier_stream(self) -> StreamClient:
-        if self._verifier_stream is None:
-            self._verifier_stream = StreamClient(self.verifier.VerifyStream, verifier_pb2.VerifyStreamRequest,
-                                                 verifier_pb2.VerifyStreamItem, self.links, timeout=self.timeout)
-        return self._verifier_stream
 
     async def issuer(self, region: str) -> issuer_pb2_grpc.IssuerServiceStub:
         return (await self.issuer_client(region)).stub
@@ -183,8 +177,7 @@ class Backends:
             raise Unavailable(service)
 
     async def close(self) -> None:
-        if self._verifier_stream is not None:
-            await self._verifier_stream.close()
+        await self.verifier_stream.close()
         await self._registry_channel.close()
         await self._verifier_channel.close()
         for client in self._issuers.values():

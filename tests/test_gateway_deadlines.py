@@ -10,18 +10,20 @@ fails the test, and no assertion is on a duration.
 from __future__ import annotations
 
 import dataclasses
-import socket
 
 import pytest
 import pytest_asyncio
 from aiohttp import ClientTimeout
 from aiohttp.test_utils import TestClient, TestServer
 
+from ecert.errors import ConfigError, Unavailable
 from ecert.rpc import client as rpc_client
+from ecert.rpc.streams import stream_failure
 from ecert.runtime import pki
 from ecert.runtime.config import GatewayConfig
 from ecertpb.v1 import registry_pb2_grpc
 from gateway.app import create_app
+from gateway.clients import named
 from gateway.keys import BACKENDS
 from testkit.samples import driving_licence
 from tests.conftest import bearer
@@ -31,15 +33,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 DEADLINE = 0.4
 """The configured deadline (ECERT_BACKEND_TIMEOUT) of the apps here, seconds."""
 CLIENT_BOUND = ClientTimeout(total=6)
-
-
-@pytest.fixture(scope="module")
-def paused():
-    """A port that takes connections into its backlog and never reads or answers them."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        s.listen(64)
-        yield f"127.0.0.1:{s.getsockname()[1]}"
 
 
 def _config(suite, **changes) -> GatewayConfig:
@@ -67,6 +60,24 @@ async def test_the_deadlines_are_configured():
     assert (cfg.backend_timeout, cfg.bulk_timeout) == (5.0, 30.0)
     cfg = GatewayConfig.from_env({**env, "ECERT_BACKEND_TIMEOUT": "1.5", "ECERT_BACKEND_BULK_TIMEOUT": "9"})
     assert (cfg.backend_timeout, cfg.bulk_timeout) == (1.5, 9.0)
+    # a deadline that would fail every call (0, below, NaN) or none at all (inf) is refused at start
+    for name in ("ECERT_BACKEND_TIMEOUT", "ECERT_BACKEND_BULK_TIMEOUT"):
+        for bad in ("0", "-1", "nan", "inf", "soon"):
+            with pytest.raises(ConfigError, match=name):
+                GatewayConfig.from_env({**env, name: bad})
+    assert GatewayConfig.from_env({**env, "ECERT_AUTH_FAILURES_PER_MINUTE": "0"}).auth_failures_per_minute == 0
+    for bad in ("-5", "1.5", "x"):  # a negative count would turn the throttle off unsaid
+        with pytest.raises(ConfigError, match="ECERT_AUTH_FAILURES_PER_MINUTE"):
+            GatewayConfig.from_env({**env, "ECERT_AUTH_FAILURES_PER_MINUTE": bad})
+
+
+async def test_a_streams_own_failure_names_the_backend_and_a_backends_answer_is_kept():
+    assert named(stream_failure(late=True), "the verifier").message == "the verifier did not answer in time"
+    assert named(stream_failure(late=False), "the verifier").message == "the verifier could not be reached"
+    assert named(stream_failure(late=True), "the issuer of CN-ZJ", "REGION_UNAVAILABLE").code == "REGION_UNAVAILABLE"
+    # a backend's own 503 is its answer, whatever its words
+    own = Unavailable("the backend did not answer in time", code="BUSY")
+    assert named(own, "the verifier") is own
 
 
 async def test_a_paused_registry_and_verifier_are_503_naming_them(suite, keys, paused, client_for):

@@ -179,6 +179,7 @@ async def test_a_mixed_run_of_every_action_across_regions_and_two_verifiers(suit
         await rpc_server.stop(server, 0)
         await ch.close()
 
+    # 0 lost, 0 duplicated: each log exactly (a check delivered twice would be one entry more)
     zj_log = _seen(await _log(http, orgs["agency_zj"], zj["id"]))
     assert zj_log == [
         ("issue", ZJ_AGENCY_ORG, "agency", "CN-ZJ", "", "valid"),
@@ -194,10 +195,6 @@ async def test_a_mixed_run_of_every_action_across_regions_and_two_verifiers(suit
     assert [row[0] for row in sh_log] == ["issue", "verify", "status_change", "verify", "verify"]
     assert sh_log[1][1] == JS_POLICE_ORG and sh_log[2][-1] == "revoked"
     assert sh_log[3][1] == sh_log[4][1] == "苏州园林宾馆"
-    # 0 lost, 0 duplicated: each entry once, by id
-    for region, cred in (("CN-ZJ", zj["id"]), ("CN-SH", sh["id"])):
-        ids = [e["id"] for e in await suite.store.credential_trail(region, cred)]
-        assert len(ids) == len(set(ids))
 
 
 async def test_a_redelivery_is_no_second_entry(suite, http, orgs):
@@ -309,13 +306,15 @@ async def test_no_holder_data_in_logs_trail_or_outbox(suite, http, orgs, caplog)
     await http.get(f"/v1/photos/{c['fields']['photo']}", headers=bearer(orgs["hotel"]),
                    params={"credential": c["id"], "region": "CN-ZJ"})
     await http.post(f"/v1/credentials/{c['id']}:suspend", headers=bearer(orgs["agency_zj"]))
+    # the outbox as the verifier keeps it before delivery (delivered files are removed)
+    outbox = "\n".join(p.read_text(encoding="utf-8") for p in (suite.var_dir / "verifier" / "outbox").rglob("*.log"))
+    assert c["id"] in outbox  # its checks are there to be looked at
     await suite.refresh()
     entries = await _log(http, orgs["agency_zj"], c["id"])
     assert {e["action"] for e in entries} >= {"issue", "verify", "present", "resolve", "status_change"}
 
     logged = "\n".join(f"{rec.name} {rec.getMessage()} {rec.args!r} {rec.exc_text or ''}" for rec in caplog.records)
     stored = json.dumps(await suite.store.credential_trail("CN-ZJ", c["id"]), ensure_ascii=False)
-    outbox = "\n".join(p.read_text(encoding="utf-8") for p in (suite.var_dir / "verifier" / "outbox").rglob("*.log"))
     for secret in secrets_:
         assert secret not in logged
         assert secret not in stored

@@ -219,9 +219,11 @@ async def test_a_token_is_resolved_by_its_region(tmp_path):
     verdict = await verifier.verify(Principal("traffic_police"), token, "roadside_driver_check")
     assert verdict.res == up.answer and verdict.version == 1
     assert up.resolved == [("zj.issuer:50061", "traffic_police", "roadside_driver_check")]
-    # Judged like a credential: a hotel may not check a driving licence (only who it names is kept).
+    # The region judged it, as it recorded it in the trail: its answer is the answer.
+    up.answer = Resolved("NOT_ACCEPTED_FOR_PURPOSE", "ID", "cn.driving_licence", 1, "CN-ZJ", T0, T0 + 1, "1.2.3",
+                         '{"name": "x"}', detail="cn.driving_licence is not accepted for hotel_check_in")
     hotel = (await verifier.verify(Principal("hotel"), token)).res
-    assert hotel.outcome == Outcome.NOT_ACCEPTED_FOR_PURPOSE
+    assert hotel == up.answer
     assert up.resolved[-1] == ("zj.issuer:50061", "hotel", "hotel_check_in")
     del up.resolved[-1]
     up.answer = NotFound("no such credential")
@@ -262,3 +264,73 @@ async def test_who_may_verify_and_what_a_request_may_hold(tmp_path):
     with pytest.raises(InvalidRequest) as err:
         verifier.admit(OFFICER, "", ["EC1:"] * (MAX_BATCH + 1))
     assert err.value.field == "payloads"
+
+
+async def test_a_regions_answer_to_a_token_is_kept_as_the_region_judged_and_recorded_it(tmp_path):
+    """The issuing region judges a show code (the holder's purpose limit, then the recognition
+    rules) and records that outcome in the holder's trail: the answer keeps it and its fields, under
+    rules this trust list may not hold yet, and for a type version it does not know yet."""
+    up = FakeUpstream(signed_list(1))
+    cache, verifier, _, _ = make(tmp_path, up)
+    await cache.refresh_trust()
+    hotel = Principal("hotel", "CN-SH")
+    for version in (1, 2):  # 2: published moments ago, not in this trust list
+        for outcome, fields, detail in (
+                ("NOT_ACCEPTED_FOR_PURPOSE", '{"name": "x"}', "cn.driving_licence is not accepted for hotel_check_in"),
+                ("VALID", '{"name": "x", "licence_class": "C1"}', "")):  # an agreement newer than this list's
+            token, _ = presentation.issue(KEY, iss="CN-ZJ", credential_cti=credential.new_cti(), now=T0)
+            up.answer = Resolved(outcome, "ID", "cn.driving_licence", version, "CN-ZJ", T0, T0 + 1, "1.2.3", fields,
+                                 detail=detail)
+            assert (await verifier.verify(hotel, token)).res == up.answer, (version, outcome)
+
+
+# -- the trail ----------------------------------------------------------------------------------
+
+class SpyTrail:
+    """The outbox, as the domain sees it: each request's checks, as recorded."""
+
+    def __init__(self):
+        self.records: list[tuple] = []
+
+    def record(self, actor, purpose, at, checks) -> None:
+        self.records.append((actor.role, purpose, at, {region: list(pairs) for region, pairs in checks.items()}))
+
+
+async def test_which_checks_the_trail_keeps_is_the_domains_rule(tmp_path):
+    """An EC1 credential whose signature verified is kept for its region, whatever its outcome; a
+    forgery (it names nobody's credential), one signed with another region's key and a show code
+    (its region records it as it resolves it) are not. A picture's codes are kept in one go, and
+    the picture's request is admitted once, by its caller."""
+    up = FakeUpstream(signed_list(1))
+    up.status = status_list(7)
+    cache, _, _, clock = make(tmp_path, up)
+    spy = SpyTrail()
+    verifier = Verifier(cache, now=clock, trail=spy)
+    await cache.refresh_trust()
+    valid, revoked = ec1(idx=5), ec1(idx=7)
+    ts = TypeSchema(DL["id"], DL["version"], DL["name"], DL["schema"], DL["disclosure"])
+    elsewhere = credential.issue(KEY, iss="CN-SH", iat=T0, exp=T0 + 86400, cti=credential.new_cti(), type_id=DL["id"],
+                                 type_version=1, fields=ts.to_cbor(driving_licence()), status_uri=URI, status_idx=1)
+    token, _ = presentation.issue(KEY, iss="CN-ZJ", credential_cti=credential.new_cti(), now=T0)
+    up.answer = Resolved("VALID", "ID", "cn.driving_licence", 1, "CN-ZJ", T0, T0 + 1, "1.2.3", "{}")
+    outcomes = [(await verifier.verify(OFFICER, text)).res.outcome for text in (valid, revoked, "EC1:NOTHING",
+                                                                                  elsewhere, token)]
+    assert outcomes == ["VALID", "REVOKED", "BASE45_INVALID", "ISSUER_MISMATCH", "VALID"]
+    purpose = "roadside_driver_check"
+    assert [(r[0], r[1], r[2]) for r in spy.records] == [("traffic_police", purpose, T0)] * 2
+    (zj_valid,), (zj_revoked,) = (r[3]["CN-ZJ"] for r in spy.records)
+    assert (zj_valid[1], zj_revoked[1]) == ("VALID", "REVOKED") and zj_valid[0] != zj_revoked[0]
+    assert all(type(r) is str for _, r in (zj_valid, zj_revoked))  # the outcome's text, as the outbox writes it
+    assert Verifier.recorded(Unverified(Outcome.REGION_UNAVAILABLE, "")) is None
+
+    async def decoded(data):
+        return [valid, "EC1:NOTHING", revoked, token]
+
+    def admitted_twice(*args):
+        raise AssertionError("admitted again")
+
+    verifier.decode_image, verifier.admit = decoded, admitted_twice
+    spy.records.clear()
+    verdicts = await verifier.verify_image(OFFICER, b"a picture", Purpose.ROADSIDE_DRIVER_CHECK)
+    assert [v.res.outcome for v in verdicts] == ["VALID", "BASE45_INVALID", "REVOKED", "VALID"]
+    assert len(spy.records) == 1 and [r for _, r in spy.records[0][3]["CN-ZJ"]] == ["VALID", "REVOKED"]

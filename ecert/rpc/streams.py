@@ -43,7 +43,9 @@ class StreamClient:
 
     One writer task writes (a stream takes one write at a time); a reader task hands each
     answer to its waiting call. If the stream breaks, every waiting call fails with 503
-    :class:`Unavailable` and the next call opens a new stream.
+    :class:`Unavailable` and the next call opens a new stream. A failure of the stream's own
+    (:func:`stream_failure`) is told from the backend's answer by its cause: a
+    :class:`ConnectionError` (the stream broke) or a :class:`TimeoutError` (no answer in time).
     """
 
     def __init__(self, method: Callable[..., Any], request_cls: type, item_cls: type, links: Links, *,
@@ -95,7 +97,7 @@ class StreamClient:
         pending, self._pending = self._pending, {}
         for fut in pending.values():
             if not fut.done():
-                fut.set_exception(Unavailable("the backend connection was lost; try again"))
+                fut.set_exception(stream_failure(late=False))
 
     async def call(self, request):
         outbox = self._outbox or self._open()
@@ -117,12 +119,24 @@ class StreamClient:
     def _expire(self, rid: int) -> None:
         fut = self._pending.pop(rid, None)
         if fut is not None and not fut.done():
-            fut.set_exception(Unavailable("the backend did not answer in time"))
+            fut.set_exception(stream_failure(late=True))
 
     async def close(self) -> None:
         for task in self._tasks:
             task.cancel()
         self._outbox = None
+
+
+def stream_failure(*, late: bool) -> Unavailable:
+    """The 503 a call over a stream fails with when the stream itself failed, its cause saying how:
+    a :class:`TimeoutError` when the answer did not come in time, else a :class:`ConnectionError`."""
+    if late:
+        err = Unavailable("the backend did not answer in time")
+        err.__cause__ = TimeoutError()
+    else:
+        err = Unavailable("the backend connection was lost; try again")
+        err.__cause__ = ConnectionError()
+    return err
 
 
 async def serve(request_iterator: AsyncIterator, handle: Callable[[Any], Awaitable[Any]], answer_cls: type,

@@ -56,6 +56,17 @@ def _seconds(raw: str) -> float:
 _seconds.__name__ = "positive number of seconds"  # as a refusal names it
 
 
+def _count(raw: str) -> int:
+    """A whole number, 0 or more."""
+    value = int(raw)
+    if value < 0:
+        raise ValueError(raw)
+    return value
+
+
+_count.__name__ = "whole number, 0 or more"
+
+
 def _secret(raw: str) -> bytes:
     return raw.encode()
 
@@ -189,10 +200,10 @@ class GatewayConfig(Common):
             verifier_target=e.get("ECERT_VERIFIER_TARGET", "127.0.0.1:50071"),
             max_body=e.get("ECERT_MAX_BODY", MAX_BODY, int),
             # seconds any one call to a backend may take (a batch or a picture: bulk_timeout)
-            backend_timeout=e.get("ECERT_BACKEND_TIMEOUT", 5.0, float),
-            bulk_timeout=e.get("ECERT_BACKEND_BULK_TIMEOUT", 30.0, float),
+            backend_timeout=e.get("ECERT_BACKEND_TIMEOUT", 5.0, _seconds),
+            bulk_timeout=e.get("ECERT_BACKEND_BULK_TIMEOUT", 30.0, _seconds),
             # failed authentications one client address may make in a minute (0: no limit)
-            auth_failures_per_minute=e.get("ECERT_AUTH_FAILURES_PER_MINUTE", 30, int),
+            auth_failures_per_minute=e.get("ECERT_AUTH_FAILURES_PER_MINUTE", 30, _count),
         )
         e.done("gateway")
         return cls(**cfg)

@@ -28,8 +28,7 @@ from ecert.format import keys, statuslist
 from ecert.imaging import scan
 from ecert.limits import MAX_PAYLOAD_CHARS
 from ecert.rules import verify
-from ecert.format.jsontext import json_text
-from ecert.rules.access import Principal, disclosure_role, purpose_for, require_role
+from ecert.rules.access import Principal, purpose_for, require_role
 from ecert.rules.document import Warning, china_day
 from ecert.rules.requests import check_batch, check_purpose
 from ecert.rules.trust import TrustList, TrustListError
@@ -108,6 +107,18 @@ class Upstream(Protocol):
         """A presentation token resolved by its region's issuer (NotFound: no such credential)."""
 
     async def close(self) -> None: ...
+
+
+Checks = dict[str, list[tuple[str, str]]]
+"""A request's checks for the trail: issuing region -> [(credential id, outcome)], in order."""
+
+
+class Trail(Protocol):
+    """Where each check of a credential is kept, before its answer goes out, for its issuing
+    region's trail (:class:`services.verifier.outbox.Outbox`)."""
+
+    def record(self, actor: Principal, purpose: str, at: int, checks: Checks) -> None:
+        """Keep one request's checks (503 ``TRAIL_UNAVAILABLE`` if they cannot be)."""
 
 
 class TrustCache:
@@ -249,15 +260,17 @@ def _verdict(p: Principal, res: verify.Result, version: int, now: int, out: obje
 
 
 class Verifier:
-    """Verification over a :class:`TrustCache` and a clock (epoch seconds)."""
+    """Verification over a :class:`TrustCache` and a clock (epoch seconds); with a ``trail``, each
+    check of a credential is kept there before its answer goes out (:meth:`recorded` says which)."""
 
-    def __init__(self, cache: TrustCache, *, skew: int = verify.DEFAULT_SKEW, now: Clock = system_clock):
+    def __init__(self, cache: TrustCache, *, skew: int = verify.DEFAULT_SKEW, now: Clock = system_clock,
+                 trail: Trail | None = None):
         self.cache = cache
         self.skew = skew
         self.now = now
+        self.trail = trail
         self._decoder = ThreadPoolExecutor(DECODE_THREADS, thread_name_prefix="ecert-scan")
         self._decodes = 0
-        self.trail = None  # the outbox the edge records each check in (services.verifier.outbox; None: off)
 
     @staticmethod
     def admit(p: Principal, purpose: str = "", payloads: Sequence[str] | None = None) -> Purpose:
@@ -271,21 +284,63 @@ class Verifier:
         return judged
 
     async def verify(self, p: Principal, payload: str, purpose: str = "") -> Verdict:
-        """Verify one payload completely (:meth:`verify_now`, then :meth:`finish` if need be)."""
+        """Verify one payload completely (:meth:`verify_now`, then :meth:`finish` if need be), its
+        check kept in the trail."""
         judged = self.admit(p, purpose)
-        answer = self.verify_now(p, payload, _verdict, None, judged)
+        checks: Checks = {}
+        verdict = await self._complete(p, payload, judged, checks)
+        self.keep(p, judged, verdict.now, checks)
+        return verdict
+
+    async def _complete(self, p: Principal, payload: str, purpose: str, checks: Checks) -> Verdict:
+        answer = self.verify_now(p, payload, _verdict, None, purpose, checks)
         if answer.__class__ is Pending:
-            return await self.finish(p, payload, judged, answer)  # type: ignore[arg-type]
+            verdict = await self.finish(p, payload, purpose, answer)  # type: ignore[arg-type]
+            self.note(verdict.res, checks)
+            return verdict
         return answer  # type: ignore[return-value]
 
+    @staticmethod
+    def recorded(res: verify.Result | Resolved | Unverified) -> tuple[str, str, str] | None:
+        """The check the trail keeps of an answer, as (issuing region, credential id, outcome): one
+        of an EC1 credential whose signature verified, whatever its outcome. None for the rest: a
+        forgery names nobody's credential, one signed with another region's key (ISSUER_MISMATCH)
+        is no credential of the region it names, and a show code (EP1) is recorded by its issuing
+        region as it resolves it."""
+        if res.__class__ is not verify.Result:
+            return None
+        claims = res.claims  # type: ignore[union-attr]
+        if claims is None or res.token is not None or res.outcome is Outcome.ISSUER_MISMATCH:  # type: ignore[union-attr]
+            return None
+        return claims.iss, claims.id, res.outcome.value
+
+    @staticmethod
+    def note(res: verify.Result | Resolved | Unverified, checks: Checks) -> None:
+        """Add the check of ``res`` to a request's ``checks`` if the trail keeps it (:meth:`recorded`)."""
+        kept = Verifier.recorded(res)
+        if kept is not None:
+            region, cred, outcome = kept
+            pairs = checks.get(region)
+            if pairs is None:
+                pairs = checks[region] = []
+            pairs.append((cred, outcome))
+
+    def keep(self, p: Principal, purpose: str, at: int, checks: Checks) -> None:
+        """Keep a request's checks (:meth:`note`) in the trail, before its answer goes out (503
+        ``TRAIL_UNAVAILABLE`` if they cannot be)."""
+        if checks and self.trail is not None:
+            self.trail.record(p, purpose, at, checks)
+
     def verify_now(self, p: Principal, payload: str, write: Write[O], out: O | None = None,
-                   purpose: str = Purpose.GENERAL) -> O | Pending:
+                   purpose: str = Purpose.GENERAL, checks: Checks | None = None) -> O | Pending:
         """``write``'s answer when it needs nothing from the network (the common case: a trust list,
         a fresh cached status list), else what :meth:`finish` needs to complete it.
 
         Plain code, not a coroutine: a batch of 1,000 answered here costs no coroutine or event
         loop step per payload, and no object beyond the result: ``write`` (the edge's translation)
         fills ``out`` in place. The caller has admitted ``p`` (:meth:`admit`), which gave ``purpose``.
+        An answer's check is added to ``checks`` (when given: :meth:`note`), for :meth:`keep`; after
+        :meth:`finish`, the caller notes it.
         """
         now = self.now()
         if len(payload) > MAX_PAYLOAD_CHARS:  # far over every format limit: not worth decoding
@@ -297,6 +352,8 @@ class Verifier:
         if not res.ok:
             if res.outcome is Outcome.KID_UNKNOWN and self.cache.refresh_due(KID_REFRESH_INTERVAL):
                 return Pending(res, trust, now)  # a key registered moments ago? ask the registry
+            if checks is not None:
+                self.note(res, checks)
             return write(p, res, trust.version, now, out)
         if res.token is not None:
             return Pending(res, trust, now)  # resolved by the issuing region
@@ -308,6 +365,8 @@ class Verifier:
                 return Pending(res, trust, now)
         verify.apply_status(res, sl, now)
         verify.apply_acceptance(res, trust.acceptance, purpose, p.region, now)
+        if checks is not None:
+            self.note(res, checks)
         return write(p, res, trust.version, now, out)
 
     async def finish(self, p: Principal, payload: str, purpose: str, pending: Pending) -> Verdict:
@@ -352,13 +411,14 @@ class Verifier:
             log.warning("resolving a token of %s failed: %s", tok.iss, err.code)
             return Verdict(verify.Result(Outcome.REGION_UNAVAILABLE, f"{tok.iss} could not resolve the token"),
                            trust.version, now)
-        return Verdict(self._judged(p, resolved, trust, now, purpose), trust.version, now)
+        return Verdict(self._judged(resolved, trust, now), trust.version, now)
 
     @staticmethod
-    def _judged(p: Principal, r: Resolved, trust: TrustList, now: int, purpose: str) -> Resolved:
-        """A region's answer to a token, judged as a credential is: by the recognition rules for
-        ``purpose`` (NOT_ACCEPTED_FOR_PURPOSE keeps only the fields that say who), with the
-        warnings of the fields the region showed (those the caller may see)."""
+    def _judged(r: Resolved, trust: TrustList, now: int) -> Resolved:
+        """A region's answer to a token, its outcome and fields kept: the region judged it (the
+        holder's purpose limit, then the recognition rules, as for a credential) and recorded that
+        outcome in the trail. A VALID one gains the warnings of the fields the region showed (those
+        the caller may see), when the trust list knows the type's version (else none)."""
         ts = trust.types.get((r.type, r.version))
         if r.outcome != Outcome.VALID or ts is None:
             return r
@@ -368,11 +428,6 @@ class Verifier:
             fields = None
         if not isinstance(fields, dict):
             fields = {}
-        refusal = trust.acceptance.refusal(purpose, r.type, p.region, r.region)
-        if refusal is not None:
-            shown = ts.identified(disclosure_role(p, r.region), fields)
-            return replace(r, outcome=Outcome.NOT_ACCEPTED_FOR_PURPOSE.value, fields_json=json_text(shown),
-                           detail=refusal)
         return replace(r, warnings=ts.document.warnings(fields, china_day(now)))
 
     # -- pictures ----------------------------------------------------------------------------
@@ -388,13 +443,17 @@ class Verifier:
         finally:
             self._decodes -= 1
 
-    async def verify_image(self, p: Principal, data: bytes, purpose: str = "") -> list[Verdict]:
-        """One answer per code in the picture, in reading order; ``NO_CODE_FOUND`` if there is none."""
-        purpose = self.admit(p, purpose)
+    async def verify_image(self, p: Principal, data: bytes, purpose: str) -> list[Verdict]:
+        """One answer per code in the picture, in reading order (their checks kept in the trail in
+        one go); ``NO_CODE_FOUND`` if there is none. The caller has admitted ``p`` (:meth:`admit`),
+        which gave ``purpose``."""
         texts = await self.decode_image(data)
         if not texts:
             trust = self.cache.trust
             return [Verdict(verify.Result(Outcome.NO_CODE_FOUND, "no QR code was found in the picture"),
                             trust.version if trust else 0, self.now())]
-        return [(await self.verify(p, text, purpose))._replace(code_sha256=hashlib.sha256(text.encode()).hexdigest())
-                for text in texts]
+        checks: Checks = {}
+        verdicts = [(await self._complete(p, text, purpose, checks))._replace(
+            code_sha256=hashlib.sha256(text.encode()).hexdigest()) for text in texts]
+        self.keep(p, purpose, self.now(), checks)
+        return verdicts

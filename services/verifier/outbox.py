@@ -13,8 +13,11 @@ its issuer (the endpoint the trust list names) in calls of at most :data:`~ecert
 acknowledged a call, the file's delivered position moves past it (kept beside it). Delivery is at
 least once: a call answered but not yet noted is sent again, and the region makes no second
 entry of an id it holds. An unreachable region waits, with a back-off, and never holds up the
-answers or the other regions' delivery. A file delivered to its end is emptied; one that reaches
-:data:`ROTATE_BYTES` under a steady load is closed to new lines, delivered and removed.
+answers or the other regions' delivery; a line that is not one the outbox writes (a damaged disk)
+is skipped. A file delivered to its end is removed, and the region's next check begins a new one:
+a file's bytes are never written over, so a delivered position on disk is never ahead of its
+file. One that reaches :data:`ROTATE_BYTES` under a steady load is closed to new lines, delivered
+and removed.
 
 On disk (``var/verifier/outbox/``, folders 0700, files 0600)::
 
@@ -43,10 +46,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from ecert.errors import EcertError, Unavailable
+from ecert.errors import InvalidRequest, Unavailable
 from ecert.files import private_dir
 from ecert.limits import MAX_TRAIL_BATCH
+from ecert.rules import trail
 from ecert.rules.access import Principal
+from ecert.rules.schema import is_region_code
+from ecert.vocab import TrailAction
 
 log = logging.getLogger("ecert.verifier.outbox")
 
@@ -65,22 +71,23 @@ few and full: each costs both sides a fixed amount, and the region one commit)."
 
 RETRY_FIRST, RETRY_MAX = 0.5, 30.0
 """The back-off for a region that could not be reached: from the first wait, doubled up to the last."""
-_REGION = re.compile(r"[A-Z]{2}-[A-Z0-9]{1,3}")
 
 Checks = Mapping[str, Sequence[tuple[str, str]]]
 """Issuing region -> the (credential id, result) of each check of its credentials in one request."""
 
 
 class Delivery(Protocol):
-    async def record_access(self, endpoint: str, records: list[dict]) -> None:
-        """Deliver outbox lines (parsed) to the issuer at ``endpoint``; raises an EcertError if they
-        were not acknowledged."""
+    async def record_access(self, endpoint: str, records: list[dict]) -> Sequence[str]:
+        """Deliver outbox lines (parsed) to the issuer at ``endpoint``: the ids of the entries it
+        refused as malformed (not to be sent again); raises an EcertError if they were not
+        acknowledged."""
 
 
 class _File:
     """One outbox file: its descriptor (locked), the bytes written and the bytes delivered (kept in
     the ``.pos`` file beside it: one small write, never synced, for a position behind the truth only
-    means checks sent again, which their region recognises)."""
+    means checks sent again, which their region recognises; a file's bytes are never written over,
+    so a position that reached the disk is never ahead of what it stands for)."""
 
     def __init__(self, region: str, path: Path, fd: int, size: int, own: bool):
         self.region, self.path, self.fd, self.size, self.own = region, path, fd, size, own
@@ -90,8 +97,8 @@ class _File:
             pos = int(os.pread(self.pos_fd, 32, 0).strip() or 0)
         except ValueError:
             pos = 0
-        self.pos = pos if 0 <= pos <= size else 0  # past the end: emptied before its position was written
-        self.dirty = False
+        self.pos = pos if 0 <= pos <= size else 0  # past the end: the file's tail was lost after its delivery
+        self.dirty = False  # written since it was last synced
 
     def save_pos(self) -> None:
         os.pwrite(self.pos_fd, f"{self.pos:020d}".encode(), 0)
@@ -122,7 +129,6 @@ class Outbox:
         self._adopted_at = float("-inf")
         self._delivering = asyncio.Lock()
         self._closed = False
-        self.delivered = 0  # checks acknowledged by their regions (since this instance started)
         self._fresh = 0  # checks recorded since the last delivery round began
 
     @classmethod
@@ -136,34 +142,51 @@ class Outbox:
     # -- recording (on the hot path) ------------------------------------------------------------
     def record(self, actor: Principal, purpose: str, at: int, checks: Checks) -> None:
         """Keep one request's checks (a batch's, a picture's): one line, one write, per region, now.
-        Before the answer is sent; a write the system refuses (a full disk) is 503
-        ``TRAIL_UNAVAILABLE``: no check goes unrecorded."""
+        Before the answer is sent. A file the system does not let be opened or written (a full
+        disk) is 503 ``TRAIL_UNAVAILABLE``, and what the request had written is taken back: no
+        check goes unrecorded, and none refused is recorded."""
         self._check_open()
-        for region, pairs in checks.items():
-            if pairs:
-                self._lines += 1
-                self._fresh += len(pairs)
-                self._write(region, self._line(self._head(actor, purpose), at, pairs))
+        written: list[tuple[_File, int]] = []  # the files written to, and their sizes before
+        fresh = 0
+        try:
+            for region, pairs in checks.items():
+                if pairs:
+                    f = self._own.get(region) or self._own_file(region)
+                    if f is None:
+                        continue
+                    self._lines += 1
+                    data = self._line(self._head(actor, purpose), at, pairs)
+                    written.append((f, f.size))
+                    _write_all(f.fd, data)
+                    f.size += len(data)
+                    fresh += len(pairs)
+        except OSError as err:
+            for f, size in written:
+                self._undo(f, size)
+            log.error("the outbox cannot be written (%s): checks cannot be recorded", err.strerror)
+            raise Unavailable("the verifier cannot record this check now", code="TRAIL_UNAVAILABLE") from err
+        for f, _ in written:
+            f.dirty = True
+            if f.size >= ROTATE_BYTES:
+                self._retire(f)
+        self._fresh += fresh
         self._new.set()
 
     def _check_open(self) -> None:
         if self._closed:
             raise Unavailable("the verifier is stopping", code="TRAIL_UNAVAILABLE")
 
-    def _write(self, region: str, data: bytes) -> None:
-        f = self._own.get(region) or self._own_file(region)
-        if f is None:
-            return
+    def _undo(self, f: _File, size: int) -> None:
+        """Take ``f`` back to ``size`` bytes (a refused request's line: whole, or cut short by a full disk)."""
         try:
-            written = os.write(f.fd, data)
-            while written < len(data):  # a regular file writes whole but for a full disk: be sure
-                written += os.write(f.fd, data[written:])
-        except OSError as err:
-            log.error("the outbox cannot be written (%s): checks cannot be recorded", err.strerror)
-            raise Unavailable("the verifier cannot record this check now", code="TRAIL_UNAVAILABLE") from err
-        f.size += len(data)
-        f.dirty = True
-        if f.size >= ROTATE_BYTES:
+            os.ftruncate(f.fd, size)
+            f.size = size
+        except OSError:  # it cannot be: closed to new lines, what it holds is delivered (a torn end dropped)
+            try:
+                f.size = os.fstat(f.fd).st_size
+            except OSError:
+                pass
+            f.dirty = True
             self._retire(f)
 
     def _head(self, actor: Principal, purpose: str) -> str:
@@ -193,7 +216,9 @@ class Outbox:
         self._orphans.append(f)
 
     def _own_file(self, region: str) -> _File | None:
-        if not _REGION.fullmatch(region):
+        """A new file of this instance for ``region``'s checks (an OSError if the system refuses it);
+        None for a text that is no region code (the codes a trust list names are checked when registered)."""
+        if not is_region_code(region):
             log.warning("a check of a credential of an unnamed region was not recorded")
             return None
         folder = self.folder / region
@@ -201,8 +226,13 @@ class Outbox:
         self._files += 1
         path = folder / f"{self.instance}-{self._files}.log"
         fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a file of our own: nobody else holds it
-        f = self._own[region] = _File(region, path, fd, os.fstat(fd).st_size, own=True)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a file of our own: nobody else holds it
+            f = _File(region, path, fd, os.fstat(fd).st_size, own=True)
+        except OSError:
+            os.close(fd)
+            raise
+        self._own[region] = f
         return f
 
     # -- the files of verifiers gone ----------------------------------------------------------------
@@ -214,7 +244,7 @@ class Outbox:
             return 0
         held = {f.path for f in self._orphans} | {f.path for f in self._own.values()}
         for folder in sorted(self.folder.iterdir()):
-            if not folder.is_dir() or not _REGION.fullmatch(folder.name):
+            if not folder.is_dir() or not is_region_code(folder.name):
                 continue
             for path in sorted(folder.glob("*.log")):
                 if path in held:
@@ -242,7 +272,9 @@ class Outbox:
         except (BlockingIOError, FileNotFoundError):  # a running verifier's, or gone already
             os.close(fd)
             return None
-        return _File(region, path, fd, os.fstat(fd).st_size, own=False)
+        f = _File(region, path, fd, os.fstat(fd).st_size, own=False)
+        f.dirty = True  # what a run gone wrote last may not be on disk yet
+        return f
 
     # -- delivering ----------------------------------------------------------------------------------
     def pending_bytes(self) -> int:
@@ -275,10 +307,10 @@ class Outbox:
                 continue
             try:
                 total += await self._deliver_file(f, endpoint)
-            except EcertError as err:
+            except Exception as err:  # the region unreachable or refusing (an EcertError), or a fault here
                 wait = min(RETRY_MAX, max(RETRY_FIRST, wait * 2))
                 self._retry[region] = (self.monotonic() + wait, wait)
-                log.warning("delivering checks to %s failed (%s): again in %.1f s", region, err.code, wait)
+                log.warning("delivering checks to %s failed (%s): again in %.1f s", region, _name(err), wait)
                 return total
         self._retry.pop(region, None)
         return total
@@ -297,11 +329,12 @@ class Outbox:
                     self._done(f)
                 break
             if records:
-                await self.delivery.record_access(endpoint, records)
+                refused = await self.delivery.record_access(endpoint, records)
+                if refused:
+                    log.warning("%s refused %d delivered check(s) as malformed (the first: %s): not sent again",
+                                f.region, len(refused), refused[0])
             f.pos += used
-            n = sum(len(r["c"]) for r in records)
-            total += n
-            self.delivered += n
+            total += sum(len(r["c"]) for r in records)
             if f.pos >= f.size:
                 self._done(f)
             else:
@@ -320,12 +353,13 @@ class Outbox:
             if end < 0:
                 return [], 0  # a torn last line
         lines = data[:end].split(b"\n")
+        valid = _valid_text if _ESCAPED_SURROGATE.search(data, 0, end) else _valid
         try:  # the lines as one JSON array: one parse for all (a line is an object, never holding a newline)
             parsed = json.loads(b"[" + b",".join(lines) + b"]")
-            if not all(map(_valid, parsed)):
+            if len(parsed) != len(lines) or not all(map(valid, parsed)):
                 raise ValueError
-        except ValueError:
-            parsed = [_parse(line) for line in lines]
+        except (ValueError, RecursionError):
+            parsed = [_parse(line, valid) for line in lines]
         records, used, checks = [], 0, 0
         for line, rec in zip(lines, parsed):
             if rec is None:
@@ -341,21 +375,21 @@ class Outbox:
         return records, used
 
     def _done(self, f: _File) -> None:
-        """Everything in ``f`` is acknowledged: an own file starts empty again, another's is removed."""
-        if f.own:
-            os.ftruncate(f.fd, 0)  # nothing can be written between the check and here: no await
-            f.size = f.pos = 0
-            f.save_pos()
+        """Everything in ``f`` is acknowledged: it is removed (an own file too, at once, with no
+        await since the check: the region's next check begins a new file)."""
+        if self._own.get(f.region) is f:
+            del self._own[f.region]
         else:
-            for p in (f.pos_path, f.path):
-                p.unlink(missing_ok=True)
-            f.close()
             self._orphans.remove(f)
+        for p in (f.pos_path, f.path):
+            p.unlink(missing_ok=True)
+        f.close()
 
     # -- in the background --------------------------------------------------------------------------
     async def sync(self) -> None:
-        """Sync what was written to disk (off the event loop)."""
-        files = [f for f in self._own.values() if f.dirty]
+        """Sync what was written to disk (off the event loop): the files written to, those closed to
+        new lines and those taken over included."""
+        files = [f for f in (*self._own.values(), *self._orphans) if f.dirty]
         for f in files:
             f.dirty = False
         if files:
@@ -364,8 +398,9 @@ class Outbox:
     async def run(self, linger: float = LINGER) -> None:
         """Deliver and sync until cancelled: when checks are recorded (after ``linger``, unless a full
         call's worth, MAX_TRAIL_BATCH checks, came meanwhile), else every SYNC_EVERY seconds (a region in its back-off is tried
-        when it is due)."""
+        when it is due). A failure of its own is logged (its kind only) and waited out, with a back-off."""
         synced = self.monotonic()
+        wait = 0.0
         while True:
             try:
                 await asyncio.wait_for(self._new.wait(), SYNC_EVERY)
@@ -381,8 +416,11 @@ class Outbox:
                     synced = self.monotonic()
                     await self.sync()
                 await self.deliver()
-            except (EcertError, OSError) as err:
-                log.warning("outbox delivery: %s", getattr(err, "code", None) or type(err).__name__)
+                wait = 0.0
+            except Exception as err:
+                wait = min(RETRY_MAX, max(RETRY_FIRST, wait * 2))
+                log.warning("outbox delivery failed (%s): again in %.1f s", _name(err), wait)
+                await asyncio.sleep(wait)
 
     async def close(self) -> None:
         """Sync and close the files (their locks go with them); what was not delivered stays for the next start."""
@@ -390,11 +428,9 @@ class Outbox:
             return
         self._closed = True
         async with self._delivering:
-            await asyncio.to_thread(_fsync_all, [f.fd for f in self._own.values()])
-            for f in (*self._own.values(), *self._orphans):
-                if f.own and f.pos >= f.size:  # all delivered: no file to leave behind
-                    for p in (f.pos_path, f.path):
-                        p.unlink(missing_ok=True)
+            files = [*self._own.values(), *self._orphans]
+            await asyncio.to_thread(_fsync_all, [f.fd for f in files if f.dirty])
+            for f in files:
                 f.close()
             self._own.clear()
             self._orphans.clear()
@@ -408,24 +444,62 @@ class Outbox:
         self._orphans.clear()
 
 
-_HEAD = {"p": str, "o": str, "k": str, "r": str, "g": str, "i": str, "t": int}
+def _write_all(fd: int, data: bytes) -> None:
+    written = os.write(fd, data)
+    while written < len(data):  # a regular file takes a write whole but on a full disk: be sure
+        written += os.write(fd, data[written:])
+
+
+def _name(err: Exception) -> str:
+    """What a log line says of a failure: its code, or its kind (never its text)."""
+    return getattr(err, "code", None) or type(err).__name__
+
+
+_VERIFY = TrailAction.VERIFY.value  # plain text: the trail's rules keep the checkers they checked (by text)
+_ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+"""A surrogate written as a JSON escape: one of a pair (a character past U+FFFF), or a lone one."""
 
 
 def _valid(rec: object) -> bool:
-    """Whether a parsed line is one the outbox writes: its members, and checks as [credential id, result]."""
-    return (rec.__class__ is dict and all(rec.get(k).__class__ is t for k, t in _HEAD.items())  # type: ignore[union-attr]
-            and rec["c"].__class__ is list  # type: ignore[index]
-            and all(c.__class__ is list and len(c) == 2 and c[0].__class__ is str and c[1].__class__ is str
-                    for c in rec["c"]))  # type: ignore[index]
+    """Whether a parsed line is one the outbox writes: its members of their types, 1 to
+    MAX_TRAIL_BATCH checks as [credential id, result], and the checker, the line's id, its time and
+    its first check of the shapes the trail takes (:func:`ecert.rules.trail.check_record`, which
+    bounds the time by MAX_EPOCH)."""
+    if rec.__class__ is not dict:
+        return False
+    get = rec.get  # type: ignore[attr-defined]
+    p, o, k, r, g, i, t, checks = get("p"), get("o"), get("k"), get("r"), get("g"), get("i"), get("t"), get("c")
+    if not (p.__class__ is o.__class__ is k.__class__ is r.__class__ is g.__class__ is i.__class__ is str
+            and t.__class__ is int and checks.__class__ is list and 0 < len(checks) <= MAX_TRAIL_BATCH):
+        return False
+    for c in checks:
+        if c.__class__ is not list or len(c) != 2 or c[0].__class__ is not str or c[1].__class__ is not str:
+            return False
+    try:
+        trail.check_record(trail.Record(f"{i}.0", checks[0][0], t, _VERIFY, o, k, r, g, p, checks[0][1]))
+    except InvalidRequest:
+        return False
+    return True
 
 
-def _parse(line: bytes) -> dict | None:
+def _valid_text(rec: object) -> bool:
+    """:func:`_valid`, with no lone surrogate in its text (JSON can write one; UTF-8 and protobuf cannot)."""
+    if not _valid(rec):
+        return False
+    try:
+        json.dumps(rec, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _parse(line: bytes, valid: Callable[[object], bool]) -> dict | None:
     """One outbox line, or None if it is not one."""
     try:
         rec = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
-    return rec if _valid(rec) else None
+    return rec if valid(rec) else None
 
 
 def _fsync_all(fds: list[int]) -> None:

@@ -16,7 +16,7 @@ from ecert.rules.access import Principal, disclosure_role
 from ecert.runtime.config import VerifierConfig
 from ecertpb.v1 import verifier_pb2, verifier_pb2_grpc
 
-from .domain import Pending, Resolved, TrustCache, Unverified, Verdict, Verifier
+from .domain import Checks, Pending, Resolved, TrustCache, Unverified, Verdict, Verifier
 from .outbox import Outbox
 from .upstream import GrpcUpstream
 
@@ -41,9 +41,8 @@ def write_result(p: Principal, res: verify.Result, version: int, now: int,
         cred.issued_at, cred.expires_at = c.iat, c.exp
         if res.type is not None:
             cred.display_id = res.type.display_id(c.iss, cred_id)
-    if res.fields is not None and c is not None and (res.outcome is Outcome.VALID
-                                                      or res.outcome in verify.IDENTIFYING_OUTCOMES):
-        shown = res.shown(disclosure_role(p, c.iss))  # another region's agency: not all
+    if res.fields is not None and c is not None:
+        shown = res.shown(disclosure_role(p, c.iss))  # as the outcome lets the role see; another region's agency: not all
         out.fields_json = json_text(shown)
         if res.warnings:
             _write_warnings(res.shown_warnings(shown), out)
@@ -100,15 +99,14 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServiceServicer):
         p = principal_from_pb(request.principal)
         v = self.v
         purpose = v.admit(p, request.purpose)
-        answer = v.verify_now(p, request.payload, write_result, None, purpose)
+        checks: Checks = {}
+        answer = v.verify_now(p, request.payload, write_result, None, purpose, checks)
         if isinstance(answer, Pending):
-            answer = write_verdict(p, await v.finish(p, request.payload, purpose, answer))
+            verdict = await v.finish(p, request.payload, purpose, answer)
+            v.note(verdict.res, checks)
+            answer = write_verdict(p, verdict)
         answer.purpose = purpose  # every answer says what it was judged for
-        if v.trail is not None and answer.HasField("credential") and request.payload[:4] != _EP1:
-            checks: dict = {}
-            _checked(answer, checks)
-            if checks:
-                v.trail.record(p, purpose, answer.checked_at, checks)  # before the answer goes out
+        v.keep(p, purpose, answer.checked_at, checks)  # before the answer goes out
         return answer
 
     @rpc
@@ -130,52 +128,26 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServiceServicer):
         purpose = v.admit(p, request.purpose, request.payloads)
         batch = verifier_pb2.VerifyBatchResponse()
         add = batch.results.add  # each answer written in place: no copy per payload
-        checks: dict | None = None if v.trail is None else {}
+        checks: Checks = {}
         for payload in request.payloads:
             out = add()
-            answer = v.verify_now(p, payload, write_result, out, purpose)  # ``out`` itself, or what is left to do
+            answer = v.verify_now(p, payload, write_result, out, purpose, checks)  # ``out`` itself, or what is left
             if isinstance(answer, Pending):
-                write_verdict(p, await v.finish(p, payload, purpose, answer), out)
+                verdict = await v.finish(p, payload, purpose, answer)
+                v.note(verdict.res, checks)
+                write_verdict(p, verdict, out)
             out.purpose = purpose
-            if checks is not None and out.HasField("credential") and payload[:4] != _EP1:
-                _checked(out, checks)
-        if checks:
-            v.trail.record(p, purpose, v.now(), checks)  # the whole batch: one write (per issuing region)
+        v.keep(p, purpose, v.now(), checks)  # the whole batch: one write (per issuing region)
         return batch
 
     @rpc
     async def VerifyImage(self, request, context):
         p = principal_from_pb(request.principal)
         purpose = self.v.admit(p, request.purpose)
-        verdicts = await self.v.verify_image(p, request.image, purpose)
-        answers = [write_verdict(p, v) for v in verdicts]
-        checks: dict = {}
-        for verdict, answer in zip(verdicts, answers):
+        answers = [write_verdict(p, v) for v in await self.v.verify_image(p, request.image, purpose)]
+        for answer in answers:
             answer.purpose = purpose
-            if isinstance(verdict.res, verify.Result) and verdict.res.token is None and answer.HasField("credential"):
-                _checked(answer, checks)
-        if checks and self.v.trail is not None:
-            self.v.trail.record(p, purpose, self.v.now(), checks)
         return verifier_pb2.VerifyImageResponse(results=answers)
-
-
-_EP1 = "EP1:"  # a show code: its issuing region records its resolution, the verifier adds no entry
-
-
-def _checked(out: verifier_pb2.VerifyResponse, checks: dict) -> None:
-    """Note an EC1 answer whose signature verified (it names a credential: a forgery names nobody's)
-    in ``checks`` (issuing region -> [(credential id, result)]), for the outbox."""
-    if out.result == _ISSUER_MISMATCH:  # signed by another region's key: it is no credential of its iss
-        return
-    c = out.credential
-    region = c.region
-    pairs = checks.get(region)
-    if pairs is None:
-        pairs = checks[region] = []
-    pairs.append((c.id, out.result))
-
-
-_ISSUER_MISMATCH = Outcome.ISSUER_MISMATCH.value
 
 
 async def build(cfg: VerifierConfig, *, now: Clock = system_clock, listen: str | None = None):
@@ -186,9 +158,9 @@ async def build(cfg: VerifierConfig, *, now: Clock = system_clock, listen: str |
     cache = TrustCache(root, GrpcUpstream(cfg.registry_target, links, resolve_timeout=cfg.resolve_timeout),
                        cfg.var_dir / "verifier", every=cfg.refresh_seconds)
     cache.load_cached()
-    verifier = Verifier(cache, skew=cfg.clock_skew, now=now)
-    if cfg.trail:  # every check of a credential, for its region's trail: run verifier.trail.run(), close it
-        verifier.trail = Outbox.open(cfg.var_dir / "verifier" / "outbox", cache.upstream, cache.endpoint)
+    # every check of a credential, for its region's trail: run verifier.trail.run(), close it
+    trail = Outbox.open(cfg.var_dir / "verifier" / "outbox", cache.upstream, cache.endpoint) if cfg.trail else None
+    verifier = Verifier(cache, skew=cfg.clock_skew, now=now, trail=trail)
     server, port = create_server(
         listen or cfg.listen,
         [lambda s: verifier_pb2_grpc.add_VerifierServiceServicer_to_server(VerifierServicer(verifier), s)],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ecert.rpc.client import ChannelPool, call, channel
 from ecert.rpc.convert import principal_to_pb, service_principal_pb
 from ecert.rpc.links import Links
@@ -16,18 +18,18 @@ FETCH_TIMEOUT = 3.0
 """Seconds one call to the registry or an issuer may take."""
 DELIVERY_TIMEOUT = 10.0
 """Seconds an issuer has to acknowledge a delivery of checks (up to MAX_TRAIL_BATCH) for its trail."""
-RESOLVE_TIMEOUT = 2.0
-"""Seconds an issuer has to resolve a show code (``ECERT_RESOLVE_TIMEOUT``): the caller is waiting."""
 
 
 class GrpcUpstream:
-    """:class:`services.verifier.domain.Upstream` over one registry channel and one channel per issuer."""
+    """:class:`services.verifier.domain.Upstream` over one registry channel and one channel per issuer;
+    ``resolve_timeout``: the seconds an issuer has to resolve a show code (``ECERT_RESOLVE_TIMEOUT``:
+    the caller is waiting)."""
 
-    def __init__(self, registry_target: str, links: Links, *, timeout: float = FETCH_TIMEOUT,
-                 resolve_timeout: float = RESOLVE_TIMEOUT):
+    def __init__(self, registry_target: str, links: Links, *, resolve_timeout: float,
+                 timeout: float = FETCH_TIMEOUT, delivery_timeout: float = DELIVERY_TIMEOUT):
         self.timeout = timeout
         self.resolve_timeout = resolve_timeout
-        self.delivery_timeout = DELIVERY_TIMEOUT
+        self.delivery_timeout = delivery_timeout
         self._registry_channel = channel(registry_target, links, peer=pki.REGISTRY)
         self._registry = registry_pb2_grpc.RegistryServiceStub(self._registry_channel)
         self._issuers = ChannelPool(links, peer=pki.ISSUER)
@@ -53,34 +55,35 @@ class GrpcUpstream:
         return Resolved(resp.result, c.id, c.type, c.version, c.region, c.issued_at, c.expires_at, c.display_id,
                         c.fields_json, detail=resp.detail)
 
-    async def record_access(self, endpoint: str, records: list[dict]) -> None:
-        """Deliver outbox lines (:mod:`services.verifier.outbox`) to the issuer at ``endpoint``."""
-        req = issuer_pb2.RecordAccessRequest(principal=service_principal_pb())
-        groups: list[tuple[tuple, list, list, list, list]] = []
-        key = None
-        for r in records:  # consecutive lines of one checker and purpose share one record (their order kept)
-            if (r["r"], r["g"], r["k"], r["o"], r["p"]) != key:
-                key = (r["r"], r["g"], r["k"], r["o"], r["p"])
-                ids, creds, results, ats = [], [], [], []
-                groups.append((key, ids, creds, results, ats))
-            line, at, checks = r["i"], r["t"], r["c"]
-            if len(checks) == 1:  # a single verification's line
-                (c, res), = checks
-                ids.append(f"{line}.0")
-                creds.append(c)
-                results.append(res)
-                ats.append(at)
-            else:
-                ids.extend(f"{line}.{n}" for n in range(len(checks)))
-                creds.extend(c for c, _ in checks)
-                results.extend(res for _, res in checks)
-                ats.extend([at] * len(checks))
-        for (role, region, key_id, org, purpose), ids, creds, results, ats in groups:
-            req.records.add(actor=common_pb2.Principal(role=role, region=region, key_id=key_id, org=org),
-                            purpose=purpose, action=TrailAction.VERIFY, ids=ids, credential_ids=creds,
-                            results=results, ats=ats)
-        await call(self._issuer(endpoint).RecordAccess(req, timeout=self.delivery_timeout))
+    async def record_access(self, endpoint: str, records: list[dict]) -> Sequence[str]:
+        """Deliver outbox lines (:mod:`services.verifier.outbox`) to the issuer at ``endpoint``: the
+        ids of the entries it refused."""
+        resp = await call(self._issuer(endpoint).RecordAccess(access_request(records), timeout=self.delivery_timeout))
+        return list(resp.refused)
 
     async def close(self) -> None:
         await self._registry_channel.close()
         await self._issuers.close()
+
+
+def access_request(records: list[dict]) -> issuer_pb2.RecordAccessRequest:
+    """Outbox lines as one delivery: consecutive lines of one checker and purpose share one record
+    (their order kept), each check's entry id ``<line id>.<its place in the line>``."""
+    req = issuer_pb2.RecordAccessRequest(principal=service_principal_pb())
+    groups: list[tuple[tuple, list, list, list, list]] = []
+    key = None
+    for r in records:
+        if (r["r"], r["g"], r["k"], r["o"], r["p"]) != key:
+            key = (r["r"], r["g"], r["k"], r["o"], r["p"])
+            ids, creds, results, ats = [], [], [], []
+            groups.append((key, ids, creds, results, ats))
+        line, checks = r["i"], r["c"]
+        ids.extend([f"{line}.{n}" for n in range(len(checks))])
+        creds.extend([c for c, _ in checks])
+        results.extend([res for _, res in checks])
+        ats.extend([r["t"]] * len(checks))
+    for (role, region, key_id, org, purpose), ids, creds, results, ats in groups:
+        req.records.add(actor=common_pb2.Principal(role=role, region=region, key_id=key_id, org=org),
+                        purpose=purpose, action=TrailAction.VERIFY, ids=ids, credential_ids=creds,
+                        results=results, ats=ats)
+    return req
