@@ -70,3 +70,6 @@ PHOTO_ASPECT = (1.0, 1.6)
 """A portrait's height over its width, from square to a tall ID photo (2 inch 35 × 49 mm is 1.4)."""
 PHOTO_STORED_SIDE = 1024
 """Pixels of a stored portrait's longer side at most (a larger one is scaled down when re-encoded)."""
+MAX_PHOTO_UPLOADS_WAITING = 16
+"""Uploaded portraits one issuer holds at once, being re-encoded or waiting for it (each up to
+MAX_PHOTO_BYTES): one more is 503 ``BUSY``."""

@@ -93,8 +93,8 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/credentials/{id}/access-log"): RECORDS,
     # the photo library
     ("POST", "/v1/photos"): Rule(_listed(ISSUE_ROLES), region=QUERY, note="an admin names the region"),
-    ("GET", "/v1/photos/{digest}"): Rule(_listed(VERIFY_ROLES), note="those shown the photo of the credential "
-                                                                      "named, for its type"),
+    ("GET", "/v1/photos/{digest}"): Rule(_listed(VERIFY_ROLES), note="those shown the photo of a credential "
+                                                                      "naming it (the one named, if any), for its type"),
     # verifications
     ("POST", "/v1/verifications"): VERIFY,
     ("POST", "/v1/verifications:batch"): VERIFY,

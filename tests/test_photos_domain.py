@@ -4,6 +4,7 @@ A real SQLite store and trail, the registry faked in the test, the clock moved b
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import types
@@ -12,9 +13,18 @@ import pytest
 import pytest_asyncio
 
 from ecert.clock import FixedClock
-from ecert.errors import InvalidRequest, NotFound, PermissionDenied, RuleViolation, TooLarge, UnsupportedMedia
+from ecert.errors import (
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    RuleViolation,
+    TooLarge,
+    Unavailable,
+    UnsupportedMedia,
+)
 from ecert.format.keys import SigningKey
 from ecert.imaging import portrait
+from ecert.limits import MAX_PHOTO_UPLOADS_WAITING
 from ecert.rules.access import Principal
 from ecert.store import default_uri, open_store
 from ecert.vocab import TrailAction
@@ -103,6 +113,27 @@ async def test_only_the_regions_agency_or_an_admin_files_photos_and_bad_pictures
         await env.zj.photos.put(ZJ, photos.portrait(2, size=(640, 480)))
     assert err.value.code == "PHOTO_NOT_PORTRAIT"
     assert env.zj_trail.entries == []  # nothing filed, nothing recorded
+
+
+async def test_uploads_over_the_waiting_bound_are_busy(env, monkeypatch):
+    """While MAX_PHOTO_UPLOADS_WAITING uploads are being re-encoded or wait for it, one more is 503
+    BUSY at once (it holds no picture); once they are done, uploads are taken again."""
+    held = photos.HeldReencoding(monkeypatch)
+    uploads = [asyncio.create_task(env.zj.photos.put(ZJ, photos.portrait(13))) for _ in range(MAX_PHOTO_UPLOADS_WAITING)]
+    assert await asyncio.to_thread(held.entered.wait, 10)  # every upload has started: re-encoding, or waiting for it
+    try:
+        with pytest.raises(Unavailable) as err:
+            await env.zj.photos.put(ADMIN, photos.portrait(14))
+        assert err.value.code == "BUSY"
+        with pytest.raises(PermissionDenied):  # the caller is judged first
+            await env.zj.photos.put(HOTEL, photos.portrait(14))
+    finally:
+        held.release()
+    done = await asyncio.gather(*uploads)
+    assert [created for _, created in done].count(True) == 1 and len({s.digest for s, _ in done}) == 1
+    assert not await env.store.has_photo("CN-ZJ", held.real(photos.portrait(14)).digest)  # the busy one: not filed
+    stored, created = await env.zj.photos.put(ADMIN, photos.portrait(14))
+    assert created and await env.store.has_photo("CN-ZJ", stored.digest)
 
 
 # -- issuance -------------------------------------------------------------------------------------
@@ -227,6 +258,40 @@ async def test_a_photo_is_served_only_for_a_credential_of_this_region_that_names
         await env.zj.photos.get(HOTEL, "z" * 64, card["_id"])
     with pytest.raises(PermissionDenied):  # the suite's own principal is no verifier
         await env.zj.photos.get(Principal("service", "CN-ZJ"), stored.digest, card["_id"])
+    assert env.zj_trail.of(TrailAction.PHOTO_ACCESS) == [] and env.sh_trail.entries == []
+
+
+async def test_a_photo_asked_for_by_its_digest_alone_is_served_for_the_newest_credential_showing_it(env):
+    """No credential named: the region's credentials naming the photo, the newest first, the first whose
+    type shows it to the caller; its trail records the access."""
+    stored, _ = await env.zj.photos.put(ZJ, photos.portrait(15))
+    licence = await _issue(env.zj, DL, driving_licence(photo=stored.digest, id_number=RESIDENT["id_number"],
+                                                       birth_date="1988-05-12", sex="女"))
+    env.clock.advance(60)
+    card = await _issue(env.zj, ID, {**RESIDENT, "photo": stored.digest})  # the newest naming it
+    assert (await env.zj.photos.get(HOTEL, stored.digest))["bytes"] == stored.data
+    # another region's agency is shown a licence's photo (as traffic police), never a resident ID card's
+    assert (await env.zj.photos.get(SH, stored.digest.upper(), without_image=True))["bytes"] == b""
+    access = env.zj_trail.of(TrailAction.PHOTO_ACCESS)
+    assert [(e["credential_id"], e["actor"].role, e["purpose"], e["outcome"]) for e in access] == [
+        (card["_id"], "hotel", "hotel_check_in", "served"), (licence["_id"], "agency", "general", "not_modified")]
+    log = (await env.zj.trail.access_log(ZJ, card["_id"])).entries  # what the holder reads
+    assert [(e["action"], e["actor_org"], e["result"]) for e in log][-1] == ("photo_access", HOTEL.org, "served")
+
+
+async def test_a_photo_asked_for_by_its_digest_alone_is_404_unnamed_and_403_not_shown(env):
+    stored, _ = await env.zj.photos.put(ZJ, photos.portrait(16))
+    with pytest.raises(NotFound) as err:  # filed, but no credential names it yet
+        await env.zj.photos.get(HOTEL, stored.digest)
+    assert err.value.field == "digest"
+    await _issue(env.zj, ID, {**RESIDENT, "photo": stored.digest})
+    with pytest.raises(NotFound):  # Shanghai issued nothing naming it
+        await env.sh.photos.get(HOTEL, stored.digest)
+    with pytest.raises(NotFound):
+        await env.zj.photos.get(HOTEL, "ab" * 32)
+    for who in (INTEGRATOR, SH):  # a resident ID card shows its photo to neither
+        with pytest.raises(PermissionDenied):
+            await env.zj.photos.get(who, stored.digest)
     assert env.zj_trail.of(TrailAction.PHOTO_ACCESS) == [] and env.sh_trail.entries == []
 
 

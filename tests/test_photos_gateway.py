@@ -1,19 +1,27 @@
 """Issue 12, the photo library end to end through the gateway: an agency files a portrait once, a
 credential names it or reuses the one on file, and a Shanghai hotel is shown a Zhejiang holder's
-portrait, fetched from Zhejiang through the suite and checked against its digest."""
+portrait, fetched from Zhejiang through the suite and checked against its digest: by the digest
+alone, as the shared contract has it (every region asked), or for a named credential and region."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import dataclasses
 import hashlib
 import io
 import logging
 
 import pytest
+from aiohttp import ClientTimeout
+from aiohttp.test_utils import TestClient, TestServer
 from PIL import Image
 
 from ecert.imaging import portrait
 from ecert.limits import MAX_PHOTO_BYTES
+from gateway.app import create_app
+from gateway.keys import BACKENDS
+from services.issuer import photos as library
 from services.issuer.photos import id_hash
 from testkit import photos
 from testkit.samples import SAMPLES, driving_licence
@@ -43,9 +51,10 @@ async def issue(http, key: str, fields: dict, type_id: str = ID, region: str = "
     return body
 
 
-async def fetch(http, key: str, digest: str, cred: dict, **headers):
-    return await http.get(f"/v1/photos/{digest}", params={"credential": cred["id"], "region": cred["region"]},
-                          headers={**bearer(key), **headers})
+async def fetch(http, key: str, digest: str, cred: dict | None, **headers):
+    """``GET /v1/photos/{digest}``, for the credential ``cred`` and its region (None: the digest alone)."""
+    params = {"credential": cred["id"], "region": cred["region"]} if cred else None
+    return await http.get(f"/v1/photos/{digest}", params=params, headers={**bearer(key), **headers})
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +87,37 @@ async def test_an_upload_answers_its_digest_and_the_same_picture_is_stored_once(
     held = await suite.store.get_photo("CN-ZJ", first["digest"])
     assert hashlib.sha256(held["bytes"]).hexdigest() == first["digest"]
     assert await suite.store.get_photo("CN-SH", first["digest"]) is None  # filed in Zhejiang only
+
+
+async def test_an_upload_is_judged_by_its_bytes_whatever_image_type_it_is_declared_as(http, keys):
+    """JPEG or PNG bytes sent as application/octet-stream (or as the other image type) are filed; a
+    declared type that is no picture's is 415 before the body is read."""
+    first = await upload(http, keys["agency_zj"], photos.portrait(112), content_type="application/octet-stream")
+    assert first["media_type"] == "image/jpeg" and len(first["digest"]) == 64
+    png = await upload(http, keys["agency_zj"], photos.portrait(112, kind="png"), content_type="image/jpeg")
+    assert png["digest"] != first["digest"]
+    r = await http.post("/v1/photos", data=photos.portrait(113), headers={**bearer(keys["agency_zj"]),
+                                                                          "Content-Type": "text/plain"})
+    body = await r.json()
+    assert r.status == 415 and body["error"]["code"] == "UNSUPPORTED_MEDIA_TYPE", body
+    assert "application/octet-stream" in body["error"]["message"]
+
+
+async def test_an_upload_over_the_waiting_bound_is_busy(http, keys, monkeypatch):
+    """An issuer holding MAX_PHOTO_UPLOADS_WAITING uploads (one, here) answers the next 503 BUSY."""
+    monkeypatch.setattr(library, "MAX_PHOTO_UPLOADS_WAITING", 1)
+    held = photos.HeldReencoding(monkeypatch)
+    first = asyncio.create_task(upload(http, keys["agency_zj"], photos.portrait(114)))
+    try:
+        assert await asyncio.to_thread(held.entered.wait, 10)
+        r = await http.post("/v1/photos", data=photos.portrait(115), headers={**bearer(keys["agency_zj"]),
+                                                                              "Content-Type": "image/jpeg"})
+        body = await r.json()
+        assert r.status == 503 and body["error"]["code"] == "BUSY", body
+    finally:
+        held.release()
+    assert len((await first)["digest"]) == 64  # 201
+    await upload(http, keys["agency_zj"], photos.portrait(115))  # taken again
 
 
 async def test_an_admin_files_for_a_named_region_and_an_agency_only_for_its_own(http, keys):
@@ -205,15 +245,72 @@ async def test_a_photo_is_served_only_for_the_credential_that_names_it(http, key
     assert r.status == 404
     r = await fetch(http, hotel, "xyz", card)
     assert r.status == 400 and (await r.json())["error"]["fields"] == ["digest"]
-    r = await http.get(f"/v1/photos/{answer['digest']}", headers=bearer(hotel), params={"region": "CN-ZJ"})
-    assert r.status == 400 and (await r.json())["error"]["fields"] == ["credential"]
-    r = await http.get(f"/v1/photos/{answer['digest']}", headers=bearer(hotel), params={"credential": card["id"]})
-    assert r.status == 400 and (await r.json())["error"]["fields"] == ["region"]
+    r = await http.get(f"/v1/photos/{other['digest']}", headers=bearer(hotel), params={"credential": card["id"]})
+    assert r.status == 404  # every region asked: none holds this credential naming that photo
+    r = await http.get(f"/v1/photos/{answer['digest']}", headers=bearer(hotel), params={"region": "CN-SH"})
+    assert r.status == 404  # Shanghai issued nothing naming it
     r = await http.get(f"/v1/photos/{answer['digest']}", params={"credential": card["id"], "region": "CN-ZJ"})
     assert r.status == 401
     r = await http.get(f"/v1/photos/{answer['digest']}", headers=bearer(hotel),
                        params={"credential": card["id"], "region": "CN-ZJ", "purpose": "roadside_driver_check"})
     assert r.status == 403 and (await r.json())["error"]["code"] == "PURPOSE_NOT_ALLOWED"
+
+
+async def test_a_shanghai_hotel_fetches_a_zhejiang_holders_portrait_by_its_digest_alone(http, keys, sh_hotel):
+    """No query parameters, as the shared contract has it: every region is asked, Zhejiang serves the
+    photo for its newest credential naming it that shows it to a hotel, and that credential's trail
+    records the access."""
+    answer = await upload(http, keys["agency_zj"], photos.portrait(116))
+    card = await issue(http, keys["agency_zj"], {**HOLDER, "photo": answer["digest"]})
+    r = await fetch(http, sh_hotel, answer["digest"], None)
+    data = await r.read()
+    assert r.status == 200 and r.content_type == "image/jpeg"
+    assert hashlib.sha256(data).hexdigest() == answer["digest"] and r.headers["ETag"] == f'"{answer["digest"]}"'
+    r = await fetch(http, sh_hotel, answer["digest"].upper(), None, **{"If-None-Match": f'"{answer["digest"]}"'})
+    assert r.status == 304
+    for params in ({"region": "CN-ZJ"}, {"credential": card["id"]}):  # either one alone is enough too
+        r = await http.get(f"/v1/photos/{answer['digest']}", params=params, headers=bearer(sh_hotel))
+        assert r.status == 200 and hashlib.sha256(await r.read()).hexdigest() == answer["digest"], params
+    seen = [e for e in await access_log(http, keys["agency_zj"], card["id"]) if e["action"] == "photo_access"]
+    assert [(e["actor_role"], e["actor_region"], e["purpose"], e["result"]) for e in seen] == [
+        ("hotel", "CN-SH", "hotel_check_in", "served"), ("hotel", "CN-SH", "hotel_check_in", "not_modified"),
+        ("hotel", "CN-SH", "hotel_check_in", "served"), ("hotel", "CN-SH", "hotel_check_in", "served")]
+
+
+async def test_a_photo_by_its_digest_alone_is_403_to_a_role_not_shown_it_and_404_unknown(http, keys):
+    answer = await upload(http, keys["agency_zj"], photos.portrait(117))
+    card = await issue(http, keys["agency_zj"], {**HOLDER, "photo": answer["digest"]})
+    for role in ("integrator", "agency_sh"):  # Shanghai's issuer: not found; Zhejiang's: not shown
+        r = await fetch(http, keys[role], answer["digest"], None)
+        assert r.status == 403 and (await r.json())["error"]["code"] == "FORBIDDEN", role
+    unknown = hashlib.sha256(b"a picture no credential names").hexdigest()
+    r = await fetch(http, keys["hotel"], unknown, None)
+    body = await r.json()
+    assert r.status == 404 and body["error"]["code"] == "NOT_FOUND" and body["error"]["fields"] == ["digest"]
+    assert "photo_access" not in [e["action"] for e in await access_log(http, keys["agency_zj"], card["id"])]
+
+
+async def test_a_region_that_does_not_answer_delays_no_photo_another_region_serves(suite, keys, paused, sh_hotel):
+    """The directory names a region whose issuer never answers: a photo Zhejiang serves is served
+    (nothing waits on it), and one nobody serves is 503 naming that region, within the deadline."""
+    cfg = dataclasses.replace(suite.gateway_config, backend_timeout=0.4, bulk_timeout=0.4)
+    http = TestClient(TestServer(create_app(cfg, store=suite.store)), timeout=ClientTimeout(total=6))
+    await http.start_server()
+    try:
+        answer = await upload(http, keys["agency_zj"], photos.portrait(118))
+        await issue(http, keys["agency_zj"], {**HOLDER, "photo": answer["digest"]})
+        be = http.server.app[BACKENDS]
+        be.directory.seed({"CN-AA": paused, **await be.directory.get()})
+        be.directory.fetched_at = None
+        be.directory._next = float("inf")  # the seeded copy stays while the test runs
+        r = await fetch(http, sh_hotel, answer["digest"], None)
+        assert r.status == 200 and hashlib.sha256(await r.read()).hexdigest() == answer["digest"]
+        r = await fetch(http, sh_hotel, hashlib.sha256(b"nobody's").hexdigest(), None)
+        error = (await r.json())["error"]
+        assert r.status == 503 and error["code"] == "REGION_UNAVAILABLE", error
+        assert error["message"] == "the issuer of CN-AA did not answer in time", error
+    finally:
+        await http.close()
 
 
 async def test_bytes_that_do_not_match_the_digest_are_never_served(http, keys, suite):
@@ -222,15 +319,16 @@ async def test_bytes_that_do_not_match_the_digest_are_never_served(http, keys, s
     swapped = portrait.reencode(photos.portrait(108)).data  # someone changed the library's bytes
     await suite.store.backend.update("photos", f"CN-ZJ:{answer['digest']}",
                                      {"bytes": base64.b64encode(swapped).decode()})
-    r = await fetch(http, keys["hotel"], answer["digest"], card)
-    body = await r.json()
-    assert r.status == 503 and body["error"]["code"] == "PHOTO_MISMATCH" and r.content_type == "application/json"
+    for cred in (card, None):  # asked of Zhejiang, or of every region (none other serving it)
+        r = await fetch(http, keys["hotel"], answer["digest"], cred)
+        body = await r.json()
+        assert r.status == 503 and body["error"]["code"] == "PHOTO_MISMATCH" and r.content_type == "application/json"
 
 
 async def test_the_api_document_describes_the_photo_routes(http):
     doc = await (await http.get("/openapi.json")).json()
     upload_op = doc["paths"]["/v1/photos"]["post"]
-    assert set(upload_op["requestBody"]["content"]) == {"image/jpeg", "image/png"}
+    assert {"image/jpeg", "image/png"} <= set(upload_op["requestBody"]["content"])
     assert {"200", "201", "413", "415", "422"} <= set(upload_op["responses"])
     get_op = doc["paths"]["/v1/photos/{digest}"]["get"]
     assert {"200", "304", "403", "404"} <= set(get_op["responses"])

@@ -2,19 +2,30 @@
 shown a credential's photo fetches it through the gateway from the issuing region.
 
 The gateway never decodes a picture: the region's issuer checks and re-encodes uploads
-(``services/issuer/photos.py``). What it serves it checks first: the bytes must hash to the
-digest the credential names, or nothing is served. A client that holds the picture already
-(``If-None-Match`` with its ETag, which is the digest) gets 304 after the same checks.
+(``services/issuer/photos.py``), judging a picture by its own magic bytes. A photo is fetched by
+its digest alone, as the shared contract has it: every region's issuer is asked at once and the
+first to serve it answers. A client that knows the credential and its region (the scanner page,
+after a verification) names them (``?credential=&region=``), and only that region is asked, for
+that credential. What the gateway serves it checks first: the bytes must hash to the digest, or
+nothing is served. A client that holds the picture already (``If-None-Match`` with its ETag, which
+is the digest) gets 304 after the same checks.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 
 from aiohttp import web
 
-from ecert.errors import InvalidRequest, NotFound, Unavailable, UnsupportedMedia
+from ecert.errors import (
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    Unavailable,
+    UnsupportedMedia,
+)
 from ecert.format.credential import looks_like_id
 from ecert.imaging import portrait
 from ecert.limits import MAX_PHOTO_BYTES
@@ -25,7 +36,7 @@ from ecertpb.v1 import issuer_pb2
 
 from .. import access
 from ..answers import json_response
-from ..clients import issuer_name
+from ..clients import Backends, issuer_name
 from ..http import judged_purpose, pb_principal, read_body
 from ..keys import BACKENDS, PRINCIPAL
 
@@ -33,8 +44,6 @@ log = logging.getLogger("ecert.gateway")
 
 routes = web.RouteTableDef()
 
-MEDIA_TYPES = ("image/jpeg", "image/png")
-"""What a portrait is uploaded as (the issuer reads the bytes' own type and stores JPEG)."""
 CACHE_CONTROL = "private, max-age=86400, immutable"
 """A photo's bytes never change under its digest: a client may keep them a day, never a shared cache."""
 _TAG = re.compile(r'\s*(?:W/)?"([^"]*)"\s*')
@@ -55,8 +64,9 @@ async def upload_photo(request: web.Request) -> web.Response:
     access.check(request)
     region = _region(request)
     access.check(request, region=region)
-    if request.content_type not in MEDIA_TYPES:
-        raise UnsupportedMedia("a portrait is sent as its bytes, Content-Type image/jpeg or image/png", field="image")
+    if request.content_type not in portrait.UPLOAD_TYPES:
+        raise UnsupportedMedia(f"a portrait is sent as its bytes, Content-Type {', '.join(portrait.UPLOAD_TYPES)}",
+                               field="image")
     image = await read_body(request, MAX_PHOTO_BYTES)
     if not image:
         raise InvalidRequest("the body is the portrait (JPEG or PNG bytes)", field="image")
@@ -82,29 +92,68 @@ def _held(if_none_match: str | None, digest: str) -> bool:
 async def get_photo(request: web.Request) -> web.Response:
     access.check(request)
     digest = check_photo_digest(request.match_info["digest"])
-    cred_id = request.query.get("credential")
-    if not cred_id:
-        raise InvalidRequest("credential is required: the credential whose photo this is", field="credential")
-    if not looks_like_id(cred_id):
+    cred_id = request.query.get("credential", "")
+    if cred_id and not looks_like_id(cred_id):
         raise NotFound("no such credential", field="credential")
     region = request.query.get("region")
-    if region is None:
-        raise InvalidRequest("region is required: the region that issued the credential", field="region")
-    region = check_region_code(region)
     purpose = judged_purpose(request, request.query.get("purpose", ""))
     held = _held(request.headers.get("If-None-Match"), digest)
+    ask = issuer_pb2.GetPhotoRequest(principal=pb_principal(request), digest=digest, credential_id=cred_id.upper(),
+                                     without_image=held, purpose=purpose)
     be = request.app[BACKENDS]
-    stub = await be.issuer(region)
-    photo = await be.ask(issuer_name(region), stub.GetPhoto(issuer_pb2.GetPhotoRequest(
-        principal=pb_principal(request), digest=digest, credential_id=cred_id.upper(), without_image=held,
-        purpose=purpose), timeout=be.timeout), code="REGION_UNAVAILABLE")
+    photo = await (_first_served(be, ask) if region is None else _served(be, check_region_code(region), ask))
     headers = {"ETag": f'"{digest}"', "Cache-Control": CACHE_CONTROL, "Vary": "Authorization",
                "X-Content-Type-Options": "nosniff"}
     if held:
         return web.Response(status=304, headers=headers)
-    if portrait.digest(photo.image) != digest:
-        log.warning("the photo of credential %s from %s does not match its digest: not served", cred_id.upper(),
-                    region)
-        raise Unavailable(f"the photo {region} sent does not match the digest the credential names",
-                          code="PHOTO_MISMATCH")
     return web.Response(body=photo.image, content_type=photo.media_type or "image/jpeg", headers=headers)
+
+
+async def _served(be: Backends, region: str, ask: issuer_pb2.GetPhotoRequest) -> issuer_pb2.Photo:
+    """The photo as ``region``'s issuer serves it, its bytes hashing to the digest asked for (else
+    503 ``PHOTO_MISMATCH``: nothing is served)."""
+    stub = await be.issuer(region)
+    photo = await be.ask(issuer_name(region), stub.GetPhoto(ask, timeout=be.timeout), code="REGION_UNAVAILABLE")
+    if not ask.without_image and portrait.digest(photo.image) != ask.digest:
+        log.warning("a photo from %s (credential %s) does not match its digest: not served", region,
+                    ask.credential_id or "not named")
+        raise Unavailable(f"the photo {region} sent does not match its digest", code="PHOTO_MISMATCH")
+    return photo
+
+
+async def _first_served(be: Backends, ask: issuer_pb2.GetPhotoRequest) -> issuer_pb2.Photo:
+    """The photo from the first region to serve it: every region of the directory asked at once,
+    each within the backends' deadline. When none serves: 403 if one refused the caller, else 503 if
+    one could not answer (its own error when it is the only one), else 404."""
+    pending = {asyncio.ensure_future(_served(be, region, ask)): region for region in await be.issuer_regions()}
+    refused: PermissionDenied | None = None
+    failed: dict[str, Unavailable] = {}
+    try:
+        while pending:
+            done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            served = None
+            for task in done:
+                region = pending.pop(task)
+                try:
+                    photo = task.result()
+                except NotFound:
+                    continue
+                except PermissionDenied as err:
+                    refused = refused or err
+                except Unavailable as err:
+                    failed[region] = err
+                else:
+                    served = photo if served is None else served
+            if served is not None:
+                return served
+    finally:
+        for task in pending:
+            task.cancel()
+    if refused is not None:
+        raise refused
+    if len(failed) == 1:
+        raise next(iter(failed.values()))
+    if failed:
+        raise Unavailable(f"the photo was not found in the regions reachable now; unreachable: "
+                          f"{', '.join(sorted(failed))}", code="REGION_UNAVAILABLE")
+    raise NotFound("no region holds a credential naming the photo", field="digest")

@@ -10,7 +10,11 @@ for the holder's citizen ID number (``"photo": {"reuse_for": "<ID number>"}``,
 number it issued a credential with a photo for, keyed by the SHA-256 of the number (never the
 number itself). A photo is served (:meth:`PhotoLibrary.get`) only for a credential of this region
 that names it, to a caller whose role is shown ``photo`` for the credential's type (an agency of
-another region as the type says, :func:`~ecert.rules.access.disclosure_role`).
+another region as the type says, :func:`~ecert.rules.access.disclosure_role`): the credential the
+caller names, or, when it names none, the newest of the region's credentials naming the photo
+whose type shows it to the caller. Uploads are re-encoded a few at a time
+(:data:`_REENCODERS`); more than :data:`~ecert.limits.MAX_PHOTO_UPLOADS_WAITING` held at once
+is 503 ``BUSY``.
 
 The holder's trail records each reuse of a portrait for a credential (``photo_reuse``) and each
 time a credential's photo was served (``photo_access``, with the caller's purpose). Logs name no
@@ -25,9 +29,16 @@ import logging
 import os
 from typing import TYPE_CHECKING, Any
 
-from ecert.errors import InvalidRequest, NotFound, PermissionDenied, RuleViolation
+from ecert.errors import (
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    RuleViolation,
+    Unavailable,
+)
 from ecert.format import credential
 from ecert.imaging import portrait
+from ecert.limits import MAX_PHOTO_UPLOADS_WAITING
 from ecert.rules.access import (
     Principal,
     disclosure_role,
@@ -50,6 +61,9 @@ MAX_ID_NUMBER = 64
 """Characters of a ``reuse_for`` ID number (a citizen ID is 18)."""
 _REENCODERS = max(1, min(4, os.cpu_count() or 1))
 """Portraits decoded and re-encoded at once by one issuer (each may hold tens of MB while it is)."""
+SEARCHED = 20
+"""Credentials naming a photo looked at (the newest first) to find one whose type shows it to a
+caller who names none (a portrait is named by its holder's few documents)."""
 HELD_MEMORY = 100_000
 """Digests an issuer remembers its library holds (a photo, once kept, is never removed): issuing a
 credential that names one asks the store nothing."""
@@ -66,6 +80,7 @@ class PhotoLibrary:
     def __init__(self, issuer: Issuer):
         self.issuer = issuer
         self._reencoding = asyncio.Semaphore(_REENCODERS)
+        self._uploads = 0  # uploads being re-encoded or waiting for it
         self._held: set[str] = set()  # digests known to be in the library
 
     @property
@@ -75,10 +90,17 @@ class PhotoLibrary:
     # -- uploads ---------------------------------------------------------------------------
     async def put(self, p: Principal, data: bytes) -> tuple[portrait.Portrait, bool]:
         """Check, re-encode and keep a portrait (agency of the region, admin): the stored portrait,
-        and whether it is new (False: the library held this picture already)."""
+        and whether it is new (False: the library held this picture already). 503 ``BUSY`` while
+        :data:`~ecert.limits.MAX_PHOTO_UPLOADS_WAITING` uploads are being re-encoded or wait for it."""
         require_issuer(p, self.region)
-        async with self._reencoding:
-            stored = await asyncio.get_running_loop().run_in_executor(None, portrait.reencode, bytes(data))
+        if self._uploads >= MAX_PHOTO_UPLOADS_WAITING:
+            raise Unavailable("too many portraits are being re-encoded: try again shortly", code="BUSY")
+        self._uploads += 1
+        try:
+            async with self._reencoding:
+                stored = await asyncio.get_running_loop().run_in_executor(None, portrait.reencode, bytes(data))
+        finally:
+            self._uploads -= 1
         created = await self.issuer.store.add_photo(self.region, stored.digest, stored.media_type, stored.data,
                                                     stored.width, stored.height, self.issuer.now())
         self._remember(stored.digest)
@@ -136,24 +158,22 @@ class PhotoLibrary:
                                                     doc["issued_at"], doc["status_idx"])
 
     # -- serving ---------------------------------------------------------------------------
-    async def get(self, p: Principal, digest: str, credential_id: str, *, without_image: bool = False,
+    async def get(self, p: Principal, digest: str, credential_id: str = "", *, without_image: bool = False,
                   purpose: str = "") -> dict:
         """The photo ``digest`` of this region's credential ``credential_id`` (its store document,
         ``bytes`` empty with ``without_image``), for a caller shown ``photo`` for the credential's
         type; the access is recorded in the credential's trail, with the ``purpose`` (one of the
-        role's; none: its default). 404 for an unknown credential, one of another region or one that
-        names another photo; 403 for a role not shown it."""
+        role's; none: its default). Without ``credential_id``: of the newest credential of this
+        region naming the photo whose type shows it to the caller (:meth:`_shown_credential`).
+        404 for an unknown credential, one of another region or one that names another photo (none
+        named: no credential of this region names it); 403 for a role not shown it."""
         require_role(p, *VERIFY_ROLES)
         digest = check_photo_digest(digest)
         judged = purpose_for(p, check_purpose(purpose)).value
-        doc = await self.issuer.store.get_credential(credential_id) if credential.id_to_cti(credential_id) else None
-        if doc is None or doc["region"] != self.region:
-            raise NotFound(f"no credential {credential_id[:40]} in {self.region}", field="credential")
-        if doc["fields"].get(PHOTO_FIELD) != digest:
-            raise NotFound("the credential names no such photo", field="digest")
-        ts = await self.issuer.type_schema(doc["type"], doc["version"])
-        if PHOTO_FIELD not in ts.disclosed(disclosure_role(p, self.region), {PHOTO_FIELD: digest}):
-            raise PermissionDenied(f"role {p.role} is not shown the photo of a {ts.id}")
+        if credential_id:
+            doc = await self._named_credential(p, digest, credential_id)
+        else:
+            doc = await self._shown_credential(p, digest)
         if without_image:
             found = await self.issuer.store.has_photo(self.region, digest)
             photo = {"digest": digest, "media_type": portrait.MEDIA_TYPE, "bytes": b"", "width": 0, "height": 0}
@@ -165,3 +185,31 @@ class PhotoLibrary:
         await self.issuer.trail.append(action=TrailAction.PHOTO_ACCESS, credential_id=doc["_id"], actor=p,
                                        purpose=judged, outcome="not_modified" if without_image else "served")
         return photo  # type: ignore[return-value]
+
+    async def _named_credential(self, p: Principal, digest: str, credential_id: str) -> dict:
+        """This region's credential ``credential_id``, which names photo ``digest`` and whose type shows
+        it to ``p``; else 404 (unknown here, or naming another photo) or 403."""
+        doc = await self.issuer.store.get_credential(credential_id) if credential.id_to_cti(credential_id) else None
+        if doc is None or doc["region"] != self.region:
+            raise NotFound(f"no credential {credential_id[:40]} in {self.region}", field="credential")
+        if doc["fields"].get(PHOTO_FIELD) != digest:
+            raise NotFound("the credential names no such photo", field="digest")
+        if not await self._shows(p, doc, digest):
+            raise PermissionDenied(f"role {p.role} is not shown the photo of a {doc['type']}")
+        return doc
+
+    async def _shown_credential(self, p: Principal, digest: str) -> dict:
+        """The newest of this region's credentials naming photo ``digest`` (among the :data:`SEARCHED`
+        newest) whose type shows it to ``p``: 404 when none names it, 403 when none shows it."""
+        docs = await self.issuer.store.credentials_naming_photo(self.region, digest, limit=SEARCHED)
+        if not docs:
+            raise NotFound(f"no credential of {self.region} names the photo", field="digest")
+        for doc in docs:
+            if await self._shows(p, doc, digest):
+                return doc
+        raise PermissionDenied(f"role {p.role} is not shown the photo of the {self.region} credentials naming it")
+
+    async def _shows(self, p: Principal, doc: dict, digest: str) -> bool:
+        """Whether the type of credential ``doc`` (of this region) shows its photo to ``p``."""
+        ts = await self.issuer.type_schema(doc["type"], doc["version"])
+        return PHOTO_FIELD in ts.disclosed(disclosure_role(p, self.region), {PHOTO_FIELD: digest})
