@@ -103,20 +103,6 @@ def _check_text(data: dict) -> None:
                                  "not Unicode text", code="MALFORMED_JSON", field=name)
 
 
-def check_json_text(text: str, name: str, code: str) -> None:
-    """A member that is itself JSON text (a type's schema): refused with ``code`` if its own escapes
-    make a lone surrogate. Whether it is JSON at all is left to the service that reads it."""
-    if "\\u" not in text or not _SURROGATE_ESCAPE.search(text):
-        return
-    try:
-        parsed = json.loads(text)
-    except (ValueError, RecursionError):
-        return
-    if _lone_surrogate(parsed):
-        raise InvalidRequest(f"{name} holds a lone surrogate (\\ud800-\\udfff), which is not Unicode text",
-                             code=code, field=name)
-
-
 async def read_json(request: web.Request) -> dict:
     """The body as a JSON object of UTF-8 text, at most ``cfg.max_body`` bytes; no NaN, no
     infinities, no lone surrogates."""

@@ -77,6 +77,8 @@ def test_rules_are_immutable_values():
         rules.purposes = {}  # type: ignore[misc]
     with pytest.raises(TypeError):
         rules.purposes["general"] = frozenset()  # type: ignore[index]
+    with pytest.raises(AttributeError):
+        rules._purposes = {}  # type: ignore[misc]
     changed = rules.with_purpose("general", ["cn.resident_id"])
     assert changed != rules and changed.accepts("general") == {"cn.resident_id"}
     assert rules.accepts("general") == frozenset(CATALOGUE)
@@ -269,6 +271,19 @@ async def test_bad_rule_changes_are_refused_with_their_codes(http, keys):
         body = await _put(http, admin, path, bad, 400)
         assert body["error"]["code"] in ("INVALID_REQUEST", "MALFORMED_JSON"), (path, bad, body)
     assert await _get_rules(http, admin) == before  # nothing changed, nothing published
+
+
+async def test_an_unknown_purpose_is_one_refusal_on_every_route_that_names_one(http, keys):
+    """The rules path, a verification and a show code: 400 PURPOSE_UNKNOWN with one message, which
+    lists the purposes and does not echo the text."""
+    asked = [("PUT", "/v1/recognition-rules/purposes/sightseeing", {"types": []}, keys["admin"]),
+             ("POST", "/v1/verifications", {"payload": "EC1:X", "purpose": "sightseeing"}, keys["hotel"]),
+             ("POST", f"/v1/credentials/{'A' * 26}/presentations", {"purpose": "sightseeing"}, keys["agency_zj"])]
+    for method, path, body, key in asked:
+        r = await http.request(method, path, json=body, headers=bearer(key))
+        error = (await r.json())["error"]
+        assert (r.status, error["code"], error["message"]) == (
+            400, "PURPOSE_UNKNOWN", f"purpose must be one of {', '.join(Purpose)}"), path
 
 
 async def test_a_rule_change_reaches_the_running_verifier(http, keys, suite):

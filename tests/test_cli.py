@@ -7,16 +7,20 @@ keeps serving.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import socket
 import sqlite3
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from ecert import cli
+from ecert.cli import commands, photos
 from ecert.rules.access import hash_key
 from ecert.store import open_store
 from testkit.samples import SAMPLES, driving_licence
@@ -99,6 +103,26 @@ async def test_apikey_create_without_a_store_says_to_start_the_suite(capsys, tmp
                                  "--store", f"sqlite:///{tmp_path / 'missing.db'}")
     assert rc == 2 and "make run" in err
     assert not (tmp_path / "missing.db").exists()
+
+
+async def test_the_store_commands_find_the_store_alike(capsys, tmp_path, monkeypatch):
+    """``apikey create`` and ``audit verify``: --store, else ECERT_STORE_URI, else var/ecert.db; a
+    SQLite file that is not there is the same usage mistake, and none is made."""
+    missing = f"sqlite:///{tmp_path / 'missing.db'}"
+    monkeypatch.chdir(tmp_path)
+    for argv, env, uri in ((["--store", missing], "sqlite:///elsewhere.db", missing), ([], missing, missing),
+                           ([], None, commands.DEFAULT_STORE)):
+        if env:
+            monkeypatch.setenv("ECERT_STORE_URI", env)
+        else:
+            monkeypatch.delenv("ECERT_STORE_URI", raising=False)
+        said = set()
+        for command in (["apikey", "create", "--role", "admin"], ["audit", "verify", "--region", "CN-ZJ"]):
+            rc, out, err = await run_cli(capsys, *command, *argv)
+            assert rc == 2 and out == "" and f"(from {uri})" in err, (command, err)
+            said.add(err)
+        assert len(said) == 1, said
+    assert list(tmp_path.iterdir()) == []
 
 
 async def test_cli_runs_as_a_module(store_uri):
@@ -210,6 +234,76 @@ async def test_connection_refused_suggests_make_run(capsys, keys):
     rc, out, err = await run_cli(capsys, "verify", "EC1:ABC", "--url", f"http://127.0.0.1:{port}",
                                  "--key", keys["hotel"])
     assert rc == 1 and "make run" in err
+
+
+@contextlib.contextmanager
+def _gateway_answering(status: int, body: bytes, content_type: str):
+    """A stand-in for the gateway on a free port that answers every request alike (its URL)."""
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _refused_url() -> str:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+async def test_photo_get_refuses_a_bad_digest_before_any_call(capsys, tmp_path):
+    out_file = tmp_path / "photo.jpg"
+    for digest in ("not-a-digest", "a" * 63, "g" * 64, "a" * 65):
+        rc, out, err = await run_cli(capsys, "photo", "get", digest, "--out", str(out_file),
+                                     "--url", _refused_url(), "--key", "ek_x")
+        assert rc == 2 and "64 hex digits" in err and "cannot reach" not in err, (digest, err)
+    assert not out_file.exists()
+
+
+async def test_photo_commands_meet_the_gateway_s_answers_as_every_command_does(capsys, tmp_path, monkeypatch):
+    """``ecert photo`` makes its calls through the CLI's one HTTP call: the same messages for an
+    answer that is not JSON, a refusal, a gateway that does not answer, and a refused connection."""
+    picture = tmp_path / "portrait.png"
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 32)
+    upload = ["photo", "upload", str(picture), "--key", "ek_x", "--url"]
+    with _gateway_answering(201, b"<html>a proxy's page</html>", "text/html") as url:
+        rc, _, err = await run_cli(capsys, *upload, url)
+        assert rc == 1 and "the gateway answered something that is not JSON" in err, err
+        rc, _, verify_err = await run_cli(capsys, "verify", "EC1:X", "--key", "ek_x", "--url", url)
+        assert rc == 1 and verify_err == err
+    refusal = json.dumps({"error": {"code": "FORBIDDEN", "message": "no"}}).encode()
+    with _gateway_answering(403, refusal, "application/json") as url:
+        rc, _, err = await run_cli(capsys, *upload, url)
+        assert rc == 1 and err == "ecert: FORBIDDEN: no\n"
+    monkeypatch.setattr(photos, "TIMEOUT", 1.0)
+    with socket.socket() as silent:  # connects (the backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        rc, _, err = await run_cli(capsys, "photo", "get", "a" * 64, "--out", str(tmp_path / "p.jpg"),
+                                   "--key", "ek_x", "--url", url)
+    assert rc == 1 and err == f"ecert: the gateway at {url} did not answer within 1 s\n"
+    url = _refused_url()
+    rc, _, err = await run_cli(capsys, *upload, url)
+    assert rc == 1 and "connection refused" in err and "make run" in err
 
 
 async def test_type_publish(capsys, url, keys, tmp_path):

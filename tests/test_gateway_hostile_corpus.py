@@ -54,9 +54,10 @@ JSON_CASES = [
     ("key alg", "admin", "POST", "/v1/regions/CN-SH/keys", rb'{"alg": "\ud800", "spki": "AA=="}', 400, LONE, "alg"),
     ("type id", "admin", "POST", "/v1/certificate-types", rb'{"id": "\ud800", "name": "x", "schema": {}}', 400, LONE,
      "id"),
-    # the schema as JSON text whose own escape is a lone surrogate: the body is text, the schema is not (4xx)
+    # the schema as JSON text whose own escape is a lone surrogate: the body is text, the schema is not
+    # (the registry's schema check refuses it, as it would from any caller)
     ("type schema text", "admin", "POST", "/v1/certificate-types",
-     rb'{"id": "cn.x", "name": "x", "schema": "{\"title\": \"\\ud800\"}"}', None, None, None),
+     rb'{"id": "cn.x", "name": "x", "schema": "{\"title\": \"\\ud800\"}"}', 400, "SCHEMA_MALFORMED", None),
     ("type disclosure", "admin", "POST", "/v1/certificate-types",
      rb'{"id": "cn.x", "name": "x", "schema": {}, "disclosure": {"hotel": ["\ud800"]}}', 400, LONE, "disclosure"),
     ("a member name", "hotel", "POST", "/v1/verifications", rb'{"payload": "EC1:X", "\ud800": 1}', 400, LONE, None),
@@ -77,9 +78,6 @@ async def test_json_corpus(http, keys, case):
     name, role, method, path, body, status, code, member = case
     r = await http.request(method, path, data=body, headers={**bearer(keys[role]), "Content-Type": "application/json"})
     text = await r.text()
-    if status is None:
-        assert 400 <= r.status < 500, (name, r.status, text)
-        return
     assert r.status == status, (name, r.status, text)
     data = json.loads(text)
     if code is not None:

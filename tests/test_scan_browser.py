@@ -19,12 +19,14 @@ import os
 import random
 import re
 import shutil
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from ecert.format.keys import SigningKey
+from ecert.rules.document import china_day
 from testkit import photos
 from testkit.samples import SAMPLES, driving_licence
 from tests import forge
@@ -352,9 +354,12 @@ async def test_police_choose_the_vehicle_check_and_see_an_overdue_inspection_in_
         assert 25 <= await hue(page, ".warnings") <= 55
         assert await page.locator(".details dd.name").inner_text() == "沈明远"
         assert await page.locator(".details dd.lapsed").inner_text() == "2026-03-31"
-        # No main validity of its own: the e-certificate's, as a China date, and the region's name.
+        # No main validity of its own: the e-certificate's, as a China date (the day of its last second),
+        # and the region's name.
         line = await page.locator(".details .validity").inner_text()
-        assert re.search(r"电子证照有效期至 \d{4}-\d{2}-\d{2}", line) and "浙江省 / Zhejiang" in line
+        last_day = china_day(int(datetime.fromisoformat(vehicle["expires_at"]).timestamp()) - 1)
+        assert f"电子证照有效期至 {last_day} " in line and f"E-certificate valid until {last_day}" in line
+        assert "浙江省 / Zhejiang" in line
         await on_first_screen(page, ".verdict.ok")
         await on_first_screen(page, ".warnings")
         await on_first_screen(page, ".details dd.name")

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from ecert import errors, limits, vocab
 from ecert.errors import Outcome
+from ecert.format.credential import looks_like_id
+from gateway import access
 from gateway.errors import CODES_BY_STATUS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,6 +73,26 @@ def test_the_page_knows_only_error_codes_the_suite_gives():
 
 def test_the_page_bounds_pictures_as_the_gateway_does():
     assert _js_number("MAX_PICTURE") == limits.MAX_IMAGE_BYTES
+
+
+def test_the_page_offers_show_codes_to_the_roles_that_may_make_them():
+    found = re.search(r"const SHOW_ROLES = new Set\(\[([^\]]*)\]\);", SCAN_JS)
+    assert found, "no SHOW_ROLES in scan.js"
+    page = set(re.findall(r'"([a-z_]+)"', found.group(1)))
+    assert page == set(access.TABLE[("POST", "/v1/credentials/{id}/presentations")].roles)
+
+
+def test_the_page_takes_a_credential_id_as_the_gateway_does():
+    """The show form's id check (on the text upper-cased) agrees with :func:`looks_like_id` on every
+    printable ASCII letter, in either case, and on the length."""
+    found = re.findall(r'const id = \$\("show-id"\)\.value\.trim\(\)\.toUpperCase\(\);\s*'
+                       r'if \(!/\^([^/$]+)\$/\.test\(id\)\)', SCAN_JS)
+    assert len(found) == 1, "the show form's id check is not where it was"
+    page = re.compile(found[0])
+    for c in map(chr, range(0x20, 0x7F)):
+        for n in (25, 26, 27):
+            text = c * n
+            assert (page.fullmatch(text.upper()) is not None) == looks_like_id(text), (text, n)
 
 
 def test_roles_and_statuses_are_their_own_wire_text():

@@ -9,12 +9,12 @@ length) and prints no entry's members, only positions and counts.
 from __future__ import annotations
 
 import asyncio
-import os
-from pathlib import Path
 
+from ecert.cli.commands import CliError, _store_uri
+from ecert.errors import EcertError, InvalidRequest
 from ecert.rules import trail
 from ecert.rules.schema import check_region_code
-from ecert.store import Store, default_uri, open_store
+from ecert.store import Store, open_store
 
 PAGE = 2000
 
@@ -34,19 +34,12 @@ async def walk(store: Store, region: str, page: int = PAGE) -> tuple[int, trail.
     return check.count, check.finish(await store.trail_head(region))
 
 
-def cmd_audit_verify(args, error: type[Exception]) -> int:
-    """``error(message, status)`` is the CLI's error (printed, exit status)."""
-    from ecert.errors import EcertError, InvalidRequest
-
+def cmd_audit_verify(args) -> int:
     try:
         region = check_region_code(args.region)
     except InvalidRequest as err:
-        raise error(f"--region: {err.message}", 2) from err
-    uri = args.store or os.environ.get("ECERT_STORE_URI") or default_uri("var")
-    if uri.startswith("sqlite:///"):
-        path = Path(uri[len("sqlite:///"):])
-        if not path.is_file():
-            raise error(f"no store at {path} (from {uri}): give the suite's store with --store URI", 2)
+        raise CliError(f"--region: {err.message}", 2) from err
+    uri = _store_uri(args)
 
     async def run() -> tuple[int, trail.Fault | None]:
         store = await open_store(uri)
@@ -58,7 +51,7 @@ def cmd_audit_verify(args, error: type[Exception]) -> int:
     try:
         count, fault = asyncio.run(run())
     except EcertError as err:
-        raise error(str(err), 1) from err
+        raise CliError(str(err), 1) from err
     if fault is None:
         print(f"{region}: {count:,} entries, chain intact")
         return 0

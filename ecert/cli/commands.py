@@ -5,7 +5,7 @@
     ecert verify (TEXT | --file FILE | -) [--purpose TEXT] [--json]
     ecert present ID [--purpose PURPOSE] [--no-qr] [--json]
     ecert photo upload FILE [--region CODE] [--json]
-    ecert photo get DIGEST --credential ID --region CODE --out FILE [--purpose PURPOSE]
+    ecert photo get DIGEST --out FILE [--credential ID] [--region CODE] [--purpose PURPOSE]
     ecert qr TEXT
     ecert audit verify --region CODE [--store URI]
     ecert type publish FILE.json
@@ -83,19 +83,20 @@ def _api_key(args) -> str:
     return key
 
 
-def request(method: str, url: str, key: str | None, body: Any = None, timeout: float = TIMEOUT) -> Any:
-    """One JSON call to the gateway; errors become :class:`CliError` with a readable message."""
-    data = None if body is None else json.dumps(body, ensure_ascii=False).encode()
-    headers = {"Accept": "application/json"}
-    if data is not None:
-        headers["Content-Type"] = "application/json"
+def call(method: str, url: str, key: str | None, data: bytes | None = None, content_type: str | None = None,
+         accept: str = "application/json", timeout: float = TIMEOUT) -> tuple[bytes, int]:
+    """One call to the gateway: the answer's body and status (2xx). A refusal, no answer in
+    ``timeout`` seconds or a bad URL is a :class:`CliError` with a readable message."""
+    headers = {"Accept": accept}
+    if content_type:
+        headers["Content-Type"] = content_type
     if key:
         headers["Authorization"] = f"Bearer {key}"
-    req = urllib.request.Request(url, data=data, method=method, headers=headers)
     base = url.split("/v1/", 1)[0]
     try:
+        req = urllib.request.Request(url, data=data, method=method, headers=headers)
         with urllib.request.urlopen(req, timeout=timeout) as resp:
-            raw = resp.read()
+            return resp.read(), resp.status
     except urllib.error.HTTPError as err:
         raise CliError(_error_message(err.code, err.read())) from err
     except urllib.error.URLError as err:
@@ -110,10 +111,21 @@ def request(method: str, url: str, key: str | None, body: Any = None, timeout: f
         raise CliError(f"the gateway at {base} did not answer within {timeout:.0f} s") from err
     except ValueError as err:  # a malformed URL
         raise CliError(f"bad gateway URL {url!r}: {err}", 2) from err
+
+
+def answer_json(raw: bytes) -> Any:
+    """A gateway answer's body as JSON (an empty one: None)."""
     try:
         return json.loads(raw) if raw else None
     except ValueError as err:
         raise CliError(f"the gateway answered something that is not JSON: {raw[:200]!r}") from err
+
+
+def request(method: str, url: str, key: str | None, body: Any = None, timeout: float = TIMEOUT) -> Any:
+    """One JSON call to the gateway (:func:`call`): ``body`` sent as JSON, the answer read as JSON."""
+    data = None if body is None else json.dumps(body, ensure_ascii=False).encode()
+    raw, _ = call(method, url, key, data, "application/json" if data is not None else None, timeout=timeout)
+    return answer_json(raw)
 
 
 def _error_message(status: int, raw: bytes) -> str:
@@ -129,6 +141,20 @@ def _url(args, path: str) -> str:
     return (args.url or os.environ.get("ECERT_URL") or DEFAULT_URL).rstrip("/") + path
 
 
+# -- the store -----------------------------------------------------------------------------------
+
+def _store_uri(args) -> str:
+    """The store the running suite uses: ``--store``, else ``ECERT_STORE_URI``, else
+    :data:`DEFAULT_STORE`; a SQLite file that is not there is a usage mistake (exit 2)."""
+    uri = args.store or os.environ.get("ECERT_STORE_URI") or DEFAULT_STORE
+    if uri.startswith("sqlite:///"):
+        path = Path(uri[len("sqlite:///"):])
+        if not path.is_file():
+            raise CliError(f"no store at {path} (from {uri}): start the suite first (`make run`) "
+                           "or give the running suite's store with --store URI", 2)
+    return uri
+
+
 # -- commands ------------------------------------------------------------------------------------
 
 def cmd_apikey_create(args) -> int:
@@ -136,12 +162,7 @@ def cmd_apikey_create(args) -> int:
     from ecert.rules import apikeys
     from ecert.store import open_store
 
-    uri = args.store or os.environ.get("ECERT_STORE_URI") or DEFAULT_STORE
-    if uri.startswith("sqlite:///"):
-        path = Path(uri[len("sqlite:///"):])
-        if not path.is_file():
-            raise CliError(f"no store at {path} (from {uri}): start the suite first (`make run`) "
-                           "or give the running suite's store with --store URI", 2)
+    uri = _store_uri(args)
 
     async def create() -> tuple[str, dict]:
         store = await open_store(uri)
@@ -241,14 +262,13 @@ def cmd_present(args) -> int:
 
 
 def cmd_audit_verify(args) -> int:
-    from ecert.cli.audit import cmd_audit_verify as audit
-    return audit(args, CliError)
+    from ecert.cli import audit
+    return audit.cmd_audit_verify(args)
 
 
 def cmd_photo(args) -> int:
     from ecert.cli import photos
-    run = photos.cmd_photo_upload if args.action == "upload" else photos.cmd_photo_get
-    return run(args, url=_url, api_key=_api_key, cli_error=CliError, error_message=_error_message)
+    return (photos.cmd_photo_upload if args.action == "upload" else photos.cmd_photo_get)(args)
 
 
 def cmd_qr(args) -> int:
@@ -394,8 +414,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_photo)
     p = photo.add_parser("get", help="fetch a credential's portrait (checked against its digest), written 0600")
     p.add_argument("digest", help="the credential's photo field (64 hex digits)")
-    p.add_argument("--credential", required=True, help="the credential's id")
-    p.add_argument("--region", required=True, help="the region that issued it, e.g. CN-ZJ")
+    p.add_argument("--credential", help="the credential's id (default: any credential naming the photo that "
+                                        "shows it to your role)")
+    p.add_argument("--region", help="the region that issued it, e.g. CN-ZJ (default: every region is asked)")
     p.add_argument("--out", required=True, help="the file to write (JPEG)")
     p.add_argument("--purpose", help="what it is fetched for (one of your role's; recorded in the access log)")
     _gateway_options(p)

@@ -118,7 +118,6 @@ def dev_secrets(var_dir: Path, env: Mapping[str, str] = os.environ) -> tuple[dic
     missing = [name for name in SECRET_VARS if name not in stored]
     if missing:
         stored.update({name: secrets.token_urlsafe(32) for name in missing})
-        private_dir(var_dir)
         text = ("# Development secrets made by `make run` (ecert.cli.devsuite); keep them with the keys in this\n"
                 "# folder, which they decrypt. Production sets these variables itself.\n"
                 + "".join(f"{name}={stored[name]}\n" for name in SECRET_VARS))
@@ -146,10 +145,6 @@ class SuiteProcesses:
         Call it often (the launcher: every 0.2 s); ``now`` is ``time.monotonic()`` unless given."""
         now = time.monotonic() if now is None else now
         return [m for m in (c.supervise(now) for c in self.children) if m]
-
-    def restart(self, child: Child) -> None:
-        """Start the (dead) ``child`` again now, as it was first started."""
-        child.restart()
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """SIGTERM every child (gateway first), wait up to ``timeout``, then SIGKILL the stragglers."""

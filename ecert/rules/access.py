@@ -87,6 +87,16 @@ _PURPOSES = {p.value: p for p in Purpose}
 _ROLE_PURPOSES = {str(role): purposes for role, purposes in ROLE_PURPOSES.items()}
 
 
+def parse_purpose(text: str) -> Purpose:
+    """The purpose named by ``text``; any other text is 400 ``PURPOSE_UNKNOWN`` (field ``purpose``),
+    its message listing the purposes, not echoing the text."""
+    found = _PURPOSES.get(text)
+    if found is None:
+        raise InvalidRequest(f"purpose must be one of {', '.join(_PURPOSES)}", code="PURPOSE_UNKNOWN",
+                             field="purpose")
+    return found
+
+
 def purpose_for(p: Principal, purpose: str) -> Purpose:
     """The purpose a verification by ``p`` is judged for: the one named, or the role's default
     when none is (``""``). An unknown purpose is 400 ``PURPOSE_UNKNOWN``; one the role may not
@@ -97,10 +107,7 @@ def purpose_for(p: Principal, purpose: str) -> Purpose:
             raise PermissionDenied(f"role {p.role or '(none)'} may not verify", code="PURPOSE_NOT_ALLOWED",
                                    field="purpose")
         return allowed[0]
-    found = _PURPOSES.get(purpose)
-    if found is None:
-        raise InvalidRequest(f"purpose must be one of {', '.join(_PURPOSES)}", code="PURPOSE_UNKNOWN",
-                             field="purpose")
+    found = parse_purpose(purpose)
     if found not in allowed:
         raise PermissionDenied(f"role {p.role} may not verify for {found}", code="PURPOSE_NOT_ALLOWED",
                                field="purpose")

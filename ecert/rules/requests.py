@@ -7,8 +7,8 @@ import re
 from collections.abc import Sequence
 
 from ..errors import InvalidRequest
-from ..limits import MAX_BATCH, MAX_PURPOSE, MAX_REQUEST_ID, MAX_VALID_DAYS
-from ..vocab import Purpose
+from ..limits import MAX_BATCH, MAX_PURPOSE, MAX_REQUEST_ID, MAX_RULE_ITEMS, MAX_VALID_DAYS
+from .access import parse_purpose
 
 
 def check_purpose(purpose: str) -> str:
@@ -17,17 +17,23 @@ def check_purpose(purpose: str) -> str:
     return purpose
 
 
-_PURPOSE_VALUES = frozenset(p.value for p in Purpose)
-
-
 def check_shown_purpose(purpose: str) -> str:
     """The purpose a holder limits a show code (EP1) to: "" for any, else one of the purposes
     (400 ``PURPOSE_UNKNOWN``). Any role's: which roles may verify for it is judged at resolution."""
     check_purpose(purpose)
-    if purpose and purpose not in _PURPOSE_VALUES:
-        raise InvalidRequest(f"purpose must be one of {', '.join(sorted(_PURPOSE_VALUES))}, or none",
-                             code="PURPOSE_UNKNOWN", field="purpose")
+    if purpose:
+        parse_purpose(purpose)
     return purpose
+
+
+def check_rule_items(items: list, name: str) -> frozenset[str]:
+    """A recognition rule's list (``types`` or ``recognises``): at most MAX_RULE_ITEMS texts, a
+    repeat counting once. What each text must be, the registry judges."""
+    if len(items) > MAX_RULE_ITEMS:
+        raise InvalidRequest(f"{name} holds at most {MAX_RULE_ITEMS} entries", field=name)
+    if not all(isinstance(item, str) for item in items):
+        raise InvalidRequest(f"{name} must be a list of text", field=name)
+    return frozenset(items)
 
 
 def check_batch(payloads: Sequence) -> Sequence:

@@ -36,10 +36,11 @@ Validator = jsonschema.validators.extend(Draft202012Validator, identifiers.KEYWO
 FORMAT_CHECKER = identifiers.format_checker()
 
 
-def check_type_id(type_id: str) -> str:
+def check_type_id(type_id: str, field: str = "type") -> str:
+    """A certificate type id (dotted lower case), else 400 naming ``field``."""
     if (not isinstance(type_id, str) or not 3 <= len(type_id) <= 64 or not set(type_id) <= _TYPE_ID_CHARS
             or "." not in type_id or type_id.startswith(".") or type_id.endswith(".")):
-        raise InvalidRequest("type id must be dotted lower-case, e.g. cn.driving_licence", field="type")
+        raise InvalidRequest("type id must be dotted lower-case, e.g. cn.driving_licence", field=field)
     return type_id
 
 
@@ -47,7 +48,7 @@ class TypeSchema:
     """A parsed certificate-type schema with its compiled validator."""
 
     __slots__ = ("id", "version", "name", "schema_text", "schema", "disclosure", "type_code", "document",
-                 "_validator", "_fast", "_bytes_fields", "_display_ids", "_views", "_identify_views", "_date_order")
+                 "_validator", "_fast", "_bytes_fields", "_display_ids", "_views", "_identify_views")
 
     def __init__(self, type_id: str, version: int, name: str, schema_text: str,
                  disclosure: Mapping[str, list[str]]):
@@ -61,7 +62,6 @@ class TypeSchema:
         self.document: DocumentRules = parse_document_rules(self.schema)
         """The document's own validity, secondary dates and field agreement (``x-validity`` ...)."""
         self._identify_views = _identify_views(parse_identify(self.schema), self.disclosure, self._views)
-        self._date_order = tuple(tuple(pair) for pair in self.schema.get("x-date-order", ()))
         code = self.schema.get("x-ecert-type-code")
         self.type_code = code if isinstance(code, str) and _CODE_RE.fullmatch(code) else \
             re.sub("[^0-9A-Z]", "", type_id.upper())[:24]
@@ -81,7 +81,7 @@ class TypeSchema:
         errors = list(self._validator.iter_errors(fields))
         own = [e for e in errors if e.validator != "x-date-order"]
         if not own:
-            for earlier, later in identifiers.date_order_failures(self._date_order, fields):
+            for earlier, later in identifiers.date_order_failures(self.document.date_order, fields):
                 raise RuleViolation(f"fields {earlier} and {later} disagree: {later} must not be before {earlier}",
                                     code="FIELDS_INCONSISTENT", fields=(earlier, later))
         best = jsonschema.exceptions.best_match(own or errors)
@@ -247,12 +247,26 @@ def to_json_fields(d: Mapping[str, Any]) -> dict[str, Any]:
     return {k: (v.hex() if isinstance(v, bytes) else v) for k, v in d.items()}
 
 
+_NOT_TEXT = "schema holds a lone surrogate (\\ud800-\\udfff), which is not Unicode text"
+
+
 def parse_schema(schema_text: str) -> dict:
-    """Parse and check a JSON Schema (draft 2020-12) for a certificate type."""
-    if not isinstance(schema_text, str) or len(schema_text.encode()) > MAX_SCHEMA_BYTES:
+    """Parse and check a JSON Schema (draft 2020-12) for a certificate type: JSON text of Unicode
+    text only (a lone surrogate, raw or escaped, could be neither stored nor sent on)."""
+    if not isinstance(schema_text, str):
+        raise InvalidRequest("schema must be JSON text of at most 64 KiB", code="SCHEMA_MALFORMED", field="schema")
+    try:
+        size = len(schema_text.encode())
+    except UnicodeEncodeError as err:
+        raise InvalidRequest(_NOT_TEXT, code="SCHEMA_MALFORMED", field="schema") from err
+    if size > MAX_SCHEMA_BYTES:
         raise InvalidRequest("schema must be JSON text of at most 64 KiB", code="SCHEMA_MALFORMED", field="schema")
     try:
         schema = json.loads(schema_text)
+        if "\\u" in schema_text:  # only an escape can make one out of text that encodes
+            json.dumps(schema, ensure_ascii=False).encode()
+    except UnicodeEncodeError as err:
+        raise InvalidRequest(_NOT_TEXT, code="SCHEMA_MALFORMED", field="schema") from err
     except (ValueError, RecursionError) as err:
         raise InvalidRequest(f"schema is not JSON: {err}", code="SCHEMA_MALFORMED", field="schema") from err
     if not isinstance(schema, dict):
@@ -329,9 +343,14 @@ def parse_fields_json(text: str) -> dict[str, Any]:
 _REGION_RE = re.compile(r"[A-Z]{2}-[A-Z0-9]{1,3}")
 
 
+def is_region_code(text: object) -> bool:
+    """Whether ``text`` is an ISO 3166-2 subdivision code such as ``CN-ZJ``."""
+    return isinstance(text, str) and _REGION_RE.fullmatch(text) is not None
+
+
 def check_region_code(code: str, field: str = "region") -> str:
     """An ISO 3166-2 subdivision code such as ``CN-ZJ``."""
-    if not isinstance(code, str) or not _REGION_RE.fullmatch(code):
+    if not is_region_code(code):
         raise InvalidRequest("region must be an ISO 3166-2 code such as CN-ZJ", field=field)
     return code
 

@@ -41,7 +41,7 @@ async def issue_credential(request: web.Request) -> web.Response:
     fields = get(data, "fields", dict, required=True)
     req = issuer_pb2.IssueCredentialRequest(
         principal=pb_principal(request), type=get(data, "type", str, required=True),
-        version=get_int(data, "version", 0, 1, MAX_TYPE_VERSION), fields_json=json.dumps(fields, ensure_ascii=False),
+        version=get_int(data, "version", 0, 0, MAX_TYPE_VERSION), fields_json=json.dumps(fields, ensure_ascii=False),
         valid_days=_valid_days(data), request_id=get(data, "request_id", str, ""))
     be = request.app[BACKENDS]
     issuer = await be.issuer_client(region)
@@ -89,6 +89,24 @@ async def _find_credential(request: web.Request, cred_id: str):
         raise Unavailable(f"not found in the regions reachable now; unreachable: {', '.join(unreachable)}",
                           code="REGION_UNAVAILABLE")
     raise NotFound("no such credential")
+
+
+def credential_id(request: web.Request) -> str:
+    """The path's credential id, upper-case; any text that is not one is 404, as an unknown id is."""
+    cred_id = request.match_info["id"]
+    if not looks_like_id(cred_id):
+        raise NotFound("no such credential")
+    return cred_id.upper()
+
+
+async def record_region(request: web.Request, cred_id: str) -> str:
+    """The region whose issuer holds ``cred_id``, among those the caller may read: an agency's own
+    (its issuer says whether it holds it), else the one that answers for it (:func:`_find_credential`)."""
+    regions = await access.readable_regions(request, request.app[BACKENDS].issuer_regions)
+    if len(regions) == 1:
+        return regions[0]
+    region, _ = await _find_credential(request, cred_id)
+    return region
 
 
 @routes.get("/v1/credentials/{id:[^/:]+}")

@@ -14,7 +14,6 @@ import asyncio
 from aiohttp import web
 
 from ecert.errors import NotFound
-from ecert.format.credential import looks_like_id
 from ecert.format.presentation import looks_like_token_id
 from ecert.imaging import qr
 from ecert.rules.requests import check_shown_purpose
@@ -25,29 +24,11 @@ from ..answers import iso, json_response
 from ..clients import issuer_name
 from ..http import get, pb_principal, read_json
 from ..keys import BACKENDS
-from .credentials import _find_credential
+from .credentials import credential_id, record_region
 
 routes = web.RouteTableDef()
 NO_STORE = {"Cache-Control": "no-store"}
 """A show code is a live credential: no copy of it is kept anywhere on the way."""
-
-
-def _credential_id(request: web.Request) -> str:
-    cred_id = request.match_info["id"]
-    if not looks_like_id(cred_id):
-        raise NotFound("no such credential")
-    return cred_id.upper()
-
-
-async def _region(request: web.Request, cred_id: str) -> str:
-    """The region whose issuer holds ``cred_id``, among those the caller may read: an agency's own
-    (its issuer says whether it holds it), else the one that answers for it."""
-    be = request.app[BACKENDS]
-    regions = await access.readable_regions(request, be.issuer_regions)
-    if len(regions) == 1:
-        return regions[0]
-    region, _ = await _find_credential(request, cred_id)
-    return region
 
 
 def presentation_json(p: issuer_pb2.Presentation) -> dict:
@@ -63,10 +44,10 @@ def presentation_json(p: issuer_pb2.Presentation) -> dict:
 @routes.post("/v1/credentials/{id:[^/:]+}/presentations")
 async def create_presentation(request: web.Request) -> web.Response:
     access.check(request)
-    cred_id = _credential_id(request)
+    cred_id = credential_id(request)
     data = await read_json(request) if request.body_exists else {}
     purpose = check_shown_purpose(get(data, "purpose", str, ""))
-    region = await _region(request, cred_id)
+    region = await record_region(request, cred_id)
     be = request.app[BACKENDS]
     stub = await be.issuer(region)
     shown = await be.ask(issuer_name(region), stub.CreatePresentation(issuer_pb2.CreatePresentationRequest(
@@ -80,11 +61,11 @@ async def create_presentation(request: web.Request) -> web.Response:
 async def presentation_qr(request: web.Request) -> web.Response:
     """A live show code as a PNG QR code, drawn off the event loop; 404 once it is used or expired."""
     access.check(request)
-    cred_id = _credential_id(request)
+    cred_id = credential_id(request)
     token_id = request.match_info["token_id"]
     if not looks_like_token_id(token_id):
         raise NotFound("no such show code")
-    region = await _region(request, cred_id)
+    region = await record_region(request, cred_id)
     be = request.app[BACKENDS]
     stub = await be.issuer(region)
     shown = await be.ask(issuer_name(region), stub.GetPresentation(issuer_pb2.PresentationRef(

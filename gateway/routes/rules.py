@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ecert.errors import InvalidRequest
-from ecert.limits import MAX_RULE_ITEMS
 from ecert.rules.acceptance import PURPOSE_NAMES, STAR
+from ecert.rules.access import parse_purpose
+from ecert.rules.requests import check_rule_items
 from ecert.rules.schema import check_region_code
-from ecert.vocab import ROLE_PURPOSES, Purpose
+from ecert.vocab import ROLE_PURPOSES
 from ecertpb.v1 import registry_pb2
 
 from .. import access
@@ -25,9 +25,6 @@ from ..keys import BACKENDS, PRINCIPAL
 
 routes = web.RouteTableDef()
 
-_PURPOSES = {p.value: p for p in Purpose}
-_ROLE_PURPOSES = {str(role): purposes for role, purposes in ROLE_PURPOSES.items()}
-
 
 def rules_json(r: registry_pb2.RecognitionRules) -> dict:
     """The rules as the API answers them: the trust list's ``rules`` member and its version."""
@@ -36,22 +33,9 @@ def rules_json(r: registry_pb2.RecognitionRules) -> dict:
             "trust_list_version": r.trust_list_version}
 
 
-def _purpose(text: str) -> Purpose:
-    found = _PURPOSES.get(text)
-    if found is None:
-        raise InvalidRequest(f"purpose must be one of {', '.join(_PURPOSES)}", code="PURPOSE_UNKNOWN",
-                             field="purpose")
-    return found
-
-
-def _texts(data: dict, name: str) -> list[str]:
-    """A required list of at most MAX_RULE_ITEMS texts (what each must be, the registry says)."""
-    items = get(data, name, list, required=True)
-    if len(items) > MAX_RULE_ITEMS:
-        raise InvalidRequest(f"{name} holds at most {MAX_RULE_ITEMS} entries", field=name)
-    if not all(isinstance(item, str) for item in items):
-        raise InvalidRequest(f"{name} must be a list of text", field=name)
-    return items
+def _items(data: dict, name: str) -> list[str]:
+    """The body's required rule list ``name``, bounded, each text once (what each must be, the registry says)."""
+    return sorted(check_rule_items(get(data, name, list, required=True), name))
 
 
 @routes.get("/v1/recognition-rules")
@@ -63,8 +47,8 @@ async def get_rules(request: web.Request) -> web.Response:
 @routes.put("/v1/recognition-rules/purposes/{purpose}")
 async def set_purpose_types(request: web.Request) -> web.Response:
     access.check(request)
-    purpose = _purpose(request.match_info["purpose"])
-    types = _texts(await read_json(request), "types")
+    purpose = parse_purpose(request.match_info["purpose"])
+    types = _items(await read_json(request), "types")
     be = request.app[BACKENDS]
     resp = await be.ask(REGISTRY, be.registry.SetPurposeTypes(registry_pb2.SetPurposeTypesRequest(
         principal=pb_principal(request), purpose=purpose.value, types=types), timeout=be.timeout))
@@ -78,7 +62,7 @@ async def set_recognition(request: web.Request) -> web.Response:
     region = request.match_info["region"]
     if region != STAR:
         check_region_code(region, "region")
-    recognises = _texts(await read_json(request), "recognises")
+    recognises = _items(await read_json(request), "recognises")
     be = request.app[BACKENDS]
     resp = await be.ask(REGISTRY, be.registry.SetRecognition(registry_pb2.SetRecognitionRequest(
         principal=pb_principal(request), region=region, recognises=recognises), timeout=be.timeout))
@@ -90,6 +74,6 @@ async def set_recognition(request: web.Request) -> web.Response:
 async def list_purposes(request: web.Request) -> web.Response:
     access.check(request)
     role = request[PRINCIPAL].role
-    allowed = _ROLE_PURPOSES.get(role, ())
+    allowed = ROLE_PURPOSES.get(role, ())
     return json_response({"purposes": [{"id": p.value, "name": PURPOSE_NAMES[p], "default": i == 0}
                                        for i, p in enumerate(allowed)], "role": role})

@@ -12,17 +12,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ecert.errors import InvalidRequest, NotFound
-from ecert.format.credential import looks_like_id
+from ecert.errors import InvalidRequest
 from ecert.limits import DEFAULT_TRAIL_PAGE, MAX_EPOCH, MAX_TRAIL_PAGE
+from ecert.rules.trail import HOLDER_KEYS
 from ecertpb.v1 import issuer_pb2
 
-from .. import access
 from ..answers import iso, json_response
 from ..clients import issuer_name
 from ..http import pb_principal
 from ..keys import BACKENDS
-from .credentials import _find_credential
+from .credentials import credential_id, record_region
 
 routes = web.RouteTableDef()
 PRIVATE = {"Cache-Control": "no-store"}
@@ -40,23 +39,16 @@ def _query_int(request: web.Request, name: str, default: int, low: int, high: in
 
 def entry_json(e: issuer_pb2.TrailEntry) -> dict:
     """An entry as the holder sees it (:data:`ecert.rules.trail.HOLDER_KEYS`), its time as RFC 3339."""
-    return {"seq": e.seq, "at": iso(e.at), "action": e.action, "actor_org": e.actor_org, "actor_role": e.actor_role,
-            "actor_region": e.actor_region, "purpose": e.purpose, "result": e.result, "hash": e.hash,
-            "prev_hash": e.prev_hash}
+    return {key: getattr(e, key) for key in HOLDER_KEYS} | {"at": iso(e.at)}
 
 
 @routes.get("/v1/credentials/{id:[^/:]+}/access-log")
 async def access_log(request: web.Request) -> web.Response:
-    cred_id = request.match_info["id"]
-    if not looks_like_id(cred_id):
-        raise NotFound("no such credential")
-    cred_id = cred_id.upper()
+    cred_id = credential_id(request)
     after = _query_int(request, "after", 0, 0, MAX_EPOCH)
     limit = _query_int(request, "limit", DEFAULT_TRAIL_PAGE, 1, MAX_TRAIL_PAGE)
+    region = await record_region(request, cred_id)
     be = request.app[BACKENDS]
-    regions = await access.readable_regions(request, be.issuer_regions)
-    # an agency reads its own region's (its issuer says whether it holds the credential); an admin, the one that does
-    region = regions[0] if len(regions) == 1 else (await _find_credential(request, cred_id))[0]
     stub = await be.issuer(region)
     resp = await be.ask(issuer_name(region), stub.ListAccess(issuer_pb2.ListAccessRequest(
         principal=pb_principal(request), credential_id=cred_id, after=after, limit=limit), timeout=be.timeout),

@@ -81,9 +81,6 @@
   };
   const WARNING_OTHER = ["证照上的日期已过，请注意", "A date on this document has passed"];
 
-  // Authentic credentials that are not current: the answer names who presented it (the fields the
-  // type lets this role see in that case), shown under the verdict, never as a valid one.
-  const NOT_CURRENT = new Set(["REVOKED", "SUSPENDED", "EXPIRED", "NOT_YET_VALID", "NOT_ACCEPTED_FOR_PURPOSE"]);
   const NAME_FIELDS = new Set(["name", "owner", "operator_name"]);  // shown large: who (or whose) it is
   const CST_MS = 8 * 3600 * 1000;  // China Standard Time, UTC+8, no daylight saving
 
@@ -413,7 +410,9 @@
     const lapsed = new Set((Array.isArray(r.warnings) ? r.warnings : []).map((w) => w.field));
     // In the order the answer gives them: the type's disclosure list for this role, most telling first.
     const names = Object.keys(fields).filter((n) => n !== "photo" && !used.includes(n));
-    if (names.length && NOT_CURRENT.has(r.result)) {
+    // Fields under any other verdict: the credential is authentic but not current (or not accepted),
+    // and the servers send only who presented it (the type's x-identify), never as a valid one.
+    if (names.length && !ok) {
       details.append(el("div", "who", "仅用于识别出示人，不代表证照有效 ",
         el("small", null, "Shown only to identify who presented it, not as valid")));
     }
