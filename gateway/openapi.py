@@ -8,26 +8,36 @@ from __future__ import annotations
 
 from ecert.errors import Outcome
 from ecert.format.presentation import MAX_TTL
+from ecert.imaging.portrait import UPLOAD_TYPES
 from ecert.limits import (
     DEFAULT_TRAIL_PAGE,
     MAX_BATCH,
     MAX_BODY,
+    MAX_EPOCH,
     MAX_IMAGE_BYTES,
     MAX_IMAGE_PIXELS,
     MAX_PHOTO_BYTES,
     MAX_PHOTO_PIXELS,
-    MIN_PHOTO_SIDE,
-    PHOTO_ASPECT,
-    PHOTO_STORED_SIDE,
+    MAX_PHOTO_UPLOADS_WAITING,
     MAX_REQUEST_ID,
-    MAX_EPOCH,
     MAX_RULE_ITEMS,
     MAX_TRAIL_PAGE,
+    MAX_TYPE_VERSION,
     MAX_VALID_DAYS,
+    MIN_PHOTO_SIDE,
     MULTIPART_OVERHEAD,
+    PHOTO_ASPECT,
+    PHOTO_STORED_SIDE,
 )
-from ecert.rules.trail import HOLDER_KEYS
-from ecert.vocab import KEY_ROLES, CredentialStatus, KeyStatus, Purpose, StatusAction, TrailAction
+from ecert.rules.trail import HASHED_KEYS, HOLDER_KEYS
+from ecert.vocab import (
+    KEY_ROLES,
+    CredentialStatus,
+    KeyStatus,
+    Purpose,
+    StatusAction,
+    TrailAction,
+)
 
 from .access import TABLE, roles_text
 
@@ -60,6 +70,16 @@ _ERRORS = {str(code): {"description": text, **_json(_ref("Error"))} for code, te
     (503, "a backend is unavailable or did not answer in time"))}
 
 
+def _error(status: int, text: str) -> dict:
+    """The answer ``status`` with ``text``: what it means for this operation (the codes it gives)."""
+    return {str(status): {"description": text, **_json(_ref("Error"))}}
+
+
+_UNAVAILABLE = _ERRORS["503"]["description"]
+_TRAIL_BUSY = _error(503, f"{_UNAVAILABLE}; `TRAIL_BUSY`: the issuing region's trail was contended on every try "
+                          "(the entry this call appends could not be written): send it again")
+
+
 def _op(summary: str, route: tuple[str, str], *, ok: tuple[int, dict | None] = (200, None),
         body: dict | None = None, params: list | None = None, content: dict | None = None) -> dict:
     """One operation; ``route`` is its key in the access table, which says who may call it."""
@@ -73,6 +93,12 @@ def _op(summary: str, route: tuple[str, str], *, ok: tuple[int, dict | None] = (
         op["parameters"] = params
     if not rule.key:
         op["security"] = []
+    return op
+
+
+def _with(op: dict, responses: dict) -> dict:
+    """``op`` with ``responses`` said more precisely than the generic errors."""
+    op["responses"].update(responses)
     return op
 
 
@@ -114,6 +140,13 @@ SCHEMAS = {
         "id": {"type": "string"}, "version": {"type": "integer"}, "name": {"type": "string"},
         "schema": {"type": "object", "description": "JSON Schema draft 2020-12"},
         "disclosure": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}}},
+    "CertificateTypeRequest": {"type": "object", "required": ["id", "name", "schema"], "properties": {
+        "id": {"type": "string"}, "version": {"type": "integer", "minimum": 1, "maximum": MAX_TYPE_VERSION,
+                                              "description": "default 1"},
+        "name": {"type": "string"},
+        "schema": {"oneOf": [{"type": "object"}, {"type": "string"}],
+                   "description": "JSON Schema draft 2020-12, as an object or as its JSON text"},
+        "disclosure": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}}},
     "RecognitionRules": {
         "type": "object", "required": ["purposes", "recognition", "trust_list_version"],
         "description": "The rules the trust list carries (its `rules` member): for each purpose the certificate "
@@ -126,7 +159,9 @@ SCHEMAS = {
                             "additionalProperties": {"type": "array", "items": {"type": "string"}}},
             "trust_list_version": {"type": "integer", "description": "the trust list that carries these rules"}}},
     "IssueRequest": {"type": "object", "required": ["region", "type", "fields"], "properties": {
-        "region": {"type": "string"}, "type": {"type": "string"}, "version": {"type": "integer"},
+        "region": {"type": "string"}, "type": {"type": "string"},
+        "version": {"type": "integer", "minimum": 0, "maximum": MAX_TYPE_VERSION,
+                    "description": "0 or absent: the type's newest version"},
         "fields": {"type": "object"}, "valid_days": {"type": "integer", "minimum": 1, "maximum": MAX_VALID_DAYS},
         "request_id": {"type": "string", "maxLength": MAX_REQUEST_ID,
                        "description": "the same request_id sent again returns the same credential"}}},
@@ -134,7 +169,7 @@ SCHEMAS = {
         "id": {"type": "string"}, "qr_text": {"type": "string"}, "issued_at": _TIME, "expires_at": _TIME,
         "status": {"enum": [s.value for s in CredentialStatus]}, "region": {"type": "string"},
         "type": {"type": "string"}, "version": {"type": "integer"}, "fields": {"type": "object"},
-        "display_id": {"type": "string"}}},
+        "kid": {"type": "string", "description": "the signing key's id, hex"}, "display_id": {"type": "string"}}},
     "PresentationRequest": {"type": "object", "properties": {
         "purpose": {"enum": ["", *(p.value for p in Purpose)],
                     "description": "the purpose the holder chose (none: any): a check for another purpose answers "
@@ -152,11 +187,12 @@ SCHEMAS = {
     "VerifyRequest": {"type": "object", "required": ["payload"], "properties": {
         "payload": {"type": "string", "description": "EC1:... or EP1:..."}, "purpose": _PURPOSE_VALUE}},
     "Verification": {"type": "object", "required": ["result", "credential", "fields", "warnings", "status_checked",
-                                                    "trust_list_version", "checked_at"], "properties": {
+                                                    "trust_list_version", "checked_at", "purpose"], "properties": {
         "result": {"enum": [o.value for o in Outcome]},
         "credential": {"oneOf": [{"type": "null"}, {"type": "object", "properties": {
             "id": {"type": "string"}, "type": {"type": "string"}, "version": {"type": "integer"},
-            "region": {"type": "string"}, "issued_at": _TIME, "expires_at": _TIME}}]},
+            "region": {"type": "string"}, "issued_at": _TIME, "expires_at": _TIME,
+            "display_id": {"type": "string", "description": "given when the type is known"}}}]},
         "fields": {"type": "object", "description": "only the fields the caller's role may see; for an authentic "
                                                     "credential that is not current (REVOKED, SUSPENDED, EXPIRED, "
                                                     "NOT_YET_VALID, NOT_ACCEPTED_FOR_PURPOSE) those of them that "
@@ -185,6 +221,10 @@ SCHEMAS = {
 _STATUS = {"type": "object", "properties": {"id": {"type": "string"}, "status": {"type": "string"}}}
 
 
+_TRAIL_UNAVAILABLE = ("`TRAIL_UNAVAILABLE`: the verifier cannot record the check (it is stopping, or its outbox "
+                      "cannot be written), and gives no answer unrecorded: try again")
+
+
 def _verify_op() -> dict:
     op = _op("Verify an EC1 credential or EP1 token, as text or as a picture of its QR code",
              ("POST", "/v1/verifications"), body=_ref("VerifyRequest"), ok=(200, _ref("Verification")))
@@ -200,6 +240,8 @@ def _verify_op() -> dict:
                               **_json(_ref("Error"))}
     op["responses"]["413"] = {"description": "body or picture too large (bytes or pixels)", **_json(_ref("Error"))}
     op["responses"]["415"] = {"description": "the picture is not PNG, JPEG or WebP", **_json(_ref("Error"))}
+    op["responses"].update(_error(503, f"{_UNAVAILABLE}; `BUSY`: too many pictures are waiting to be read; "
+                                       f"{_TRAIL_UNAVAILABLE}"))
     return op
 
 def _presentation_op() -> dict:
@@ -213,6 +255,7 @@ def _presentation_op() -> dict:
         "moment. The body is optional. 409 `STATUS_CONFLICT` for a credential that is not valid, "
         "`CREDENTIAL_EXPIRED` for one past its `expires_at`. Answered with `Cache-Control: no-store`.")
     op["requestBody"]["required"] = False
+    op["responses"].update(_TRAIL_BUSY)
     return op
 
 
@@ -233,8 +276,9 @@ def _photo_upload_op() -> dict:
     op = _op("File a portrait in a region's photo library", ("POST", "/v1/photos"), ok=(201, _PHOTO), params=[
         _query("region", "the library's region (ISO 3166-2); an agency's own when it names none")])
     op["description"] += (
-        f" The body is the picture itself (Content-Type image/jpeg or image/png, at most {_size(MAX_PHOTO_BYTES)} "
-        f"and {_count(MAX_PHOTO_PIXELS)} pixels), a portrait: {PHOTO_ASPECT[0]:g} to {PHOTO_ASPECT[1]:g} times as "
+        " The body is the picture itself (declared image/jpeg, image/png or application/octet-stream, or not "
+        "declared; another Content-Type is 415 before the body is read), JPEG or PNG by its own magic bytes (else "
+        f"415), at most {_size(MAX_PHOTO_BYTES)} and {_count(MAX_PHOTO_PIXELS)} pixels, a portrait: {PHOTO_ASPECT[0]:g} to {PHOTO_ASPECT[1]:g} times as "
         f"tall as wide, the shorter side at least {MIN_PHOTO_SIDE} pixels (else 422 `PHOTO_NOT_PORTRAIT` / "
         "`PHOTO_TOO_SMALL`). It is re-encoded to a JPEG of the pixels alone (no EXIF or location, no ICC profile, "
         f"no text; upright; at most {PHOTO_STORED_SIDE} pixels on its longer side) and kept once under the SHA-256 "
@@ -242,32 +286,44 @@ def _photo_upload_op() -> dict:
         "names that digest (422 `PHOTO_UNKNOWN` for one its region does not hold), or "
         '`{"reuse_for": "<citizen ID number>"}` for the portrait on file for its holder (422 `PHOTO_NOT_ON_FILE`).')
     binary = {"schema": {"type": "string", "format": "binary"}}
-    op["requestBody"] = {"required": True, "content": {"image/jpeg": binary, "image/png": binary}}
+    op["requestBody"] = {"required": True, "content": {media: binary for media in UPLOAD_TYPES}}
     op["responses"]["200"] = {"description": "the library held this picture already", **_json(_PHOTO)}
     op["responses"]["400"] = {"description": "malformed request; `IMAGE_CORRUPT` for a truncated or corrupt picture",
                               **_json(_ref("Error"))}
     op["responses"]["413"] = {"description": "over the bytes or pixels a portrait may have (a decompression bomb)",
                               **_json(_ref("Error"))}
     op["responses"]["415"] = {"description": "not a JPEG or PNG picture", **_json(_ref("Error"))}
+    op["responses"].update(_error(503, f"{_UNAVAILABLE}; `BUSY`: the region's issuer holds "
+                                       f"{MAX_PHOTO_UPLOADS_WAITING} uploads already (nothing is filed)"))
     return op
 
 
 def _photo_get_op() -> dict:
     op = _op("A credential's portrait", ("GET", "/v1/photos/{digest}"), params=[
-        _DIGEST, _query("credential", "the credential that names this photo (its id)", required=True),
-        _query("region", "the region that issued it (ISO 3166-2)", required=True),
+        _DIGEST, _query("credential", "the credential that names this photo (its id); none: the newest credential "
+                                      "naming it whose type shows it to the caller"),
+        _query("region", "the region that issued it (ISO 3166-2); none: every region is asked"),
         _query("purpose", "what the caller looks for (one of its role's; none: the default), for the holder's "
                           "access log", schema=_PURPOSE_VALUE),
         {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"},
          "description": "the ETag held (the digest, quoted): 304 after the same checks"}],
         content={"content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}})
     op["description"] += (
-        " Only for a credential of that region that names this photo, and a caller whose role is shown `photo` "
-        "for the credential's type (403 otherwise; 404 for an unknown credential or another photo). Fetched from "
-        "the issuing region through the suite; the bytes are checked against the digest before they are served "
-        "(503 `PHOTO_MISMATCH` if they differ). Each access is recorded in the holder's access log. "
-        "`ETag` is the digest; `Cache-Control: private, max-age=86400, immutable`.")
-    op["responses"]["304"] = {"description": "the caller holds these bytes (If-None-Match)"}
+        " Only for a credential that names this photo, and a caller whose role is shown `photo` for the "
+        "credential's type. With the digest alone every region is asked at once, and the first to serve it "
+        "answers; each looks among its newest credentials naming it for one whose type shows it to the caller. "
+        "`region` asks that region only, `credential` names the credential. Fetched from the issuing region "
+        "through the suite; the bytes are checked against the digest before they are served (503 "
+        "`PHOTO_MISMATCH` if they differ). Each access is recorded in the access log of the credential it was "
+        "served for. `ETag` is the digest; `Cache-Control: private, max-age=86400, immutable`.")
+    op["responses"]["304"] = {"description": "the caller holds these bytes (If-None-Match); no body"}
+    op["responses"].update(_error(403, "the caller's role is shown the photo of no credential naming it (of the "
+                                       "credential named)"))
+    op["responses"].update(_error(404, "no credential naming this photo (or the credential named is unknown, or "
+                                       "names another photo)"))
+    op["responses"].update(_error(503, f"{_TRAIL_BUSY['503']['description']}; `PHOTO_MISMATCH`: the bytes a "
+                                       "region sent do not hash to the digest; `REGION_UNAVAILABLE`: a region "
+                                       "asked could not answer and no other served the photo"))
     return op
 
 
@@ -279,7 +335,12 @@ _TRAIL_ENTRY = {"type": "object", "required": list(HOLDER_KEYS), "properties": {
     "purpose": {"type": "string", "description": "what for (a purpose's name, or empty)"},
     "result": {"type": "string", "description": "the outcome (VALID, REVOKED, ...) or, for a status change, the "
                                                  "new status"},
-    "hash": {"type": "string", "description": "SHA-256 of the entry's canonical JSON (all its members but this)"},
+    "hash": {"type": "string", "description": "SHA-256 hex of the region's full entry as canonical JSON ("
+                                              f"{', '.join(HASHED_KEYS)}; `at` in epoch seconds), of which this "
+                                              "view shows a part: only an auditor with the store can recompute it "
+                                              "(`ecert audit verify`). A holder can only see that where two of its "
+                                              "entries are consecutive (`seq`), the later's `prev_hash` is the "
+                                              "earlier's `hash`"},
     "prev_hash": {"type": "string", "description": "the hash of the entry before it in the region's trail"}}}
 
 
@@ -303,9 +364,41 @@ def _access_log_op() -> dict:
         "(`ecert audit verify` walks the whole chain). Answered with `Cache-Control: no-store`.")
 
 
+_KID = {"type": "object", "required": ["kid"], "properties": {"kid": {"type": "string", "description": "hex"}}}
+
+
+def _key_op() -> dict:
+    op = _op("Register a public key whose private half is held elsewhere", ("POST", "/v1/regions/{code}/keys"),
+             params=[_CODE], ok=(201, _KID), body={
+                 "type": "object", "required": ["alg", "spki"], "properties": {
+                     "alg": {"enum": ["ES256", "EdDSA"]}, "spki": {"type": "string", "description": "base64 DER"},
+                     "nbf": {"type": "integer"}, "exp": {"type": "integer"}}})
+    op["responses"]["200"] = {"description": "that exact key was registered already", **_json(_KID)}
+    op["responses"].update(_error(409, "`CONFLICT`: the same kid with another SPKI; `KEY_IN_USE`: another region "
+                                       "holds this public key (whoever asks)"))
+    return op
+
+
+_READY_CHECKS = {"type": "object", "required": ["store", "registry", "verifier"],
+                 "additionalProperties": {"type": "string", "description": "`ok`, or `unavailable: <error name>`"}}
+
+
+def _readyz_op() -> dict:
+    ok = {"type": "object", "required": ["status", "checks"],
+          "properties": {"status": {"const": "ready"}, "checks": _READY_CHECKS}}
+    not_ready = {"type": "object", "required": ["error", "status", "checks"], "properties": {
+        "error": SCHEMAS["Error"]["properties"]["error"], "status": {"const": "not ready"}, "checks": _READY_CHECKS}}
+    op = _described(_op("Backends reachable", ("GET", "/readyz"), ok=(200, ok)),
+                    "Each probe has 2 s. Not ready is 503 with the error body (code `UNAVAILABLE`, the message "
+                    "naming what failed) beside `status` and `checks`.")
+    op["responses"] = {"200": op["responses"]["200"],
+                       "503": {"description": "a backend or the store is not reachable", **_json(not_ready)}}
+    return op
+
+
 PATHS = {
     "/healthz": {"get": _op("Process alive", ("GET", "/healthz"))},
-    "/readyz": {"get": _op("Backends reachable", ("GET", "/readyz"))},
+    "/readyz": {"get": _readyz_op()},
     "/metrics": {"get": _op("Prometheus metrics", ("GET", "/metrics"),
                             content={"content": {"text/plain": {"schema": {"type": "string"}}}})},
     "/openapi.json": {"get": _op("This document", ("GET", "/openapi.json"))},
@@ -318,12 +411,7 @@ PATHS = {
         "post": _op("Create a region", ("POST", "/v1/regions"), ok=(201, _ref("Region")), body={
             "type": "object", "required": ["code", "name"],
             "properties": {"code": {"type": "string"}, "name": {"type": "string"}}})},
-    "/v1/regions/{code}/keys": {"post": _op(
-        "Register a public key whose private half is held elsewhere", ("POST", "/v1/regions/{code}/keys"),
-        params=[_CODE], ok=(201, {"type": "object", "properties": {"kid": {"type": "string"}}}), body={
-            "type": "object", "required": ["alg", "spki"], "properties": {
-                "alg": {"enum": ["ES256", "EdDSA"]}, "spki": {"type": "string", "description": "base64 DER"},
-                "nbf": {"type": "integer"}, "exp": {"type": "integer"}}})},
+    "/v1/regions/{code}/keys": {"post": _key_op()},
     "/v1/regions/{code}/keys/{kid}:revoke": {"post": _op(
         "Revoke a key", ("POST", "/v1/regions/{code}/keys/{kid}:revoke"),
         params=[_CODE, _path_param("kid", "hex key id")], ok=(200, _ref("Key")))},
@@ -331,7 +419,7 @@ PATHS = {
         "get": _op("Certificate types", ("GET", "/v1/certificate-types"), ok=(200, {"type": "object", "properties": {
             "types": {"type": "array", "items": _ref("CertificateType")}}})),
         "post": _op("Publish a certificate type version", ("POST", "/v1/certificate-types"),
-                    ok=(201, _ref("CertificateType")), body=_ref("CertificateType"))},
+                    ok=(201, _ref("CertificateType")), body=_ref("CertificateTypeRequest"))},
     "/v1/trust-list": {"get": _op("The trust list as JSON (bytes as base64)", ("GET", "/v1/trust-list"),
                                   ok=(200, {"type": "object"}))},
     "/v1/trust-list.cbor": {"get": _op("The signed trust list (COSE_Sign1)", ("GET", "/v1/trust-list.cbor"), content={
@@ -365,16 +453,16 @@ PATHS = {
                 "role": {"enum": [r.value for r in KEY_ROLES], "description": "the caller's role"}}})),
         "A verification's `purpose` is one of these (another is 403 `PURPOSE_NOT_ALLOWED`, an unknown one 400 "
         "`PURPOSE_UNKNOWN`).")},
-    "/v1/credentials": {"post": _op("Issue a credential", ("POST", "/v1/credentials"),
-                                    ok=(201, _ref("Credential")), body=_ref("IssueRequest"))},
+    "/v1/credentials": {"post": _with(_op("Issue a credential", ("POST", "/v1/credentials"),
+                                          ok=(201, _ref("Credential")), body=_ref("IssueRequest")), _TRAIL_BUSY)},
     "/v1/credentials/{id}": {"get": _op("A credential record", ("GET", "/v1/credentials/{id}"), params=[_ID],
                                         ok=(200, _ref("Credential")))},
     **{f"/v1/credentials/{{id}}/qr.{kind}": {"get": _op(
         f"The credential's QR code ({kind.upper()})", ("GET", "/v1/credentials/{id}/qr.{kind}"), params=[_ID],
         content={"content": {media: {}}})} for kind, media in (("png", "image/png"), ("svg", "image/svg+xml"))},
-    **{f"/v1/credentials/{{id}}:{action}": {"post": _op(
+    **{f"/v1/credentials/{{id}}:{action}": {"post": _with(_op(
         f"{action.capitalize()} a credential", ("POST", "/v1/credentials/{id}:{action}"), params=[_ID],
-        ok=(200, _STATUS))} for action in StatusAction},
+        ok=(200, _STATUS)), _TRAIL_BUSY)} for action in StatusAction},
     "/v1/credentials/{id}/presentations": {"post": _presentation_op()},
     "/v1/credentials/{id}/presentations/{token_id}/qr.png": {"get": _described(_op(
         "A live show code as a QR code (PNG)", ("GET", "/v1/credentials/{id}/presentations/{token_id}/qr.png"),
@@ -386,12 +474,13 @@ PATHS = {
     "/v1/verifications": {"post": _verify_op()},
     "/v1/photos": {"post": _photo_upload_op()},
     "/v1/photos/{digest}": {"get": _photo_get_op()},
-    "/v1/verifications:batch": {"post": _op(
+    "/v1/verifications:batch": {"post": _with(_op(
         f"Verify up to {MAX_BATCH:,} payloads", ("POST", "/v1/verifications:batch"),
         body={"type": "object", "required": ["payloads"], "properties": {
             "payloads": {"type": "array", "maxItems": MAX_BATCH, "items": {"type": "string"}},
             "purpose": _PURPOSE_VALUE}},
-        ok=(200, {"type": "object", "properties": {"results": {"type": "array", "items": _ref("Verification")}}}))},
+        ok=(200, {"type": "object", "properties": {"results": {"type": "array", "items": _ref("Verification")}}})),
+        _error(503, f"{_UNAVAILABLE}; {_TRAIL_UNAVAILABLE}"))},
 }
 
 OPENAPI = {

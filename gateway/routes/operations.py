@@ -7,7 +7,8 @@ import asyncio
 from aiohttp import web
 
 from ..answers import json_response
-from ..keys import BACKENDS, METRICS, STORE
+from ..errors import error_body
+from ..keys import BACKENDS, METRICS, REQUEST_ID, STORE
 from ..openapi import OPENAPI
 
 routes = web.RouteTableDef()
@@ -21,6 +22,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
+    """200 ``{"status": "ready", "checks"}``; else 503 with the contract's error body beside them."""
     be = request.app[BACKENDS]
     checks: dict[str, str] = {}
 
@@ -35,8 +37,11 @@ async def readyz(request: web.Request) -> web.Response:
         probe("store", request.app[STORE].ping()),
         probe("registry", be.serving("registry")),
         probe("verifier", be.serving("verifier")))
-    ready = all(v == "ok" for v in checks.values())
-    return json_response({"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503)
+    failed = sorted(name for name, state in checks.items() if state != "ok")
+    if not failed:
+        return json_response({"status": "ready", "checks": checks})
+    body = error_body("UNAVAILABLE", f"not ready: {', '.join(failed)}", request[REQUEST_ID])
+    return json_response({**body, "status": "not ready", "checks": checks}, 503)
 
 
 @routes.get("/metrics")
