@@ -92,10 +92,18 @@ def verification_text(r) -> str:
             f'"status_checked": {"true" if r.status_checked else "false"}, '
             f'"trust_list_version": {r.trust_list_version}, "checked_at": {_iso_text(r.checked_at)}'
             f'{_PURPOSE + _js(purpose) if purpose else ""}'
-            f'{_DETAIL + _js(detail) if detail else ""}{_CODE_SHA256 + _js(code_sha256) if code_sha256 else ""}}}')
+            f'{_DETAIL + _js(detail) if detail else ""}'
+            f'{_document_text(r.document) if r.HasField("document") else ""}'
+            f'{_CODE_SHA256 + _js(code_sha256) if code_sha256 else ""}}}')
 
 
 _DISPLAY_ID, _DETAIL, _CODE_SHA256, _PURPOSE = ', "display_id": ', ', "detail": ', ', "code_sha256": ', ', "purpose": '
+
+
+def _document_text(d) -> str:
+    """The answer's ``document`` member: ``{"field", "date"}``, the document's own date that
+    decided EXPIRED / NOT_YET_VALID (the verifier sets it only then)."""
+    return f', "document": {{"field": {_js(d.field)}, "date": {_js(d.date)}}}'
 
 
 def _warnings_text(warnings) -> str:

@@ -204,6 +204,13 @@ SCHEMAS = {
                          "since": {"type": "string", "format": "date", "description": "the date the field gives"}}}},
         "purpose": {"enum": [p.value for p in Purpose], "description": "the purpose the credential was judged for"},
         "detail": {"type": "string", "description": "the reason, for any result but VALID"},
+        "document": {"type": "object", "required": ["field", "date"],
+                     "description": "given exactly when the result is EXPIRED or NOT_YET_VALID because of the "
+                                    "document's own validity dates (its type's `x-validity`): the field that decided "
+                                    "it and its date, China time (the detail names the same); absent otherwise, "
+                                    "e.g. for a credential whose own `exp` or `nbf` decided",
+                     "properties": {"field": {"type": "string", "description": "e.g. valid_until, valid_from"},
+                                    "date": {"type": "string", "format": "date"}}},
         "status_checked": {"type": "boolean"}, "trust_list_version": {"type": "integer"},
         "checked_at": _TIME,
         "code_sha256": {"type": "string", "description": "(picture input only) SHA-256 hex of the code's text, "

@@ -16,6 +16,7 @@ from ecert.rules.access import OTHER_REGION_AGENCY
 from ecert.rules.catalogue import builtin_types, load_type_document
 from ecert.rules.document import (
     CST_OFFSET,
+    DocumentDate,
     DocumentRules,
     Warning,
     china_day,
@@ -124,9 +125,10 @@ def test_a_document_ending_tomorrow_is_valid_until_midnight_china_time_after_it(
     assert ts.document.check(fields, china_day(NOW)) is None  # today
     last = utc(f"{tomorrow}T15:59:59+00:00")  # 23:59:59 in China on the last day
     assert ts.document.check(fields, china_day(last)) is None
-    outcome, detail = ts.document.check(fields, china_day(last + 1))  # 16:00:00Z: the day after, in China
+    outcome, detail, document = ts.document.check(fields, china_day(last + 1))  # 16:00:00Z: the day after, in China
     assert outcome is Outcome.EXPIRED
     assert detail == f"the document's {until} ({tomorrow}) has passed"
+    assert document == DocumentDate(until, tomorrow)  # what decided it, as data: the field and its date
     for name, value in fields.items():  # the detail names the field and its date, nothing else
         if name != until and isinstance(value, str) and len(value) > 2:
             assert value not in detail, name
@@ -143,8 +145,10 @@ def test_a_document_starting_tomorrow_is_not_yet_valid_until_then(type_id):
     tomorrow = shift(TODAY, 1)
     fields = {**SAMPLES[type_id], start: tomorrow}
     ts.validate(fields)
-    outcome, detail = ts.document.check(fields, TODAY)
-    assert outcome is Outcome.NOT_YET_VALID and start in detail and tomorrow in detail
+    outside = ts.document.check(fields, TODAY)
+    assert outside.outcome is Outcome.NOT_YET_VALID and start in outside.detail and tomorrow in outside.detail
+    assert outside[:2] == (outside.outcome, outside.detail)  # still the (outcome, detail) it was
+    assert (outside.document.field, outside.document.date) == (start, tomorrow)
     first = utc(f"{TODAY}T16:00:00+00:00")  # 00:00 in China on the first day
     assert ts.document.check(fields, china_day(first - 1))[0] is Outcome.NOT_YET_VALID
     assert ts.document.check(fields, china_day(first)) is None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 import time
 import zlib
 
+import aiohttp
 import cbor2
 import pytest
 
@@ -17,6 +19,7 @@ from ecert.rules.trust import TrustList
 from ecertpb.v1 import issuer_pb2
 from gateway.routes.trail import entry_json
 from services.registry.servicer import root_key_paths
+from testkit import photos
 from testkit.samples import SAMPLES, driving_licence
 from tests import forge
 from tests.conftest import bearer
@@ -61,7 +64,7 @@ async def test_zj_licence_verified_by_hotel_and_police_each_with_its_fields(http
     assert len(cred["qr_text"]) <= 4296
     police = await verify(http, keys["police"], cred["qr_text"])
     assert police["result"] == "VALID" and police["purpose"] == "roadside_driver_check"
-    assert police["status_checked"] is True and police["warnings"] == []
+    assert police["status_checked"] is True and police["warnings"] == [] and "document" not in police
     assert police["credential"]["id"] == cred["id"] and police["credential"]["region"] == "CN-ZJ"
     assert {"licence_class", "valid_until", "points"} <= set(police["fields"])
     assert police["fields"]["licence_class"] == "C1"
@@ -153,7 +156,7 @@ async def test_revoked_and_suspended(http, keys, suite):
     assert r.status == 200 and (await r.json())["status"] == "suspended"
     await suite.refresh()
     v = await verify(http, keys["police"], revoked["qr_text"])
-    assert v["result"] == "REVOKED" and v["status_checked"] is True
+    assert v["result"] == "REVOKED" and v["status_checked"] is True and "document" not in v
     assert v["fields"]["name"] == driving_licence()["name"]  # who presented it, for the officer
     assert (await verify(http, keys["police"], suspended["qr_text"]))["result"] == "SUSPENDED"
     # reinstating a suspended credential makes it valid again; a revoked one stays revoked
@@ -177,7 +180,9 @@ async def test_expired_and_not_yet_valid(http, keys, suite):
     cred = await issue(http, keys["agency_zj"], valid_days=1)
     try:
         suite.verifier_clock.offset = 86400  # exactly at exp: invalid
-        assert (await verify(http, keys["police"], cred["qr_text"]))["result"] == "EXPIRED"
+        expired = await verify(http, keys["police"], cred["qr_text"])
+        assert expired["result"] == "EXPIRED" and expired["detail"] == "expired"
+        assert "document" not in expired  # its own exp decided, years before the licence's end
         suite.verifier_clock.offset = 86400 - 5
         assert (await verify(http, keys["police"], cred["qr_text"]))["result"] == "VALID"
         # iat more than the 60 s skew in the future (-90, not -61: a slow run takes seconds between
@@ -194,7 +199,46 @@ async def test_nbf_in_the_future_is_not_yet_valid(http, keys, suite, external_ke
     await register_external(http, keys, suite, external_key)
     now = int(time.time())
     text = forge.sign(external_key, forge.claims("CN-SH", nbf=now + 3600))
-    assert (await verify(http, keys["police"], text))["result"] == "NOT_YET_VALID"
+    early = await verify(http, keys["police"], text)
+    assert early["result"] == "NOT_YET_VALID" and "document" not in early  # the credential's nbf, not the licence
+
+
+async def test_the_documents_own_date_that_decided_is_given_as_data(http, keys, suite, external_key):
+    """EXPIRED / NOT_YET_VALID decided by the document's own dates (its type's x-validity) carry
+    ``document``, the field and its date, in a single, a batch and a picture answer alike; an
+    answer decided otherwise has none."""
+    await register_external(http, keys, suite, external_key)
+
+    def card(**dates) -> str:  # signed as before the issuer checked the document's dates
+        fields = {**SAMPLES["cn.resident_id"], **dates}
+        return forge.sign(external_key, forge.claims("CN-SH", type_id="cn.resident_id", fields=fields))
+
+    ended = card(valid_from="2005-01-01", valid_until="2015-01-01")
+    early = card(valid_from="2031-04-15", valid_until="2051-04-15")
+    current = card()
+    answer = await verify(http, keys["police"], ended)
+    assert answer["result"] == "EXPIRED" and "valid_until (2015-01-01)" in answer["detail"]
+    assert answer["document"] == {"field": "valid_until", "date": "2015-01-01"}
+    answer = await verify(http, keys["police"], early)
+    assert answer["result"] == "NOT_YET_VALID" and "valid_from (2031-04-15)" in answer["detail"]
+    assert answer["document"] == {"field": "valid_from", "date": "2031-04-15"}
+    assert list(answer)[-2:] == ["detail", "document"]  # the members' order: the detail, then its date
+
+    r = await http.post("/v1/verifications:batch", headers=bearer(keys["police"]),
+                        json={"payloads": [ended, current, early]})
+    results = (await r.json())["results"]
+    assert [(x["result"], x.get("document")) for x in results] == [
+        ("EXPIRED", {"field": "valid_until", "date": "2015-01-01"}), ("VALID", None),
+        ("NOT_YET_VALID", {"field": "valid_from", "date": "2031-04-15"})]
+
+    png = io.BytesIO()
+    photos.qr_image(ended).save(png, "PNG")
+    form = aiohttp.FormData()
+    form.add_field("image", png.getvalue(), filename="card.png", content_type="image/png")
+    r = await http.post("/v1/verifications", data=form, headers=bearer(keys["police"]))
+    picture = await r.json()
+    assert r.status == 200 and picture["result"] == "EXPIRED", picture
+    assert picture["document"] == picture["results"][0]["document"] == {"field": "valid_until", "date": "2015-01-01"}
 
 
 # -- keys from outside ---------------------------------------------------------------------------

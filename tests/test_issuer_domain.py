@@ -21,7 +21,7 @@ from ecert.limits import MAX_REQUEST_ID, MAX_VALID_DAYS
 from ecert.rules.acceptance import Rules, default_rules
 from ecert.rules.access import Principal
 from ecert.rules.catalogue import builtin_types
-from ecert.rules.document import china_day, day_end
+from ecert.rules.document import DocumentDate, china_day, day_end
 from ecert.rules.schema import TypeSchema
 from ecert.store import default_uri, open_store
 from ecert.vocab import CredentialStatus, StatusAction
@@ -260,9 +260,12 @@ async def test_a_token_answers_the_credential_status_and_expiry(env):
     assert (await i.resolve(hotel, os.urandom(16), id_to_cti(suspended["_id"]))).outcome is Outcome.SUSPENDED
     r = await i.resolve(hotel, os.urandom(16), id_to_cti(revoked["_id"]))
     assert r.outcome is Outcome.REVOKED and r.fields == {"name": revoked["fields"]["name"]}  # who, no more
-    assert (await i.resolve(hotel, os.urandom(16), id_to_cti(short["_id"]))).outcome is Outcome.VALID
+    valid = await i.resolve(hotel, os.urandom(16), id_to_cti(short["_id"]))
+    assert valid.outcome is Outcome.VALID and valid.document is None
     env.clock.advance(DAY)
-    assert (await i.resolve(hotel, os.urandom(16), id_to_cti(short["_id"]))).outcome is Outcome.EXPIRED
+    expired = await i.resolve(hotel, os.urandom(16), id_to_cti(short["_id"]))
+    assert expired.outcome is Outcome.EXPIRED  # its own exp, a day on, long before the document's end:
+    assert expired.detail == "expired" and expired.document is None  # no date of the document decided
     with pytest.raises(Conflict):  # only a valid credential is presented
         await i.show(ZJ, suspended["_id"])
     with pytest.raises(NotFound):
@@ -440,12 +443,14 @@ async def test_a_token_answers_the_documents_own_validity(env):
         r = await i.resolve(police, os.urandom(16), id_to_cti(record["_id"]))
         assert r.outcome is Outcome.EXPIRED, record["_id"]
         assert r.detail == f"the document's valid_until ({tomorrow}) has passed"  # as an EC1 answer names it
+        assert r.document == DocumentDate("valid_until", tomorrow)  # and gives it as data
         assert r.fields == ts.identified("traffic_police", record["fields"])
         assert set(r.fields) == {"name", "sex", "id_number", "file_number", "photo"}
     env.clock.t = T0
     future = await _legacy_copy(env, doc, valid_from=tomorrow)  # not issued today, but on record
     r = await i.resolve(Principal("hotel"), os.urandom(16), id_to_cti(future["_id"]))
     assert r.outcome is Outcome.NOT_YET_VALID and r.fields == {"name": "王小明"} and "valid_from" in r.detail
+    assert r.document == DocumentDate("valid_from", tomorrow)
 
 
 async def test_a_token_meets_the_checks_in_the_order_an_ec1_credential_does(env):
@@ -474,7 +479,7 @@ async def test_credentials_not_current_still_say_who(env):
                          (Principal("integrator"), "integrator")):
             r = await i.resolve(p, os.urandom(16), cti)
             assert r.outcome is outcome and r.fields == ts.identified(entry, record["fields"]), (outcome, entry)
-            assert r.detail == f"{outcome.value.lower()} by the issuer"  # the EC1 answer's words
+            assert r.detail == f"{outcome.value.lower()} by the issuer" and r.document is None  # the EC1 answer's
             assert set(r.fields) <= set(ts.disclosed(entry, record["fields"]))
         assert (await i.resolve(Principal("hotel"), os.urandom(16), cti)).fields == {"name": "王小明"}
         assert (await i.resolve(Principal("integrator"), os.urandom(16), cti)).fields == {}  # none listed

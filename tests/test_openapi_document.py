@@ -14,10 +14,12 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from ecert.errors import Unavailable
+from ecert.format.keys import SigningKey
 from gateway.app import create_app
 from gateway.errors import CODES_BY_STATUS
 from gateway.openapi import OPENAPI, SCHEMAS
-from testkit.samples import driving_licence
+from testkit.samples import SAMPLES, driving_licence
+from tests import forge
 from tests.conftest import bearer
 
 session_loop = pytest.mark.asyncio(loop_scope="session")
@@ -86,6 +88,24 @@ async def test_credential_and_verification_answers_are_described(http, keys):
     assert r.status == 200, batch
     assert undescribed(batch, _answer_schema("/v1/verifications:batch", "post", 200)) == []
     assert [a["purpose"] for a in batch["results"]] == ["hotel_check_in"] * 2  # always there: required
+
+
+@session_loop
+async def test_an_answer_the_documents_own_date_decided_is_described(http, keys, suite):
+    key = SigningKey.generate()  # signed as before the issuer checked the document's dates
+    r = await http.post("/v1/regions/CN-ZJ/keys", headers=bearer(keys["agency_zj"]),
+                        json={"alg": "ES256", "spki": forge.spki_b64(key)})
+    assert r.status == 201, await r.text()
+    await suite.refresh()
+    fields = {**SAMPLES["cn.resident_id"], "valid_from": "2005-01-01", "valid_until": "2015-01-01"}
+    text = forge.sign(key, forge.claims("CN-ZJ", type_id="cn.resident_id", fields=fields))
+    r = await http.post("/v1/verifications", headers=bearer(keys["police"]), json={"payload": text})
+    answer = await r.json()
+    assert r.status == 200 and answer["document"] == {"field": "valid_until", "date": "2015-01-01"}, answer
+    schema = _answer_schema("/v1/verifications", "post", 200)
+    assert undescribed(answer, schema) == []
+    jsonschema.validate(answer["document"], _resolved(schema)["properties"]["document"],
+                        format_checker=jsonschema.FormatChecker())
 
 
 def test_a_type_is_published_as_the_handler_reads_it():

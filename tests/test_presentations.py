@@ -23,7 +23,7 @@ import pytest_asyncio
 from ecert import cli
 from ecert.clock import FixedClock
 from ecert.errors import ConfigError, Outcome
-from ecert.format import presentation
+from ecert.format import credential, presentation
 from ecert.imaging import scan
 from ecert.rpc import server as rpc_server
 from ecert.rules.access import Principal
@@ -126,7 +126,7 @@ async def test_a_shanghai_hotel_checks_in_a_zhejiang_resident_with_a_show_code(h
     assert resident["fields"]["name"] not in json.dumps(code, ensure_ascii=False)
 
     answer = await verify(http, hotel_sh, code["token"])
-    assert answer["result"] == "VALID" and answer["purpose"] == "hotel_check_in"
+    assert answer["result"] == "VALID" and answer["purpose"] == "hotel_check_in" and "document" not in answer
     assert answer["credential"]["id"] == resident["id"] and answer["credential"]["region"] == "CN-ZJ"
     assert answer["fields"] == ID_CARD.disclosed("hotel", resident["fields"])  # the hotel's fields only
     assert answer["fields"]["name"] == "陈静怡" and "issuing_authority" not in answer["fields"]
@@ -217,7 +217,43 @@ async def test_a_credential_revoked_after_its_code_was_made_is_revoked(http, key
     assert r.status == 409 and (await r.json())["error"]["code"] == "STATUS_CONFLICT"  # not drawn any more
     answer = await verify(http, hotel_sh, code["token"])  # no status-list refresh needed: the live status
     assert answer["result"] == "REVOKED" and answer["fields"] == {"name": "冯嘉怡"}  # who presented it
+    assert "document" not in answer
     await show(http, keys["agency_zj"], resident["id"], status=409)  # and no new code
+
+
+async def on_record(suite, cred_id: str, **changes) -> str:
+    """A copy of a credential's record as one from before the issuer checked the document's dates
+    would be (``changes``: its fields' and its own), under a new id: that id."""
+    doc = await suite.store.get_credential(cred_id)
+    copy = dict(doc, _id=credential.cti_to_id(credential.new_cti()), request_id=None, request_hash=None,
+                status_idx=await suite.store.next_status_index(doc["region"]),
+                fields={**doc["fields"], **changes.pop("fields", {})}, **changes)
+    await suite.store.insert_credential(copy)
+    return copy["_id"]
+
+
+async def test_the_region_gives_the_documents_own_date_that_decided(http, keys, hotel_sh, suite, monkeypatch):
+    """A show code whose record's own dates are outside their validity answers EXPIRED /
+    NOT_YET_VALID with ``document``, the field and its date, as an EC1 answer has them; a
+    credential past its own exp, with the document current, has none."""
+    resident = await card(http, keys, "罗雅琴")
+    ended = await on_record(suite, resident["id"], fields={"valid_from": "2005-01-01", "valid_until": "2015-01-01"})
+    answer = await verify(http, hotel_sh, (await show(http, keys["agency_zj"], ended))["token"])
+    assert answer["result"] == "EXPIRED" and answer["fields"] == {"name": "罗雅琴"}
+    assert answer["detail"] == "the document's valid_until (2015-01-01) has passed"
+    assert answer["document"] == {"field": "valid_until", "date": "2015-01-01"}
+    early = await on_record(suite, resident["id"], fields={"valid_from": "2031-04-15", "valid_until": "2051-04-15"})
+    answer = await verify(http, hotel_sh, (await show(http, keys["agency_zj"], early))["token"])
+    assert answer["result"] == "NOT_YET_VALID" and "valid_from (2031-04-15)" in answer["detail"]
+    assert answer["document"] == {"field": "valid_from", "date": "2031-04-15"}
+
+    issuer = suite.issuers["CN-ZJ"]
+    now = issuer.now()
+    brief = await on_record(suite, resident["id"], expires_at=now + 60)
+    code = await show(http, keys["agency_zj"], brief)
+    monkeypatch.setattr(issuer, "now", lambda: now + 120)  # the credential's exp passed, the code still live
+    answer = await verify(http, hotel_sh, code["token"])
+    assert answer["result"] == "EXPIRED" and answer["detail"] == "expired" and "document" not in answer
 
 
 # -- an issuing region that does not answer ------------------------------------------------------

@@ -90,6 +90,18 @@ async def issue_type(http, keys, type_id: str, fields: dict) -> dict:
     return await r.json()
 
 
+async def forged_resident_card(http, keys, suite, name: str, **dates) -> str:
+    """An EC1 text of a CN-ZJ resident card signed as before the document checks existed (a key
+    only the test holds): its own dates outside their validity while the e-certificate is current."""
+    key = SigningKey.generate()
+    r = await http.post("/v1/regions/CN-ZJ/keys", headers=bearer(keys["agency_zj"]),
+                        json={"alg": "ES256", "spki": forge.spki_b64(key)})
+    assert r.status == 201, await r.text()
+    await suite.refresh()
+    fields = {**SAMPLES["cn.resident_id"], "name": name, **dates}
+    return forge.sign(key, forge.claims("CN-ZJ", type_id="cn.resident_id", fields=fields))
+
+
 OVERDUE_VEHICLE = {**SAMPLES["cn.vehicle_licence"], "owner": "沈明远", "inspection_valid_until": "2026-03-31"}
 ID_UNTIL = SAMPLES["cn.resident_id"]["valid_until"]
 
@@ -395,26 +407,48 @@ async def test_an_open_ended_document_says_so(browser, http, keys):
 
 
 async def test_a_card_past_its_own_end_says_expired_and_the_date_that_decided(browser, http, keys, suite):
-    # Signed before the document checks existed: the e-certificate outlasts the card's own end.
-    key = SigningKey.generate()
-    r = await http.post("/v1/regions/CN-ZJ/keys", headers=bearer(keys["agency_zj"]),
-                        json={"alg": "ES256", "spki": forge.spki_b64(key)})
-    assert r.status == 201, await r.text()
-    await suite.refresh()
-    fields = {**SAMPLES["cn.resident_id"], "name": "秦思远", "valid_from": "2005-01-01", "valid_until": "2015-01-01"}
-    text = forge.sign(key, forge.claims("CN-ZJ", type_id="cn.resident_id", fields=fields))
+    text = await forged_resident_card(http, keys, suite, "秦思远", valid_from="2005-01-01", valid_until="2015-01-01")
     context, page = await open_scanner(browser, http, keys["hotel"])
+    answers = record_verifications(page)
     try:
         await scan_text(page, text)
         bad = page.locator(".verdict.bad")
         await bad.wait_for()
         assert "证照已过期" in await bad.inner_text() and "valid_until" in await bad.inner_text()
+        assert (await answers[-1].json())["document"] == {"field": "valid_until", "date": "2015-01-01"}
         # The hotel sees only the name of it, yet the line gives the card's own end, the verifier's reason.
         line = await page.locator(".details .validity").inner_text()
         assert "有效期至 2015-01-01" in line and "电子证照" not in line and "浙江省 / Zhejiang" in line
         assert await field_values(page) == ["秦思远"]
         await on_first_screen(page, ".details dd.name")
         await shot(page, "scan-phone-expired-document.png")
+    finally:
+        await context.close()
+
+
+async def test_a_card_before_its_own_start_says_not_yet_valid_and_the_date_that_decided(browser, http, keys, suite):
+    start = "2031-04-15"
+    text = await forged_resident_card(http, keys, suite, "严书宁", valid_from=start, valid_until="2051-04-15")
+    context, page = await open_scanner(browser, http, keys["hotel"])
+
+    async def reworded(route):  # the detail is for people: the page reads the date from `document`
+        response = await route.fetch()
+        body = await response.json()
+        assert start in body["detail"]
+        await route.fulfill(response=response, json={**body, "detail": "reworded"})
+
+    await context.route("**/v1/verifications", reworded)
+    answers = record_verifications(page)
+    try:
+        await scan_text(page, text)
+        bad = page.locator(".verdict.bad")
+        await bad.wait_for()
+        assert "证照尚未生效" in await bad.inner_text() and "reworded" in await bad.inner_text()
+        assert (await answers[-1].json())["document"] == {"field": "valid_from", "date": start}
+        # Only the name is shown to a hotel: the line's date is the answer's, the card's own start.
+        line = await page.locator(".details .validity").inner_text()
+        assert line.startswith(f"自 {start} 起有效 Valid from {start}") and "电子证照" not in line, line
+        assert "浙江省 / Zhejiang" in line and await field_values(page) == ["严书宁"]
     finally:
         await context.close()
 

@@ -128,12 +128,17 @@ def test_every_offline_outcome_has_a_vector():
 
 def test_the_vectors_cover_documents_and_purposes():
     """Issue 11's cases each have a vector: the document's own dates in both directions (named in
-    the detail), a warning shown to police and not to a hotel, the purpose judged from a caller
-    bound to no region and from one with a region, identifying fields for each such outcome, and
-    trust lists carrying rules, without them, and with rules altered after signing."""
+    the detail and given as ``document``, which only they carry), a warning shown to police and
+    not to a hotel, the purpose judged from a caller bound to no region and from one with a
+    region, identifying fields for each such outcome, and trust lists carrying rules, without
+    them, and with rules altered after signing."""
     ec1 = [_vector(p) for p in _by_kind("ec1")]
     named = {(v["expected"]["outcome"], v["expected"].get("detail_names")) for v in ec1}
     assert {("EXPIRED", "valid_until"), ("NOT_YET_VALID", "valid_from")} <= named
+    dated = {(v["expected"]["outcome"], v["expected"]["document"]["field"]) for v in ec1 if "document" in v["expected"]}
+    assert dated == {("EXPIRED", "valid_until"), ("NOT_YET_VALID", "valid_from")}
+    assert all(v["expected"].get("detail_names") == v["expected"].get("document", {}).get("field") for v in ec1)
+    assert any(v["expected"]["outcome"] == "EXPIRED" and "document" not in v["expected"] for v in ec1)  # the CWT's
     warned = [v for v in ec1 if v["expected"].get("warnings")]
     assert any(v["expected"]["shown_warnings"]["traffic_police"] and not v["expected"]["shown_warnings"]["hotel"]
                for v in warned)
@@ -191,6 +196,9 @@ def test_ec1(path, mode, monkeypatch):
         assert res.status_checked is exp["status_checked"]
     if "detail_names" in exp:
         assert exp["detail_names"] in res.detail
+    # The document's own date that decided EXPIRED / NOT_YET_VALID, exactly when it did.
+    document = None if res.document is None else {"field": res.document.field, "date": res.document.date}
+    assert document == exp.get("document")
     if exp["outcome"] == "VALID":
         assert _claims_json(res.claims) == exp["claims"]
         assert res.fields == exp["fields"]

@@ -37,6 +37,8 @@ def verification_json(r) -> dict:
         out["purpose"] = r.purpose
     if r.detail:
         out["detail"] = r.detail
+    if r.HasField("document"):
+        out["document"] = {"field": r.document.field, "date": r.document.date}
     if r.code_sha256:
         out["code_sha256"] = r.code_sha256
     return out
@@ -58,6 +60,11 @@ def _answers() -> list[verifier_pb2.VerifyResponse]:
         V(result="NOT_ACCEPTED_FOR_PURPOSE", credential=CRED, fields_json='{"name": "张三"}', trust_list_version=7,
           checked_at=1_700_000_123, detail="cn.vehicle_licence is not accepted for hotel_check_in",
           purpose="hotel_check_in"),
+        V(result="EXPIRED", credential=CRED, fields_json='{"name": "张三"}', trust_list_version=7,
+          checked_at=1_700_000_123, detail="the document's valid_until (2015-01-01) has passed",
+          document={"field": "valid_until", "date": "2015-01-01"}, purpose="hotel_check_in"),
+        V(result="NOT_YET_VALID", fields_json="{}", checked_at=1_700_000_123, code_sha256="ef" * 32,
+          document={"field": "f\"\n", "date": "é"}),  # escaped as json.dumps escapes it
         V(result="SIGNATURE_INVALID", fields_json="{}", trust_list_version=7, checked_at=1_700_000_123,
           detail='a "quoted" détail\nwith 控制 \x01'),
         V(result="REGION_UNAVAILABLE", checked_at=1_700_000_123, detail="no trust list yet"),  # fields_json ""

@@ -19,6 +19,7 @@ from ecert.format.keys import SigningKey
 from ecert.rules import verify
 from ecert.rules.acceptance import Rules, default_rules
 from ecert.rules.catalogue import builtin_types
+from ecert.rules.document import DocumentDate
 from ecert.rules.trust import TrustList, TrustListError
 from ecert.vocab import Purpose
 from testkit.samples import SAMPLES
@@ -83,11 +84,13 @@ def test_the_catalogue_names_a_main_validity_where_the_document_has_one():
 def test_a_document_ending_tomorrow_is_valid_today_and_expired_the_day_after(type_id):
     _, until = validity(type_id)
     text = sign(type_id, **{until: "2026-12-02"})
-    assert check(text).outcome is Outcome.VALID  # 2026-12-01, China time
+    valid = check(text)
+    assert valid.outcome is Outcome.VALID and valid.document is None  # 2026-12-01, China time
     last_second = utc(2026, 12, 2, 15, 59, 59)  # 2026-12-02 23:59:59 in China
     assert check(text, last_second).outcome is Outcome.VALID
     res = check(text, last_second + 1)  # 2026-12-03 00:00:00 in China
     assert res.outcome is Outcome.EXPIRED and until in res.detail
+    assert res.document == DocumentDate(until, "2026-12-02")  # the decision as data, beside the detail
     assert res.claims is not None and res.claims.exp > last_second  # the credential itself had not expired
 
 
@@ -97,6 +100,7 @@ def test_a_document_starting_tomorrow_is_not_yet_valid_until_its_day_begins_in_c
     text = sign(type_id, **{start: "2026-12-02", until: "2030-12-02"})
     res = check(text, utc(2026, 12, 1, 15, 59, 59))
     assert res.outcome is Outcome.NOT_YET_VALID and start in res.detail
+    assert res.document == DocumentDate(start, "2026-12-02")
     assert check(text, utc(2026, 12, 1, 16, 0, 0)).outcome is Outcome.VALID
 
 
@@ -182,7 +186,7 @@ def test_an_authentic_revoked_licence_still_says_who_and_a_forged_one_says_nothi
     sl = statuslist.parse(statuslist.sign(ZJ, uri=URI, bits=bits, iat=NOW, exp=NOW + 3600, ttl=60),
                           expected_uri=URI, region_keys=TRUST.keys_by_kid)
     res = check(text, purpose=Purpose.ROADSIDE_DRIVER_CHECK, status=sl)
-    assert res.outcome is Outcome.REVOKED
+    assert res.outcome is Outcome.REVOKED and res.document is None
     police = res.shown("traffic_police")
     assert police["name"] == SAMPLES["cn.driving_licence"]["name"] and "id_number" in police
     assert set(police) <= set(TYPES["cn.driving_licence"]["disclosure"]["traffic_police"])
@@ -202,6 +206,9 @@ def test_a_credential_past_its_own_exp_still_says_who():
     text = sign("cn.resident_id", exp=utc(2026, 6, 1))
     res = check(text, purpose=Purpose.HOTEL_CHECK_IN)
     assert res.outcome is Outcome.EXPIRED and res.shown("hotel") == {"name": SAMPLES["cn.resident_id"]["name"]}
+    assert res.detail == "expired" and res.document is None  # the credential's own exp decided, no date of the card
+    early = check(sign("cn.resident_id", iat=utc(2027, 1, 1)))  # iat beyond the skew: the CWT's NOT_YET_VALID
+    assert early.outcome is Outcome.NOT_YET_VALID and early.document is None
 
 
 def test_without_a_purpose_the_recipe_judges_no_rules_but_still_warns():
@@ -227,4 +234,5 @@ def test_a_credential_ending_with_its_document_names_the_field_when_it_expires()
     assert check(text, end - 1).outcome is Outcome.VALID
     res = check(text, end)
     assert res.outcome is Outcome.EXPIRED and "valid_until" in res.detail
+    assert res.document == DocumentDate("valid_until", "2026-12-02")  # the CWT's exp, with the document's date
     assert res.shown("hotel") == {"name": SAMPLES["cn.resident_id"]["name"]}

@@ -32,8 +32,8 @@ from typing import Any, NamedTuple
 
 from ..errors import InvalidRequest, Outcome, RuleViolation
 
-__all__ = ["CST_OFFSET", "RULES", "DocumentRules", "Warning", "china_day", "day_end", "day_start",
-           "parse_document_rules"]
+__all__ = ["CST_OFFSET", "RULES", "DocumentDate", "DocumentRules", "Outside", "Warning", "china_day", "day_end",
+           "day_start", "parse_document_rules"]
 
 CST_OFFSET = 8 * 3600
 """China Standard Time is UTC+8 all year."""
@@ -80,6 +80,23 @@ class Warning(NamedTuple):  # the answers' member name (it shadows the builtin o
     code: str
     field: str
     since: str
+
+
+class DocumentDate(NamedTuple):
+    """The document's own date that decided an answer ``EXPIRED`` / ``NOT_YET_VALID``: the
+    ``x-validity`` field and its date (``YYYY-MM-DD``), the answers' member ``document``."""
+
+    field: str
+    date: str
+
+
+class Outside(NamedTuple):
+    """A document outside its main validity (:meth:`DocumentRules.check`): the outcome, the
+    detail naming the field and its date (``outcome, detail = outside[:2]``), and the two as data."""
+
+    outcome: Outcome
+    detail: str
+    document: DocumentDate
 
 
 # --------------------------------------------------------------------------- consistency rules
@@ -179,22 +196,23 @@ class DocumentRules:
         """Whether the type names a main validity at all."""
         return self.valid_from is not None or self.valid_until is not None
 
-    def check(self, fields: Mapping[str, Any], today: str) -> tuple[Outcome, str] | None:
+    def check(self, fields: Mapping[str, Any], today: str) -> Outside | None:
         """None when ``today`` (``YYYY-MM-DD``, China time: :func:`china_day`) is inside the
-        document's main validity, or the type names none; else ``(EXPIRED | NOT_YET_VALID,
-        detail)``, the detail naming the field and its date. ``fields`` already satisfy the schema.
+        document's main validity, or the type names none; else :class:`Outside` (``EXPIRED`` |
+        ``NOT_YET_VALID``, the detail, the field and its date). ``fields`` already satisfy the schema.
 
         The verification hot path: a dictionary look-up and a string comparison per bound."""
         name = self.valid_until
         if name is not None:
             v = fields.get(name)
             if type(v) is str and v < today and v not in self._never:
-                return Outcome.EXPIRED, f"the document's {name} ({v}) has passed"
+                return Outside(Outcome.EXPIRED, f"the document's {name} ({v}) has passed", DocumentDate(name, v))
         name = self.valid_from
         if name is not None:
             v = fields.get(name)
             if type(v) is str and v > today and v not in self._never:
-                return Outcome.NOT_YET_VALID, f"the document's {name} ({v}) has not come yet"
+                return Outside(Outcome.NOT_YET_VALID, f"the document's {name} ({v}) has not come yet",
+                               DocumentDate(name, v))
         return None
 
     def warnings(self, fields: Mapping[str, Any], today: str) -> tuple[Warning, ...]:
@@ -219,12 +237,11 @@ class DocumentRules:
         today = china_day(now)
         outside = self.check(fields, today)
         if outside is not None:
-            if outside[0] is Outcome.EXPIRED:
-                name = self.valid_until
+            name = outside.document.field
+            if outside.outcome is Outcome.EXPIRED:
                 raise RuleViolation(f"the document's {name} is before today ({today}, China time): "
                                     "a document past its validity is not issued", code="DOCUMENT_EXPIRED",
                                     field=name)
-            name = self.valid_from
             raise RuleViolation(f"the document's {name} is after today ({today}, China time): "
                                 "a document not yet valid is not issued", code="DOCUMENT_NOT_YET_VALID",
                                 field=name)

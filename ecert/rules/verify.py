@@ -18,7 +18,7 @@ from ..format.presentation import TokenClaims
 from ..format.statuslist import REVOKED, SUSPENDED, StatusList
 from ..vocab import KeyStatus
 from .acceptance import Rules
-from .document import Warning, china_day
+from .document import DocumentDate, Warning, china_day
 from .schema import TypeSchema, to_json_fields
 from .trust import KeyEntry, TrustList
 
@@ -37,6 +37,7 @@ class Result:
     status_checked: bool = False
     warnings: tuple[Warning, ...] = ()  # lapsed secondary dates (all of them: filter with shown_warnings())
     purpose: str = ""  # the purpose judged (apply_acceptance), "" when none was
+    document: DocumentDate | None = None  # the document's own date that decided EXPIRED / NOT_YET_VALID
 
     @property
     def ok(self) -> bool:
@@ -73,15 +74,17 @@ NOT_CURRENT: Mapping[Outcome, str] = {Outcome.REVOKED: "revoked by the issuer",
 """The plain reason for each outcome of an authentic credential that is not current."""
 
 
-def not_current_detail(outcome: Outcome, ts: TypeSchema | None, fields: Mapping[str, Any] | None, now: int) -> str:
+def not_current_reason(outcome: Outcome, ts: TypeSchema | None, fields: Mapping[str, Any] | None,
+                       now: int) -> tuple[str, DocumentDate | None]:
     """Why an authentic credential is not current (an outcome of :data:`NOT_CURRENT`), as EC1 and
-    EP1 answers both say it: the document's own field and date when its dates give the same
-    outcome (the issuer ends ``exp`` with the document's last day), else the plain reason."""
+    EP1 answers both say it: the detail and the answer's ``document``. When the document's own
+    dates give the same outcome (the issuer ends ``exp`` with the document's last day), the
+    detail naming its field and date, and that field and date; else the plain reason and None."""
     if ts is not None and fields is not None:
         outside = ts.document.check(fields, china_day(now))
-        if outside is not None and outside[0] is outcome:
-            return outside[1]
-    return NOT_CURRENT[outcome]
+        if outside is not None and outside.outcome is outcome:
+            return outside.detail, outside.document
+    return NOT_CURRENT[outcome], None
 
 
 def _verified_key(trust: TrustList, kid: bytes, alg: int, signature: bytes, tbs: bytes,
@@ -226,7 +229,7 @@ def check_credential(text: str, trust: TrustList, now: int, skew: int = DEFAULT_
         res.type, res.fields = ts, fields
         outside = ts.document.check(fields, china_day(now))
         if outside is not None:
-            res.outcome, res.detail = outside
+            res.outcome, res.detail, res.document = outside
     except FormatError as err:
         res.outcome, res.detail = err.outcome, err.message
         if err.outcome is Outcome.EXPIRED or err.outcome is Outcome.NOT_YET_VALID:
@@ -236,15 +239,15 @@ def check_credential(text: str, trust: TrustList, now: int, skew: int = DEFAULT_
 
 def _still_identify(res: Result, trust: TrustList, fields: dict[str, Any] | None, now: int) -> None:
     """A credential outside its own ``nbf``/``exp`` is still authentic: keep its type and fields
-    (when they are of the type's shape) so the answer can say who it names, and the detail the
-    field when the document's own dates say the same (:func:`not_current_detail`)."""
+    (when they are of the type's shape) so the answer can say who it names, and the detail (and
+    ``document``) the field when the document's own dates say the same (:func:`not_current_reason`)."""
     if res.claims is None:
         return
     try:
         res.type, res.fields = _typed_fields(trust, res.claims, fields)
     except FormatError:
         return  # not of its type's shape: nothing is shown
-    res.detail = not_current_detail(res.outcome, res.type, res.fields, now)
+    res.detail, res.document = not_current_reason(res.outcome, res.type, res.fields, now)
 
 
 def apply_acceptance(res: Result, rules: Rules, purpose: str, caller_region: str, now: int) -> Result:

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x65\x63\x65rtpb/v1/common.proto\x12\x08\x65\x63\x65rt.v1\"F\n\tPrincipal\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0e\n\x06region\x18\x02 \x01(\t\x12\x0e\n\x06key_id\x18\x03 \x01(\t\x12\x0b\n\x03org\x18\x04 \x01(\t\"j\n\x0f\x43\x65rtificateType\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x13\n\x0bschema_json\x18\x04 \x01(\t\x12\x17\n\x0f\x64isclosure_json\x18\x05 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x65\x63\x65rtpb/v1/common.proto\x12\x08\x65\x63\x65rt.v1\"F\n\tPrincipal\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0e\n\x06region\x18\x02 \x01(\t\x12\x0e\n\x06key_id\x18\x03 \x01(\t\x12\x0b\n\x03org\x18\x04 \x01(\t\"j\n\x0f\x43\x65rtificateType\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x13\n\x0bschema_json\x18\x04 \x01(\t\x12\x17\n\x0f\x64isclosure_json\x18\x05 \x01(\t\"+\n\x0c\x44ocumentDate\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61te\x18\x02 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,4 +35,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PRINCIPAL']._serialized_end=107
   _globals['_CERTIFICATETYPE']._serialized_start=109
   _globals['_CERTIFICATETYPE']._serialized_end=215
+  _globals['_DOCUMENTDATE']._serialized_start=217
+  _globals['_DOCUMENTDATE']._serialized_end=260
 # @@protoc_insertion_point(module_scope)

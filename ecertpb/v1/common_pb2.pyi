@@ -29,3 +29,11 @@ class CertificateType(_message.Message):
     schema_json: str
     disclosure_json: str
     def __init__(self, id: _Optional[str] = ..., version: _Optional[int] = ..., name: _Optional[str] = ..., schema_json: _Optional[str] = ..., disclosure_json: _Optional[str] = ...) -> None: ...
+
+class DocumentDate(_message.Message):
+    __slots__ = ("field", "date")
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    DATE_FIELD_NUMBER: _ClassVar[int]
+    field: str
+    date: str
+    def __init__(self, field: _Optional[str] = ..., date: _Optional[str] = ...) -> None: ...

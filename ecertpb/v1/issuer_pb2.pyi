@@ -142,14 +142,16 @@ class ResolvePresentationRequest(_message.Message):
     def __init__(self, principal: _Optional[_Union[_common_pb2.Principal, _Mapping]] = ..., token_cti: _Optional[bytes] = ..., credential_cti: _Optional[bytes] = ..., purpose: _Optional[str] = ...) -> None: ...
 
 class ResolvePresentationResponse(_message.Message):
-    __slots__ = ("result", "credential", "detail")
+    __slots__ = ("result", "credential", "detail", "document")
     RESULT_FIELD_NUMBER: _ClassVar[int]
     CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
     result: str
     credential: Credential
     detail: str
-    def __init__(self, result: _Optional[str] = ..., credential: _Optional[_Union[Credential, _Mapping]] = ..., detail: _Optional[str] = ...) -> None: ...
+    document: _common_pb2.DocumentDate
+    def __init__(self, result: _Optional[str] = ..., credential: _Optional[_Union[Credential, _Mapping]] = ..., detail: _Optional[str] = ..., document: _Optional[_Union[_common_pb2.DocumentDate, _Mapping]] = ...) -> None: ...
 
 class IssueStreamRequest(_message.Message):
     __slots__ = ("items",)

@@ -36,7 +36,7 @@ class VerifiedCredential(_message.Message):
     def __init__(self, id: _Optional[str] = ..., type: _Optional[str] = ..., version: _Optional[int] = ..., region: _Optional[str] = ..., issued_at: _Optional[int] = ..., expires_at: _Optional[int] = ..., display_id: _Optional[str] = ...) -> None: ...
 
 class VerifyResponse(_message.Message):
-    __slots__ = ("result", "credential", "fields_json", "status_checked", "trust_list_version", "checked_at", "detail", "code_sha256", "warnings", "purpose")
+    __slots__ = ("result", "credential", "fields_json", "status_checked", "trust_list_version", "checked_at", "detail", "code_sha256", "warnings", "purpose", "document")
     RESULT_FIELD_NUMBER: _ClassVar[int]
     CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
     FIELDS_JSON_FIELD_NUMBER: _ClassVar[int]
@@ -47,6 +47,7 @@ class VerifyResponse(_message.Message):
     CODE_SHA256_FIELD_NUMBER: _ClassVar[int]
     WARNINGS_FIELD_NUMBER: _ClassVar[int]
     PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
     result: str
     credential: VerifiedCredential
     fields_json: str
@@ -57,7 +58,8 @@ class VerifyResponse(_message.Message):
     code_sha256: str
     warnings: _containers.RepeatedCompositeFieldContainer[Warning]
     purpose: str
-    def __init__(self, result: _Optional[str] = ..., credential: _Optional[_Union[VerifiedCredential, _Mapping]] = ..., fields_json: _Optional[str] = ..., status_checked: _Optional[bool] = ..., trust_list_version: _Optional[int] = ..., checked_at: _Optional[int] = ..., detail: _Optional[str] = ..., code_sha256: _Optional[str] = ..., warnings: _Optional[_Iterable[_Union[Warning, _Mapping]]] = ..., purpose: _Optional[str] = ...) -> None: ...
+    document: _common_pb2.DocumentDate
+    def __init__(self, result: _Optional[str] = ..., credential: _Optional[_Union[VerifiedCredential, _Mapping]] = ..., fields_json: _Optional[str] = ..., status_checked: _Optional[bool] = ..., trust_list_version: _Optional[int] = ..., checked_at: _Optional[int] = ..., detail: _Optional[str] = ..., code_sha256: _Optional[str] = ..., warnings: _Optional[_Iterable[_Union[Warning, _Mapping]]] = ..., purpose: _Optional[str] = ..., document: _Optional[_Union[_common_pb2.DocumentDate, _Mapping]] = ...) -> None: ...
 
 class Warning(_message.Message):
     __slots__ = ("code", "field", "since")

@@ -312,7 +312,7 @@
   }
 
   // The one validity line: the document's own main validity where the role sees its fields (or the
-  // answer's detail names the date that decided it), else the e-certificate's expiry; China time.
+  // answer's `document` gives the date that decided it), else the e-certificate's expiry; China time.
   // Gives the node and the fields it shows (not repeated in the list).
   function validity(r, type, fields) {
     // Revoked or suspended: its dates are beside the point (a "valid until" under a red verdict
@@ -324,12 +324,9 @@
     let from = seen(xv.from);
     let until = seen(xv.until);
     const used = [from && xv.from, until && xv.until].filter(Boolean);
-    if (!from && !until && r.detail && (r.result === "EXPIRED" || r.result === "NOT_YET_VALID")) {
-      // "the document's valid_until (2015-01-01) has passed": the date the verifier judged by.
-      const m = /\b([a-z][a-z0-9_]*) \((\d{4}-\d{2}-\d{2})\)/.exec(r.detail);
-      if (m && m[1] === xv.until) until = m[2];
-      else if (m && m[1] === xv.from) from = m[2];
-    }
+    const d = !from && !until && r.document;  // the document's own date that decided EXPIRED / NOT_YET_VALID
+    if (d && d.field === xv.until) until = d.date;
+    else if (d && d.field === xv.from) from = d.date;
     let zh, en;
     if (from || until) {
       if (until && until === open) {

@@ -36,10 +36,10 @@ from ecert.rules.access import (
     require_record,
     require_role,
 )
-from ecert.rules.document import china_day
+from ecert.rules.document import DocumentDate, china_day
 from ecert.rules.requests import check_purpose, check_request_id, check_shown_purpose, check_valid_days
 from ecert.rules.schema import TypeSchema, parse_fields_json, pick_type
-from ecert.rules.verify import not_current_detail
+from ecert.rules.verify import not_current_reason
 from ecert.runtime.refresh import Refreshed
 from ecert.store import Store
 from ecert.vocab import ISSUE_ROLES, VERIFY_ROLES, CredentialStatus, StatusAction, TrailAction
@@ -95,12 +95,14 @@ class Resolution(NamedTuple):
     NOT_ACCEPTED_FOR_PURPOSE (a code the holder limited to another purpose, or a type or region
     the recognition rules do not accept for the check), the identifying fields;
     REGION_UNAVAILABLE (the rules could not be had to judge it), none. ``detail``: the reason,
-    for any outcome but VALID."""
+    for any outcome but VALID. ``document``: for EXPIRED / NOT_YET_VALID decided by the
+    document's own dates, that field and date, as an EC1 answer gives them; else None."""
 
     outcome: Outcome
     record: dict
     fields: dict
     detail: str = ""
+    document: DocumentDate | None = None
 
 
 def status_uri(region: str) -> str:
@@ -358,7 +360,8 @@ class Issuer:
             return await self._not_current(status, doc, role, now)  # revoked all the same: say so
         outside = ts.document.check(doc["fields"], china_day(now))  # a record issued before the check
         if outside is not None:
-            return Resolution(outside[0], doc, ts.identified(role, doc["fields"]), outside[1])
+            return Resolution(outside.outcome, doc, ts.identified(role, doc["fields"]), outside.detail,
+                              outside.document)
         if status is not None:
             return await self._not_current(status, doc, role, now)
         refusal = self.show_codes.refusal(code, purpose)
@@ -376,10 +379,10 @@ class Issuer:
     async def _not_current(self, outcome: Outcome, doc: dict, role: str, now: int) -> Resolution:
         """An authentic credential that is not current: who it names, as the type lets ``role``
         see (nothing when the type cannot be had: the outcome matters more than the name), and
-        why, as an EC1 answer says it (:func:`~ecert.rules.verify.not_current_detail`)."""
+        why, as an EC1 answer says it (:func:`~ecert.rules.verify.not_current_reason`)."""
         try:
             ts = await self.type_schema(doc["type"], doc["version"])
         except (RuleViolation, Unavailable):
-            return Resolution(outcome, doc, {}, not_current_detail(outcome, None, None, now))
+            return Resolution(outcome, doc, {}, *not_current_reason(outcome, None, None, now))
         return Resolution(outcome, doc, ts.identified(role, doc["fields"]),
-                          not_current_detail(outcome, ts, doc["fields"], now))
+                          *not_current_reason(outcome, ts, doc["fields"], now))

@@ -11,7 +11,7 @@ from ecert.clock import Clock, system_clock
 from ecert.format import keys
 from ecert.rpc import streams
 from ecert.rpc.client import channel
-from ecert.rpc.convert import principal_from_pb
+from ecert.rpc.convert import document_pb, principal_from_pb
 from ecert.rpc.links import Links
 from ecert.errors import InvalidRequest
 from ecert.rpc.server import create_server, rpc
@@ -92,7 +92,7 @@ class IssuerServicer(issuer_pb2_grpc.IssuerServiceServicer):
         r = await self.i.resolve(principal_from_pb(request.principal), request.token_cti, request.credential_cti,
                                  request.purpose)
         return issuer_pb2.ResolvePresentationResponse(result=r.outcome, credential=credential_pb(r.record, r.fields),
-                                                      detail=r.detail)
+                                                      detail=r.detail, document=document_pb(r.document))
 
     @rpc
     async def PutPhoto(self, request, context):

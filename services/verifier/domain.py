@@ -29,7 +29,7 @@ from ecert.imaging import scan
 from ecert.limits import MAX_PAYLOAD_CHARS
 from ecert.rules import verify
 from ecert.rules.access import Principal, purpose_for, require_role
-from ecert.rules.document import Warning, china_day
+from ecert.rules.document import DocumentDate, Warning, china_day
 from ecert.rules.requests import check_batch, check_purpose
 from ecert.rules.trust import TrustList, TrustListError
 from ecert.runtime.refresh import Refreshed
@@ -51,7 +51,8 @@ MAX_DECODES_WAITING = 32
 @dataclass(frozen=True, slots=True)
 class Resolved:
     """A region's answer to a presentation token: its outcome text and the credential, with
-    ``fields_json`` holding what the caller's role may see, as the region wrote it."""
+    ``fields_json`` holding what the caller's role may see, as the region wrote it, and its
+    ``detail`` and ``document`` (the document's own date that decided EXPIRED / NOT_YET_VALID)."""
 
     outcome: str
     id: str
@@ -64,6 +65,7 @@ class Resolved:
     fields_json: str
     warnings: tuple[Warning, ...] = ()
     detail: str = ""
+    document: DocumentDate | None = None
 
 
 @dataclass(frozen=True, slots=True)

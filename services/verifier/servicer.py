@@ -13,6 +13,7 @@ from ecert.rpc.links import Links
 from ecert.rpc.server import create_server, rpc
 from ecert.rules import verify
 from ecert.rules.access import Principal, disclosure_role
+from ecert.rules.document import DocumentDate
 from ecert.runtime.config import VerifierConfig
 from ecertpb.v1 import verifier_pb2, verifier_pb2_grpc
 
@@ -33,6 +34,8 @@ def write_result(p: Principal, res: verify.Result, version: int, now: int,
     out.trust_list_version = version
     out.checked_at = now
     out.detail = res.detail
+    if res.document is not None:
+        _write_document(res.document, out)
     c = res.claims
     if c is not None:
         cred = out.credential  # filled in place: no intermediate message to copy
@@ -55,6 +58,12 @@ def _write_warnings(warnings, out: verifier_pb2.VerifyResponse) -> None:
     add = out.warnings.add
     for w in warnings:
         add(code=w.code, field=w.field, since=w.since)
+
+
+def _write_document(d: DocumentDate, out: verifier_pb2.VerifyResponse) -> None:
+    """The document's own date that decided the outcome (set only then)."""
+    doc = out.document
+    doc.field, doc.date = d.field, d.date
 
 
 def write_verdict(p: Principal, v: Verdict, out: verifier_pb2.VerifyResponse | None = None
@@ -88,6 +97,8 @@ def _write_resolved(r: Resolved, version: int, out: verifier_pb2.VerifyResponse)
     out.fields_json = (r.fields_json or "{}") if shows else "{}"
     if r.detail:
         out.detail = r.detail
+    if r.document is not None:
+        _write_document(r.document, out)
     _write_warnings(r.warnings, out)
 
 

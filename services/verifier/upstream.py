@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ecert.rpc.client import ChannelPool, call, channel
-from ecert.rpc.convert import principal_to_pb, service_principal_pb
+from ecert.rpc.convert import document_from_pb, principal_to_pb, service_principal_pb
 from ecert.rpc.links import Links
 from ecert.rules.access import Principal
 from ecert.runtime import pki
@@ -53,7 +53,7 @@ class GrpcUpstream:
             timeout=self.resolve_timeout))
         c = resp.credential
         return Resolved(resp.result, c.id, c.type, c.version, c.region, c.issued_at, c.expires_at, c.display_id,
-                        c.fields_json, detail=resp.detail)
+                        c.fields_json, detail=resp.detail, document=document_from_pb(resp))
 
     async def record_access(self, endpoint: str, records: list[dict]) -> Sequence[str]:
         """Deliver outbox lines (:mod:`services.verifier.outbox`) to the issuer at ``endpoint``: the

@@ -84,6 +84,10 @@ def ec1(name: str, description: str, text: str, outcome: str, *, status_lists=()
         if detail_names not in res.detail:
             raise AssertionError(f"ec1/{name}: the detail {res.detail!r} does not name {detail_names}")
         expected["detail_names"] = detail_names
+    if res.document is not None:  # the document's own date decided: the field the detail names, and its date
+        if res.document.field != detail_names or f"({res.document.date})" not in res.detail:
+            raise AssertionError(f"ec1/{name}: document {res.document} is not what the detail names")
+        expected["document"] = {"field": res.document.field, "date": res.document.date}
     if outcome == "VALID":
         assert fields is not None and res.fields == fields, name
         ts = res.type
