@@ -47,6 +47,7 @@ LABELS = [
     ("trail_batch_cpu_ratio", "  on / off per CPU second of all the suite's processes"),
     ("trail_single_issuer_us", "the issuing region's CPU a check recorded, single verifications, us"),
     ("trail_batch_issuer_us", "  the same, batches, us"),
+    ("trail_append_cpu_us", "  its append alone, in one process (bench.trail_append), CPU us an entry"),
     ("presentation_round_trips_per_s", "show codes: made + resolved across regions through the gateway /s"),
     ("presentation_p50_ms", "  round trip p50, ms"),
     ("presentation_p99_ms", "  round trip p99, ms"),
@@ -84,8 +85,9 @@ def main() -> int:
         if scan is not None:
             results.update(scan.measure(seconds))
     if "trail" in only:  # two copies of the suite, with and without the trail (bench/trail.py)
-        from . import trail
+        from . import trail, trail_append
         results.update(trail.measure(seconds * 2))
+        results.update(trail_append.measure())
     if "presentations" in only:  # show codes: made through the gateway, verified by another region's hotel
         from . import presentations
         results.update(presentations.measure(seconds))
