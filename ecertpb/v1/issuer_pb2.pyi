@@ -86,12 +86,66 @@ class GetStatusListRequest(_message.Message):
     def __init__(self, uri: _Optional[str] = ...) -> None: ...
 
 class StatusList(_message.Message):
-    __slots__ = ("uri", "signed")
+    __slots__ = ("uri", "signed", "iat")
     URI_FIELD_NUMBER: _ClassVar[int]
     SIGNED_FIELD_NUMBER: _ClassVar[int]
+    IAT_FIELD_NUMBER: _ClassVar[int]
     uri: str
     signed: bytes
-    def __init__(self, uri: _Optional[str] = ..., signed: _Optional[bytes] = ...) -> None: ...
+    iat: int
+    def __init__(self, uri: _Optional[str] = ..., signed: _Optional[bytes] = ..., iat: _Optional[int] = ...) -> None: ...
+
+class HeldStatusList(_message.Message):
+    __slots__ = ("uri", "iat")
+    URI_FIELD_NUMBER: _ClassVar[int]
+    IAT_FIELD_NUMBER: _ClassVar[int]
+    uri: str
+    iat: int
+    def __init__(self, uri: _Optional[str] = ..., iat: _Optional[int] = ...) -> None: ...
+
+class GetStatusListsRequest(_message.Message):
+    __slots__ = ("held",)
+    HELD_FIELD_NUMBER: _ClassVar[int]
+    held: _containers.RepeatedCompositeFieldContainer[HeldStatusList]
+    def __init__(self, held: _Optional[_Iterable[_Union[HeldStatusList, _Mapping]]] = ...) -> None: ...
+
+class StatusLists(_message.Message):
+    __slots__ = ("lists", "unknown")
+    LISTS_FIELD_NUMBER: _ClassVar[int]
+    UNKNOWN_FIELD_NUMBER: _ClassVar[int]
+    lists: _containers.RepeatedCompositeFieldContainer[StatusList]
+    unknown: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, lists: _Optional[_Iterable[_Union[StatusList, _Mapping]]] = ..., unknown: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class RotateSigningKeyRequest(_message.Message):
+    __slots__ = ("principal", "region", "request_id")
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    principal: _common_pb2.Principal
+    region: str
+    request_id: str
+    def __init__(self, principal: _Optional[_Union[_common_pb2.Principal, _Mapping]] = ..., region: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class RefreshKeysRequest(_message.Message):
+    __slots__ = ("principal",)
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    principal: _common_pb2.Principal
+    def __init__(self, principal: _Optional[_Union[_common_pb2.Principal, _Mapping]] = ...) -> None: ...
+
+class SigningKeyInfo(_message.Message):
+    __slots__ = ("kid", "retired_kid", "nbf", "exp", "status")
+    KID_FIELD_NUMBER: _ClassVar[int]
+    RETIRED_KID_FIELD_NUMBER: _ClassVar[int]
+    NBF_FIELD_NUMBER: _ClassVar[int]
+    EXP_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    kid: str
+    retired_kid: str
+    nbf: int
+    exp: int
+    status: str
+    def __init__(self, kid: _Optional[str] = ..., retired_kid: _Optional[str] = ..., nbf: _Optional[int] = ..., exp: _Optional[int] = ..., status: _Optional[str] = ...) -> None: ...
 
 class CreatePresentationRequest(_message.Message):
     __slots__ = ("principal", "id", "purpose")

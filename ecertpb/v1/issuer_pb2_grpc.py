@@ -60,6 +60,21 @@ class IssuerServiceStub:
                 request_serializer=ecertpb_dot_v1_dot_issuer__pb2.GetStatusListRequest.SerializeToString,
                 response_deserializer=ecertpb_dot_v1_dot_issuer__pb2.StatusList.FromString,
                 _registered_method=True)
+        self.GetStatusLists = channel.unary_unary(
+                '/ecert.v1.IssuerService/GetStatusLists',
+                request_serializer=ecertpb_dot_v1_dot_issuer__pb2.GetStatusListsRequest.SerializeToString,
+                response_deserializer=ecertpb_dot_v1_dot_issuer__pb2.StatusLists.FromString,
+                _registered_method=True)
+        self.RotateSigningKey = channel.unary_unary(
+                '/ecert.v1.IssuerService/RotateSigningKey',
+                request_serializer=ecertpb_dot_v1_dot_issuer__pb2.RotateSigningKeyRequest.SerializeToString,
+                response_deserializer=ecertpb_dot_v1_dot_issuer__pb2.SigningKeyInfo.FromString,
+                _registered_method=True)
+        self.RefreshKeys = channel.unary_unary(
+                '/ecert.v1.IssuerService/RefreshKeys',
+                request_serializer=ecertpb_dot_v1_dot_issuer__pb2.RefreshKeysRequest.SerializeToString,
+                response_deserializer=ecertpb_dot_v1_dot_issuer__pb2.SigningKeyInfo.FromString,
+                _registered_method=True)
         self.CreatePresentation = channel.unary_unary(
                 '/ecert.v1.IssuerService/CreatePresentation',
                 request_serializer=ecertpb_dot_v1_dot_issuer__pb2.CreatePresentationRequest.SerializeToString,
@@ -128,6 +143,30 @@ class IssuerServiceServicer:
 
     def GetStatusList(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetStatusLists(self, request, context):
+        """The region's status lists (one per shard of 2^20 entries) a verifier holds, in one call: those
+        signed since the iat it holds come back, the others are left out (unchanged).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateSigningKey(self, request, context):
+        """A new signing key made here, registered, used from then on; the old one retired (admin, or
+        the region's agency). The same request_id again answers the first rotation.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RefreshKeys(self, request, context):
+        """Read this region's keys from the registry again now (after a revocation): a revoked or
+        retired current key is replaced (policy allowing) or signing stops.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -208,6 +247,21 @@ def add_IssuerServiceServicer_to_server(servicer, server):
                     servicer.GetStatusList,
                     request_deserializer=ecertpb_dot_v1_dot_issuer__pb2.GetStatusListRequest.FromString,
                     response_serializer=ecertpb_dot_v1_dot_issuer__pb2.StatusList.SerializeToString,
+            ),
+            'GetStatusLists': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStatusLists,
+                    request_deserializer=ecertpb_dot_v1_dot_issuer__pb2.GetStatusListsRequest.FromString,
+                    response_serializer=ecertpb_dot_v1_dot_issuer__pb2.StatusLists.SerializeToString,
+            ),
+            'RotateSigningKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateSigningKey,
+                    request_deserializer=ecertpb_dot_v1_dot_issuer__pb2.RotateSigningKeyRequest.FromString,
+                    response_serializer=ecertpb_dot_v1_dot_issuer__pb2.SigningKeyInfo.SerializeToString,
+            ),
+            'RefreshKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.RefreshKeys,
+                    request_deserializer=ecertpb_dot_v1_dot_issuer__pb2.RefreshKeysRequest.FromString,
+                    response_serializer=ecertpb_dot_v1_dot_issuer__pb2.SigningKeyInfo.SerializeToString,
             ),
             'CreatePresentation': grpc.unary_unary_rpc_method_handler(
                     servicer.CreatePresentation,
@@ -381,6 +435,87 @@ class IssuerService:
             '/ecert.v1.IssuerService/GetStatusList',
             ecertpb_dot_v1_dot_issuer__pb2.GetStatusListRequest.SerializeToString,
             ecertpb_dot_v1_dot_issuer__pb2.StatusList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStatusLists(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecert.v1.IssuerService/GetStatusLists',
+            ecertpb_dot_v1_dot_issuer__pb2.GetStatusListsRequest.SerializeToString,
+            ecertpb_dot_v1_dot_issuer__pb2.StatusLists.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateSigningKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecert.v1.IssuerService/RotateSigningKey',
+            ecertpb_dot_v1_dot_issuer__pb2.RotateSigningKeyRequest.SerializeToString,
+            ecertpb_dot_v1_dot_issuer__pb2.SigningKeyInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RefreshKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecert.v1.IssuerService/RefreshKeys',
+            ecertpb_dot_v1_dot_issuer__pb2.RefreshKeysRequest.SerializeToString,
+            ecertpb_dot_v1_dot_issuer__pb2.SigningKeyInfo.FromString,
             options,
             channel_credentials,
             insecure,

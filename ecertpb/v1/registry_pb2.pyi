@@ -124,22 +124,48 @@ class PublishCertificateTypeRequest(_message.Message):
     def __init__(self, principal: _Optional[_Union[_common_pb2.Principal, _Mapping]] = ..., type: _Optional[_Union[_common_pb2.CertificateType, _Mapping]] = ...) -> None: ...
 
 class GetTrustListRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("known_version",)
+    KNOWN_VERSION_FIELD_NUMBER: _ClassVar[int]
+    known_version: int
+    def __init__(self, known_version: _Optional[int] = ...) -> None: ...
 
 class TrustList(_message.Message):
-    __slots__ = ("version", "signed", "json", "iat", "exp")
+    __slots__ = ("version", "signed", "json", "iat", "exp", "not_modified", "root_chain")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     SIGNED_FIELD_NUMBER: _ClassVar[int]
     JSON_FIELD_NUMBER: _ClassVar[int]
     IAT_FIELD_NUMBER: _ClassVar[int]
     EXP_FIELD_NUMBER: _ClassVar[int]
+    NOT_MODIFIED_FIELD_NUMBER: _ClassVar[int]
+    ROOT_CHAIN_FIELD_NUMBER: _ClassVar[int]
     version: int
     signed: bytes
     json: str
     iat: int
     exp: int
-    def __init__(self, version: _Optional[int] = ..., signed: _Optional[bytes] = ..., json: _Optional[str] = ..., iat: _Optional[int] = ..., exp: _Optional[int] = ...) -> None: ...
+    not_modified: bool
+    root_chain: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, version: _Optional[int] = ..., signed: _Optional[bytes] = ..., json: _Optional[str] = ..., iat: _Optional[int] = ..., exp: _Optional[int] = ..., not_modified: _Optional[bool] = ..., root_chain: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class RotateRootKeyRequest(_message.Message):
+    __slots__ = ("principal",)
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    principal: _common_pb2.Principal
+    def __init__(self, principal: _Optional[_Union[_common_pb2.Principal, _Mapping]] = ...) -> None: ...
+
+class RootKey(_message.Message):
+    __slots__ = ("kid", "alg", "spki", "previous_kid", "trust_list_version")
+    KID_FIELD_NUMBER: _ClassVar[int]
+    ALG_FIELD_NUMBER: _ClassVar[int]
+    SPKI_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_KID_FIELD_NUMBER: _ClassVar[int]
+    TRUST_LIST_VERSION_FIELD_NUMBER: _ClassVar[int]
+    kid: str
+    alg: str
+    spki: bytes
+    previous_kid: str
+    trust_list_version: int
+    def __init__(self, kid: _Optional[str] = ..., alg: _Optional[str] = ..., spki: _Optional[bytes] = ..., previous_kid: _Optional[str] = ..., trust_list_version: _Optional[int] = ...) -> None: ...
 
 class PurposeTypes(_message.Message):
     __slots__ = ("purpose", "types")

@@ -82,6 +82,11 @@ class RegistryServiceStub:
                 request_serializer=ecertpb_dot_v1_dot_registry__pb2.GetTrustListRequest.SerializeToString,
                 response_deserializer=ecertpb_dot_v1_dot_registry__pb2.TrustList.FromString,
                 _registered_method=True)
+        self.RotateRootKey = channel.unary_unary(
+                '/ecert.v1.RegistryService/RotateRootKey',
+                request_serializer=ecertpb_dot_v1_dot_registry__pb2.RotateRootKeyRequest.SerializeToString,
+                response_deserializer=ecertpb_dot_v1_dot_registry__pb2.RootKey.FromString,
+                _registered_method=True)
         self.GetRecognitionRules = channel.unary_unary(
                 '/ecert.v1.RegistryService/GetRecognitionRules',
                 request_serializer=ecertpb_dot_v1_dot_registry__pb2.GetRecognitionRulesRequest.SerializeToString,
@@ -159,6 +164,14 @@ class RegistryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RotateRootKey(self, request, context):
+        """A new root key (admin): announced in a last list signed by the old root (its next_root), every
+        list after it signed by the new one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetRecognitionRules(self, request, context):
         """The recognition rules the current trust list carries.
         """
@@ -227,6 +240,11 @@ def add_RegistryServiceServicer_to_server(servicer, server):
                     servicer.GetTrustList,
                     request_deserializer=ecertpb_dot_v1_dot_registry__pb2.GetTrustListRequest.FromString,
                     response_serializer=ecertpb_dot_v1_dot_registry__pb2.TrustList.SerializeToString,
+            ),
+            'RotateRootKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateRootKey,
+                    request_deserializer=ecertpb_dot_v1_dot_registry__pb2.RotateRootKeyRequest.FromString,
+                    response_serializer=ecertpb_dot_v1_dot_registry__pb2.RootKey.SerializeToString,
             ),
             'GetRecognitionRules': grpc.unary_unary_rpc_method_handler(
                     servicer.GetRecognitionRules,
@@ -489,6 +507,33 @@ class RegistryService:
             '/ecert.v1.RegistryService/GetTrustList',
             ecertpb_dot_v1_dot_registry__pb2.GetTrustListRequest.SerializeToString,
             ecertpb_dot_v1_dot_registry__pb2.TrustList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateRootKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecert.v1.RegistryService/RotateRootKey',
+            ecertpb_dot_v1_dot_registry__pb2.RotateRootKeyRequest.SerializeToString,
+            ecertpb_dot_v1_dot_registry__pb2.RootKey.FromString,
             options,
             channel_credentials,
             insecure,

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from ecertpb.v1 import common_pb2 as ecertpb_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x65\x63\x65rtpb/v1/verifier.proto\x12\x08\x65\x63\x65rt.v1\x1a\x17\x65\x63\x65rtpb/v1/common.proto\"Y\n\rVerifyRequest\x12&\n\tprincipal\x18\x01 \x01(\x0b\x32\x13.ecert.v1.Principal\x12\x0f\n\x07payload\x18\x02 \x01(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\"\x8a\x01\n\x12VerifiedCredential\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x05\x12\x0e\n\x06region\x18\x04 \x01(\t\x12\x11\n\tissued_at\x18\x05 \x01(\x03\x12\x12\n\nexpires_at\x18\x06 \x01(\x03\x12\x12\n\ndisplay_id\x18\x07 \x01(\t\"\xb4\x02\n\x0eVerifyResponse\x12\x0e\n\x06result\x18\x01 \x01(\t\x12\x30\n\ncredential\x18\x02 \x01(\x0b\x32\x1c.ecert.v1.VerifiedCredential\x12\x13\n\x0b\x66ields_json\x18\x03 \x01(\t\x12\x16\n\x0estatus_checked\x18\x04 \x01(\x08\x12\x1a\n\x12trust_list_version\x18\x05 \x01(\x03\x12\x12\n\nchecked_at\x18\x06 \x01(\x03\x12\x0e\n\x06\x64\x65tail\x18\x07 \x01(\t\x12\x13\n\x0b\x63ode_sha256\x18\x08 \x01(\t\x12#\n\x08warnings\x18\t \x03(\x0b\x32\x11.ecert.v1.Warning\x12\x0f\n\x07purpose\x18\n \x01(\t\x12(\n\x08\x64ocument\x18\x0b \x01(\x0b\x32\x16.ecert.v1.DocumentDate\"5\n\x07Warning\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12\r\n\x05since\x18\x03 \x01(\t\"_\n\x12VerifyBatchRequest\x12&\n\tprincipal\x18\x01 \x01(\x0b\x32\x13.ecert.v1.Principal\x12\x10\n\x08payloads\x18\x02 \x03(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\"@\n\x13VerifyBatchResponse\x12)\n\x07results\x18\x01 \x03(\x0b\x32\x18.ecert.v1.VerifyResponse\"\\\n\x12VerifyImageRequest\x12&\n\tprincipal\x18\x01 \x01(\x0b\x32\x13.ecert.v1.Principal\x12\r\n\x05image\x18\x02 \x01(\x0c\x12\x0f\n\x07purpose\x18\x03 \x01(\t\"@\n\x13VerifyImageResponse\x12)\n\x07results\x18\x01 \x03(\x0b\x32\x18.ecert.v1.VerifyResponse\"@\n\x13VerifyStreamRequest\x12)\n\x05items\x18\x01 \x03(\x0b\x32\x1a.ecert.v1.VerifyStreamItem\"H\n\x10VerifyStreamItem\x12\n\n\x02id\x18\x01 \x01(\x04\x12(\n\x07request\x18\x02 \x01(\x0b\x32\x17.ecert.v1.VerifyRequest\"E\n\x14VerifyStreamResponse\x12-\n\x07\x61nswers\x18\x01 \x03(\x0b\x32\x1c.ecert.v1.VerifyStreamAnswer\"\x9c\x01\n\x12VerifyStreamAnswer\x12\n\n\x02id\x18\x01 \x01(\x04\x12*\n\x08response\x18\x02 \x01(\x0b\x32\x18.ecert.v1.VerifyResponse\x12\x0e\n\x06status\x18\x03 \x01(\x05\x12\x12\n\nerror_code\x18\x04 \x01(\t\x12\x15\n\rerror_message\x18\x05 \x01(\t\x12\x13\n\x0b\x65rror_field\x18\x06 \x01(\t2\xb9\x02\n\x0fVerifierService\x12;\n\x06Verify\x12\x17.ecert.v1.VerifyRequest\x1a\x18.ecert.v1.VerifyResponse\x12J\n\x0bVerifyBatch\x12\x1c.ecert.v1.VerifyBatchRequest\x1a\x1d.ecert.v1.VerifyBatchResponse\x12J\n\x0bVerifyImage\x12\x1c.ecert.v1.VerifyImageRequest\x1a\x1d.ecert.v1.VerifyImageResponse\x12Q\n\x0cVerifyStream\x12\x1d.ecert.v1.VerifyStreamRequest\x1a\x1e.ecert.v1.VerifyStreamResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x65\x63\x65rtpb/v1/verifier.proto\x12\x08\x65\x63\x65rt.v1\x1a\x17\x65\x63\x65rtpb/v1/common.proto\"Y\n\rVerifyRequest\x12&\n\tprincipal\x18\x01 \x01(\x0b\x32\x13.ecert.v1.Principal\x12\x0f\n\x07payload\x18\x02 \x01(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\"\x8a\x01\n\x12VerifiedCredential\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x05\x12\x0e\n\x06region\x18\x04 \x01(\t\x12\x11\n\tissued_at\x18\x05 \x01(\x03\x12\x12\n\nexpires_at\x18\x06 \x01(\x03\x12\x12\n\ndisplay_id\x18\x07 \x01(\t\"\x8e\x03\n\x0eVerifyResponse\x12\x0e\n\x06result\x18\x01 \x01(\t\x12\x30\n\ncredential\x18\x02 \x01(\x0b\x32\x1c.ecert.v1.VerifiedCredential\x12\x13\n\x0b\x66ields_json\x18\x03 \x01(\t\x12\x16\n\x0estatus_checked\x18\x04 \x01(\x08\x12\x1a\n\x12trust_list_version\x18\x05 \x01(\x03\x12\x12\n\nchecked_at\x18\x06 \x01(\x03\x12\x0e\n\x06\x64\x65tail\x18\x07 \x01(\t\x12\x13\n\x0b\x63ode_sha256\x18\x08 \x01(\t\x12#\n\x08warnings\x18\t \x03(\x0b\x32\x11.ecert.v1.Warning\x12\x0f\n\x07purpose\x18\n \x01(\t\x12(\n\x08\x64ocument\x18\x0b \x01(\x0b\x32\x16.ecert.v1.DocumentDate\x12\x18\n\x10trust_list_stale\x18\x0c \x01(\x08\x12\x18\n\x10trust_list_as_of\x18\r \x01(\x03\x12\x0e\n\x06status\x18\x0e \x01(\t\x12\x14\n\x0cstatus_as_of\x18\x0f \x01(\x03\";\n\x11\x43\x61\x63heStateRequest\x12&\n\tprincipal\x18\x01 \x01(\x0b\x32\x13.ecert.v1.Principal\"\xcf\x02\n\nCacheState\x12\x1a\n\x12trust_list_version\x18\x01 \x01(\x03\x12\x16\n\x0etrust_list_iat\x18\x02 \x01(\x03\x12\x16\n\x0etrust_list_exp\x18\x03 \x01(\x03\x12\x1f\n\x17trust_list_refreshed_at\x18\x04 \x01(\x03\x12\x18\n\x10trust_list_stale\x18\x05 \x01(\x08\x12\x1b\n\x13trust_list_failures\x18\x06 \x01(\x03\x12\x10\n\x08root_kid\x18\x07 \x01(\t\x12\x14\n\x0cstatus_lists\x18\x08 \x01(\x03\x12\x14\n\x0cstatus_bytes\x18\t \x01(\x03\x12\x1c\n\x14status_lists_on_disk\x18\n \x01(\x03\x12\x1b\n\x13oldest_status_as_of\x18\x0b \x01(\x03\x12$\n\x06\x65vents\x18\x0c \x03(\x0b\x32\x14.ecert.v1.CacheEvent\"8\n\nCacheEvent\x12\x0c\n\x04list\x18\x01 \x01(\t\x12\r\n\x05\x65vent\x18\x02 \x01(\t\x12\r\n\x05\x63ount\x18\x03 \x01(\x03\"5\n\x07Warning\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12\r\n\x05since\x18\x03 \x01(\t\"_\n\x12VerifyBatchRequest\x12&\n\tprincipal\x18\x01 \x01(\x0b\x32\x13.ecert.v1.Principal\x12\x10\n\x08payloads\x18\x02 \x03(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\"@\n\x13VerifyBatchResponse\x12)\n\x07results\x18\x01 \x03(\x0b\x32\x18.ecert.v1.VerifyResponse\"\\\n\x12VerifyImageRequest\x12&\n\tprincipal\x18\x01 \x01(\x0b\x32\x13.ecert.v1.Principal\x12\r\n\x05image\x18\x02 \x01(\x0c\x12\x0f\n\x07purpose\x18\x03 \x01(\t\"@\n\x13VerifyImageResponse\x12)\n\x07results\x18\x01 \x03(\x0b\x32\x18.ecert.v1.VerifyResponse\"@\n\x13VerifyStreamRequest\x12)\n\x05items\x18\x01 \x03(\x0b\x32\x1a.ecert.v1.VerifyStreamItem\"H\n\x10VerifyStreamItem\x12\n\n\x02id\x18\x01 \x01(\x04\x12(\n\x07request\x18\x02 \x01(\x0b\x32\x17.ecert.v1.VerifyRequest\"E\n\x14VerifyStreamResponse\x12-\n\x07\x61nswers\x18\x01 \x03(\x0b\x32\x1c.ecert.v1.VerifyStreamAnswer\"\x9c\x01\n\x12VerifyStreamAnswer\x12\n\n\x02id\x18\x01 \x01(\x04\x12*\n\x08response\x18\x02 \x01(\x0b\x32\x18.ecert.v1.VerifyResponse\x12\x0e\n\x06status\x18\x03 \x01(\x05\x12\x12\n\nerror_code\x18\x04 \x01(\t\x12\x15\n\rerror_message\x18\x05 \x01(\t\x12\x13\n\x0b\x65rror_field\x18\x06 \x01(\t2\xfd\x02\n\x0fVerifierService\x12;\n\x06Verify\x12\x17.ecert.v1.VerifyRequest\x1a\x18.ecert.v1.VerifyResponse\x12J\n\x0bVerifyBatch\x12\x1c.ecert.v1.VerifyBatchRequest\x1a\x1d.ecert.v1.VerifyBatchResponse\x12J\n\x0bVerifyImage\x12\x1c.ecert.v1.VerifyImageRequest\x1a\x1d.ecert.v1.VerifyImageResponse\x12Q\n\x0cVerifyStream\x12\x1d.ecert.v1.VerifyStreamRequest\x1a\x1e.ecert.v1.VerifyStreamResponse(\x01\x30\x01\x12\x42\n\rGetCacheState\x12\x1b.ecert.v1.CacheStateRequest\x1a\x14.ecert.v1.CacheStateb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,25 +37,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_VERIFIEDCREDENTIAL']._serialized_start=156
   _globals['_VERIFIEDCREDENTIAL']._serialized_end=294
   _globals['_VERIFYRESPONSE']._serialized_start=297
-  _globals['_VERIFYRESPONSE']._serialized_end=605
-  _globals['_WARNING']._serialized_start=607
-  _globals['_WARNING']._serialized_end=660
-  _globals['_VERIFYBATCHREQUEST']._serialized_start=662
-  _globals['_VERIFYBATCHREQUEST']._serialized_end=757
-  _globals['_VERIFYBATCHRESPONSE']._serialized_start=759
-  _globals['_VERIFYBATCHRESPONSE']._serialized_end=823
-  _globals['_VERIFYIMAGEREQUEST']._serialized_start=825
-  _globals['_VERIFYIMAGEREQUEST']._serialized_end=917
-  _globals['_VERIFYIMAGERESPONSE']._serialized_start=919
-  _globals['_VERIFYIMAGERESPONSE']._serialized_end=983
-  _globals['_VERIFYSTREAMREQUEST']._serialized_start=985
-  _globals['_VERIFYSTREAMREQUEST']._serialized_end=1049
-  _globals['_VERIFYSTREAMITEM']._serialized_start=1051
-  _globals['_VERIFYSTREAMITEM']._serialized_end=1123
-  _globals['_VERIFYSTREAMRESPONSE']._serialized_start=1125
-  _globals['_VERIFYSTREAMRESPONSE']._serialized_end=1194
-  _globals['_VERIFYSTREAMANSWER']._serialized_start=1197
-  _globals['_VERIFYSTREAMANSWER']._serialized_end=1353
-  _globals['_VERIFIERSERVICE']._serialized_start=1356
-  _globals['_VERIFIERSERVICE']._serialized_end=1669
+  _globals['_VERIFYRESPONSE']._serialized_end=695
+  _globals['_CACHESTATEREQUEST']._serialized_start=697
+  _globals['_CACHESTATEREQUEST']._serialized_end=756
+  _globals['_CACHESTATE']._serialized_start=759
+  _globals['_CACHESTATE']._serialized_end=1094
+  _globals['_CACHEEVENT']._serialized_start=1096
+  _globals['_CACHEEVENT']._serialized_end=1152
+  _globals['_WARNING']._serialized_start=1154
+  _globals['_WARNING']._serialized_end=1207
+  _globals['_VERIFYBATCHREQUEST']._serialized_start=1209
+  _globals['_VERIFYBATCHREQUEST']._serialized_end=1304
+  _globals['_VERIFYBATCHRESPONSE']._serialized_start=1306
+  _globals['_VERIFYBATCHRESPONSE']._serialized_end=1370
+  _globals['_VERIFYIMAGEREQUEST']._serialized_start=1372
+  _globals['_VERIFYIMAGEREQUEST']._serialized_end=1464
+  _globals['_VERIFYIMAGERESPONSE']._serialized_start=1466
+  _globals['_VERIFYIMAGERESPONSE']._serialized_end=1530
+  _globals['_VERIFYSTREAMREQUEST']._serialized_start=1532
+  _globals['_VERIFYSTREAMREQUEST']._serialized_end=1596
+  _globals['_VERIFYSTREAMITEM']._serialized_start=1598
+  _globals['_VERIFYSTREAMITEM']._serialized_end=1670
+  _globals['_VERIFYSTREAMRESPONSE']._serialized_start=1672
+  _globals['_VERIFYSTREAMRESPONSE']._serialized_end=1741
+  _globals['_VERIFYSTREAMANSWER']._serialized_start=1744
+  _globals['_VERIFYSTREAMANSWER']._serialized_end=1900
+  _globals['_VERIFIERSERVICE']._serialized_start=1903
+  _globals['_VERIFIERSERVICE']._serialized_end=2284
 # @@protoc_insertion_point(module_scope)

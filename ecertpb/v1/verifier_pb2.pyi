@@ -36,7 +36,7 @@ class VerifiedCredential(_message.Message):
     def __init__(self, id: _Optional[str] = ..., type: _Optional[str] = ..., version: _Optional[int] = ..., region: _Optional[str] = ..., issued_at: _Optional[int] = ..., expires_at: _Optional[int] = ..., display_id: _Optional[str] = ...) -> None: ...
 
 class VerifyResponse(_message.Message):
-    __slots__ = ("result", "credential", "fields_json", "status_checked", "trust_list_version", "checked_at", "detail", "code_sha256", "warnings", "purpose", "document")
+    __slots__ = ("result", "credential", "fields_json", "status_checked", "trust_list_version", "checked_at", "detail", "code_sha256", "warnings", "purpose", "document", "trust_list_stale", "trust_list_as_of", "status", "status_as_of")
     RESULT_FIELD_NUMBER: _ClassVar[int]
     CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
     FIELDS_JSON_FIELD_NUMBER: _ClassVar[int]
@@ -48,6 +48,10 @@ class VerifyResponse(_message.Message):
     WARNINGS_FIELD_NUMBER: _ClassVar[int]
     PURPOSE_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    TRUST_LIST_STALE_FIELD_NUMBER: _ClassVar[int]
+    TRUST_LIST_AS_OF_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_AS_OF_FIELD_NUMBER: _ClassVar[int]
     result: str
     credential: VerifiedCredential
     fields_json: str
@@ -59,7 +63,55 @@ class VerifyResponse(_message.Message):
     warnings: _containers.RepeatedCompositeFieldContainer[Warning]
     purpose: str
     document: _common_pb2.DocumentDate
-    def __init__(self, result: _Optional[str] = ..., credential: _Optional[_Union[VerifiedCredential, _Mapping]] = ..., fields_json: _Optional[str] = ..., status_checked: _Optional[bool] = ..., trust_list_version: _Optional[int] = ..., checked_at: _Optional[int] = ..., detail: _Optional[str] = ..., code_sha256: _Optional[str] = ..., warnings: _Optional[_Iterable[_Union[Warning, _Mapping]]] = ..., purpose: _Optional[str] = ..., document: _Optional[_Union[_common_pb2.DocumentDate, _Mapping]] = ...) -> None: ...
+    trust_list_stale: bool
+    trust_list_as_of: int
+    status: str
+    status_as_of: int
+    def __init__(self, result: _Optional[str] = ..., credential: _Optional[_Union[VerifiedCredential, _Mapping]] = ..., fields_json: _Optional[str] = ..., status_checked: _Optional[bool] = ..., trust_list_version: _Optional[int] = ..., checked_at: _Optional[int] = ..., detail: _Optional[str] = ..., code_sha256: _Optional[str] = ..., warnings: _Optional[_Iterable[_Union[Warning, _Mapping]]] = ..., purpose: _Optional[str] = ..., document: _Optional[_Union[_common_pb2.DocumentDate, _Mapping]] = ..., trust_list_stale: _Optional[bool] = ..., trust_list_as_of: _Optional[int] = ..., status: _Optional[str] = ..., status_as_of: _Optional[int] = ...) -> None: ...
+
+class CacheStateRequest(_message.Message):
+    __slots__ = ("principal",)
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    principal: _common_pb2.Principal
+    def __init__(self, principal: _Optional[_Union[_common_pb2.Principal, _Mapping]] = ...) -> None: ...
+
+class CacheState(_message.Message):
+    __slots__ = ("trust_list_version", "trust_list_iat", "trust_list_exp", "trust_list_refreshed_at", "trust_list_stale", "trust_list_failures", "root_kid", "status_lists", "status_bytes", "status_lists_on_disk", "oldest_status_as_of", "events")
+    TRUST_LIST_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TRUST_LIST_IAT_FIELD_NUMBER: _ClassVar[int]
+    TRUST_LIST_EXP_FIELD_NUMBER: _ClassVar[int]
+    TRUST_LIST_REFRESHED_AT_FIELD_NUMBER: _ClassVar[int]
+    TRUST_LIST_STALE_FIELD_NUMBER: _ClassVar[int]
+    TRUST_LIST_FAILURES_FIELD_NUMBER: _ClassVar[int]
+    ROOT_KID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_LISTS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_BYTES_FIELD_NUMBER: _ClassVar[int]
+    STATUS_LISTS_ON_DISK_FIELD_NUMBER: _ClassVar[int]
+    OLDEST_STATUS_AS_OF_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    trust_list_version: int
+    trust_list_iat: int
+    trust_list_exp: int
+    trust_list_refreshed_at: int
+    trust_list_stale: bool
+    trust_list_failures: int
+    root_kid: str
+    status_lists: int
+    status_bytes: int
+    status_lists_on_disk: int
+    oldest_status_as_of: int
+    events: _containers.RepeatedCompositeFieldContainer[CacheEvent]
+    def __init__(self, trust_list_version: _Optional[int] = ..., trust_list_iat: _Optional[int] = ..., trust_list_exp: _Optional[int] = ..., trust_list_refreshed_at: _Optional[int] = ..., trust_list_stale: _Optional[bool] = ..., trust_list_failures: _Optional[int] = ..., root_kid: _Optional[str] = ..., status_lists: _Optional[int] = ..., status_bytes: _Optional[int] = ..., status_lists_on_disk: _Optional[int] = ..., oldest_status_as_of: _Optional[int] = ..., events: _Optional[_Iterable[_Union[CacheEvent, _Mapping]]] = ...) -> None: ...
+
+class CacheEvent(_message.Message):
+    __slots__ = ("list", "event", "count")
+    LIST_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    list: str
+    event: str
+    count: int
+    def __init__(self, list: _Optional[str] = ..., event: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
 
 class Warning(_message.Message):
     __slots__ = ("code", "field", "since")

@@ -56,6 +56,11 @@ class VerifierServiceStub:
                 request_serializer=ecertpb_dot_v1_dot_verifier__pb2.VerifyStreamRequest.SerializeToString,
                 response_deserializer=ecertpb_dot_v1_dot_verifier__pb2.VerifyStreamResponse.FromString,
                 _registered_method=True)
+        self.GetCacheState = channel.unary_unary(
+                '/ecert.v1.VerifierService/GetCacheState',
+                request_serializer=ecertpb_dot_v1_dot_verifier__pb2.CacheStateRequest.SerializeToString,
+                response_deserializer=ecertpb_dot_v1_dot_verifier__pb2.CacheState.FromString,
+                _registered_method=True)
 
 
 class VerifierServiceServicer:
@@ -90,6 +95,13 @@ class VerifierServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCacheState(self, request, context):
+        """How fresh the verifier's lists are, and what it refused (for the gateway's /metrics).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_VerifierServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -112,6 +124,11 @@ def add_VerifierServiceServicer_to_server(servicer, server):
                     servicer.VerifyStream,
                     request_deserializer=ecertpb_dot_v1_dot_verifier__pb2.VerifyStreamRequest.FromString,
                     response_serializer=ecertpb_dot_v1_dot_verifier__pb2.VerifyStreamResponse.SerializeToString,
+            ),
+            'GetCacheState': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCacheState,
+                    request_deserializer=ecertpb_dot_v1_dot_verifier__pb2.CacheStateRequest.FromString,
+                    response_serializer=ecertpb_dot_v1_dot_verifier__pb2.CacheState.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -224,6 +241,33 @@ class VerifierService:
             '/ecert.v1.VerifierService/VerifyStream',
             ecertpb_dot_v1_dot_verifier__pb2.VerifyStreamRequest.SerializeToString,
             ecertpb_dot_v1_dot_verifier__pb2.VerifyStreamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCacheState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecert.v1.VerifierService/GetCacheState',
+            ecertpb_dot_v1_dot_verifier__pb2.CacheStateRequest.SerializeToString,
+            ecertpb_dot_v1_dot_verifier__pb2.CacheState.FromString,
             options,
             channel_credentials,
             insecure,
