@@ -36,6 +36,18 @@ class CredentialStatus(enum.StrEnum):
     SUSPENDED = "suspended"
 
 
+class StatusAnswer(enum.StrEnum):
+    """What a verification answer says of a credential's status (its ``status`` member): what its
+    status list said, ``not_tracked`` for a credential with no status entry (nothing can revoke
+    it), ``unknown`` when no status list within its validity could be consulted."""
+
+    VALID = "valid"
+    REVOKED = "revoked"
+    SUSPENDED = "suspended"
+    NOT_TRACKED = "not_tracked"
+    UNKNOWN = "unknown"
+
+
 class StatusAction(enum.StrEnum):
     """A change of a credential's status (the ``:revoke`` … routes)."""
 

@@ -19,13 +19,21 @@ The ``rules`` member::
 ``recognition``: for each caller region (``"*"``: callers bound to no region) the regions whose
 credentials it recognises (a region absent recognises none). Lists are sorted, without repeats.
 Members a newer registry may add are ignored.
+
+The ``next_root`` member (only in the list that announces a root rotation)::
+
+    {"kid": bytes(8), "alg": int, "spki": bytes (DER)}
+
+names the root key that signs every list after it. The announcement is itself signed by the old
+root, so a verifier pinned to the old root follows (:func:`follow_roots`): the registry serves
+every announcement with its lists (the root chain), oldest first.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -171,6 +179,7 @@ class TrustList:
                                dict(t["disclosure"]))
                 self.types[(ts.id, ts.version)] = ts
             self.rules: RulesEntry | None = parse_rules(payload["rules"]) if "rules" in payload else None
+            self.next_root: PublicKey | None = parse_root(payload["next_root"]) if "next_root" in payload else None
         except TrustListError:
             raise
         except (KeyError, TypeError, ValueError, EcertError) as err:
@@ -198,6 +207,45 @@ class TrustList:
         return now >= self.exp
 
 
+def parse_root(obj: Any) -> PublicKey:
+    """The ``next_root`` member (module docs) checked and parsed; TypeError or ValueError (a kid
+    that is not its key's, a malformed key) if malformed."""
+    if not isinstance(obj, Mapping):
+        raise TypeError("next_root is not a map")
+    public = PublicKey(_int(obj["alg"]), _bytes(obj["spki"]))
+    if public.kid != _bytes(obj["kid"]):
+        raise ValueError("next_root kid does not match its key")
+    return public
+
+
+def root_payload(root: PublicKey) -> dict[str, Any]:
+    """The ``next_root`` member naming ``root``."""
+    return {"kid": root.kid, "alg": root.alg, "spki": root.spki}
+
+
+def follow_roots(pinned: PublicKey, chain: Sequence[bytes]) -> tuple[PublicKey, list[TrustList]]:
+    """The root key reached from ``pinned`` through the announcements in ``chain`` (each a signed
+    trust list carrying ``next_root``, oldest first), and the announcements followed.
+
+    An announcement is followed when it is signed by the root reached so far: its ``next_root``
+    becomes that root. Any other element (of another chain, damaged, a list without
+    ``next_root``, one signed by a root already left behind) is skipped, so a chain served by
+    anyone can only lead from the pinned root along rotations that root's holders signed.
+    Roots only move forward: once a rotation is followed, the old root signs nothing more."""
+    root = pinned
+    followed: list[TrustList] = []
+    for signed in chain:
+        try:
+            tl = TrustList.from_signed(signed, root)
+        except TrustListError:
+            continue
+        if tl.next_root is None or tl.next_root.kid == root.kid:
+            continue
+        followed.append(tl)
+        root = tl.next_root
+    return root, followed
+
+
 def to_jsonable(obj: Any) -> Any:
     """CBOR value to JSON-able value, byte strings as base64."""
     if isinstance(obj, bytes):
@@ -214,9 +262,11 @@ def to_json(payload: Mapping[str, Any]) -> str:
 
 
 def build_payload(*, version: int, iat: int, exp: int, regions: list[Mapping], keys: list[Mapping],
-                  types: list[Mapping], rules: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                  types: list[Mapping], rules: Mapping[str, Any] | None = None,
+                  next_root: PublicKey | None = None) -> dict[str, Any]:
     """The trust-list payload from the registry's stored regions, keys and types, and the
-    recognition rules (``{"purposes": …, "recognition": …}``; None: no ``rules`` member)."""
+    recognition rules (``{"purposes": …, "recognition": …}``; None: no ``rules`` member); with
+    ``next_root``, the announcement of a root rotation (module docs)."""
     by_region: dict[str, list] = {}
     for k in keys:
         entry = {"kid": bytes.fromhex(k["kid"]), "alg": int(k["alg"]), "spki": base64.b64decode(k["spki"]),
@@ -233,4 +283,6 @@ def build_payload(*, version: int, iat: int, exp: int, regions: list[Mapping], k
     }
     if rules is not None:
         payload["rules"] = rules_payload(rules["purposes"], rules["recognition"])
+    if next_root is not None:
+        payload["next_root"] = root_payload(next_root)
     return payload
