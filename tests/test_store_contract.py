@@ -129,6 +129,20 @@ async def test_key_status_and_revocation_is_final(store: Store):
         await store.set_key_status("EU", "bb", "revoked", 50)
 
 
+async def test_retiring_ends_the_key_s_window_and_never_extends_it(store: Store):
+    await store.add_key("EU", "aa", -7, "QQ==", 100, 10_000)
+    retired = await store.set_key_status("EU", "aa", "retired", 1000, window_end=1300)
+    assert (retired["status"], retired["exp"], retired["nbf"]) == ("retired", 1300, 100)
+    again = await store.set_key_status("EU", "aa", "retired", 2000, window_end=2300)  # later: no longer window
+    assert again["exp"] == 1300
+    await store.add_key("EU", "bb", -7, "Qg==", 100, 500)  # ends before the grace would
+    assert (await store.set_key_status("EU", "bb", "retired", 400, window_end=700))["exp"] == 500
+    await store.set_key_status("EU", "aa", "revoked", 3000)
+    with pytest.raises(Conflict):  # revoked: neither status nor window changes
+        await store.set_key_status("EU", "aa", "retired", 3100, window_end=1200)
+    assert (await store.get_key("EU", "aa"))["exp"] == 1300
+
+
 # -- types -----------------------------------------------------------------
 
 
@@ -270,14 +284,34 @@ async def test_credential_status_counts_its_changes(store: Store):
 
 
 async def test_status_entries_and_index(store: Store):
+    assert await store.status_index_end("EU") == 0
     assert [await store.next_status_index("EU") for _ in range(3)] == [0, 1, 2]
     assert await store.next_status_index("SG") == 0
+    assert await store.status_index_end("EU") >= 3  # reserved in blocks
+    eu1, eu2, sg1 = "urn:ecert:status:EU:1", "urn:ecert:status:EU:2", "urn:ecert:status:SG:1"
     for idx, status in enumerate(["valid", "revoked", "suspended", "revoked", "expired"]):
-        await store.insert_credential(_cred(f"eu{idx}", status=status, status_idx=idx))
-    await store.insert_credential(_cred("sg0", region="SG", status="revoked", status_idx=0))
-    assert await store.status_entries("EU") == [(1, "revoked"), (2, "suspended"), (3, "revoked")]
-    assert await store.status_entries("SG") == [(0, "revoked")]
-    assert await store.status_entries("XX") == []
+        await store.insert_credential(_cred(f"eu{idx}", status=status, status_idx=idx, status_uri=eu1,
+                                            qr_text="EC1:" + "A" * 500))
+    for idx, status in [(7, "revoked"), (3, "valid"), (2, "suspended")]:  # the same indexes, another list
+        await store.insert_credential(_cred(f"eu2-{idx}", status=status, status_idx=idx, status_uri=eu2))
+    await store.insert_credential(_cred("sg0", region="SG", status="revoked", status_idx=0, status_uri=sg1))
+    assert await store.status_entries("EU", eu1) == [(1, "revoked"), (2, "suspended"), (3, "revoked")]
+    assert await store.status_entries("EU", eu2) == [(2, "suspended"), (7, "revoked")]
+    assert await store.status_entries("SG", sg1) == [(0, "revoked")]
+    assert await store.status_entries("EU", sg1) == [] and await store.status_entries("XX", eu1) == []
+    assert await store.status_entries("EU", "urn:ecert:status:EU:3") == []
+
+
+async def test_find_reads_only_the_fields_asked_for(store: Store):
+    await store.backend.insert("tokens", {"_id": "a", "n": 1, "s": "x", "o": {"k": [1, 2]}, "b": True, "z": None,
+                                          "big": "y" * 1000})
+    await store.backend.insert("tokens", {"_id": "b", "n": 2})
+    got = await store.backend.find("tokens", {}, sort="_id", fields=("n", "s", "o", "b", "z", "missing"))
+    assert got == [{"_id": "a", "n": 1, "s": "x", "o": {"k": [1, 2]}, "b": True, "z": None, "missing": None},
+                   {"_id": "b", "n": 2, "s": None, "o": None, "b": None, "z": None, "missing": None}]
+    assert await store.backend.find("tokens", {"n": 2}, fields=()) == [{"_id": "b"}]
+    with pytest.raises(ValueError):
+        await store.backend.find("tokens", {}, fields=("o.k",))  # top-level names only
 
 
 # -- counters, API keys, tokens -------------------------------------------------
@@ -439,8 +473,8 @@ async def test_unique_index_applies_to_put_and_update(store: Store):
 
 async def test_ping_and_collections(store: Store):
     await store.ping()
-    assert {"regions", "keys", "key_owners", "types", "rules", "trust_lists", "credentials", "apikeys", "tokens",
-            "presentations", "trail", "trail_heads", "photos", "photo_owners", "counters"} == set(COLLECTIONS)
+    assert {"regions", "keys", "key_owners", "types", "rules", "trust_lists", "root_chain", "credentials", "apikeys",
+            "tokens", "presentations", "trail", "trail_heads", "photos", "photo_owners", "counters"} == set(COLLECTIONS)
 
 
 # -- SQLite specifics --------------------------------------------------------------------
@@ -499,7 +533,7 @@ async def test_sqlite_an_existing_database_gets_the_new_indexes_on_open(tmp_path
         indexes = {name for name, in await store.backend._run(
             store.backend._query, "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?",
             ("credentials",))}
-        assert {"credentials_region_request_id", "credentials_region_status",
+        assert {"credentials_region_request_id", "credentials_region_status_uri_status",
                 "credentials_region_fields_photo"} <= indexes
         plan = await store.backend._run(
             store.backend._query, "EXPLAIN QUERY PLAN SELECT doc FROM credentials WHERE "

@@ -30,10 +30,15 @@ COLLECTIONS: dict[str, list[Index]] = {
     # the recognition rules, one document per entry: {"_id": "<kind>:<key>", "kind", "key", "items"}
     "rules": [],
     "trust_lists": [],
+    # the root rotations, oldest first: {"_id": version (12 digits), "version" (the announcing list's),
+    # "signed" (base64 of that list, signed by the old root and naming the new one), "old_kid",
+    # "new_kid" (hex), "at"}
+    "root_chain": [],
     # A unique index only covers documents whose indexed fields are all strings,
     # so credentials without a request_id never collide.
-    # "fields.photo": the digest of the portrait a credential shows (Store.credentials_naming_photo)
-    "credentials": [(("region", "request_id"), True), (("region", "status"), False),
+    # "fields.photo": the digest of the portrait a credential shows (Store.credentials_naming_photo);
+    # (region, status_uri, status): the entries of one status list that are not valid (Store.status_entries)
+    "credentials": [(("region", "request_id"), True), (("region", "status_uri", "status"), False),
                     (("region", "fields.photo"), False)],
     "apikeys": [],
     "tokens": [],
@@ -91,8 +96,10 @@ class Backend(Protocol):
         """Whether a document with this ``_id`` exists (without reading it)."""
 
     async def find(self, coll: str, filter: dict, *, sort: str | None = None,
-                   descending: bool = False, limit: int | None = None) -> list[dict]:
-        """Documents matching ``filter``, optionally sorted on one field (then ``_id``) and limited."""
+                   descending: bool = False, limit: int | None = None,
+                   fields: tuple[str, ...] | None = None) -> list[dict]:
+        """Documents matching ``filter``, optionally sorted on one field (then ``_id``) and limited;
+        with ``fields`` (top-level names), each as ``_id`` and those fields only (None where missing)."""
 
     async def update(self, coll: str, _id: str, set: dict, *, expect: dict | None = None) -> bool:
         """Set top-level fields, atomically only if ``expect`` (a filter) matches.
@@ -302,11 +309,14 @@ class Store:
         """One key, or None."""
         return await self.backend.get("keys", f"{region}:{kid}")
 
-    async def set_key_status(self, region: str, kid: str, status: str, at: int) -> dict:
+    async def set_key_status(self, region: str, kid: str, status: str, at: int, *,
+                             window_end: int | None = None) -> dict:
         """Set a key's status and return the key.
 
         Revoking records ``revoked_at=at``; revoking again is a no-op that keeps
         the first time. A revoked key never becomes active or retired (Conflict).
+        ``window_end`` (retiring): the key's ``exp`` becomes ``min(exp, window_end)``, atomically,
+        so retiring again never extends the window the first retirement ended.
         """
         if status not in KEY_STATUSES:
             raise ValueError(f"unknown key status {status!r}")
@@ -316,6 +326,8 @@ class Store:
             changes["revoked_at"] = at
         not_revoked = {"status": {"$in": [KeyStatus.ACTIVE.value, KeyStatus.RETIRED.value]}}
         updated = await self.backend.update("keys", _id, changes, expect=not_revoked)
+        if updated and window_end is not None:
+            await self.backend.update("keys", _id, {"exp": window_end}, expect={"exp": {"$gt": window_end}})
         key = await self.backend.get("keys", _id)
         if key is None:
             raise NotFound(f"key {kid} of region {region} not found", field="kid")
@@ -397,6 +409,18 @@ class Store:
         docs = await self.backend.find("trust_lists", {}, sort="version", descending=True, limit=1)
         return docs[0] if docs else None
 
+    async def add_root_announcement(self, version: int, signed_b64: str, old_kid: str, new_kid: str,
+                                    at: int) -> None:
+        """Record a root rotation: the trust list ``version`` (``signed_b64``), signed by the root
+        ``old_kid``, announces ``new_kid``; DuplicateKey if that version is recorded already."""
+        await self.backend.insert("root_chain", {"_id": f"{version:012d}", "version": version,
+                                                 "signed": signed_b64, "old_kid": old_kid,
+                                                 "new_kid": new_kid, "at": at})
+
+    async def root_chain(self) -> list[dict]:
+        """Every root rotation recorded, oldest first."""
+        return await self.backend.find("root_chain", {}, sort="version")
+
     # -- credentials -------------------------------------------------------
 
     async def insert_credential(self, doc: dict) -> None:
@@ -436,12 +460,20 @@ class Store:
             expect["status_changes"] = changes - 1 if changes > 1 else None
         return await self.backend.update("credentials", cred_id, values, expect=expect)
 
-    async def status_entries(self, region: str) -> list[tuple[int, str]]:
-        """``(status_idx, status)`` of the region's revoked or suspended credentials."""
+    async def status_entries(self, region: str, uri: str) -> list[tuple[int, str]]:
+        """``(status_idx, status)`` of the region's revoked or suspended credentials whose status list
+        is ``uri``, by index (read from the (region, status_uri, status) index, only those two fields)."""
         docs = await self.backend.find(
             "credentials",
-            {"region": region, "status": {"$in": [s.value for s in LISTED_CREDENTIAL_STATUSES]}})
+            {"region": region, "status_uri": uri, "status": {"$in": [s.value for s in LISTED_CREDENTIAL_STATUSES]}},
+            fields=("status_idx", "status"))
         return sorted((d["status_idx"], d["status"]) for d in docs)
+
+    async def status_index_end(self, region: str) -> int:
+        """How many status indexes the region has reserved (:meth:`next_status_index`): every index
+        given out is below it."""
+        doc = await self.backend.get("counters", f"status:{region}")
+        return 0 if doc is None else int(doc["n"])
 
     async def next_status_index(self, region: str) -> int:
         """The region's next status list index: 0, 1, ... Indices are reserved from the shared

@@ -22,6 +22,7 @@ from ecert.store.base import (
     check_doc,
     check_field,
     check_filter,
+    check_name,
     check_set,
     index_name,
 )
@@ -97,8 +98,10 @@ class MongoBackend:
             return await self._coll(coll).find_one({"_id": _id}, projection={"_id": 1}) is not None
 
     async def find(self, coll: str, filter: dict, *, sort: str | None = None,
-                   descending: bool = False, limit: int | None = None) -> list[dict]:
+                   descending: bool = False, limit: int | None = None,
+                   fields: tuple[str, ...] | None = None) -> list[dict]:
         check_filter(filter)
+        projection = None if fields is None else {check_name(f): 1 for f in fields}
         if limit is not None and limit <= 0:
             return []  # MongoDB reads limit 0 as "no limit"
         order = []
@@ -106,8 +109,11 @@ class MongoBackend:
             direction = DESCENDING if descending else ASCENDING
             order = [(check_field(sort), direction)] + ([("_id", direction)] if sort != "_id" else [])
         with _errors():
-            cursor = self._coll(coll).find(filter, sort=order or None, limit=limit or 0)
-            return await cursor.to_list()
+            cursor = self._coll(coll).find(filter, projection, sort=order or None, limit=limit or 0)
+            docs = await cursor.to_list()
+        if fields is not None:  # as SQLite answers: every field named, None where missing
+            docs = [{"_id": d["_id"], **{f: d.get(f) for f in fields}} for d in docs]
+        return docs
 
     async def update(self, coll: str, _id: str, set: dict, *, expect: dict | None = None) -> bool:
         check_set(set)

@@ -27,6 +27,7 @@ from ecert.store.base import (
     check_doc,
     check_field,
     check_filter,
+    check_name,
     check_set,
     index_name,
     is_range,
@@ -87,6 +88,13 @@ def _where(filter: Mapping[str, Any]) -> tuple[str, list[Any]]:
     parts = [_match(field, value) for field, value in filter.items()]
     sql = " AND ".join(sql for sql, _ in parts) or "1"
     return sql, [p for _, ps in parts for p in ps]
+
+
+def _projection(fields: tuple[str, ...]) -> str:
+    """The SQL expression for a document reduced to ``_id`` and ``fields`` (top-level names): a small
+    JSON object, so only that is read back and parsed (a missing field reads as null)."""
+    pairs = "".join(f", '{check_name(f)}', json(doc -> '$.{f}')" for f in fields if f != "_id")
+    return f"json_object('_id', id{pairs})"
 
 
 def _make_private(path: Path) -> None:
@@ -290,9 +298,11 @@ class SQLiteBackend:
         return bool(await self._run(self._query, f"SELECT 1 FROM {check_collection(coll)} WHERE id = ?", (_id,)))
 
     async def find(self, coll: str, filter: dict, *, sort: str | None = None,
-                   descending: bool = False, limit: int | None = None) -> list[dict]:
+                   descending: bool = False, limit: int | None = None,
+                   fields: tuple[str, ...] | None = None) -> list[dict]:
         where, params = _where(filter)
-        sql = f"SELECT doc FROM {check_collection(coll)} WHERE {where}"
+        what = "doc" if fields is None else _projection(fields)
+        sql = f"SELECT {what} FROM {check_collection(coll)} WHERE {where}"
         if sort is not None:
             order = "DESC" if descending else "ASC"
             sql += f" ORDER BY {_expr(sort)} {order}" + (f", id {order}" if sort != "_id" else "")

@@ -1,9 +1,15 @@
 """The registry's rules: regions, their keys, certificate types and the recognition rules (which
 types each purpose accepts, which regions each region recognises), published as a signed trust list.
 
-Plain Python over its ports: the store, the root signing key and the clock. Every change
-publishes a new trust-list version; a published list is also re-signed (new version) once
-half its validity has passed, so verifiers never see it expire while the registry runs.
+Plain Python over its ports: the store, the root signing key (and where it is kept: the
+:class:`RootKeeper`) and the clock. Every change publishes a new trust-list version; a published
+list is also re-signed (new version) once half its validity has passed, so verifiers never see it
+expire while the registry runs.
+
+The root key rotates (:meth:`Registry.rotate_root`): one last list signed by the old root names the
+new one (``next_root``, the announcement), and every list after is signed by the new root alone.
+The announcements, oldest first, are the root chain: served with every list, so a verifier pinned
+to any earlier root follows them (:func:`ecert.format.trustlist.follow_roots`).
 """
 
 from __future__ import annotations
@@ -12,10 +18,10 @@ import asyncio
 import base64
 import json
 import logging
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from ecert.clock import Clock, system_clock
-from ecert.errors import Conflict, InvalidRequest, NotFound, RuleViolation
+from ecert.errors import ConfigError, Conflict, InvalidRequest, NotFound, RuleViolation
 from ecert.format import keys, trustlist
 from ecert.limits import MAX_NAME, MAX_SPKI
 from ecert.rules.acceptance import STAR, Rules, default_rules
@@ -40,6 +46,9 @@ REVOKE_ROLES: tuple[Role, ...] = (Role.ADMIN,)
 """Who may revoke a region's key (a compromise: only an admin)."""
 RETIRE_ROLES: tuple[Role, ...] = (Role.ADMIN, Role.AGENCY, Role.SERVICE)
 """Who may retire a region's key (the region itself rotating its key, or an admin)."""
+RETIRE_GRACE = 300
+"""Seconds a retired key's window stays open after its retirement (its ``exp`` is cut to then): the
+region's other issuer processes take up the new key meanwhile."""
 
 
 class SignedTrustList(NamedTuple):
@@ -51,6 +60,52 @@ class SignedTrustList(NamedTuple):
     iat: int
     exp: int
     rules: Rules  # the recognition rules it carries
+    root_chain: tuple[bytes, ...] = ()  # every root rotation's announcement until then, oldest first
+
+
+class RootRotation(NamedTuple):
+    """A root rotation done: the new root, the kid (hex) of the one it replaced, and the first
+    trust-list version the new root signed."""
+
+    root: keys.PublicKey
+    previous_kid: str
+    trust_list_version: int
+
+
+class RootKeeper(Protocol):
+    """Where the root key is kept (the registry's files: :mod:`services.registry.rootkeys`).
+
+    A rotation stages the new key before announcing it and commits it after: a key the trust
+    list names as root is always kept somewhere, and the old key is destroyed only once the new
+    one is announced."""
+
+    def staged(self) -> keys.SigningKey | None:
+        """A key staged and not committed (a rotation interrupted), or None."""
+
+    def stage(self, key: keys.SigningKey) -> None:
+        """Keep ``key`` durably beside the root, not yet as the root."""
+
+    def commit(self, key: keys.SigningKey) -> None:
+        """Make ``key`` the root kept, the previous root's private key destroyed."""
+
+    def discard(self) -> None:
+        """Forget the staged key (one never announced)."""
+
+
+class MemoryRootKeeper:
+    """Keeps nothing: a rotated root lives in this process only (tests and tools)."""
+
+    def staged(self) -> keys.SigningKey | None:
+        return None
+
+    def stage(self, key: keys.SigningKey) -> None:
+        pass
+
+    def commit(self, key: keys.SigningKey) -> None:
+        pass
+
+    def discard(self) -> None:
+        pass
 
 
 class PublishedRules(NamedTuple):
@@ -68,14 +123,17 @@ class RegionKeys(NamedTuple):
 
 
 class Registry:
-    """The registry over a store, the root key and a clock."""
+    """The registry over a store, the root key (kept by ``keeper``) and a clock."""
 
-    def __init__(self, store: Store, root: keys.SigningKey, *, ttl: int, now: Clock = system_clock):
+    def __init__(self, store: Store, root: keys.SigningKey, *, ttl: int, now: Clock = system_clock,
+                 keeper: RootKeeper | None = None):
         self.store = store
         self.root = root
         self.ttl = ttl
         self.now = now
+        self.keeper: RootKeeper = keeper or MemoryRootKeeper()
         self._current: SignedTrustList | None = None
+        self._chain: tuple[bytes, ...] | None = None  # the root chain, once read from the store
         self._lock = asyncio.Lock()
 
     # -- the trust list ----------------------------------------------------------------------
@@ -127,18 +185,28 @@ class Registry:
     async def publish(self) -> SignedTrustList:
         """Sign and store a new trust-list version from what the store holds now."""
         async with self._lock:
-            version = await self.store.next_trust_version()
-            iat = self.now()
-            rules = await self._stored_rules()
-            payload = trustlist.build_payload(
-                version=version, iat=iat, exp=iat + self.ttl,
-                regions=await self.store.list_regions(), keys=await self.store.list_keys(),
-                types=await self.store.list_types(), rules=rules.to_payload())
-            signed = trustlist.sign(self.root, payload)
-            await self.store.save_trust_list(version, base64.b64encode(signed).decode(), iat, iat + self.ttl)
-            self._current = SignedTrustList(version, signed, trustlist.to_json(payload), iat, iat + self.ttl, rules)
-            log.info("published trust list v%d", version)
+            await self._settle_root()
+            self._current = await self._sign_list()
+            log.info("published trust list v%d", self._current.version)
             return self._current
+
+    async def _sign_list(self, next_root: keys.PublicKey | None = None) -> SignedTrustList:
+        """A new version signed by the root and stored (under the lock); with ``next_root``, the
+        announcement of a rotation to it."""
+        version = await self.store.next_trust_version()
+        iat = self.now()
+        rules = await self._stored_rules()
+        payload = trustlist.build_payload(
+            version=version, iat=iat, exp=iat + self.ttl,
+            regions=await self.store.list_regions(), keys=await self.store.list_keys(),
+            types=await self.store.list_types(), rules=rules.to_payload(), next_root=next_root)
+        signed = trustlist.sign(self.root, payload)
+        if next_root is not None:  # recorded first: once it may exist anywhere, the chain names it
+            await self.store.add_root_announcement(version, base64.b64encode(signed).decode(),
+                                                   self.root.kid.hex(), next_root.kid.hex(), iat)
+        await self.store.save_trust_list(version, base64.b64encode(signed).decode(), iat, iat + self.ttl)
+        return SignedTrustList(version, signed, trustlist.to_json(payload), iat, iat + self.ttl, rules,
+                               self._chain or ())
 
     async def current(self) -> SignedTrustList:
         """The newest list, re-signed first if half its validity has passed."""
@@ -146,6 +214,73 @@ class Registry:
         if cur is None or self.now() >= cur.iat + self.ttl // 2:
             cur = await self.publish()
         return cur
+
+    async def trust_list(self, known_version: int = 0) -> SignedTrustList | None:
+        """The newest list (:meth:`current`), or None when it is ``known_version``: the caller
+        holds it already (a conditional fetch)."""
+        cur = await self.current()
+        return None if known_version and known_version == cur.version else cur
+
+    # -- the root key ------------------------------------------------------------------------
+    async def open_root(self) -> None:
+        """Read the root chain and make sure the root held is its newest root (at start; the
+        first publish does it too). A rotation interrupted after its announcement was recorded
+        is completed from the staged key; a staged key never announced is discarded. A root the
+        chain has left behind is refused (ConfigError): the registry never signs with it again."""
+        async with self._lock:
+            await self._settle_root()
+
+    async def _settle_root(self, *, again: bool = False) -> None:
+        """:meth:`open_root` under the lock, once (``again``: read the store anew)."""
+        if self._chain is not None and not again:
+            return
+        docs = await self.store.root_chain()
+        staged = self.keeper.staged()
+        if docs and docs[-1]["new_kid"] != self.root.kid.hex():
+            want = docs[-1]["new_kid"]
+            if staged is None or staged.kid.hex() != want:
+                raise ConfigError(f"the root chain names root {want} as current, but the root key held is "
+                                  f"{self.root.kid.hex()} and no key of {want} is staged: restore the key of "
+                                  f"{want} (the registry never signs with a root it has left)")
+            self.keeper.commit(staged)
+            self.root = staged
+            self._current = None
+            log.warning("root rotation to %s completed (it was interrupted after its announcement)", want)
+        elif staged is not None:
+            self.keeper.discard()
+            if staged.kid != self.root.kid:
+                log.warning("staged root key %s was never announced: discarded", staged.kid.hex())
+        self._chain = tuple(base64.b64decode(d["signed"]) for d in docs)
+
+    async def root_chain(self) -> tuple[bytes, ...]:
+        """Every root rotation's announcement (a list signed by the old root naming the new one),
+        oldest first."""
+        async with self._lock:
+            await self._settle_root()
+            return self._chain or ()
+
+    async def rotate_root(self, p: Principal) -> RootRotation:
+        """Replace the root key (admin): a new key of the same algorithm is staged, announced in
+        one list signed by the old root (``next_root``; recorded in the root chain before it is
+        stored or served), made the root (the old private key destroyed), and the first list
+        signed by the new root published. Everything under the publish lock: no list is signed
+        in between."""
+        require_role(p, Role.ADMIN)
+        async with self._lock:
+            await self._settle_root(again=True)  # a rotation whose answer was lost is completed first
+            old = self.root
+            new = keys.SigningKey.generate(old.alg)
+            self.keeper.stage(new)
+            announcement = await self._sign_list(next_root=new.public)
+            self._chain = (*(self._chain or ()), announcement.signed)
+            self.root = new  # from here on, whatever fails: the old root signs nothing more
+            try:
+                self.keeper.commit(new)
+            finally:  # the new root's first list even if the files were not switched (the next start does it)
+                self._current = await self._sign_list()
+            log.warning("root key rotated: %s replaced by %s (announced in trust list v%d, first signed v%d)",
+                        old.kid.hex(), new.kid.hex(), announcement.version, self._current.version)
+            return RootRotation(new.public, old.kid.hex(), self._current.version)
 
     async def keep_current(self) -> None:
         """Re-sign before half the validity has passed (a background task)."""
@@ -211,13 +346,17 @@ class Registry:
         return await self._set_key_status(p, region, kid, KeyStatus.REVOKED, REVOKE_ROLES)
 
     async def retire_key(self, p: Principal, region: str, kid: str) -> dict:
-        return await self._set_key_status(p, region, kid, KeyStatus.RETIRED, RETIRE_ROLES)
+        """Retire a region's key: its window ends (``exp`` at most RETIRE_GRACE seconds from now), so
+        it still verifies what it signed before, never what would be signed with it later."""
+        return await self._set_key_status(p, region, kid, KeyStatus.RETIRED, RETIRE_ROLES, grace=RETIRE_GRACE)
 
     async def _set_key_status(self, p: Principal, region: str, kid: str, status: KeyStatus,
-                              roles: tuple[Role, ...]) -> dict:
+                              roles: tuple[Role, ...], grace: int | None = None) -> dict:
         require_role(p, *roles)
         require_region(p, check_region_code(region))
-        doc = await self.store.set_key_status(region, kid.lower(), status, self.now())
+        at = self.now()
+        doc = await self.store.set_key_status(region, kid.lower(), status, at,
+                                              window_end=None if grace is None else at + grace)
         await self.publish()
         return doc
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from pathlib import Path
 
 from ecert.clock import Clock, system_clock
 from ecert.format import keys
@@ -17,14 +16,16 @@ from ecert.runtime.config import RegistryConfig
 from ecert.store import Store
 from ecertpb.v1 import common_pb2, registry_pb2, registry_pb2_grpc
 
-from .domain import PublishedRules, RegionKeys, Registry, SignedTrustList
+from .domain import PublishedRules, RegionKeys, Registry, RootRotation, SignedTrustList
+from .rootkeys import RootKeyFiles, root_key_paths
+
+__all__ = ["RegistryServicer", "build", "root_key_paths"]  # root_key_paths: where tests and tools find the files
 
 log = logging.getLogger("ecert.registry")
 
 
-def root_key_paths(var_dir: Path) -> tuple[Path, Path]:
-    """The root key (encrypted PEM) and its public half, which verifiers pin."""
-    return var_dir / "registry" / "root-key.pem", var_dir / "registry" / "root-public.pem"
+NOT_MODIFIED = registry_pb2.TrustList(not_modified=True)
+"""GetTrustList's answer to a caller that holds the current version already."""
 
 
 def key_pb(k: dict) -> registry_pb2.KeyInfo:
@@ -51,6 +52,12 @@ def rules_pb(r: PublishedRules) -> registry_pb2.RecognitionRules:
         purposes=[registry_pb2.PurposeTypes(purpose=k, types=v) for k, v in payload["purposes"].items()],
         recognition=[registry_pb2.Recognition(region=k, recognises=v) for k, v in payload["recognition"].items()],
         trust_list_version=r.version)
+
+
+def root_key_pb(r: RootRotation) -> registry_pb2.RootKey:
+    return registry_pb2.RootKey(kid=r.root.kid.hex(), alg=keys.ALG_NAMES.get(r.root.alg, str(r.root.alg)),
+                                spki=r.root.spki, previous_kid=r.previous_kid,
+                                trust_list_version=r.trust_list_version)
 
 
 class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
@@ -97,13 +104,19 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
 
     @rpc
     async def GetTrustList(self, request, context):
-        cur = await self.r.current()
+        cur = await self.r.trust_list(request.known_version)
+        if cur is None:
+            return NOT_MODIFIED
         held = self._trust
         if held is None or held[0] is not cur:  # one message per published version, not per call
             held = self._trust = (cur, registry_pb2.TrustList(version=cur.version, signed=cur.signed, json=cur.json,
-                                                              iat=cur.iat, exp=cur.exp))
+                                                              iat=cur.iat, exp=cur.exp,
+                                                              root_chain=list(cur.root_chain)))
         return held[1]
 
+    @rpc
+    async def RotateRootKey(self, request, context):
+        return root_key_pb(await self.r.rotate_root(principal_from_pb(request.principal)))
 
     @rpc
     async def GetRecognitionRules(self, request, context):
@@ -121,14 +134,12 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
 
 
 async def build(cfg: RegistryConfig, store: Store, *, now: Clock = system_clock):
-    """Root key (created on first start), seed data, first trust list and the bound server:
-    returns ``(registry, server, port)``."""
-    key_path, pub_path = root_key_paths(cfg.var_dir)
-    root, created = keys.load_or_create(key_path, cfg.root_key_passphrase)
-    if created or not pub_path.exists():
-        pub_path.write_bytes(keys.public_pem(root.public))
-        log.info("root key %s created; verifiers pin %s", root.kid.hex(), pub_path)
-    registry = Registry(store, root, ttl=cfg.trust_list_ttl, now=now)
+    """Root key (created on first start; a rotation interrupted is settled), seed data, first
+    trust list and the bound server: returns ``(registry, server, port)``."""
+    files = RootKeyFiles(cfg.var_dir, cfg.root_key_passphrase)
+    root, _ = files.load()
+    registry = Registry(store, root, ttl=cfg.trust_list_ttl, now=now, keeper=files)
+    await registry.open_root()
     if cfg.seed:
         await registry.seed()
     await registry.publish()
