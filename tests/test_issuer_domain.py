@@ -16,7 +16,7 @@ from ecert.clock import FixedClock
 from ecert.errors import Conflict, InvalidRequest, NotFound, Outcome, PermissionDenied, RuleViolation, Unavailable
 from ecert.format import statuslist
 from ecert.format.credential import cti_to_id, id_to_cti, new_cti
-from ecert.format.keys import SigningKey
+from ecert.format.keys import SigningKey, kid_of
 from ecert.limits import MAX_REQUEST_ID, MAX_VALID_DAYS
 from ecert.rules.acceptance import Rules, default_rules
 from ecert.rules.access import Principal
@@ -26,6 +26,7 @@ from ecert.rules.schema import TypeSchema
 from ecert.store import default_uri, open_store
 from ecert.vocab import CredentialStatus, StatusAction
 from services.issuer.domain import TRANSITIONS, TYPES_REFRESH, TYPES_RETRY, Issuer, status_uri
+from services.issuer.signing import RegionKey
 from testkit import photos
 from testkit.samples import SAMPLES, citizen_id, driving_licence
 
@@ -92,10 +93,18 @@ class FakeRegistry:
         self._answer()
         return self.rules
 
-    async def register_key(self, alg: str, spki: bytes) -> str:
+    async def register_key(self, alg: str, spki: bytes, nbf: int = 0, exp: int = 0) -> str:
         self._answer()
         self.keys.append((alg, spki))
         return "kid-of-the-key"
+
+    async def retire_key(self, kid: str) -> None:
+        self._answer()
+
+    async def region_keys(self) -> list[RegionKey]:
+        """The keys registered, active and never expiring (tests/test_issuer_keys.py fakes more)."""
+        self._answer()
+        return [RegionKey(kid_of(spki).hex(), "active", 0, 1 << 62) for _, spki in self.keys]
 
     async def set_endpoint(self, endpoint: str) -> None:
         self._answer()

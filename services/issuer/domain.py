@@ -1,9 +1,9 @@
 """One region's issuing rules: issue, revoke, suspend and reinstate that region's credentials,
 publish its status list, and answer presentation-token look-ups.
 
-Plain Python over its ports: the store, the signing key, the registry (:class:`RegistryPort`)
-and the clocks. Its private key lives only here, as an encrypted PKCS#8 file; the registry
-gets the public half.
+Plain Python over its ports: the store, the keyring, the registry (:class:`RegistryPort`) and
+the clocks. Its private keys live only here, as encrypted PKCS#8 files (:mod:`.keyring`); the
+registry gets the public halves. Which key signs, and when it changes, is :mod:`.signing`'s.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from ecert.clock import Clock, system_clock
 from ecert.errors import (
     Conflict,
     DuplicateKey,
+    EcertError,
     InvalidRequest,
     NotFound,
     Outcome,
@@ -34,18 +35,24 @@ from ecert.rules.access import (
     purpose_for,
     require_issuer,
     require_record,
+    require_region,
     require_role,
 )
 from ecert.rules.document import DocumentDate, china_day
 from ecert.rules.requests import check_purpose, check_request_id, check_shown_purpose, check_valid_days
 from ecert.rules.schema import TypeSchema, parse_fields_json, pick_type
+from ecert.rules.shards import Signed
 from ecert.rules.verify import not_current_reason
 from ecert.runtime.refresh import Refreshed
 from ecert.store import Store
 from ecert.vocab import ISSUE_ROLES, VERIFY_ROLES, CredentialStatus, StatusAction, TrailAction
 
+from .keyring import Keyring
 from .photos import PHOTO_FIELD, PhotoLibrary
 from .presentations import ShowCodes, Shown
+from .registry_cache import RegistryCache
+from .signing import KeyInfo, KeyPort, Signer
+from .status import RegionStatus
 from .trail import Trail
 
 log = logging.getLogger("ecert.issuer")
@@ -55,8 +62,9 @@ TYPES_REFRESH = 10.0
 fetched again."""
 TYPES_RETRY = 2.0
 """Seconds between fetches when one failed, or when an unknown type forces one."""
-STATUS_LIST_VALIDITY = 3600
-"""Seconds a signed status list is valid (it is re-signed every ``status_ttl`` seconds)."""
+DEFAULT_STATUS_LIST_VALIDITY = 3600
+"""Seconds from a status list's iat to its exp, unless configured (``ECERT_STATUS_LIST_VALIDITY``):
+a verifier trusts a list that long; it is signed anew at half of it, or sooner after a change."""
 
 _S = CredentialStatus
 TRANSITIONS: dict[StatusAction, tuple[tuple[CredentialStatus, ...], CredentialStatus]] = {
@@ -69,16 +77,13 @@ TRANSITIONS: dict[StatusAction, tuple[tuple[CredentialStatus, ...], CredentialSt
 Types = dict[tuple[str, int], TypeSchema]
 
 
-class RegistryPort(Protocol):
-    """What the issuer asks of the registry, for its own region."""
+class RegistryPort(KeyPort, Protocol):
+    """What the issuer asks of the registry, for its own region (its keys: :class:`KeyPort`)."""
 
     async def certificate_types(self) -> list[TypeSchema]: ...
 
     async def recognition_rules(self) -> Rules:
         """The recognition rules of the registry's current trust list."""
-
-    async def register_key(self, alg: str, spki: bytes) -> str:
-        """Register the public key; returns its kid (hex)."""
 
     async def set_endpoint(self, endpoint: str) -> None: ...
 
@@ -106,50 +111,89 @@ class Resolution(NamedTuple):
 
 
 def status_uri(region: str) -> str:
-    return f"urn:ecert:status:{region}:1"
+    """The region's first status list (shard 1: the single list of earlier releases)."""
+    return statuslist.shard_uri(region, 1)
 
 
 class Issuer:
-    """One region's issuing logic over a store, a signing key and the registry."""
+    """One region's issuing logic over a store, its keyring and the registry.
 
-    def __init__(self, region: str, store: Store, key: keys.SigningKey, registry: RegistryPort, *,
+    ``key``: the region's :class:`Keyring`, or one key (a keyring in memory). ``key_lifetime_days``
+    (0: never) and ``auto_rotate``: see :mod:`.signing`. ``cache``: where the registry's types and
+    rules are kept between starts (None: nowhere)."""
+
+    def __init__(self, region: str, store: Store, key: keys.SigningKey | Keyring, registry: RegistryPort, *,
                  default_valid_days: int, status_ttl: int, now: Clock = system_clock,
-                 monotonic: Callable[[], float] = time.monotonic):
+                 monotonic: Callable[[], float] = time.monotonic, key_lifetime_days: int = 365,
+                 auto_rotate: bool = True, cache: RegistryCache | None = None,
+                 status_list_validity: int = DEFAULT_STATUS_LIST_VALIDITY):
         self.region = region
         self.store = store
-        self.key = key
-        self.registry = registry
+        self.signer = Signer(key if isinstance(key, Keyring) else Keyring.of(key), registry,
+                             lifetime_days=key_lifetime_days, auto_rotate=auto_rotate, now=lambda: self.now(),
+                             monotonic=monotonic)
+        self._registry = registry
         self.default_valid_days = default_valid_days
         self.status_ttl = status_ttl
         self.now = now
+        self.cache = cache
         self.known_types: Refreshed[Types] = Refreshed(
             self._fetch_types, name=f"certificate types ({region})", every=TYPES_REFRESH, retry=TYPES_RETRY,
             force_every=TYPES_RETRY, errors=(Unavailable,), clock=monotonic)
         self.known_rules: Refreshed[Rules] = Refreshed(
             self._fetch_rules, name="recognition rules", every=TYPES_REFRESH, retry=TYPES_RETRY,
             errors=(Unavailable,), clock=monotonic)
-        self._status: tuple[int, bytes] | None = None  # (iat, signed)
-        self._status_lock = asyncio.Lock()
+        if cache is not None:  # what the registry said before the restart, until it answers
+            cached_types, cached_rules = cache.load()
+            if cached_types is not None:
+                self.known_types.seed(cached_types)
+            if cached_rules is not None:
+                self.known_rules.seed(cached_rules)
+        # the region's status lists, one a shard, each signed with the key checked as any signature is
+        self.statuses = RegionStatus(region, store, self.signing_key, ttl=status_ttl, validity=status_list_validity,
+                                     now=lambda: self.now())
         self.trail = Trail(region, store, now=lambda: self.now(), record_region=self.get)  # the region's 全程留痕
         self.show_codes = ShowCodes(region, store)
         self.photos = PhotoLibrary(self)
 
     # -- registry ----------------------------------------------------------------------------
+    @property
+    def registry(self) -> RegistryPort:
+        return self._registry
+
+    @registry.setter
+    def registry(self, registry: RegistryPort) -> None:
+        self._registry = self.signer.registry = registry
+
     async def register(self, advertise: str, attempts: int = 60, pause: float = 0.5) -> str:
-        """Register the public key and this issuer's endpoint; waits for the registry to come up."""
+        """Register the current public key and this issuer's endpoint, then read the region's keys
+        (:meth:`refresh_keys`); waits for the registry to come up."""
         for attempt in range(attempts):
             try:
-                kid = await self.registry.register_key(keys.ALG_NAMES[self.key.alg], self.key.spki)
+                key = self.signer.keyring.current
+                nbf, exp = self.signer.registration()
+                kid = await self.registry.register_key(keys.ALG_NAMES[key.alg], key.spki, nbf, exp)
                 await self.registry.set_endpoint(advertise)
-                return kid
+                break
             except Unavailable:
                 if attempt == attempts - 1:
                     raise
                 await asyncio.sleep(pause)
-        raise Unavailable("registry unreachable")
+        try:
+            await self.signer.learn()
+        except Unavailable as err:
+            log.warning("the region's keys could not be read from the registry yet: %s", err)
+        return kid
 
     async def _fetch_types(self) -> Types:
-        return {(t.id, t.version): t for t in await self.registry.certificate_types()}
+        types = {(t.id, t.version): t for t in await self.registry.certificate_types()}
+        if self.cache is not None:
+            self.cache.save_types(types)
+        try:  # the region's keys, with the types (a key revoked meanwhile stops signing)
+            await self.signer.learn()
+        except EcertError as err:
+            log.warning("the region's keys could not be read from the registry: %s", err)
+        return types
 
     async def types(self, force: bool = False) -> Types:
         """The registry's certificate types, refreshed every TYPES_REFRESH seconds (``force``: now,
@@ -163,7 +207,10 @@ class Issuer:
         self.known_rules.expire()
 
     async def _fetch_rules(self) -> Rules:
-        return await self.registry.recognition_rules()
+        rules = await self.registry.recognition_rules()
+        if self.cache is not None:
+            self.cache.save_rules(rules)
+        return rules
 
     async def rules(self) -> Rules:
         """The recognition rules of the registry's trust list, which a show code is judged by,
@@ -177,6 +224,33 @@ class Issuer:
                 return ts
         raise RuleViolation(f"certificate type {type_id} v{version or 'latest'} is unknown",
                             code="TYPE_UNKNOWN", field="type")
+
+    # -- signing keys ------------------------------------------------------------------------
+    @property
+    def key(self) -> keys.SigningKey:
+        """The key signing now (unchecked: :meth:`signing_key` is the one to sign with)."""
+        return self.signer.keyring.current
+
+    async def signing_key(self) -> keys.SigningKey:
+        """The key to sign with, checked first (before every signature): a key the registry says
+        is revoked, retired or outside its window is replaced (``auto_rotate``), else 503
+        ``SIGNING_KEY_UNAVAILABLE``."""
+        return await self.signer.key()
+
+    async def rotate(self, p: Principal, request_id: str = "") -> KeyInfo:
+        """A new signing key, registered and used from now on; the old one retired at the registry
+        (an admin, the region's agency, or the suite's service principal for the region). The same
+        ``request_id`` again answers the first rotation."""
+        require_region(p, self.region)
+        check_request_id(request_id)
+        return await self.signer.rotate(request_id, reason=f"asked for by {p.role}")
+
+    async def refresh_keys(self, p: Principal) -> KeyInfo:
+        """Read the region's keys from the registry now (after a revocation): a current key that
+        may no longer sign is replaced (policy allowing; kid ``""`` when none can sign). Unavailable
+        while the registry cannot be reached."""
+        require_region(p, self.region)
+        return await self.signer.refresh()
 
     # -- issuing -----------------------------------------------------------------------------
     async def issue(self, p: Principal, type_id: str, version: int, fields_json: str, valid_days: int,
@@ -206,17 +280,17 @@ class Issuer:
         now = self.now()
         document_end = ts.document.check_issuance(fields, now)
         await self.photos.check_held(fields)
+        key = await self.signing_key()  # before a status index is taken: a key that may not sign is 503
         cti = credential.new_cti()
         cred_id = credential.cti_to_id(cti)
-        idx = await self.store.next_status_index(self.region)
+        uri, idx = await self.statuses.allocate()  # the shard the region's counter has reached
         exp = now + valid_days * 86400
         if document_end is not None and document_end < exp:
             exp = document_end
-        uri = status_uri(self.region)
-        qr_text = credential.issue(self.key, iss=self.region, iat=now, exp=exp, cti=cti, type_id=ts.id,
+        qr_text = credential.issue(key, iss=self.region, iat=now, exp=exp, cti=cti, type_id=ts.id,
                                    type_version=ts.version, fields=ts.to_cbor(fields), status_uri=uri, status_idx=idx)
         doc = {"_id": cred_id, "region": self.region, "type": ts.id, "version": ts.version,
-               "kid": self.key.kid.hex(), "qr_text": qr_text, "issued_at": now, "expires_at": exp,
+               "kid": key.kid.hex(), "qr_text": qr_text, "issued_at": now, "expires_at": exp,
                "status": CredentialStatus.VALID, "status_idx": idx, "status_uri": uri, "fields": fields,
                "request_id": request_id or None, "request_hash": request_hash,
                "display_id": ts.display_id(self.region, cred_id)}
@@ -270,27 +344,28 @@ class Issuer:
                 raise Conflict(f"a {doc['status']} credential cannot become {target}", code="STATUS_CONFLICT")
             at = self.now()
             if await self.store.set_credential_status(cred_id, target, doc["status"], at, changes + 1):
-                self._status = None
+                self.statuses.changed(doc.get("status_uri") or status_uri(self.region))  # signed anew when asked
                 log.info("credential %s is now %s", cred_id, target)
                 await self.trail.status_changed(p, cred_id, target, at, changes + 1)
                 return await self.get(p, cred_id)
         raise Conflict("the credential changed concurrently, try again", code="STATUS_CONFLICT")
 
-    # -- status list -------------------------------------------------------------------------
+    # -- status lists ------------------------------------------------------------------------
     async def status_list(self, uri: str) -> bytes:
-        """The region's signed status list, re-signed every ``status_ttl`` seconds (and after a change)."""
-        if uri != status_uri(self.region):
-            raise NotFound(f"no status list {uri[:100]}")
-        async with self._status_lock:
-            now = self.now()
-            cur = self._status
-            if cur is None or now >= cur[0] + self.status_ttl:
-                entries = [(idx, statuslist.STATUS_VALUES[s]) for idx, s in await self.store.status_entries(self.region)]
-                bits = statuslist.build_bits(entries)
-                signed = statuslist.sign(self.key, uri=uri, bits=bits, iat=now, exp=now + STATUS_LIST_VALIDITY,
-                                         ttl=self.status_ttl)
-                cur = self._status = (now, signed)
-            return cur[1]
+        """One of the region's signed status lists (a shard, :mod:`.status`): the same bytes until one
+        of its credentials changes status, half its validity passes or the signing key changes; 404
+        for a uri that is none of the region's."""
+        return (await self.statuses.status_list(uri)).signed
+
+    async def signed_status_list(self, uri: str) -> Signed:
+        """:meth:`status_list` with its iat (as signed)."""
+        return await self.statuses.status_list(uri)
+
+    async def status_lists(self, held: list[tuple[str, int]]) -> tuple[list[Signed], list[str]]:
+        """A verifier's refresh in one call: of the ``(uri, iat held)`` it names (at most 1,024, else
+        400), the lists signed after the iat it holds, in the order asked, and the uris that are none
+        of the region's."""
+        return await self.statuses.status_lists(held)
 
     # -- presentations -----------------------------------------------------------------------
     async def show(self, p: Principal, cred_id: str, purpose: str = "") -> Shown:
@@ -305,7 +380,7 @@ class Issuer:
         now = self.now()
         if now >= doc["expires_at"]:
             raise Conflict("an expired credential cannot be presented", code="CREDENTIAL_EXPIRED")
-        shown = await self.show_codes.mint(self.key, doc["_id"], purpose, now)
+        shown = await self.show_codes.mint(await self.signing_key(), doc["_id"], purpose, now)
         await self.trail.append(action=TrailAction.PRESENT, credential_id=doc["_id"], actor=p, purpose=purpose,
                                 at=now)
         return shown

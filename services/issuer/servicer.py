@@ -13,9 +13,10 @@ from ecert.rpc import streams
 from ecert.rpc.client import channel
 from ecert.rpc.convert import document_pb, principal_from_pb
 from ecert.rpc.links import Links
-from ecert.errors import InvalidRequest
+from ecert.errors import InvalidRequest, NotFound
 from ecert.rpc.server import create_server, rpc
 from ecert.rules import trail
+from ecert.rules.shards import Signed
 from ecert.runtime import pki
 from ecert.runtime.config import IssuerConfig
 from ecert.store import Store
@@ -23,7 +24,11 @@ from ecert.vocab import StatusAction
 from ecertpb.v1 import issuer_pb2, issuer_pb2_grpc
 
 from .domain import Issuer
+from .keyring import Keyring
 from .presentations import Shown
+from .registry_cache import FILE as REGISTRY_CACHE_FILE
+from .registry_cache import RegistryCache
+from .signing import KeyInfo
 from .upstream import RegistryClient
 
 log = logging.getLogger("ecert.issuer")
@@ -39,6 +44,15 @@ def credential_pb(doc: dict, fields: dict | None = None) -> issuer_pb2.Credentia
         issued_at=doc["issued_at"], expires_at=doc["expires_at"], status=doc["status"], kid=doc.get("kid", ""),
         fields_json=json.dumps(doc["fields"] if fields is None else fields, ensure_ascii=False),
         display_id=doc.get("display_id", ""))
+
+
+def key_info_pb(info: KeyInfo) -> issuer_pb2.SigningKeyInfo:
+    return issuer_pb2.SigningKeyInfo(kid=info.kid, retired_kid=info.retired_kid, nbf=info.nbf, exp=info.exp,
+                                     status=info.status)
+
+
+def status_list_pb(s: Signed) -> issuer_pb2.StatusList:
+    return issuer_pb2.StatusList(uri=s.uri, signed=s.signed, iat=s.iat)
 
 
 def presentation_pb(shown: Shown) -> issuer_pb2.Presentation:
@@ -77,7 +91,23 @@ class IssuerServicer(issuer_pb2_grpc.IssuerServiceServicer):
 
     @rpc
     async def GetStatusList(self, request, context):
-        return issuer_pb2.StatusList(uri=request.uri, signed=await self.i.status_list(request.uri))
+        return status_list_pb(await self.i.signed_status_list(request.uri))
+
+    @rpc
+    async def GetStatusLists(self, request, context):
+        lists, unknown = await self.i.status_lists([(h.uri, h.iat) for h in request.held])
+        return issuer_pb2.StatusLists(lists=[status_list_pb(s) for s in lists], unknown=unknown)
+
+    @rpc
+    async def RotateSigningKey(self, request, context):
+        if request.region != self.i.region:  # the gateway reached another region's issuer
+            raise NotFound(f"this issuer signs for {self.i.region}, not {request.region[:20] or '(none)'}",
+                           field="region")
+        return key_info_pb(await self.i.rotate(principal_from_pb(request.principal), request.request_id))
+
+    @rpc
+    async def RefreshKeys(self, request, context):
+        return key_info_pb(await self.i.refresh_keys(principal_from_pb(request.principal)))
 
     @rpc
     async def CreatePresentation(self, request, context):
@@ -140,20 +170,23 @@ def delivered_records(request: issuer_pb2.RecordAccessRequest) -> list[trail.Rec
     return out
 
 
-def key_path(cfg: IssuerConfig) -> Path:
-    return cfg.var_dir / "issuer" / cfg.region / "signing-key.pem"
+def region_dir(cfg: IssuerConfig) -> Path:
+    """The region's folder: its keyring (``keys/``) and the registry cache."""
+    return cfg.var_dir / "issuer" / cfg.region
 
 
 async def build(cfg: IssuerConfig, store: Store, *, now: Clock = system_clock, listen: str | None = None):
-    """Load or create the signing key, bind the server: returns ``(issuer, server, port,
-    registry_channel)``. Call :meth:`Issuer.register` once the server is started."""
-    key, created = keys.load_or_create(key_path(cfg), cfg.signing_key_passphrase, keys.alg_id(cfg.key_alg))
-    if created:
-        log.info("signing key %s created for %s", key.kid.hex(), cfg.region)
+    """Open the region's keyring (a first key made, or the legacy key adopted), bind the server:
+    returns ``(issuer, server, port, registry_channel)``. Call :meth:`Issuer.register` once the
+    server is started."""
+    folder = region_dir(cfg)
+    keyring = Keyring.open(folder, cfg.signing_key_passphrase, keys.alg_id(cfg.key_alg))
     links = Links.from_config(cfg)
     registry_channel = channel(cfg.registry_target, links, peer=pki.REGISTRY)
-    issuer = Issuer(cfg.region, store, key, RegistryClient(registry_channel, cfg.region),
-                    default_valid_days=cfg.default_valid_days, status_ttl=cfg.status_ttl, now=now)
+    issuer = Issuer(cfg.region, store, keyring, RegistryClient(registry_channel, cfg.region),
+                    default_valid_days=cfg.default_valid_days, status_ttl=cfg.status_ttl, now=now,
+                    key_lifetime_days=cfg.key_lifetime_days, auto_rotate=cfg.key_auto_rotate,
+                    cache=RegistryCache(folder / REGISTRY_CACHE_FILE), status_list_validity=cfg.status_list_validity)
     server, port = create_server(
         listen or cfg.listen, [lambda s: issuer_pb2_grpc.add_IssuerServiceServicer_to_server(IssuerServicer(issuer), s)],
         links=links, service_names=["ecert.v1.IssuerService"])

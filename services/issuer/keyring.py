@@ -1,0 +1,240 @@
+"""The region's signing keys on disk: every key it has signed with, and which one signs now.
+
+``<folder>/keys/<kid hex>.pem`` holds each key as encrypted PKCS#8 (0600, the configured
+passphrase), ``<folder>/keys/current`` the kid (hex) of the one signing now, replaced whole
+(:func:`ecert.files.write_private`) so a crash leaves the old pointer or the new, never half of
+one. A folder from before keys rotated holds one key, ``<folder>/signing-key.pem``: it is adopted
+as the first key (moved into ``keys/``). ``keys/rotations.json`` remembers the rotations asked for
+with a request id, so the same id again answers the first rotation.
+
+Several issuer processes of one region may share the folder: changes are made under an exclusive
+lock on ``keys/.lock``, and :meth:`Keyring.reload` picks up a switch another process made.
+Private keys never leave this process; logs name kids only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import re
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+from ecert.errors import ConfigError
+from ecert.files import private_dirs, write_private
+from ecert.format import keys
+
+log = logging.getLogger("ecert.issuer")
+
+KEYS_DIR = "keys"
+CURRENT = "current"
+LEGACY_FILE = "signing-key.pem"
+"""The one key of a folder written before keys rotated."""
+ROTATIONS = "rotations.json"
+ROTATIONS_KEPT = 1000
+"""Rotations remembered by request id (the oldest forgotten first)."""
+LOCK_POLL = 0.05
+"""Seconds between attempts at the folder's lock while another process holds it."""
+_KID = re.compile(r"[0-9a-f]{16}\Z")
+
+
+class Keyring:
+    """The region's keys: on disk under ``keys_dir`` (:meth:`open`), or in memory only (:meth:`of`,
+    for a key made elsewhere: nothing is written, rotated keys live as long as the process)."""
+
+    def __init__(self, keys_dir: Path | None, passphrase: bytes, alg: int = keys.ES256):
+        self.dir = keys_dir
+        self._passphrase = passphrase
+        self.alg = alg
+        self._keys: dict[str, keys.SigningKey] = {}  # by kid hex, as loaded or made
+        self._current: keys.SigningKey | None = None
+        self.current_kid = ""
+        self._rotations: dict[str, dict] = {}  # in memory only (no folder)
+        self.created = False  # whether :meth:`open` made the first key
+
+    # -- opening -----------------------------------------------------------------------------
+    @classmethod
+    def open(cls, folder: Path, passphrase: bytes, alg: int = keys.ES256) -> Keyring:
+        """The keyring of the region folder ``folder`` (``var/issuer/<region>``): its current key,
+        the legacy ``signing-key.pem`` adopted, or a first key made."""
+        ring = cls(folder / KEYS_DIR, passphrase, alg)
+        private_dirs(ring.dir)
+        with ring._locked_sync():
+            legacy = folder / LEGACY_FILE
+            if ring._pointer() is not None:
+                ring._use(ring._load(ring._pointer()))
+            elif legacy.exists():
+                pem = legacy.read_bytes()
+                key = keys.SigningKey.from_encrypted_pem(pem, passphrase)  # it decrypts before it moves
+                write_private(ring._file(key.kid.hex()), pem)
+                made = legacy.stat().st_mtime
+                os.utime(ring._file(key.kid.hex()), (made, made))  # when it was made, as :meth:`made_at` says
+                ring._point(key)
+                legacy.unlink()
+                log.info("signing key %s adopted from %s", key.kid.hex(), LEGACY_FILE)
+            else:
+                ring._point(ring._make())
+                ring.created = True
+                log.info("signing key %s created", ring.current_kid)
+        return ring
+
+    @classmethod
+    def of(cls, key: keys.SigningKey) -> Keyring:
+        """A keyring in memory whose current key is ``key``."""
+        ring = cls(None, b"", key.alg)
+        ring._keys[key.kid.hex()] = key
+        ring._use(key)
+        return ring
+
+    # -- the keys ----------------------------------------------------------------------------
+    @property
+    def current(self) -> keys.SigningKey:
+        """The key signing now."""
+        return self._current  # type: ignore[return-value]
+
+    def kids(self) -> list[str]:
+        """The kids (hex) of every key held."""
+        if self.dir is None:
+            return sorted(self._keys)
+        return sorted(p.stem for p in self.dir.glob("*.pem") if _KID.match(p.stem))
+
+    def made_at(self, kid: str) -> int | None:
+        """When the key ``kid`` was made (its file's time), as a bound on what it may have signed;
+        None for a keyring in memory."""
+        if self.dir is None:
+            return None
+        try:
+            return int(self._file(kid).stat().st_mtime)
+        except OSError:
+            return None
+
+    def create(self) -> keys.SigningKey:
+        """A new key of the keyring's algorithm, written (it does not sign until :meth:`switch`)."""
+        return self._make()
+
+    def switch(self, key: keys.SigningKey) -> None:
+        """Sign with ``key`` (made by :meth:`create`) from now on, in every process of the region."""
+        self._point(key)
+
+    def reload(self) -> bool:
+        """Take up the current key another process of the region switched to; True if it changed.
+        A pointer that cannot be read is reported and the key in hand kept."""
+        if self.dir is None:
+            return False
+        try:
+            kid = self._pointer()
+            if kid is None or kid == self.current_kid:
+                return False
+            self._use(self._load(kid))
+        except (ConfigError, OSError) as err:
+            log.warning("the signing key named by %s/%s cannot be loaded, keeping %s: %s", KEYS_DIR, CURRENT,
+                        self.current_kid, err)
+            return False
+        log.info("signing with key %s, switched to by another process of the region", self.current_kid)
+        return True
+
+    # -- rotations by request id -------------------------------------------------------------
+    def rotation(self, request_id: str) -> dict | None:
+        """The rotation made for ``request_id``, if one was."""
+        return self._read_rotations().get(request_id)
+
+    def record_rotation(self, request_id: str, record: dict) -> None:
+        rotations = self._read_rotations()
+        rotations[request_id] = record
+        kept = dict(sorted(rotations.items(), key=lambda kv: kv[1].get("at", 0))[-ROTATIONS_KEPT:])
+        if self.dir is None:
+            self._rotations = kept
+        else:
+            write_private(self.dir / ROTATIONS, json.dumps(kept, sort_keys=True).encode())
+
+    def _read_rotations(self) -> dict[str, dict]:
+        if self.dir is None:
+            return dict(self._rotations)
+        path = self.dir / ROTATIONS
+        if not path.exists():
+            return {}
+        try:
+            data = json.loads(path.read_text())
+            if not isinstance(data, dict):
+                raise ValueError("not an object")
+            return data
+        except (ValueError, OSError) as err:
+            log.warning("%s/%s cannot be read, starting it again: %s", KEYS_DIR, ROTATIONS, err)
+            return {}
+
+    # -- the lock ----------------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[None]:
+        """Hold the folder's lock (no other process of the region changes the keyring meanwhile)."""
+        if self.dir is None:
+            yield
+            return
+        fd = os.open(self.dir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    await asyncio.sleep(LOCK_POLL)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    @contextlib.contextmanager
+    def _locked_sync(self) -> Iterator[None]:
+        assert self.dir is not None
+        fd = os.open(self.dir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    # -- files -------------------------------------------------------------------------------
+    def _file(self, kid: str) -> Path:
+        assert self.dir is not None
+        return self.dir / f"{kid}.pem"
+
+    def _pointer(self) -> str | None:
+        path = self.dir / CURRENT  # type: ignore[operator]
+        try:
+            kid = path.read_text().strip()
+        except FileNotFoundError:
+            return None
+        if not _KID.match(kid):
+            raise ConfigError(f"{path} does not name a key id")
+        return kid
+
+    def _load(self, kid: str) -> keys.SigningKey:
+        key = self._keys.get(kid)
+        if key is None:
+            path = self._file(kid)
+            if not path.exists():
+                raise ConfigError(f"signing key {kid} is named current but {path.name} is missing")
+            key = keys.SigningKey.from_encrypted_pem(path.read_bytes(), self._passphrase)
+            if key.kid.hex() != kid:
+                raise ConfigError(f"{path.name} holds another key than its name says")
+            self._keys[kid] = key
+        return key
+
+    def _make(self) -> keys.SigningKey:
+        key = keys.SigningKey.generate(self.alg)
+        kid = key.kid.hex()
+        if self.dir is not None:
+            write_private(self._file(kid), key.to_encrypted_pem(self._passphrase))
+        self._keys[kid] = key
+        return key
+
+    def _point(self, key: keys.SigningKey) -> None:
+        if self.dir is not None:
+            write_private(self.dir / CURRENT, key.kid.hex().encode() + b"\n")
+        self._use(key)
+
+    def _use(self, key: keys.SigningKey) -> None:
+        self._current = key
+        self.current_kid = key.kid.hex()
