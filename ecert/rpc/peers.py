@@ -35,15 +35,16 @@ CALLERS: Mapping[str, frozenset[str]] = {
     # the registry: the gateway (directory, admin and agency requests, the recognition rules),
     # issuers (their key, endpoint, the types they issue and the recognition rules their show codes
     # are judged by), the verifier (the trust list, which carries the rules)
-    _R + "ListRegions": _GW,
+    _R + "ListRegions": _GW_ISSUERS,  # an issuer: its region's keys and their statuses
     _R + "CreateRegion": _GW,
     _R + "SetRegionEndpoint": frozenset({ISSUER}),
     _R + "RegisterKey": _GW_ISSUERS,
     _R + "RevokeKey": _GW,
-    _R + "RetireKey": _GW,
+    _R + "RetireKey": _GW_ISSUERS,  # an issuer: the key its rotation replaced
     _R + "ListCertificateTypes": _GW_ISSUERS,
     _R + "PublishCertificateType": _GW,
     _R + "GetTrustList": _GW_VERIFIER,
+    _R + "RotateRootKey": _GW,  # an admin's, through the gateway
     _R + "GetRecognitionRules": _GW_ISSUERS,
     _R + "SetPurposeTypes": _GW,
     _R + "SetRecognition": _GW,
@@ -57,14 +58,18 @@ CALLERS: Mapping[str, frozenset[str]] = {
     _I + "PutPhoto": _GW,
     _I + "GetPhoto": _GW,
     _I + "GetStatusList": frozenset({VERIFIER}),
+    _I + "GetStatusLists": frozenset({VERIFIER}),  # the lists it holds, changed ones back (conditional)
     _I + "ResolvePresentation": frozenset({VERIFIER}),
     _I + "RecordAccess": frozenset({VERIFIER}),  # the checks it recorded, delivered to the issuing region
     _I + "ListAccess": _GW,  # a credential's access log
+    _I + "RotateSigningKey": _GW,  # an admin's or the region's agency's, through the gateway
+    _I + "RefreshKeys": _GW,  # after a key revocation, through the gateway
     # the verifier: the gateway alone
     _V + "Verify": _GW,
     _V + "VerifyBatch": _GW,
     _V + "VerifyImage": _GW,
     _V + "VerifyStream": _GW,
+    _V + "GetCacheState": _GW,
 }
 """Full method name -> the identity kinds (``issuer`` for every ``issuer-<REGION>``) that may call it.
 A method not named here answers nobody."""

@@ -16,7 +16,7 @@ from ..format import cose, credential, presentation
 from ..format.credential import Claims
 from ..format.presentation import TokenClaims
 from ..format.statuslist import REVOKED, SUSPENDED, StatusList
-from ..vocab import KeyStatus
+from ..vocab import KeyStatus, StatusAnswer
 from .acceptance import Rules
 from .document import DocumentDate, Warning, china_day
 from .schema import TypeSchema, to_json_fields
@@ -34,10 +34,12 @@ class Result:
     key: KeyEntry | None = None
     type: TypeSchema | None = None
     fields: dict[str, Any] | None = None  # JSON form, all fields; filter with shown()
-    status_checked: bool = False
+    status_checked: bool = False  # a status list within its validity was consulted (apply_status)
     warnings: tuple[Warning, ...] = ()  # lapsed secondary dates (all of them: filter with shown_warnings())
     purpose: str = ""  # the purpose judged (apply_acceptance), "" when none was
     document: DocumentDate | None = None  # the document's own date that decided EXPIRED / NOT_YET_VALID
+    status: str = ""  # a StatusAnswer once the status stage is reached (apply_status), "" before
+    status_as_of: int = 0  # iat of the status list consulted (0: none)
 
     @property
     def ok(self) -> bool:
@@ -272,24 +274,47 @@ def add_warnings(res: Result, now: int) -> Result:
     return res
 
 
-def apply_status(res: Result, status_list: StatusList | None, now: int) -> Result:
-    """The last check: the credential's entry in its (fresh) status list."""
+def status_usable(status_list: StatusList, now: int, skew: int = DEFAULT_SKEW) -> bool:
+    """Whether ``status_list`` is within its validity at ``now``: issued no more than ``skew``
+    seconds ahead of the clock (a list dated in the future is never trusted) and before its
+    ``exp`` (draft-ietf-oauth-status-list: a list is trusted up to its ``exp``; its ``ttl`` only
+    says when to fetch it again)."""
+    return status_list.iat - skew <= now < status_list.exp
+
+
+_STATUS_ANSWERS = {REVOKED: (Outcome.REVOKED, StatusAnswer.REVOKED), SUSPENDED: (Outcome.SUSPENDED, StatusAnswer.SUSPENDED)}
+
+
+def apply_status(res: Result, status_list: StatusList | None, now: int, skew: int = DEFAULT_SKEW) -> Result:
+    """The last check: the credential's entry in its status list, when that list is within its
+    validity (:func:`status_usable`). Sets :attr:`Result.status`: ``not_tracked`` for a credential
+    without a status claim (nothing can revoke it, so nothing was checked: ``status_checked``
+    false), ``unknown`` when no usable list is held (the outcome stays as it was, the detail says
+    why; ``status_as_of`` still gives the iat of the list held, to say how old it is), else what
+    the list says. A credential that failed an earlier check never reaches this stage (``""``)."""
     claims = res.claims
     if not res.ok or claims is None:
         return res
+    res.status_checked = False
     if claims.status_uri is None:
-        res.status_checked = True  # nothing to check: the credential has no status entry
+        res.status = StatusAnswer.NOT_TRACKED
         return res
-    if status_list is None or status_list.is_stale(now):
-        res.status_checked = False
+    if status_list is None:
+        res.status = StatusAnswer.UNKNOWN
+        res.detail = "status list unavailable or stale"
+        return res
+    res.status_as_of = status_list.iat
+    if not (status_list.iat - skew <= now < status_list.exp):  # status_usable, inline: the hot path
+        res.status = StatusAnswer.UNKNOWN
         res.detail = "status list unavailable or stale"
         return res
     res.status_checked = True
-    value = status_list.get(claims.status_idx)
-    if value == REVOKED:
-        res.outcome, res.detail = Outcome.REVOKED, NOT_CURRENT[Outcome.REVOKED]
-    elif value == SUSPENDED:
-        res.outcome, res.detail = Outcome.SUSPENDED, NOT_CURRENT[Outcome.SUSPENDED]
+    found = _STATUS_ANSWERS.get(status_list.get(claims.status_idx))
+    if found is None:
+        res.status = StatusAnswer.VALID
+    else:
+        res.outcome, res.status = found
+        res.detail = NOT_CURRENT[res.outcome]
     return res
 
 
@@ -300,9 +325,9 @@ def verify(text: str, trust: TrustList, now: int, *,
     judged by the trust list's recognition rules for it and a caller of ``caller_region``."""
     res = check_credential(text, trust, now, skew)
     if res.ok and res.claims is not None and res.claims.status_uri is not None:
-        apply_status(res, status_lists(res.claims.status_uri), now)
+        apply_status(res, status_lists(res.claims.status_uri), now, skew)
     else:
-        apply_status(res, None, now)
+        apply_status(res, None, now, skew)
     if purpose is not None:
         return apply_acceptance(res, trust.acceptance, purpose, caller_region, now)
     return add_warnings(res, now)

@@ -67,6 +67,17 @@ def _count(raw: str) -> int:
 _count.__name__ = "whole number, 0 or more"
 
 
+def _positive(raw: str) -> int:
+    """A whole number above 0."""
+    value = int(raw)
+    if value <= 0:
+        raise ValueError(raw)
+    return value
+
+
+_positive.__name__ = "whole number above 0"
+
+
 def _secret(raw: str) -> bytes:
     return raw.encode()
 
@@ -127,6 +138,9 @@ class IssuerConfig(Common):
     key_alg: str
     status_ttl: int
     default_valid_days: int
+    key_lifetime_days: int = 365
+    key_auto_rotate: bool = True
+    status_list_validity: int = 3600
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "IssuerConfig":
@@ -141,7 +155,13 @@ class IssuerConfig(Common):
             signing_key_passphrase=e.get("ECERT_SIGNING_KEY_PASSPHRASE", cast=_secret),
             key_alg=e.get("ECERT_KEY_ALG", "ES256"),
             status_ttl=e.get("ECERT_STATUS_TTL", 10, int),
+            # seconds from a status list's iat to its exp (a verifier trusts it that long); signed anew at half
+            status_list_validity=e.get("ECERT_STATUS_LIST_VALIDITY", 3600, _positive),
             default_valid_days=e.get("ECERT_DEFAULT_VALID_DAYS", 365 * 6, int),
+            # days a signing key signs before it is rotated (0: never for its age); registered for two
+            key_lifetime_days=e.get("ECERT_KEY_LIFETIME_DAYS", 365, _count),
+            # a revoked, retired or expired current key is replaced at once (false: 503 SIGNING_KEY_UNAVAILABLE)
+            key_auto_rotate=e.get("ECERT_KEY_AUTO_ROTATE", True, _bool),
         )
         e.done("issuer")
         return cls(**cfg)
@@ -156,6 +176,10 @@ class VerifierConfig(Common):
     clock_skew: int
     resolve_timeout: float
     trail: bool = True
+    trust_list_max_age: float = 300.0
+    trust_list_min_version: int = 0
+    trust_list_min_iat: int = 0
+    status_cache_bytes: int = 256 << 20
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "VerifierConfig":
@@ -173,6 +197,14 @@ class VerifierConfig(Common):
             # each check recorded in an outbox (var/verifier/outbox/) and delivered to its issuing region's
             # trail; 0 only to measure what that costs (the holder's access log then misses the checks)
             trail=e.get("ECERT_TRAIL", True, _bool),
+            # seconds without a successful trust-list refresh after which answers say the list is stale
+            trust_list_max_age=e.get("ECERT_TRUST_LIST_MAX_AGE", 300.0, _seconds),
+            # the oldest trust list a verifier may start from (version; iat, epoch seconds): set by `make run`
+            # and the deployment from the registry's current list, so an old genuine list cannot be replayed
+            trust_list_min_version=e.get("ECERT_TRUST_LIST_MIN_VERSION", 0, _count),
+            trust_list_min_iat=e.get("ECERT_TRUST_LIST_MIN_IAT", 0, _count),
+            # memory the status lists held may take, bytes (the rest is reloaded from disk when asked)
+            status_cache_bytes=e.get("ECERT_STATUS_CACHE_BYTES", 256 << 20, _count),
         )
         e.done("verifier")
         return cls(**cfg)

@@ -1,10 +1,12 @@
 """The verifier's rules: EC1 credentials and EP1 tokens checked against the cached trust list.
 
 Plain Python over its ports: the network (:class:`Upstream`: the registry's signed trust list,
-the regions' status lists and token look-ups), the trust-list file and the clocks. The trust
-list is checked against the pinned root key, never goes back to a lower version and is kept on
-disk, so a restarted verifier works offline; status lists are cached until they are stale.
-Both are refreshed in the background, so the hot path is CPU only.
+the regions' status lists and token look-ups), the files in its cache folder and the clocks. The
+trust list (:mod:`services.verifier.trust`) is checked against the root followed from the pinned
+key, never goes back to a lower version and is kept on disk, so a restarted verifier works
+offline; status lists are trusted up to their ``exp``. Both are refreshed in the background, so
+the hot path is CPU only, and every answer says how fresh they were (:class:`Freshness`, the
+result's ``status`` and ``status_as_of``). The time is always the verifier's own clock.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from typing import NamedTuple, Protocol, TypeVar
 
 from ecert.clock import Clock, system_clock
 from ecert.errors import EcertError, NotFound, Outcome, TooLarge, Unavailable
-from ecert.files import write_private
 from ecert.format import keys, statuslist
 from ecert.imaging import scan
 from ecert.limits import MAX_PAYLOAD_CHARS
@@ -31,9 +32,10 @@ from ecert.rules import verify
 from ecert.rules.access import Principal, purpose_for, require_role
 from ecert.rules.document import DocumentDate, Warning, china_day
 from ecert.rules.requests import check_batch, check_purpose
-from ecert.rules.trust import TrustList, TrustListError
-from ecert.runtime.refresh import Refreshed
-from ecert.vocab import VERIFY_ROLES, Purpose
+from ecert.rules.trust import TrustList
+from ecert.vocab import VERIFY_ROLES, Purpose, Role, StatusAnswer
+
+from .trust import DEFAULT_MAX_AGE, NO_TRUST_LIST, Freshness, TrustListAnswer, TrustListCache
 
 log = logging.getLogger("ecert.verifier")
 
@@ -67,6 +69,18 @@ class Resolved:
     detail: str = ""
     document: DocumentDate | None = None
 
+    @property
+    def status(self) -> str:
+        """The status the region found in its own records, as a :class:`StatusAnswer` ("" when its
+        answer came before the status: an expired or used show code, a document out of its dates)."""
+        return _RESOLVED_STATUS.get(self.outcome, "")
+
+
+_RESOLVED_STATUS = {Outcome.VALID: StatusAnswer.VALID, Outcome.NOT_ACCEPTED_FOR_PURPOSE: StatusAnswer.VALID,
+                    Outcome.REVOKED: StatusAnswer.REVOKED, Outcome.SUSPENDED: StatusAnswer.SUSPENDED}
+"""A region's outcomes reached after it looked at the credential's status (services.issuer: its
+exp, the document's dates, its status, then what it is accepted for)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Unverified:
@@ -77,13 +91,19 @@ class Unverified:
 
 
 class Verdict(NamedTuple):
-    """A verification's answer: what was found, the trust-list version it was checked against
-    (0: none) and the instant; for a code read from a picture, that code's SHA-256 (hex)."""
+    """A verification's answer: what was found, the freshness of the trust list it was checked
+    against (:data:`NO_TRUST_LIST`: none) and the instant; for a code read from a picture, that
+    code's SHA-256 (hex)."""
 
     res: verify.Result | Resolved | Unverified
-    version: int
+    fresh: Freshness
     now: int
     code_sha256: str = ""
+
+    @property
+    def version(self) -> int:
+        """The trust-list version checked against (0: none)."""
+        return self.fresh.version
 
 
 class Pending(NamedTuple):
@@ -98,8 +118,9 @@ class Pending(NamedTuple):
 class Upstream(Protocol):
     """The network as the verifier uses it (every failure an :class:`EcertError`)."""
 
-    async def trust_list(self) -> bytes:
-        """The registry's signed trust list."""
+    async def trust_list(self, known_version: int) -> TrustListAnswer:
+        """The registry's trust list and root chain, or not_modified when ``known_version`` (the
+        version held, 0: none) is the current one."""
 
     async def status_list(self, endpoint: str, uri: str) -> bytes:
         """A region's signed status list, from its issuer at ``endpoint``."""
@@ -124,69 +145,55 @@ class Trail(Protocol):
 
 
 class TrustCache:
-    """The current trust list (:attr:`trust`) and the status lists (:attr:`status`), refreshed from
-    the network; the accepted trust list is kept in ``cache_dir/trust-list.cbor``."""
+    """What the verifier checks against: the trust list (:attr:`lists`, a :class:`TrustListCache`:
+    durable, never rolled back) and the regions' status lists, refreshed from the network in the
+    background (:meth:`run`). The one object the :class:`Verifier` asks."""
 
     def __init__(self, root: keys.PublicKey, upstream: Upstream, cache_dir: Path | None, *, every: float = 10.0,
+                 skew: int = verify.DEFAULT_SKEW, max_age: float = DEFAULT_MAX_AGE, min_version: int = 0,
+                 min_iat: int = 0, status_bytes: int = 256 << 20, now: Clock = system_clock,
                  monotonic: Callable[[], float] = time.monotonic):
-        self.root = root
         self.upstream = upstream
-        self.cache_file = cache_dir / "trust-list.cbor" if cache_dir else None
-        self.trust_list: Refreshed[TrustList] = Refreshed(self._fetch_trust, name="trust list", every=every,
-                                                          retry=every, clock=monotonic)
+        self.now = now
+        self.lists = TrustListCache(root, upstream, cache_dir, every=every, skew=skew, max_age=max_age,
+                                    min_version=min_version, min_iat=min_iat, now=now, monotonic=monotonic)
         self.status: dict[str, statuslist.StatusList] = {}
         self._status_region: dict[str, str] = {}
         self._fetching: dict[str, asyncio.Future] = {}
+        self.skew = skew
 
     # -- the trust list ----------------------------------------------------------------------
     @property
     def trust(self) -> TrustList | None:
-        """The trust list in hand (:attr:`trust_list`'s copy), None before the first."""
-        return self.trust_list.value
+        """The trust list in hand, None before the first."""
+        return self.lists.refreshed.value
+
+    @property
+    def root(self) -> keys.PublicKey:
+        """The root key trust lists are checked against now (the pinned one, or where its rotations led)."""
+        return self.lists.root
+
+    def freshness(self, now: int, trust: TrustList | None = None) -> Freshness:
+        """What an answer checked at ``now`` against ``trust`` (the list in hand when None) says of it."""
+        return self.lists.freshness(now, trust)
 
     def load_cached(self) -> None:
-        """Start from the list kept on disk (checked against the root key like any other)."""
-        if self.cache_file and self.cache_file.exists():
-            try:
-                tl = TrustList.from_signed(self.cache_file.read_bytes(), self.root)
-            except TrustListError as err:
-                log.warning("ignoring cached trust list: %s", err)
-                return
-            if self.trust is None or tl.version > self.trust.version:
-                self.trust_list.seed(tl)
-                log.info("trust list v%d loaded from cache", tl.version)
-
-    async def _fetch_trust(self) -> TrustList:
-        signed = await self.upstream.trust_list()
-        cur = self.trust
-        if cur is not None and signed == cur.signed:
-            # The list in hand, byte for byte (the usual answer to the periodic refresh): checking
-            # and parsing it again, schemas and all, would cost CPU for nothing.
-            return cur
-        tl = TrustList.from_signed(signed, self.root)
-        if cur is not None and tl.version <= cur.version:
-            return cur  # never a lower version
-        self._persist(tl)
-        log.info("trust list v%d accepted", tl.version)
-        return tl
-
-    def _persist(self, tl: TrustList) -> None:
-        if self.cache_file:
-            write_private(self.cache_file, tl.signed)  # 0600, as every file in var/
+        """Start from what is kept on disk (checked like anything fetched)."""
+        self.lists.load()
 
     def refresh_due(self, min_interval: float) -> bool:
         """Whether :meth:`refresh_trust_soon` would ask the registry now."""
-        return self.trust_list.due(min_interval)
+        return self.lists.due(min_interval)
 
     async def refresh_trust_soon(self, min_interval: float) -> bool:
         """:meth:`refresh_trust` unless that was tried less than ``min_interval`` seconds ago (the
         hot path never hammers a registry that is down); never raises."""
-        return await self.trust_list.refresh_soon(min_interval)
+        return await self.lists.refresh_soon(min_interval)
 
     async def refresh_trust(self) -> bool:
         """Fetch the trust list; True if a newer version was accepted. A failure with a list in
         hand keeps it (False); with none, it raises."""
-        return await self.trust_list.refresh()
+        return await self.lists.refresh()
 
     # -- status lists ------------------------------------------------------------------------
     def endpoint(self, region: str) -> str | None:
@@ -194,9 +201,13 @@ class TrustCache:
         entry = self.trust.regions.get(region) if self.trust else None
         return entry.endpoint if entry is not None and entry.endpoint else None
 
+    def status_list(self, uri: str) -> statuslist.StatusList | None:
+        """The status list held for ``uri`` (it may be past its validity), from memory: the hot path."""
+        return self.status.get(uri)
+
     async def fetch_status(self, uri: str, region: str) -> statuslist.StatusList | None:
         """Fetch (once, shared by concurrent callers) and check a region's status list; on failure
-        the one in hand (or None)."""
+        the one in hand (or None). Never raises."""
         fut = self._fetching.get(uri)
         if fut is not None:
             return await asyncio.shield(fut)
@@ -226,39 +237,60 @@ class TrustCache:
         except (EcertError, KeyError) as err:
             log.warning("status list %s unavailable: %s", uri, err)
             return self.status.get(uri)
+        if sl.iat > self.now() + self.skew:
+            log.warning("status list %s is dated %d s ahead of this verifier's clock: not used", uri,
+                        sl.iat - self.now())
+            return self.status.get(uri)
         old = self.status.get(uri)
         if old is None or sl.iat >= old.iat:
             self.status[uri] = sl
         return self.status[uri]
 
+    def _status_state(self) -> dict:
+        held = list(self.status.values())
+        return {"lists": len(held), "bytes": sum(len(sl.bits) for sl in held), "on_disk": 0,
+                "oldest_iat": min((sl.iat for sl in held), default=0), "events": {}}
+
+    # -- state ---------------------------------------------------------------------------------
+    def state(self) -> dict:
+        """How fresh the lists are and what was refused: ``trust`` (:meth:`TrustListCache.state`),
+        ``status`` (the status cache's: lists, bytes, on_disk, oldest_iat) and ``events``
+        ``{(list, event): count}`` of both."""
+        trust = self.lists.state(self.now())
+        status = self._status_state()
+        events = {("trust", event): n for event, n in trust["events"].items()}
+        events.update(status.get("events", {}))
+        return {"trust": trust, "status": status, "events": events}
+
     # -- in the background -------------------------------------------------------------------
     async def refresh_all(self) -> None:
-        """The trust list, then every status list asked for so far."""
-        try:
-            await self.refresh_trust()
-        except EcertError as err:
-            log.warning("trust list refresh failed, none yet: %s", err)
+        """The trust list, then every status list asked for so far; never raises."""
+        await self.lists.refresh_quietly()
         for uri, region in list(self._status_region.items()):
             await self.fetch_status(uri, region)
 
     async def run(self) -> None:
         """:meth:`refresh_all` every ``every`` seconds (± the refresh's jitter) until cancelled."""
         while True:
-            await asyncio.sleep(self.trust_list.interval())
-            await self.refresh_all()
+            await asyncio.sleep(self.lists.refreshed.interval())
+            try:
+                await self.refresh_all()
+            except Exception:  # pragma: no cover - refresh_all never raises; the schedule outlives a bug
+                log.exception("refresh failed")
 
     async def close(self) -> None:
         await self.upstream.close()
 
 
 O = TypeVar("O")
-Write = Callable[[Principal, verify.Result, int, int, "O | None"], O]
-"""``write(p, res, trust_list_version, now, out)``: an answer from a :class:`verify.Result`,
-written into ``out`` when given (a batch's own element), else a new one."""
+Write = Callable[[Principal, verify.Result, Freshness, int, "O | None"], O]
+"""``write(p, res, fresh, now, out)``: an answer from a :class:`verify.Result` checked at ``now``
+against the trust list ``fresh`` describes, written into ``out`` when given (a batch's own
+element), else a new one."""
 
 
-def _verdict(p: Principal, res: verify.Result, version: int, now: int, out: object = None) -> Verdict:
-    return Verdict(res, version, now)
+def _verdict(p: Principal, res: verify.Result, fresh: Freshness, now: int, out: object = None) -> Verdict:
+    return Verdict(res, fresh, now)
 
 
 class Verifier:
@@ -284,6 +316,12 @@ class Verifier:
         if payloads is not None:
             check_batch(payloads)
         return judged
+
+    def cache_state(self, p: Principal) -> dict:
+        """How fresh the lists are and what was refused (:meth:`TrustCache.state`), for anyone who
+        may verify and for the suite's own service (the gateway's ``/metrics``)."""
+        require_role(p, *VERIFY_ROLES, Role.SERVICE)
+        return self.cache.state()
 
     async def verify(self, p: Principal, payload: str, purpose: str = "") -> Verdict:
         """Verify one payload completely (:meth:`verify_now`, then :meth:`finish` if need be), its
@@ -345,31 +383,33 @@ class Verifier:
         :meth:`finish`, the caller notes it.
         """
         now = self.now()
+        cache = self.cache
         if len(payload) > MAX_PAYLOAD_CHARS:  # far over every format limit: not worth decoding
-            return write(p, verify.Result(Outcome.PAYLOAD_TOO_LARGE), 0, now, out)
-        trust = self.cache.trust
+            return write(p, verify.Result(Outcome.PAYLOAD_TOO_LARGE), cache.freshness(now), now, out)
+        trust = cache.trust
         if trust is None:
             return Pending(None, None, now)
-        res = verify.check_any(payload, trust, now, self.skew)
+        skew = self.skew
+        res = verify.check_any(payload, trust, now, skew)
         if not res.ok:
-            if res.outcome is Outcome.KID_UNKNOWN and self.cache.refresh_due(KID_REFRESH_INTERVAL):
+            if res.outcome is Outcome.KID_UNKNOWN and cache.refresh_due(KID_REFRESH_INTERVAL):
                 return Pending(res, trust, now)  # a key registered moments ago? ask the registry
             if checks is not None:
                 self.note(res, checks)
-            return write(p, res, trust.version, now, out)
+            return write(p, res, cache.freshness(now), now, out)
         if res.token is not None:
             return Pending(res, trust, now)  # resolved by the issuing region
         claims = res.claims
         sl = None
         if claims is not None and claims.status_uri is not None:
-            sl = self.cache.status.get(claims.status_uri)
-            if sl is None or sl.is_stale(now):
-                return Pending(res, trust, now)
-        verify.apply_status(res, sl, now)
+            sl = cache.status_list(claims.status_uri)
+            if sl is None or not sl.iat - skew <= now < sl.exp:  # verify.status_usable, inline
+                return Pending(res, trust, now)  # none, or past its validity: ask its issuer
+        verify.apply_status(res, sl, now, skew)
         verify.apply_acceptance(res, trust.acceptance, purpose, p.region, now)
         if checks is not None:
             self.note(res, checks)
-        return write(p, res, trust.version, now, out)
+        return write(p, res, cache.freshness(now), now, out)
 
     async def finish(self, p: Principal, payload: str, purpose: str, pending: Pending) -> Verdict:
         """Complete what :meth:`verify_now` could not: fetch the trust list, look again after a
@@ -380,7 +420,7 @@ class Verifier:
             trust = self.cache.trust
             if trust is None:
                 return Verdict(Unverified(Outcome.REGION_UNAVAILABLE,
-                                          "no trust list yet: the registry could not be reached"), 0, now)
+                                          "no trust list yet: the registry could not be reached"), NO_TRUST_LIST, now)
             res = verify.check_any(payload, trust, now, self.skew)
         if res.outcome is Outcome.KID_UNKNOWN and await self.cache.refresh_trust_soon(KID_REFRESH_INTERVAL):
             # A key registered moments ago: look again with the fresher trust list.
@@ -389,31 +429,32 @@ class Verifier:
         if res.token is not None and res.ok:
             return await self._resolve(p, res, trust, now, purpose)
         if res.ok and res.claims is not None and res.claims.status_uri is not None:
-            sl = self.cache.status.get(res.claims.status_uri)
-            if sl is None or sl.is_stale(now):
+            sl = self.cache.status_list(res.claims.status_uri)
+            if sl is None or not verify.status_usable(sl, now, self.skew):
                 sl = await self.cache.fetch_status(res.claims.status_uri, res.claims.iss)
-            verify.apply_status(res, sl, now)
+            verify.apply_status(res, sl, now, self.skew)
         elif res.ok:
-            verify.apply_status(res, None, now)
+            verify.apply_status(res, None, now, self.skew)
         verify.apply_acceptance(res, trust.acceptance, purpose, p.region, now)
-        return Verdict(res, trust.version, now)
+        return Verdict(res, self.cache.freshness(now, trust), now)
 
     async def _resolve(self, p: Principal, res: verify.Result, trust: TrustList, now: int, purpose: str) -> Verdict:
         tok = res.token
         assert tok is not None
+        fresh = self.cache.freshness(now, trust)
         endpoint = self.cache.endpoint(tok.iss)
         if endpoint is None:
-            return Verdict(verify.Result(Outcome.REGION_UNAVAILABLE, f"no endpoint for {tok.iss}"), trust.version, now)
+            return Verdict(verify.Result(Outcome.REGION_UNAVAILABLE, f"no endpoint for {tok.iss}"), fresh, now)
         try:
             resolved = await self.cache.upstream.resolve(endpoint, p, tok.cti, tok.credential_cti, purpose)
         except NotFound:
             return Verdict(verify.Result(Outcome.REVOKED, "the issuing region does not know this credential"),
-                           trust.version, now)
+                           fresh, now)
         except EcertError as err:
             log.warning("resolving a token of %s failed: %s", tok.iss, err.code)
             return Verdict(verify.Result(Outcome.REGION_UNAVAILABLE, f"{tok.iss} could not resolve the token"),
-                           trust.version, now)
-        return Verdict(self._judged(resolved, trust, now), trust.version, now)
+                           fresh, now)
+        return Verdict(self._judged(resolved, trust, now), fresh, now)
 
     @staticmethod
     def _judged(r: Resolved, trust: TrustList, now: int) -> Resolved:
@@ -451,9 +492,9 @@ class Verifier:
         which gave ``purpose``."""
         texts = await self.decode_image(data)
         if not texts:
-            trust = self.cache.trust
+            now = self.now()
             return [Verdict(verify.Result(Outcome.NO_CODE_FOUND, "no QR code was found in the picture"),
-                            trust.version if trust else 0, self.now())]
+                            self.cache.freshness(now), now)]
         checks: Checks = {}
         verdicts = [(await self._complete(p, text, purpose, checks))._replace(
             code_sha256=hashlib.sha256(text.encode()).hexdigest()) for text in texts]

@@ -17,21 +17,24 @@ from ecert.rules.document import DocumentDate
 from ecert.runtime.config import VerifierConfig
 from ecertpb.v1 import verifier_pb2, verifier_pb2_grpc
 
-from .domain import Checks, Pending, Resolved, TrustCache, Unverified, Verdict, Verifier
+from .domain import Checks, Freshness, Pending, Resolved, TrustCache, Unverified, Verdict, Verifier
 from .outbox import Outbox
 from .upstream import GrpcUpstream
 
 
-def write_result(p: Principal, res: verify.Result, version: int, now: int,
+def write_result(p: Principal, res: verify.Result, fresh: Freshness, now: int,
                  out: verifier_pb2.VerifyResponse | None = None) -> verifier_pb2.VerifyResponse:
-    """The answer to ``res``, written into ``out`` (a fresh message when None). Attribute sets
-    on the message in place: with upb, cheaper than keyword arguments, and far cheaper than a
-    message built apart and copied into a batch (about 2 µs a payload)."""
+    """The answer to ``res``, checked at ``now`` against the trust list ``fresh`` describes,
+    written into ``out`` (a fresh message when None). Attribute sets on the message in place:
+    with upb, cheaper than keyword arguments, and far cheaper than a message built apart and
+    copied into a batch (about 2 µs a payload)."""
     if out is None:
         out = verifier_pb2.VerifyResponse()
     out.result = res.outcome  # a str Enum: the member is its code's text (and skips .value's cost)
     out.status_checked = res.status_checked
-    out.trust_list_version = version
+    out.status = res.status
+    out.status_as_of = res.status_as_of
+    _write_freshness(fresh, out)
     out.checked_at = now
     out.detail = res.detail
     if res.document is not None:
@@ -54,6 +57,11 @@ def write_result(p: Principal, res: verify.Result, version: int, now: int,
     return out
 
 
+def _write_freshness(fresh: Freshness, out: verifier_pb2.VerifyResponse) -> None:
+    """The trust list's version, iat and staleness (every answer says them)."""
+    out.trust_list_version, out.trust_list_as_of, out.trust_list_stale = fresh
+
+
 def _write_warnings(warnings, out: verifier_pb2.VerifyResponse) -> None:
     add = out.warnings.add
     for w in warnings:
@@ -71,24 +79,28 @@ def write_verdict(p: Principal, v: Verdict, out: verifier_pb2.VerifyResponse | N
     """Any answer of :class:`Verifier`, written into ``out`` (a fresh message when None)."""
     res = v.res
     if isinstance(res, verify.Result):
-        out = write_result(p, res, v.version, v.now, out)
+        out = write_result(p, res, v.fresh, v.now, out)
     else:
         if out is None:
             out = verifier_pb2.VerifyResponse()
         out.result = res.outcome
         out.checked_at = v.now
+        _write_freshness(v.fresh, out)
         if isinstance(res, Unverified):
             out.detail = res.detail
         else:
-            _write_resolved(res, v.version, out)
+            _write_resolved(res, v.now, out)
     if v.code_sha256:
         out.code_sha256 = v.code_sha256
     return out
 
 
-def _write_resolved(r: Resolved, version: int, out: verifier_pb2.VerifyResponse) -> None:
-    out.status_checked = True
-    out.trust_list_version = version
+def _write_resolved(r: Resolved, now: int, out: verifier_pb2.VerifyResponse) -> None:
+    """A region's answer to a show code: the status it found in its own records, as of now."""
+    status = r.status
+    out.status_checked = bool(status)
+    if status:
+        out.status, out.status_as_of = status, now
     cred = out.credential
     cred.SetInParent()
     cred.id, cred.type, cred.version, cred.region = r.id, r.type, r.version, r.region
@@ -160,6 +172,23 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServiceServicer):
             answer.purpose = purpose
         return verifier_pb2.VerifyImageResponse(results=answers)
 
+    @rpc
+    async def GetCacheState(self, request, context):
+        return cache_state_pb(self.v.cache_state(principal_from_pb(request.principal)))
+
+
+def cache_state_pb(state: dict) -> verifier_pb2.CacheState:
+    """:meth:`TrustCache.state` as the message."""
+    trust, status = state["trust"], state["status"]
+    return verifier_pb2.CacheState(
+        trust_list_version=trust["version"], trust_list_iat=trust["iat"], trust_list_exp=trust["exp"],
+        trust_list_refreshed_at=trust["refreshed_at"], trust_list_stale=trust["stale"],
+        trust_list_failures=trust["failures"], root_kid=trust["root_kid"],
+        status_lists=status["lists"], status_bytes=status["bytes"], status_lists_on_disk=status["on_disk"],
+        oldest_status_as_of=status["oldest_iat"],
+        events=[verifier_pb2.CacheEvent(list=kind, event=event, count=n)
+                for (kind, event), n in sorted(state["events"].items())])
+
 
 async def build(cfg: VerifierConfig, *, now: Clock = system_clock, listen: str | None = None):
     """The trust cache (its list loaded from disk, if any), the verifier and the bound server:
@@ -167,7 +196,9 @@ async def build(cfg: VerifierConfig, *, now: Clock = system_clock, listen: str |
     root = keys.public_from_pem(cfg.root_public_key_pem)
     links = Links.from_config(cfg)
     cache = TrustCache(root, GrpcUpstream(cfg.registry_target, links, resolve_timeout=cfg.resolve_timeout),
-                       cfg.var_dir / "verifier", every=cfg.refresh_seconds)
+                       cfg.var_dir / "verifier", every=cfg.refresh_seconds, skew=cfg.clock_skew,
+                       max_age=cfg.trust_list_max_age, min_version=cfg.trust_list_min_version,
+                       min_iat=cfg.trust_list_min_iat, status_bytes=cfg.status_cache_bytes, now=now)
     cache.load_cached()
     # every check of a credential, for its region's trail: run verifier.trail.run(), close it
     trail = Outbox.open(cfg.var_dir / "verifier" / "outbox", cache.upstream, cache.endpoint) if cfg.trail else None

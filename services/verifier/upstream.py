@@ -13,9 +13,12 @@ from ecert.vocab import TrailAction
 from ecertpb.v1 import common_pb2, issuer_pb2, issuer_pb2_grpc, registry_pb2, registry_pb2_grpc
 
 from .domain import Resolved
+from .trust import TrustListAnswer
 
 FETCH_TIMEOUT = 3.0
 """Seconds one call to the registry or an issuer may take."""
+STATUS_LISTS_TIMEOUT = 30.0
+"""Seconds an issuer has to answer a refresh of many status lists (GetStatusLists)."""
 DELIVERY_TIMEOUT = 10.0
 """Seconds an issuer has to acknowledge a delivery of checks (up to MAX_TRAIL_BATCH) for its trail."""
 
@@ -37,14 +40,25 @@ class GrpcUpstream:
     def _issuer(self, endpoint: str) -> issuer_pb2_grpc.IssuerServiceStub:
         return issuer_pb2_grpc.IssuerServiceStub(self._issuers.get(endpoint))
 
-    async def trust_list(self) -> bytes:
-        resp = await call(self._registry.GetTrustList(registry_pb2.GetTrustListRequest(), timeout=self.timeout))
-        return resp.signed
+    async def trust_list(self, known_version: int) -> TrustListAnswer:
+        resp = await call(self._registry.GetTrustList(registry_pb2.GetTrustListRequest(known_version=known_version),
+                                                      timeout=self.timeout))
+        if resp.not_modified:
+            return TrustListAnswer(not_modified=True)
+        return TrustListAnswer(resp.signed, tuple(resp.root_chain))
 
     async def status_list(self, endpoint: str, uri: str) -> bytes:
         resp = await call(self._issuer(endpoint).GetStatusList(issuer_pb2.GetStatusListRequest(uri=uri),
                                                                timeout=self.timeout))
         return resp.signed
+
+    async def status_lists(self, endpoint: str, held: list[tuple[str, int]]) -> tuple[list[bytes], list[str]]:
+        """The lists of ``held`` (``(uri, iat held)``, at most 1,024) signed after the iat held, and the
+        uris the issuer has no list for, in one call (a refresh in the background: a longer deadline,
+        for an issuer that signs many shards anew after its restart)."""
+        req = issuer_pb2.GetStatusListsRequest(held=[issuer_pb2.HeldStatusList(uri=u, iat=i) for u, i in held])
+        resp = await call(self._issuer(endpoint).GetStatusLists(req, timeout=STATUS_LISTS_TIMEOUT))
+        return [s.signed for s in resp.lists], list(resp.unknown)
 
     async def resolve(self, endpoint: str, p: Principal, token_cti: bytes, credential_cti: bytes,
                       purpose: str) -> Resolved:
