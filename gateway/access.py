@@ -72,6 +72,8 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/regions"): ADMIN,
     ("POST", "/v1/regions/{code}/keys"): Rule((Role.ADMIN, Role.AGENCY), region=PATH),
     ("POST", "/v1/regions/{code}/keys/{kid}:revoke"): ADMIN,
+    ("POST", "/v1/regions/{code}/signing-key:rotate"): Rule((Role.ADMIN, Role.AGENCY), region=PATH),
+    ("POST", "/v1/trust-list/root-key:rotate"): ADMIN,
     ("GET", "/v1/certificate-types"): ANY,
     ("POST", "/v1/certificate-types"): ADMIN,
     ("GET", "/v1/trust-list"): ANY,

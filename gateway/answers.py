@@ -77,6 +77,11 @@ def verification_text(r) -> str:
     encoding it all again cost about 9 µs a result; this costs about 3. The text is what
     ``json.dumps(..., ensure_ascii=False)`` gives for the answer's dict: same keys, order,
     separators and escaping (``tests/test_verification_text.py`` holds the two to each other).
+
+    Every answer says how fresh it is: ``status`` (``valid``, ``revoked``, ``suspended``,
+    ``not_tracked``, ``unknown``; null when the check never reached the status) and
+    ``status_as_of`` (the ``iat`` of the status list consulted, or null), ``trust_list_stale``
+    and ``trust_list_as_of`` (the ``iat`` of the trust list used, or null).
     """
     if r.HasField("credential"):
         c = r.credential
@@ -86,11 +91,14 @@ def verification_text(r) -> str:
                 f'{_DISPLAY_ID + _js(display_id) if display_id else ""}}}')
     else:
         cred = "null"
-    detail, code_sha256, purpose = r.detail, r.code_sha256, r.purpose
+    detail, code_sha256, purpose, status = r.detail, r.code_sha256, r.purpose, r.status
     return (f'{{"result": {_js(r.result)}, "credential": {cred}, "fields": {_fields_text(r.fields_json)}, '
             f'"warnings": {_warnings_text(r.warnings) if r.warnings else "[]"}, '
             f'"status_checked": {"true" if r.status_checked else "false"}, '
-            f'"trust_list_version": {r.trust_list_version}, "checked_at": {_iso_text(r.checked_at)}'
+            f'"status": {_js(status) if status else "null"}, "status_as_of": {_iso_text(r.status_as_of)}, '
+            f'"trust_list_version": {r.trust_list_version}, '
+            f'"trust_list_stale": {"true" if r.trust_list_stale else "false"}, '
+            f'"trust_list_as_of": {_iso_text(r.trust_list_as_of)}, "checked_at": {_iso_text(r.checked_at)}'
             f'{_PURPOSE + _js(purpose) if purpose else ""}'
             f'{_DETAIL + _js(detail) if detail else ""}'
             f'{_document_text(r.document) if r.HasField("document") else ""}'

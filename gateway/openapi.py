@@ -36,6 +36,7 @@ from ecert.vocab import (
     KeyStatus,
     Purpose,
     StatusAction,
+    StatusAnswer,
     TrailAction,
 )
 
@@ -187,7 +188,9 @@ SCHEMAS = {
     "VerifyRequest": {"type": "object", "required": ["payload"], "properties": {
         "payload": {"type": "string", "description": "EC1:... or EP1:..."}, "purpose": _PURPOSE_VALUE}},
     "Verification": {"type": "object", "required": ["result", "credential", "fields", "warnings", "status_checked",
-                                                    "trust_list_version", "checked_at", "purpose"], "properties": {
+                                                    "status", "status_as_of", "trust_list_version",
+                                                    "trust_list_stale", "trust_list_as_of", "checked_at", "purpose"],
+                     "properties": {
         "result": {"enum": [o.value for o in Outcome]},
         "credential": {"oneOf": [{"type": "null"}, {"type": "object", "properties": {
             "id": {"type": "string"}, "type": {"type": "string"}, "version": {"type": "integer"},
@@ -211,7 +214,21 @@ SCHEMAS = {
                                     "e.g. for a credential whose own `exp` or `nbf` decided",
                      "properties": {"field": {"type": "string", "description": "e.g. valid_until, valid_from"},
                                     "date": {"type": "string", "format": "date"}}},
-        "status_checked": {"type": "boolean"}, "trust_list_version": {"type": "integer"},
+        "status_checked": {"type": "boolean", "description": "true only when a status list within its validity "
+                                                            "was consulted (a credential without a status claim: "
+                                                            "false, `status` not_tracked)"},
+        "status": {"enum": [*(s.value for s in StatusAnswer), None],
+                   "description": "what the status list said: valid, revoked, suspended; not_tracked: the "
+                                  "credential has no status claim (it cannot be revoked); unknown: no status list "
+                                  "within its validity (the result stays VALID, `detail` says so); null: the check "
+                                  "did not reach the status"},
+        "status_as_of": {**_TIME, "description": "the issue time (iat) of the status list consulted; null: none"},
+        "trust_list_version": {"type": "integer"},
+        "trust_list_stale": {"type": "boolean", "description": "the trust list used is past its exp, dated ahead "
+                                                              "of the verifier's clock beyond the skew, or was not "
+                                                              "refreshed within the verifier's bound "
+                                                              "(ECERT_TRUST_LIST_MAX_AGE)"},
+        "trust_list_as_of": {**_TIME, "description": "the issue time (iat) of the trust list used; null: none"},
         "checked_at": _TIME,
         "code_sha256": {"type": "string", "description": "(picture input only) SHA-256 hex of the code's text, "
                                                          "to tell codes apart without repeating them"},
@@ -386,6 +403,50 @@ def _key_op() -> dict:
     return op
 
 
+_ROTATED = {"type": "object", "required": ["kid", "retired_kid"], "properties": {
+    "kid": {"type": "string", "description": "hex: the key the region's issuer signs with from now on"},
+    "retired_kid": {"type": ["string", "null"], "description": "hex: the key it replaced, now retired (it still "
+                                                              "verifies what it signed inside its window); null: none"},
+    "nbf": {"type": "integer", "description": "the new key's window, epoch seconds"}, "exp": {"type": "integer"}}}
+_SIGNING_KEY_UNAVAILABLE = ("`SIGNING_KEY_UNAVAILABLE`: the region's issuer has no key it may sign with (its current "
+                            "one revoked or retired and no new one could be made)")
+
+
+def _rotate_op() -> dict:
+    op = _described(_op(
+        "Rotate a region's signing key", ("POST", "/v1/regions/{code}/signing-key:rotate"), params=[_CODE],
+        body={"type": "object", "properties": {"request_id": {
+            "type": "string", "maxLength": MAX_REQUEST_ID,
+            "description": "the same request_id sent again answers the same rotation, never a second one"}}},
+        ok=(201, _ROTATED)),
+        "The region's issuer makes a new key, registers it (valid from now), signs with it from then on and "
+        "retires the old one at the registry (a retired key's window ends within 300 s: it verifies what it signed "
+        "before, never what is signed later). A new trust-list version is published. The body is optional.")
+    op["requestBody"]["required"] = False
+    op["responses"].update(_error(404, "`REGION_UNKNOWN`: no such region"))
+    op["responses"].update(_error(503, f"{_UNAVAILABLE}; `REGION_UNAVAILABLE`: the region's issuer is offline or did "
+                                       f"not answer in time; {_SIGNING_KEY_UNAVAILABLE}"))
+    return op
+
+
+_ROOT_ROTATED = {"type": "object", "required": ["kid", "previous_kid", "trust_list_version"], "properties": {
+    "kid": {"type": "string", "description": "hex: the new root key's"},
+    "previous_kid": {"type": "string", "description": "hex: the root it replaced"},
+    "trust_list_version": {"type": "integer", "description": "the first trust list signed by the new root (the one "
+                                                             "before it, signed by the old root, announces it)"},
+    "alg": {"enum": ["ES256"]},
+    "spki": {"type": "string", "description": "base64 DER of the new root's public key: what a verifier set up from "
+                                              "now on pins (running verifiers follow the announcement)"}}}
+
+
+def _root_rotate_op() -> dict:
+    return _described(_op("Rotate the registry's root key", ("POST", "/v1/trust-list/root-key:rotate"),
+                           ok=(201, _ROOT_ROTATED)),
+                       "A new root key is made; one last trust list signed by the old root announces it "
+                       "(`next_root`), and every list after is signed by the new one. Verifiers pinned to the old "
+                       "root follow the announcement; the old private key is deleted. No body.")
+
+
 _READY_CHECKS = {"type": "object", "required": ["store", "registry", "verifier"],
                  "additionalProperties": {"type": "string", "description": "`ok`, or `unavailable: <error name>`"}}
 
@@ -419,9 +480,13 @@ PATHS = {
             "type": "object", "required": ["code", "name"],
             "properties": {"code": {"type": "string"}, "name": {"type": "string"}}})},
     "/v1/regions/{code}/keys": {"post": _key_op()},
-    "/v1/regions/{code}/keys/{kid}:revoke": {"post": _op(
+    "/v1/regions/{code}/keys/{kid}:revoke": {"post": _described(_op(
         "Revoke a key", ("POST", "/v1/regions/{code}/keys/{kid}:revoke"),
-        params=[_CODE, _path_param("kid", "hex key id")], ok=(200, _ref("Key")))},
+        params=[_CODE, _path_param("kid", "hex key id")], ok=(200, _ref("Key"))),
+        "Permanent: the key verifies nothing from the verifiers' next trust-list refresh (`KEY_REVOKED`). The "
+        "region's issuer is told at once and stops signing with it (it rotates to a new key, or answers 503 "
+        "`SIGNING_KEY_UNAVAILABLE`); if it cannot be told, it learns it on its own refresh.")},
+    "/v1/regions/{code}/signing-key:rotate": {"post": _rotate_op()},
     "/v1/certificate-types": {
         "get": _op("Certificate types", ("GET", "/v1/certificate-types"), ok=(200, {"type": "object", "properties": {
             "types": {"type": "array", "items": _ref("CertificateType")}}})),
@@ -429,6 +494,7 @@ PATHS = {
                     ok=(201, _ref("CertificateType")), body=_ref("CertificateTypeRequest"))},
     "/v1/trust-list": {"get": _op("The trust list as JSON (bytes as base64)", ("GET", "/v1/trust-list"),
                                   ok=(200, {"type": "object"}))},
+    "/v1/trust-list/root-key:rotate": {"post": _root_rotate_op()},
     "/v1/trust-list.cbor": {"get": _op("The signed trust list (COSE_Sign1)", ("GET", "/v1/trust-list.cbor"), content={
         "content": {"application/cose": {"schema": {"type": "string", "contentMediaType": "application/cose"}}}})},
     "/v1/recognition-rules": {"get": _described(_op(

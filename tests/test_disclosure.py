@@ -93,7 +93,7 @@ async def test_an_agency_of_another_region_sees_the_named_role_s_fields(tmp_path
     for name, p in (("sh", SH_AGENCY), ("zj", ZJ_AGENCY), ("admin", Principal("admin"))):
         verdict = await verifier.verify(p, text)
         assert verdict.res.outcome is Outcome.VALID
-        answers[name] = write_result(p, verdict.res, verdict.version, verdict.now)
+        answers[name] = write_result(p, verdict.res, verdict.fresh, verdict.now)
         assert answers[name].credential.region == "CN-ZJ"
     assert set(json.loads(answers["sh"].fields_json)) == POLICE_FIELDS
     assert set(json.loads(answers["zj"].fields_json)) == ALL_FIELDS

@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from ecert.cli import devsuite
+from ecert.clock import FixedClock
 from ecert.files import private_dir
 from ecert.format import keys
 from ecert.store import default_uri, open_store
 from services.verifier.domain import TrustCache
-from tests.test_verifier_domain import ROOT, FakeUpstream, signed_list
+from tests.test_verifier_domain import ROOT, T0, FakeUpstream, signed_list
 
 
 def mode(path: Path) -> int:
@@ -67,16 +68,17 @@ def test_signing_keys_are_0600_in_new_folders_0700(tmp_path):
 
 async def test_the_verifier_s_trust_list_cache_is_0600(tmp_path):
     up = FakeUpstream(signed_list(1))
-    cache = TrustCache(ROOT.public, up, tmp_path / "verifier")
+    cache = TrustCache(ROOT.public, up, tmp_path / "verifier", now=FixedClock(T0))
+    list_file, state_file = cache.lists.list_file, cache.lists.state_file
     assert await cache.refresh_trust()
-    assert cache.cache_file.read_bytes() == up.signed
-    assert mode(cache.cache_file) == 0o600 and mode(tmp_path / "verifier") == 0o700
-    stale = cache.cache_file.with_suffix(".tmp")  # left over by a crash, with a loose mode
+    assert list_file.read_bytes() == up.signed
+    assert mode(list_file) == mode(state_file) == 0o600 and mode(tmp_path / "verifier") == 0o700
+    stale = list_file.with_suffix(".tmp")  # left over by a crash, with a loose mode
     stale.write_bytes(b"half a list")
     stale.chmod(0o644)
     up.signed = signed_list(2)
     assert await cache.refresh_trust()
-    assert cache.cache_file.read_bytes() == up.signed and mode(cache.cache_file) == 0o600
+    assert list_file.read_bytes() == up.signed and mode(list_file) == mode(state_file) == 0o600
 
 
 def test_the_launcher_s_folders_and_secrets_are_private(tmp_path):

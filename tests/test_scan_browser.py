@@ -453,6 +453,66 @@ async def test_a_card_before_its_own_start_says_not_yet_valid_and_the_date_that_
         await context.close()
 
 
+async def test_a_stale_answer_raises_the_offline_banner_until_a_fresh_one(browser, http, keys):
+    """Issue 13: an answer whose trust list is stale or whose status could not be checked against a
+    current list raises an amber "offline since" banner naming the lists' as-of times (China time);
+    it stays through Clear and goes with the next fresh answer. A credential without a status claim
+    gets a neutral note. The gateway's answers are made stale on their way (``page.route``)."""
+    cred = await issue_id_card(http, keys, "温雅琴")
+    context = await browser.new_context(viewport=PHONE, locale="zh-CN")
+    members: dict = {}  # what the answers are changed to say
+
+    async def as_if(route):
+        response = await route.fetch()
+        await route.fulfill(response=response, json={**await response.json(), **members})
+
+    await context.route("**/v1/verifications", as_if)
+    try:
+        _, page = await open_scanner(browser, http, keys["hotel"], context=context)
+        banner = page.locator("#offline")
+        assert await banner.is_hidden()
+        members.update(trust_list_stale=True, trust_list_as_of="2026-05-01T06:03:00Z", status="unknown",
+                       status_as_of="2026-05-01T05:30:00Z", status_checked=False)
+        await scan_text(page, cred["qr_text"])
+        await page.locator(".verdict.ok").wait_for()
+        await banner.wait_for()
+        text = await banner.inner_text()
+        assert "离线 · 自 2026-05-01 13:30 起" in text and "Offline since 2026-05-01 13:30" in text  # the older
+        assert "信任列表截至 2026-05-01 14:03" in text and "Trust list as of 2026-05-01 14:03" in text
+        assert "吊销状态截至 2026-05-01 13:30" in text and "Revocation status as of 2026-05-01 13:30" in text
+        assert "China time (UTC+8)" in text
+        assert await banner.get_attribute("data-since") == "2026-05-01T05:30:00.000Z"
+        assert 25 <= await hue(page, "#offline", "color") <= 50 and 25 <= await hue(page, "#offline") <= 55  # amber
+        assert "未能确认吊销状态" in await page.locator("#result").inner_text()
+        await on_first_screen(page, "#offline")
+        await on_first_screen(page, ".verdict.ok")
+        await shot(page, "scan-phone-offline.png")
+        # Clear takes the answer, not the banner: the verifier is still as offline as it said.
+        await assert_cleared(page, "温雅琴")
+        assert await banner.is_visible()
+        # Only the trust list stale, its time unknown: said so, without a time.
+        members.update(trust_list_as_of=None, status="valid", status_as_of="2026-05-01T06:00:00Z",
+                       status_checked=True)
+        await scan_text(page, cred["qr_text"])
+        await page.locator(".verdict.ok").wait_for()
+        await page.wait_for_function("() => !document.getElementById('offline').dataset.since")
+        text = await banner.inner_text()
+        assert "离线" in text and "Offline" in text and "since" not in text
+        assert "信任列表未能更新" in text and "吊销状态" not in text
+        await page.locator("#clear").click()
+        # A fresh answer clears it; a credential that has no status claim says so, neutrally.
+        members.clear()
+        members.update(trust_list_stale=False, status="not_tracked", status_as_of=None, status_checked=False)
+        await scan_text(page, cred["qr_text"])
+        await page.locator(".verdict.ok").wait_for()
+        await banner.wait_for(state="hidden")
+        note = page.locator(".details .status-note")
+        assert "不登记吊销状态" in await note.inner_text() and "no revocation status" in await note.inner_text()
+        assert await page.locator(".details .warn").count() == 0  # not a warning: nothing can revoke it
+    finally:
+        await context.close()
+
+
 async def test_without_a_purposes_list_the_page_sends_no_purpose(browser, http, keys):
     cred = await issue(http, keys, "钱一鸣")
     context = await browser.new_context(viewport=PHONE, locale="zh-CN")

@@ -31,8 +31,9 @@ def verification_json(r) -> dict:
             cred["display_id"] = c.display_id
     out = {"result": r.result, "credential": cred, "fields": json.loads(r.fields_json or "{}"),
            "warnings": [{"code": w.code, "field": w.field, "since": w.since} for w in r.warnings],
-           "status_checked": r.status_checked, "trust_list_version": r.trust_list_version,
-           "checked_at": gw.iso(r.checked_at)}
+           "status_checked": r.status_checked, "status": r.status or None, "status_as_of": gw.iso(r.status_as_of),
+           "trust_list_version": r.trust_list_version, "trust_list_stale": r.trust_list_stale,
+           "trust_list_as_of": gw.iso(r.trust_list_as_of), "checked_at": gw.iso(r.checked_at)}
     if r.purpose:
         out["purpose"] = r.purpose
     if r.detail:
@@ -48,11 +49,16 @@ def _answers() -> list[verifier_pb2.VerifyResponse]:
     V = verifier_pb2.VerifyResponse
     return [
         V(result="VALID", credential=CRED, fields_json=json.dumps(FIELDS, ensure_ascii=False), status_checked=True,
-          trust_list_version=7, checked_at=1_700_000_123),
-        V(result="VALID", credential={**CRED, "display_id": ""}, fields_json="{}", status_checked=True,
-          trust_list_version=7, checked_at=1_700_000_123),
+          trust_list_version=7, checked_at=1_700_000_123, status="valid", status_as_of=1_700_000_100,
+          trust_list_as_of=1_699_999_000),
+        V(result="VALID", credential={**CRED, "display_id": ""}, fields_json="{}", status_checked=False,
+          trust_list_version=7, checked_at=1_700_000_123, status="not_tracked", trust_list_as_of=1_699_999_000),
+        V(result="VALID", credential=CRED, fields_json="{}", trust_list_version=7, checked_at=1_700_000_123,
+          detail="status list unavailable or stale", status="unknown", status_as_of=1_699_990_000,
+          trust_list_stale=True, trust_list_as_of=1_699_000_000),  # offline: both lists old
         V(result="REVOKED", credential=CRED, fields_json='{"name": "张三"}', status_checked=True, trust_list_version=7,
-          checked_at=1_700_000_123, detail="revoked by the issuer", purpose="hotel_check_in"),
+          checked_at=1_700_000_123, detail="revoked by the issuer", purpose="hotel_check_in", status="revoked",
+          status_as_of=1_700_000_100),
         V(result="VALID", credential=CRED, fields_json="{}", status_checked=True, trust_list_version=7,
           checked_at=1_700_000_123, purpose="roadside_vehicle_check",
           warnings=[{"code": "INSPECTION_OVERDUE", "field": "inspection_valid_until", "since": "2026-03-31"},
@@ -71,7 +77,8 @@ def _answers() -> list[verifier_pb2.VerifyResponse]:
         V(result="NO_CODE_FOUND", fields_json="{}", checked_at=0, code_sha256="ab" * 32),
         V(result="VALID", credential={**CRED, "issued_at": 0, "expires_at": 0, "version": 0}, fields_json="{}",
           code_sha256="cd" * 32, trust_list_version=2**40, checked_at=1_700_000_123),
-        V(result="weird \u2028 \"result\"", credential={"id": "x\\y", "type": "é", "region": "\t"}),
+        V(result="weird \u2028 \"result\"", credential={"id": "x\\y", "type": "é", "region": "\t"},
+          status="odd \"\u2028", trust_list_as_of=gw._ISO_FAST_END),  # escaped; an instant no text holds: null
     ]
 
 
@@ -103,6 +110,18 @@ def test_picture_body_is_the_json_dumps_text():
         resp = gw.first_and_all_response(batch.results)
         assert resp.text == json.dumps({**dicts[0], "results": dicts}, ensure_ascii=False)
         assert resp.content_type == "application/json"
+
+
+def test_every_answer_says_how_fresh_it_is():
+    for r in _answers():
+        answer = json.loads(gw.verification_text(r))
+        assert {"status", "status_as_of", "trust_list_stale", "trust_list_as_of"} <= set(answer)
+    empty = json.loads(gw.verification_text(verifier_pb2.VerifyResponse(result="SIGNATURE_INVALID")))
+    assert (empty["status"], empty["status_as_of"], empty["trust_list_stale"], empty["trust_list_as_of"]) == (
+        None, None, False, None)  # the status stage never reached, no list: null, never ""
+    offline = json.loads(gw.verification_text(_answers()[2]))
+    assert offline["trust_list_stale"] is True and offline["status"] == "unknown"
+    assert offline["trust_list_as_of"] == "2023-11-03T08:26:40Z" and offline["status_as_of"] == "2023-11-14T19:26:40Z"
 
 
 def test_fields_text_splices_an_object_and_parses_anything_else():

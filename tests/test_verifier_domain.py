@@ -17,6 +17,7 @@ from ecert.rules.schema import TypeSchema
 from ecert.vocab import ROLE_PURPOSES, Purpose
 from services.verifier import domain
 from services.verifier.domain import Pending, Resolved, TrustCache, Unverified, Verifier
+from services.verifier.trust import TrustListAnswer
 from testkit.samples import driving_licence
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -61,11 +62,11 @@ class FakeUpstream:
         self.trust_calls = self.status_calls = 0
         self.resolved: list[tuple] = []
 
-    async def trust_list(self) -> bytes:
+    async def trust_list(self, known_version: int = 0) -> TrustListAnswer:
         self.trust_calls += 1
         if self.down or self.signed is None:
             raise Unavailable("registry down")
-        return self.signed
+        return TrustListAnswer(self.signed)
 
     async def status_list(self, endpoint: str, uri: str) -> bytes:
         self.status_calls += 1
@@ -85,7 +86,7 @@ class FakeUpstream:
 
 def make(tmp_path, upstream: FakeUpstream):
     mono, clock = FixedClock(0), FixedClock(T0)
-    cache = TrustCache(ROOT.public, upstream, tmp_path, monotonic=mono)
+    cache = TrustCache(ROOT.public, upstream, tmp_path, now=clock, monotonic=mono)
     return cache, Verifier(cache, now=clock), mono, clock
 
 
@@ -194,8 +195,8 @@ async def test_the_common_case_is_answered_without_the_network(tmp_path):
     text = ec1()
     written = []
 
-    def write(p, res, version, now, out):
-        written.append((p.role, res.outcome, res.status_checked, version, now, out))
+    def write(p, res, fresh, now, out):
+        written.append((p.role, res.outcome, res.status_checked, fresh.version, now, out))
         return out
 
     purpose = Purpose.ROADSIDE_DRIVER_CHECK
@@ -205,7 +206,7 @@ async def test_the_common_case_is_answered_without_the_network(tmp_path):
     assert verifier.verify_now(OFFICER, text, write, "out", purpose) == "out"
     assert written == [("traffic_police", Outcome.VALID, True, 1, T0, "out")]
     assert verifier.verify_now(OFFICER, "x" * (MAX_PAYLOAD_CHARS + 1), write, None) is None
-    assert written[-1][1:5] == (Outcome.PAYLOAD_TOO_LARGE, False, 0, T0)
+    assert written[-1][1:5] == (Outcome.PAYLOAD_TOO_LARGE, False, 1, T0)  # refused before any check
 
 
 # -- tokens -----------------------------------------------------------------------------------

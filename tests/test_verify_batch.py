@@ -74,7 +74,7 @@ async def test_mixed_batch_answers_as_single_verifications(suite, http, keys, mo
     # No status list cached: the first payload of each region waits for its list, the rest are
     # answered at once; the first unknown kid may ask the registry, the second may not.
     suite.verifier.cache.status.clear()
-    suite.verifier.cache.trust_list.attempted_at = None
+    suite.verifier.cache.lists.refreshed.attempted_at = None
     finished = []
     finish = suite.verifier.finish
 
@@ -110,7 +110,7 @@ async def test_batch_finds_a_key_registered_moments_ago(suite, http, keys):
                         json={"alg": "ES256", "spki": forge.spki_b64(key)})
     assert r.status in (200, 201), await r.text()
     text = forge.sign(key, forge.claims("CN-SH"))
-    suite.verifier.cache.trust_list.attempted_at = None  # the verifier has not looked for a newer trust list lately
+    suite.verifier.cache.lists.refreshed.attempted_at = None  # the verifier has not looked for a newer trust list lately
     results = await _batch(http, keys["police"], [text, text])
     assert [x["result"] for x in results] == ["VALID", "VALID"]
     _same(results[0], await _single(http, keys["police"], text))
@@ -139,6 +139,9 @@ class _NoTrustList:
 
     trust = None
     status: dict = {}
+
+    def freshness(self, now: int, trust=None):
+        return verifier_domain.NO_TRUST_LIST
 
     def refresh_due(self, min_interval: float) -> bool:
         return False

@@ -95,6 +95,11 @@ def test_the_page_takes_a_credential_id_as_the_gateway_does():
             assert (page.fullmatch(text.upper()) is not None) == looks_like_id(text), (text, n)
 
 
+def test_the_page_reads_an_answers_status_as_the_core_writes_it():
+    page = dict(re.findall(r'const (STATUS_[A-Z_]+) = "([a-z_]+)";', SCAN_JS))
+    assert page == {"STATUS_UNKNOWN": vocab.StatusAnswer.UNKNOWN, "STATUS_NOT_TRACKED": vocab.StatusAnswer.NOT_TRACKED}
+
+
 def test_roles_and_statuses_are_their_own_wire_text():
     assert [r.value for r in vocab.KEY_ROLES] == ["admin", "agency", "hotel", "traffic_police", "integrator"]
     assert vocab.Role.SERVICE not in vocab.KEY_ROLES and vocab.Role.SERVICE not in vocab.VERIFY_ROLES

@@ -6,13 +6,20 @@ import asyncio
 
 from aiohttp import web
 
+from ecert.errors import EcertError
+from ecert.rpc.convert import service_principal_pb
+from ecertpb.v1 import verifier_pb2
+
 from ..answers import json_response
+from ..clients import VERIFIER
 from ..errors import error_body
 from ..keys import BACKENDS, METRICS, REQUEST_ID, STORE
 from ..openapi import OPENAPI
 
 routes = web.RouteTableDef()
 PROBE_TIMEOUT = 2.0
+STATE_TIMEOUT = 1.0
+"""Seconds a scrape of ``/metrics`` waits for the verifier's cache state (at most the backend deadline)."""
 
 
 @routes.get("/healthz")
@@ -46,7 +53,19 @@ async def readyz(request: web.Request) -> web.Response:
 
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
-    body, content_type = request.app[METRICS].render()
+    """The gateway's counts, and the verifier's cache state asked for now: a verifier that does not
+    answer in time leaves the last state it gave and counts a failed scrape, never fails the scrape."""
+    m = request.app[METRICS]
+    be = request.app[BACKENDS]
+    try:
+        state = await be.ask(VERIFIER, be.verifier.GetCacheState(
+            verifier_pb2.CacheStateRequest(principal=service_principal_pb()),
+            timeout=min(STATE_TIMEOUT, be.timeout)))
+    except EcertError:
+        m.verifier_state_failed()
+    else:
+        m.verifier_state(state)
+    body, content_type = m.render()
     return web.Response(body=body, headers={"Content-Type": content_type})
 
 

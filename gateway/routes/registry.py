@@ -1,30 +1,42 @@
-"""Registry routes: regions and their keys, certificate types, the trust list.
+"""Registry routes: regions and their keys, certificate types, the trust list, key rotation.
 
 The reads are answered from the gateway's copies of what the registry publishes (at most
 :data:`~gateway.clients.REGISTRY_TTL` old; the last good one while the registry does not answer);
-a change made here makes the next read ask the registry."""
+a change made here makes the next read ask the registry.
+
+A region's signing key is rotated by its issuer (which holds the private keys: it makes the new
+one, registers it and retires the old one); the root key by the registry. After a key is revoked
+the region's issuer is told at once (``RefreshKeys``), so it stops signing with it before its own
+refresh would notice."""
 
 from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 
 from aiohttp import web
 
-from ecert.errors import InvalidRequest
+from ecert.errors import EcertError, InvalidRequest
 from ecert.limits import MAX_EPOCH, MAX_TYPE_VERSION
+from ecert.rules.requests import check_request_id
 from ecert.rules.schema import check_region_code
-from ecertpb.v1 import common_pb2, registry_pb2
+from ecertpb.v1 import common_pb2, issuer_pb2, registry_pb2
 
 from .. import access
 from ..answers import json_response
-from ..clients import REGISTRY
+from ..clients import REGISTRY, issuer_name
 from ..http import get, get_int, pb_principal, read_json
 from ..keys import BACKENDS
 
+log = logging.getLogger("ecert.gateway")
+
 routes = web.RouteTableDef()
 _KID = re.compile(r"[0-9a-f]{16}")
+REFRESH_KEYS_TIMEOUT = 2.0
+"""Seconds the revocation's answer waits for the region's issuer to read its keys again (at most the
+backend deadline); an issuer that does not answer in time learns it on its own refresh."""
 
 
 @routes.get("/v1/regions")
@@ -79,9 +91,63 @@ async def revoke_key(request: web.Request) -> web.Response:
     be = request.app[BACKENDS]
     k = await be.ask(REGISTRY, be.registry.RevokeKey(
         registry_pb2.KeyRef(principal=pb_principal(request), region=code, kid=kid), timeout=be.timeout))
-    be.registry_changed()
+    await _tell_issuer(request, code)
+    be.registry_changed()  # the revocation, and the key the issuer may have rotated to
     return json_response({"kid": k.kid, "alg": k.alg, "status": k.status, "nbf": k.nbf, "exp": k.exp,
                           "revoked_at": k.revoked_at or None})
+
+
+async def _tell_issuer(request: web.Request, region: str) -> None:
+    """Best effort: the region's issuer reads its keys from the registry again now, so a revoked
+    current key is replaced (or signing stops) at once. Never fails the revocation, which is done:
+    a region without an issuer here (its keys held by another system), one that is down or slow
+    learns it on its own refresh."""
+    be = request.app[BACKENDS]
+    try:
+        issuer = await be.issuer(region)
+        info = await be.ask(issuer_name(region), issuer.RefreshKeys(
+            issuer_pb2.RefreshKeysRequest(principal=pb_principal(request)),
+            timeout=min(REFRESH_KEYS_TIMEOUT, be.timeout)))
+    except EcertError as err:
+        log.warning("after a key revocation, the issuer of %s did not confirm it read its keys again (%s): "
+                    "it learns it on its own refresh", region, err.code)
+        return
+    if not info.kid:
+        log.warning("after a key revocation, the issuer of %s has no key to sign with", region)
+
+
+@routes.post("/v1/regions/{code}/signing-key:rotate")
+async def rotate_signing_key(request: web.Request) -> web.Response:
+    """The region's issuer makes a new signing key, registers it, signs with it from now on and
+    retires the old one. 201 ``{"kid", "retired_kid", "nbf", "exp"}``; the same ``request_id``
+    again answers the same rotation."""
+    code = check_region_code(request.match_info["code"])
+    access.check(request, region=code)
+    data = await read_json(request, optional=True)
+    request_id = check_request_id(get(data, "request_id", str, ""))
+    be = request.app[BACKENDS]
+    issuer = await be.issuer(code)
+    info = await be.ask(issuer_name(code), issuer.RotateSigningKey(issuer_pb2.RotateSigningKeyRequest(
+        principal=pb_principal(request), region=code, request_id=request_id), timeout=be.timeout),
+        code="REGION_UNAVAILABLE")
+    be.registry_changed()
+    return json_response({"kid": info.kid, "retired_kid": info.retired_kid or None,
+                          "nbf": info.nbf, "exp": info.exp}, 201)
+
+
+@routes.post("/v1/trust-list/root-key:rotate")
+async def rotate_root_key(request: web.Request) -> web.Response:
+    """The registry's root key is replaced: one last list signed by the old root announces the new
+    one (``next_root``), and every list after is signed by the new root. 201 ``{"kid",
+    "previous_kid", "trust_list_version", "alg", "spki"}`` (``spki``: base64 DER, to pin)."""
+    access.check(request)
+    be = request.app[BACKENDS]
+    root = await be.ask(REGISTRY, be.registry.RotateRootKey(
+        registry_pb2.RotateRootKeyRequest(principal=pb_principal(request)), timeout=be.timeout))
+    be.registry_changed()
+    return json_response({"kid": root.kid, "previous_kid": root.previous_kid,
+                          "trust_list_version": root.trust_list_version, "alg": root.alg,
+                          "spki": base64.b64encode(root.spki).decode("ascii")}, 201)
 
 
 def _type_json(t) -> dict:

@@ -28,7 +28,7 @@ async def verify_image(request: web.Request) -> web.Response:
         principal=pb_principal(request), image=image, purpose=purpose), timeout=be.bulk_timeout))
     if not resp.results:
         raise Unavailable("the verifier gave no answer for the picture")
-    request.app[METRICS].verifications_by(r.result for r in resp.results)
+    request.app[METRICS].answered(resp.results)
     return first_and_all_response(resp.results)
 
 
@@ -42,7 +42,7 @@ async def verify(request: web.Request) -> web.Response:
     be = request.app[BACKENDS]
     r = await be.ask(VERIFIER, be.verifier_stream.call(verifier_pb2.VerifyRequest(
         principal=pb_principal(request), payload=payload, purpose=get_purpose(request, data))))
-    request.app[METRICS].verification(r.result)
+    request.app[METRICS].answered((r,))
     return web.Response(text=verification_text(r), content_type="application/json")
 
 
@@ -57,5 +57,5 @@ async def verify_batch(request: web.Request) -> web.Response:
     resp = await be.ask(VERIFIER, be.verifier.VerifyBatch(verifier_pb2.VerifyBatchRequest(
         principal=pb_principal(request), payloads=payloads, purpose=get_purpose(request, data)), timeout=be.bulk_timeout))
     results = resp.results
-    request.app[METRICS].verifications_by(r.result for r in results)
+    request.app[METRICS].answered(results)
     return verifications_response(results)

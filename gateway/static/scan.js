@@ -12,6 +12,13 @@
 // authentic but not current, the fields that say who presented it. Every verification is sent
 // with the purpose chosen (GET /v1/purposes lists the role's; none is sent where it is not served).
 //
+// Every answer also says how fresh the verifier's lists are. One whose trust list is stale
+// (trust_list_stale) or whose credential's status could not be checked against a current list
+// (status "unknown") raises an amber banner, "离线 · Offline since …", naming the lists' as-of
+// times (trust_list_as_of, status_as_of) in China time; it stays while answers say so and the next
+// fresh answer clears it. A credential without a status claim (status "not_tracked") gets a
+// neutral note: it cannot be revoked, so there is nothing to check.
+//
 // For an agency or admin key, a second mode: 出示码 / Show code. A credential's id in, the page
 // asks for a single-use show code (EP1, valid 300 s) on the holder's behalf, draws it (the PNG
 // fetched with the key), counts down to its end and fetches a fresh one shortly before, for up
@@ -28,6 +35,8 @@
   const SHOW_ROLES = new Set(["agency", "admin"]);  // the roles that make show codes
   const SHOW_REFRESH_BEFORE_S = 20;  // a fresh show code this long before the one drawn runs out
   const SHOW_FOR_S = 15 * 60;        // codes are refreshed this long, then the holder asks again
+  const STATUS_UNKNOWN = "unknown";          // an answer's status: no status list within its validity
+  const STATUS_NOT_TRACKED = "not_tracked";  // an answer's status: the credential has no status claim
 
   // Every outcome code of the format spec, in plain Chinese and English.
   const REASONS = {
@@ -135,6 +144,7 @@
 
   function forgetKey(message) {
     stopShowing();
+    showFreshness([]);
     apiKey = "";
     types = regions = purposes = null;
     purpose = "";
@@ -430,16 +440,70 @@
       if (r.purpose && !notAccepted) meta.push("核验用途 Purpose: " + purposeName(r.purpose));
       details.append(el("div", "meta", meta.join(" · ")));
     }
-    if (ok && r.status_checked === false) {
+    if (r.status === STATUS_NOT_TRACKED) {
+      details.append(el("div", "status-note", "此证照不登记吊销状态，无需核查 · This credential has no revocation status to check"));
+    } else if (ok && r.status_checked === false) {
       details.append(el("div", "warn", "未能确认吊销状态 · Revocation status could not be checked"));
     }
     box.append(details);
     return box;
   }
 
+  // -- how fresh the answers are --------------------------------------------------------------
+
+  // An instant (RFC 3339 text) as a China time, "2026-05-01 14:03"; null for none.
+  function chinaTime(instant) {
+    const ms = typeof instant === "string" ? Date.parse(instant) : NaN;
+    if (Number.isNaN(ms)) return null;
+    return new Date(ms + CST_MS).toISOString().slice(0, 16).replace("T", " ");
+  }
+
+  const isStale = (r) => r && (r.trust_list_stale === true || r.status === STATUS_UNKNOWN);
+
+  // The banner for the answers just shown: raised when any says a list is stale, else cleared.
+  function showFreshness(list) {
+    const banner = $("offline");
+    const stale = list.filter(isStale);
+    if (!stale.length) {
+      banner.hidden = true;
+      banner.replaceChildren();
+      delete banner.dataset.since;
+      return;
+    }
+    const trust = stale.find((r) => r.trust_list_stale === true);
+    const unknown = stale.filter((r) => r.status === STATUS_UNKNOWN);
+    const ms = (instant) => (typeof instant === "string" ? Date.parse(instant) : NaN);
+    const oldest = (values) => values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b)[0];  // undefined: none
+    const trustMs = trust ? oldest([ms(trust.trust_list_as_of)]) : undefined;
+    const statusMs = oldest(unknown.map((r) => ms(r.status_as_of)));
+    const sinceMs = oldest([trustMs, statusMs].filter((v) => v !== undefined));
+    const at = (v) => (v === undefined ? null : chinaTime(new Date(v).toISOString()));
+    const since = at(sinceMs);
+    const lines = [];
+    if (trust) {
+      const t = at(trustMs);
+      lines.push(t ? ["信任列表截至 " + t + "，未能更新", "Trust list as of " + t + ": it could not be refreshed"]
+        : ["信任列表未能更新", "The trust list could not be refreshed"]);
+    }
+    if (unknown.length) {
+      const t = at(statusMs);
+      lines.push(t ? ["吊销状态截至 " + t + "，未能更新", "Revocation status as of " + t + ": it could not be refreshed"]
+        : ["无法获取吊销状态", "No revocation status could be had"]);
+    }
+    banner.replaceChildren(el("span", "sign", "⚠"), el("div", "text",
+      bilingual("div", "what", since ? ["离线 · 自 " + since + " 起", "Offline since " + since]
+        : ["离线", "Offline"]),
+      ...lines.map((pair) => bilingual("div", "list", pair)),
+      el("div", "zone", el("small", null, "北京时间 China time (UTC+8)"))));
+    if (sinceMs !== undefined) banner.dataset.since = new Date(sinceMs).toISOString();
+    else delete banner.dataset.since;
+    banner.hidden = false;
+  }
+
   async function showResults(list, fromCamera) {
     await loadMissing();
     clearResult({ keepStatus: false, keepCode: true });
+    showFreshness(list);
     const result = $("result");
     result.append(...list.map(card));
     result.hidden = false;
