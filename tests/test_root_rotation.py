@@ -29,6 +29,7 @@ from ecert.store import default_uri, open_store
 from ecertpb.v1 import common_pb2, registry_pb2, registry_pb2_grpc
 from services.registry.domain import Registry
 from services.registry.rootkeys import RootKeyFiles, root_key_paths
+from services.registry.servicer import open_registry
 from services.verifier import servicer as verifier_servicer
 from testkit.samples import driving_licence
 from tests.harness import start_suite
@@ -62,12 +63,9 @@ async def store(tmp_path):
 
 
 async def _registry(store, var_dir, clock=None, files_class=RootKeyFiles) -> Registry:
-    """A registry as :func:`services.registry.servicer.build` starts one: the root from its files,
-    the chain settled, a first list published."""
-    files = files_class(var_dir, PASS)
-    root, _ = files.load()
-    r = Registry(store, root, ttl=TTL, now=clock or FixedClock(T0), keeper=files)
-    await r.open_root()
+    """A registry as :func:`services.registry.servicer.build` starts one (:func:`open_registry`),
+    its first list published."""
+    r = await open_registry(store, files_class(var_dir, PASS), ttl=TTL, now=clock or FixedClock(T0))
     await r.publish()
     return r
 
@@ -259,6 +257,87 @@ async def test_root_public_pem_follows_the_key_after_a_crash_before_it_was_writt
     files.public_path.write_bytes(old_public)  # as if the process stopped between the two files
     again = await _registry(store, tmp_path)
     assert _same(keys.public_from_pem(files.public_path.read_bytes()), again.root.public)
+
+
+class FailingFiles(RootKeyFiles):
+    """The key files, the switch failing (a full disk) while the process runs on, until ``fail`` is
+    False."""
+
+    fail = True
+
+    def commit(self, key):
+        if self.fail:
+            raise OSError("No space left on device")
+        super().commit(key)
+
+
+async def test_an_announcement_stored_but_its_list_not_makes_the_next_publish_switch(store, tmp_path, monkeypatch):
+    r = await _registry(store, tmp_path)
+    old = r.root.public
+    save = store.save_trust_list
+
+    async def lost(*args):  # the announcement recorded in the chain, its list not stored
+        raise OSError("database is locked")
+    monkeypatch.setattr(store, "save_trust_list", lost)
+    with pytest.raises(OSError):
+        await r.rotate_root(ADMIN)
+    monkeypatch.setattr(store, "save_trust_list", save)
+    [doc] = await store.root_chain()
+
+    cur = await r.publish()  # never the old root again: the rotation is completed from the staged key
+    assert r.root.kid.hex() == doc["new_kid"] and len(cur.root_chain) == 1
+    _signed_by(cur.signed, r.root.public)
+    assert _same(trustlist.follow_roots(old, cur.root_chain)[0], r.root.public)
+    files = RootKeyFiles(tmp_path, PASS)
+    assert keys.SigningKey.from_encrypted_pem(files.key_path.read_bytes(), PASS).kid == r.root.kid
+    assert not files.next_path.exists()
+
+
+async def test_an_announcement_never_stored_leaves_the_old_root(store, tmp_path, monkeypatch):
+    r = await _registry(store, tmp_path)
+    old = r.root
+
+    async def down(*args):
+        raise OSError("database is locked")
+    monkeypatch.setattr(store, "add_root_announcement", down)
+    with pytest.raises(OSError):
+        await r.rotate_root(ADMIN)
+    monkeypatch.undo()
+    cur = await r.publish()
+    assert r.root is old and cur.root_chain == () and await store.root_chain() == []
+    _signed_by(cur.signed, old.public)
+    assert not RootKeyFiles(tmp_path, PASS).next_path.exists()  # the staged key, never announced: gone
+
+
+async def test_a_switch_that_failed_keeps_the_new_key_through_a_later_failed_rotation(store, tmp_path, monkeypatch):
+    r = await _registry(store, tmp_path, files_class=FailingFiles)
+    with pytest.raises(OSError):
+        await r.rotate_root(ADMIN)  # announced, the new root signing; root-key.pem still the old key
+    new = r.root
+    _signed_by((await r.current()).signed, new.public)
+
+    async def down(*args):
+        raise OSError("database is locked")
+    r.keeper.fail = False  # the disk has room again; the store fails the next rotation's announcement
+    monkeypatch.setattr(store, "add_root_announcement", down)
+    with pytest.raises(OSError):
+        await r.rotate_root(ADMIN)
+    monkeypatch.undo()
+
+    again = await _registry(store, tmp_path)  # a restart: the key the chain names is on disk
+    assert again.root.kid == new.kid
+    _signed_by((await again.current()).signed, new.public)
+
+
+async def test_a_lost_root_key_file_is_refused_and_root_public_pem_kept(store, tmp_path):
+    r = await _registry(store, tmp_path)
+    await r.rotate_root(ADMIN)
+    files = RootKeyFiles(tmp_path, PASS)
+    public = files.public_path.read_bytes()
+    files.key_path.unlink()
+    with pytest.raises(ConfigError):
+        await _registry(store, tmp_path)
+    assert files.public_path.read_bytes() == public  # never a key the chain does not name, for new verifiers
 
 
 async def test_the_store_keeps_the_chain_oldest_first(store):

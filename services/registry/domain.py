@@ -246,10 +246,11 @@ class Registry:
             self.root = staged
             self._current = None
             log.warning("root rotation to %s completed (it was interrupted after its announcement)", want)
+        elif staged is not None and staged.kid == self.root.kid:  # switched in memory, not on disk
+            self.keeper.commit(staged)
         elif staged is not None:
             self.keeper.discard()
-            if staged.kid != self.root.kid:
-                log.warning("staged root key %s was never announced: discarded", staged.kid.hex())
+            log.warning("staged root key %s was never announced: discarded", staged.kid.hex())
         self._chain = tuple(base64.b64decode(d["signed"]) for d in docs)
 
     async def root_chain(self) -> tuple[bytes, ...]:
@@ -271,7 +272,11 @@ class Registry:
             old = self.root
             new = keys.SigningKey.generate(old.alg)
             self.keeper.stage(new)
-            announcement = await self._sign_list(next_root=new.public)
+            try:
+                announcement = await self._sign_list(next_root=new.public)
+            except BaseException:  # recorded or not, the store knows: the next publish settles from it
+                self._chain = None
+                raise
             self._chain = (*(self._chain or ()), announcement.signed)
             self.root = new  # from here on, whatever fails: the old root signs nothing more
             try:

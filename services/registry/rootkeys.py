@@ -55,12 +55,12 @@ class RootKeyFiles:
         self._passphrase = passphrase
 
     def load(self) -> tuple[keys.SigningKey, bool]:
-        """The root key (created on first start) and whether it was created; ``root-public.pem``
-        is (re)written when it is missing or names another key (a crash after the switch)."""
+        """The root key (created on first start) and whether it was created. ``root-public.pem`` is
+        not touched: the key held may be one the root chain has left (a rotation to settle first),
+        so the caller writes it (:meth:`write_public`) once the root is settled."""
         root, created = keys.load_or_create(self.key_path, self._passphrase)
         if created:
             log.info("root key %s created", root.kid.hex())
-        self.write_public(root)
         return root, created
 
     def write_public(self, key: keys.SigningKey) -> None:

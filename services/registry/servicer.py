@@ -133,13 +133,22 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
                                                      list(request.recognises)))
 
 
-async def build(cfg: RegistryConfig, store: Store, *, now: Clock = system_clock):
-    """Root key (created on first start; a rotation interrupted is settled), seed data, first
-    trust list and the bound server: returns ``(registry, server, port)``."""
-    files = RootKeyFiles(cfg.var_dir, cfg.root_key_passphrase)
+async def open_registry(store: Store, files: RootKeyFiles, *, ttl: int, now: Clock = system_clock) -> Registry:
+    """The registry over ``store`` with the root key in ``files`` (created on first start), a
+    rotation interrupted settled, then ``root-public.pem`` written for the root it settled on
+    (missing, or naming the old root: a crash after the switch)."""
     root, _ = files.load()
-    registry = Registry(store, root, ttl=cfg.trust_list_ttl, now=now, keeper=files)
+    registry = Registry(store, root, ttl=ttl, now=now, keeper=files)
     await registry.open_root()
+    files.write_public(registry.root)
+    return registry
+
+
+async def build(cfg: RegistryConfig, store: Store, *, now: Clock = system_clock):
+    """Root key (:func:`open_registry`), seed data, first trust list and the bound server:
+    returns ``(registry, server, port)``."""
+    registry = await open_registry(store, RootKeyFiles(cfg.var_dir, cfg.root_key_passphrase),
+                                   ttl=cfg.trust_list_ttl, now=now)
     if cfg.seed:
         await registry.seed()
     await registry.publish()
