@@ -12,6 +12,7 @@ with their keys, the certificate types, the trust list) is kept as a last good c
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -50,6 +51,8 @@ the registry is asked again (at once after a change made through this gateway:
 :meth:`Backends.registry_changed`)."""
 REGISTRY_RETRY = 3.0
 """Seconds before the registry is asked again after it could not be reached (meanwhile: the copy)."""
+STATE_TIMEOUT = 1.0
+"""Seconds the verifier's cache state is waited for (``/metrics``; at most the backend deadline)."""
 REGISTRY = "the registry"
 VERIFIER = "the verifier"
 _HEALTH_NAMES = {"registry": "ecert.v1.RegistryService", "verifier": "ecert.v1.VerifierService"}
@@ -83,6 +86,12 @@ def named(err: Unavailable, backend: str, code: str | None = None) -> Unavailabl
     return Unavailable(message, code=code or err.code)
 
 
+def _retrieved(task: asyncio.Future) -> None:
+    """Mark a shared call's failure as seen (every caller may have given up before it ended)."""
+    if not task.cancelled():
+        task.exception()
+
+
 class Backends:
     """The backends, every call to them with a deadline: ``timeout`` seconds, ``bulk_timeout`` for
     a batch or a picture."""
@@ -100,6 +109,7 @@ class Backends:
                                             verifier_pb2.VerifyStreamItem, links, timeout=timeout)
         self._channels = ChannelPool(links, peer=pki.ISSUER)
         self._issuers: dict[str, IssuerClient] = {}  # by endpoint
+        self._cache_state: asyncio.Future[verifier_pb2.CacheState] | None = None  # the one call in flight
         # Region -> issuer endpoint. While the registry is unreachable the last copy is used (asked
         # again every REGISTRY_RETRY seconds); with none yet, the call fails with 503. A region
         # not in the copy makes it ask at once (force_every=0: a new region is found at once).
@@ -137,6 +147,19 @@ class Backends:
             return await call(rpc)
         except Unavailable as err:
             raise named(err, backend, code) from err
+
+    async def cache_state(self) -> verifier_pb2.CacheState:
+        """The verifier's cache state, within :data:`STATE_TIMEOUT`: one call in flight at a time,
+        its answer (or failure) shared by everyone who asks meanwhile, so scrapes that come
+        together ask the verifier once, and one that gives up (its client gone) does not cancel the
+        call for the others."""
+        pending = self._cache_state
+        if pending is None or pending.done():
+            pending = self._cache_state = asyncio.ensure_future(self.ask(VERIFIER, self.verifier.GetCacheState(
+                verifier_pb2.CacheStateRequest(principal=service_principal_pb()),
+                timeout=min(STATE_TIMEOUT, self.timeout))))
+            pending.add_done_callback(_retrieved)
+        return await asyncio.shield(pending)
 
     async def _fetch_directory(self) -> dict[str, str]:
         resp = await self.ask(REGISTRY, self.registry.ListRegions(
@@ -177,6 +200,8 @@ class Backends:
             raise Unavailable(service)
 
     async def close(self) -> None:
+        if self._cache_state is not None:
+            self._cache_state.cancel()
         await self.verifier_stream.close()
         await self._registry_channel.close()
         await self._verifier_channel.close()

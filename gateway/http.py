@@ -103,14 +103,11 @@ def _check_text(data: dict) -> None:
                                  "not Unicode text", code="MALFORMED_JSON", field=name)
 
 
-async def read_json(request: web.Request, *, optional: bool = False) -> dict:
+async def read_json(request: web.Request) -> dict:
     """The body as a JSON object of UTF-8 text, at most ``cfg.max_body`` bytes; no NaN, no
-    infinities, no lone surrogates. ``optional``: an empty body is ``{}`` (a call whose members
-    are all optional)."""
+    infinities, no lone surrogates."""
     body = await read_body(request, request.app[CONFIG].max_body)
     if not body:
-        if optional:
-            return {}
         raise InvalidRequest("a JSON body is required")
     try:
         text = body.decode("utf-8-sig")  # strict: json.loads(bytes) would pass raw surrogates through

@@ -403,11 +403,13 @@ def _key_op() -> dict:
     return op
 
 
-_ROTATED = {"type": "object", "required": ["kid", "retired_kid"], "properties": {
+_ROTATED = {"type": "object", "required": ["kid", "retired_kid", "nbf", "exp"], "properties": {
     "kid": {"type": "string", "description": "hex: the key the region's issuer signs with from now on"},
     "retired_kid": {"type": ["string", "null"], "description": "hex: the key it replaced, now retired (it still "
                                                               "verifies what it signed inside its window); null: none"},
-    "nbf": {"type": "integer", "description": "the new key's window, epoch seconds"}, "exp": {"type": "integer"}}}
+    "nbf": {"type": "integer", "description": "the new key's window, epoch seconds"},
+    "exp": {"type": "integer", "description": "its end, epoch seconds (2^62 when keys have no lifetime: "
+                                             "ECERT_KEY_LIFETIME_DAYS 0)"}}}
 _SIGNING_KEY_UNAVAILABLE = ("`SIGNING_KEY_UNAVAILABLE`: the region's issuer has no key it may sign with (its current "
                             "one revoked or retired and no new one could be made)")
 
@@ -429,12 +431,13 @@ def _rotate_op() -> dict:
     return op
 
 
-_ROOT_ROTATED = {"type": "object", "required": ["kid", "previous_kid", "trust_list_version"], "properties": {
+_ROOT_ROTATED = {"type": "object", "required": ["kid", "previous_kid", "trust_list_version", "alg", "spki"],
+                 "properties": {
     "kid": {"type": "string", "description": "hex: the new root key's"},
     "previous_kid": {"type": "string", "description": "hex: the root it replaced"},
     "trust_list_version": {"type": "integer", "description": "the first trust list signed by the new root (the one "
                                                              "before it, signed by the old root, announces it)"},
-    "alg": {"enum": ["ES256"]},
+    "alg": {"enum": ["ES256", "EdDSA"], "description": "the old root's"},
     "spki": {"type": "string", "description": "base64 DER of the new root's public key: what a verifier set up from "
                                               "now on pins (running verifiers follow the announcement)"}}}
 

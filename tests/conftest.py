@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
+from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
@@ -19,14 +21,23 @@ async def suite(tmp_path_factory):
     await s.close()
 
 
+@contextlib.asynccontextmanager
+async def gateway_client(suite, **app_options) -> AsyncIterator[TestClient]:
+    """An aiohttp client for a gateway app over ``suite``'s configuration and store;
+    ``app_options`` go to :func:`gateway.app.create_app` (``backends=`` fakes, ``clock=``)."""
+    client = TestClient(TestServer(create_app(suite.gateway_config, store=suite.store, **app_options)))
+    await client.start_server()
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
 @pytest_asyncio.fixture(scope="session")
 async def http(suite):
     """An aiohttp client for the gateway, which shares the suite's store."""
-    app = create_app(suite.gateway_config, store=suite.store)
-    client = TestClient(TestServer(app))
-    await client.start_server()
-    yield client
-    await client.close()
+    async with gateway_client(suite) as client:
+        yield client
 
 
 @pytest_asyncio.fixture(scope="session")

@@ -5,17 +5,17 @@ scrape it does not answer), and the relayed answers that said a list was stale, 
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 import pytest
 import pytest_asyncio
-from aiohttp.test_utils import TestClient, TestServer
 
 from ecert.errors import EcertError, NotFound, Unavailable
 from ecert.rpc.status import to_grpc, trailers
 from ecertpb.v1 import issuer_pb2, registry_pb2, verifier_pb2
-from gateway.app import create_app
 from gateway.clients import Backends
-from tests.conftest import bearer
+from tests.conftest import bearer, gateway_client
 from tests.test_openapi_document import _answer_schema, undescribed
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -72,8 +72,10 @@ class FakeBackends:
 
     timeout, bulk_timeout = 5.0, 30.0
     ask = Backends.ask
+    cache_state = Backends.cache_state
 
     def __init__(self):
+        self._cache_state = None
         self.registry = Stub(
             RevokeKey=registry_pb2.KeyInfo(kid=OLD_KID, alg="ES256", status="revoked", nbf=1, exp=2, revoked_at=3),
             RotateRootKey=registry_pb2.RootKey(kid=ROOT_KID, alg="ES256", spki=b"\x30\x59 spki",
@@ -97,10 +99,8 @@ class FakeBackends:
 @pytest_asyncio.fixture
 async def fake(suite):
     be = FakeBackends()
-    client = TestClient(TestServer(create_app(suite.gateway_config, store=suite.store, backends=be)))
-    await client.start_server()
-    yield be, client
-    await client.close()
+    async with gateway_client(suite, backends=be) as client:
+        yield be, client
 
 
 async def test_a_regions_agency_rotates_its_signing_key_at_its_issuer(fake, keys):
@@ -232,6 +232,46 @@ async def test_metrics_give_the_verifiers_cache_state_as_of_the_scrape(fake):
     text = await (await http.get("/metrics")).text()
     assert sample(text, "ecert_verifier_cache_state_failures_total") == 2
     assert sample(text, "ecert_verifier_trust_list_version") == 17
+
+
+class Held:
+    """A GetCacheState that answers only when released: scrapes pile up meanwhile."""
+
+    def __init__(self, answer):
+        self.answer, self.release, self.calls = answer, asyncio.Event(), 0
+
+    async def __call__(self, request, timeout=None):
+        self.calls += 1
+        await self.release.wait()
+        if isinstance(self.answer, BaseException):
+            raise self.answer
+        return self.answer
+
+
+async def test_scrapes_that_come_together_ask_the_verifier_once(fake):
+    be, http = fake
+    for answer, version, failures in ((STATE, 17.0, 0.0), (late(), 17.0, 20.0)):
+        held = Held(answer)
+        be.verifier.GetCacheState = held  # an instance attribute: Stub.__getattr__ is not asked
+        scrapes = [asyncio.ensure_future(http.get("/metrics")) for _ in range(20)]
+        while held.calls == 0:
+            await asyncio.sleep(0.01)
+        for _ in range(20):  # every scrape in; none has asked again
+            await asyncio.sleep(0)
+        held.release.set()
+        texts = [await (await r).text() for r in scrapes]
+        assert held.calls == 1
+        assert {sample(t, "ecert_verifier_trust_list_version") for t in texts} == {version}
+        assert max(sample(t, "ecert_verifier_cache_state_failures_total") for t in texts) == failures
+    # a scrape that gives up (its client gone) does not cancel the shared call for the others
+    held = Held(STATE)
+    be.verifier.GetCacheState = held
+    gone, stays = asyncio.ensure_future(be.cache_state()), asyncio.ensure_future(be.cache_state())
+    while held.calls == 0:
+        await asyncio.sleep(0)
+    gone.cancel()
+    held.release.set()
+    assert await stays is STATE and held.calls == 1 and gone.cancelled()
 
 
 async def test_answers_that_said_a_list_was_stale_are_counted(fake, keys):

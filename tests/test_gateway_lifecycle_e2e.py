@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import pytest
 import pytest_asyncio
-from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.app import create_app
 from testkit.samples import driving_licence
-from tests.conftest import bearer
+from tests.conftest import bearer, gateway_client
 from tests.harness import start_suite
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -21,14 +20,12 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def own(tmp_path_factory):
     suite = await start_suite(tmp_path_factory.mktemp("lifecycle"))
-    client = TestClient(TestServer(create_app(suite.gateway_config, store=suite.store)))
-    await client.start_server()
-    keys = {"admin": await suite.api_key("admin"), "agency": await suite.api_key("agency", "CN-ZJ"),
-            "police": await suite.api_key("traffic_police", "CN-JS")}
     try:
-        yield suite, client, keys
+        async with gateway_client(suite) as client:
+            keys = {"admin": await suite.api_key("admin"), "agency": await suite.api_key("agency", "CN-ZJ"),
+                    "police": await suite.api_key("traffic_police", "CN-JS")}
+            yield suite, client, keys
     finally:
-        await client.close()
         await suite.close()
 
 
@@ -89,5 +86,12 @@ async def test_rotation_revocation_and_root_rotation_through_the_gateway(own):
     await suite.refresh()
     answer = await _verify(http, keys, later)
     assert answer["result"] == "VALID" and answer["trust_list_version"] >= root["trust_list_version"]
-    # /metrics' ecert_verifier_* families end to end need GetCacheState in ecert.rpc.peers.CALLERS (for the
-    # gateway), which is not there yet: held against a fake verifier in tests/test_gateway_lifecycle.py.
+
+    # /metrics: the verifier's cache state as of the scrape, the root it follows now
+    text = await (await http.get("/metrics")).text()
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(text) for s in family.samples}
+    assert samples[("ecert_verifier_trust_list_version", ())] == answer["trust_list_version"]
+    assert samples[("ecert_verifier_trust_list_stale", ())] == 0
+    assert samples[("ecert_verifier_trust_root_info", (("kid", root["kid"]),))] == 1
+    assert samples[("ecert_verifier_cache_state_failures_total", ())] == 0

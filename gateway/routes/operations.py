@@ -7,19 +7,14 @@ import asyncio
 from aiohttp import web
 
 from ecert.errors import EcertError
-from ecert.rpc.convert import service_principal_pb
-from ecertpb.v1 import verifier_pb2
 
 from ..answers import json_response
-from ..clients import VERIFIER
 from ..errors import error_body
 from ..keys import BACKENDS, METRICS, REQUEST_ID, STORE
 from ..openapi import OPENAPI
 
 routes = web.RouteTableDef()
 PROBE_TIMEOUT = 2.0
-STATE_TIMEOUT = 1.0
-"""Seconds a scrape of ``/metrics`` waits for the verifier's cache state (at most the backend deadline)."""
 
 
 @routes.get("/healthz")
@@ -53,14 +48,13 @@ async def readyz(request: web.Request) -> web.Response:
 
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
-    """The gateway's counts, and the verifier's cache state asked for now: a verifier that does not
-    answer in time leaves the last state it gave and counts a failed scrape, never fails the scrape."""
+    """The gateway's counts, and the verifier's cache state asked for now (within a second, one
+    call shared by the scrapes that come together: :meth:`~gateway.clients.Backends.cache_state`):
+    a verifier that does not answer in time leaves the last state it gave and counts a failed
+    scrape, never fails the scrape."""
     m = request.app[METRICS]
-    be = request.app[BACKENDS]
     try:
-        state = await be.ask(VERIFIER, be.verifier.GetCacheState(
-            verifier_pb2.CacheStateRequest(principal=service_principal_pb()),
-            timeout=min(STATE_TIMEOUT, be.timeout)))
+        state = await request.app[BACKENDS].cache_state()
     except EcertError:
         m.verifier_state_failed()
     else:

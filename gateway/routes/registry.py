@@ -123,7 +123,7 @@ async def rotate_signing_key(request: web.Request) -> web.Response:
     again answers the same rotation."""
     code = check_region_code(request.match_info["code"])
     access.check(request, region=code)
-    data = await read_json(request, optional=True)
+    data = await read_json(request) if request.body_exists else {}  # every member optional
     request_id = check_request_id(get(data, "request_id", str, ""))
     be = request.app[BACKENDS]
     issuer = await be.issuer(code)

@@ -451,12 +451,15 @@
 
   // -- how fresh the answers are --------------------------------------------------------------
 
-  // An instant (RFC 3339 text) as a China time, "2026-05-01 14:03"; null for none.
-  function chinaTime(instant) {
-    const ms = typeof instant === "string" ? Date.parse(instant) : NaN;
-    if (Number.isNaN(ms)) return null;
-    return new Date(ms + CST_MS).toISOString().slice(0, 16).replace("T", " ");
-  }
+  // An instant (RFC 3339 text, or null) as epoch milliseconds; NaN for none.
+  const instantMs = (instant) => (typeof instant === "string" ? Date.parse(instant) : NaN);
+
+  // Epoch milliseconds as a China time, "2026-05-01 14:03"; null for none (undefined).
+  const chinaTime = (ms) => (ms === undefined ? null
+    : new Date(ms + CST_MS).toISOString().slice(0, 16).replace("T", " "));
+
+  // The earliest of some epoch milliseconds (NaN, undefined: none); undefined when there is none.
+  const oldest = (values) => values.filter(Number.isFinite).sort((a, b) => a - b)[0];
 
   const isStale = (r) => r && (r.trust_list_stale === true || r.status === STATUS_UNKNOWN);
 
@@ -472,21 +475,18 @@
     }
     const trust = stale.find((r) => r.trust_list_stale === true);
     const unknown = stale.filter((r) => r.status === STATUS_UNKNOWN);
-    const ms = (instant) => (typeof instant === "string" ? Date.parse(instant) : NaN);
-    const oldest = (values) => values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b)[0];  // undefined: none
-    const trustMs = trust ? oldest([ms(trust.trust_list_as_of)]) : undefined;
-    const statusMs = oldest(unknown.map((r) => ms(r.status_as_of)));
-    const sinceMs = oldest([trustMs, statusMs].filter((v) => v !== undefined));
-    const at = (v) => (v === undefined ? null : chinaTime(new Date(v).toISOString()));
-    const since = at(sinceMs);
+    const trustMs = trust ? oldest([instantMs(trust.trust_list_as_of)]) : undefined;
+    const statusMs = oldest(unknown.map((r) => instantMs(r.status_as_of)));
+    const sinceMs = oldest([trustMs, statusMs]);
+    const since = chinaTime(sinceMs);
     const lines = [];
     if (trust) {
-      const t = at(trustMs);
+      const t = chinaTime(trustMs);
       lines.push(t ? ["信任列表截至 " + t + "，未能更新", "Trust list as of " + t + ": it could not be refreshed"]
         : ["信任列表未能更新", "The trust list could not be refreshed"]);
     }
     if (unknown.length) {
-      const t = at(statusMs);
+      const t = chinaTime(statusMs);
       lines.push(t ? ["吊销状态截至 " + t + "，未能更新", "Revocation status as of " + t + ": it could not be refreshed"]
         : ["无法获取吊销状态", "No revocation status could be had"]);
     }
