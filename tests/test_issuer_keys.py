@@ -34,7 +34,7 @@ from services.issuer.domain import TYPES_REFRESH, Issuer
 from services.issuer.keyring import CURRENT, KEYS_DIR, LEGACY_FILE, Keyring
 from services.issuer.registry_cache import FILE as CACHE_FILE
 from services.issuer.registry_cache import RegistryCache
-from services.issuer.signing import DAY, ROTATE_RETRY, UNAVAILABLE, RegionKey
+from services.issuer.signing import DAY, ROTATE_RETRY, RegionKey
 from services.registry.domain import RETIRE_GRACE, Registry
 from testkit import photos
 from testkit.samples import driving_licence
@@ -267,14 +267,25 @@ def credential_kid(signed: bytes) -> str:
     return cose.parse_sign1(signed).kid.hex()
 
 
-async def test_a_revocation_is_learnt_with_the_types_refresh(env):
+async def test_a_revocation_is_learnt_at_the_signer_s_round_never_on_the_issuing_path(env):
     i = env.issuer
     await _issue(i)  # the types fetched
     revoked = i.key.kid.hex()
     await env.registry.revoke_key(ADMIN, "CN-ZJ", revoked)
-    env.mono.advance(TYPES_REFRESH)  # the types are fetched again, and the keys read with them
+    asked = []
+    region_keys = env.port.region_keys
+
+    async def counted():
+        asked.append(1)
+        return await region_keys()
+
+    env.port.region_keys = counted
+    env.mono.advance(TYPES_REFRESH)  # this issuance fetches the types again, and asks nothing of the keys
+    await _issue(i)
+    assert asked == []
+    await i.signer.tend()  # the background round, every KEYS_REFRESH seconds
     doc = await _issue(i)
-    assert doc["kid"] != revoked and (await _outcome(env, doc["qr_text"])).outcome is Outcome.VALID
+    assert asked and doc["kid"] != revoked and (await _outcome(env, doc["qr_text"])).outcome is Outcome.VALID
 
 
 async def test_without_auto_rotation_a_revoked_key_is_503_until_rotated(env):
@@ -287,7 +298,7 @@ async def test_without_auto_rotation_a_revoked_key_is_503_until_rotated(env):
     for attempt in (_issue(i), i.show(ZJ, doc["_id"]), i.status_list("urn:ecert:status:CN-ZJ:1")):
         with pytest.raises(Unavailable) as err:
             await attempt
-        assert err.value.code == UNAVAILABLE
+        assert err.value.code == "SIGNING_KEY_UNAVAILABLE"
     assert len(await env.store.list_keys("CN-ZJ")) == 1  # nothing made
     info = await i.rotate(ADMIN)
     assert info.retired_kid == revoked and (await _issue(i))["kid"] == info.kid
@@ -305,7 +316,7 @@ async def test_a_replacement_that_fails_is_503_and_tried_again_later(env):
     env.port.down = True
     with pytest.raises(Unavailable) as err:
         await _issue(i)
-    assert err.value.code == UNAVAILABLE
+    assert err.value.code == "SIGNING_KEY_UNAVAILABLE"
     attempts = len(env.port.registered)
     env.port.down = False
     with pytest.raises(Unavailable):  # within ROTATE_RETRY: answered at once, the registry not asked
@@ -403,6 +414,65 @@ async def test_a_legacy_key_file_is_adopted_and_the_keyring_reloads_after_a_rest
     assert first.created and Keyring.open(tmp_path / "fresh", PASS).current.kid == first.current.kid
 
 
+async def test_a_damaged_keyring_is_a_config_error_naming_its_file(tmp_path, caplog):
+    folder = tmp_path / "issuer" / "CN-ZJ"
+    ring = Keyring.open(folder, PASS)
+    kid = ring.current_kid
+    key_file, current = folder / KEYS_DIR / f"{kid}.pem", folder / KEYS_DIR / CURRENT
+    with pytest.raises(ConfigError) as err:
+        Keyring.open(folder, b"another passphrase")
+    assert key_file.name in str(err.value) and "ECERT_SIGNING_KEY_PASSPHRASE" in str(err.value)
+    current.write_bytes(b"\xff\xfe not a kid")
+    with caplog.at_level(logging.WARNING, logger="ecert.issuer"):
+        assert ring.reload() is False and ring.current_kid == kid  # a running issuer keeps its key
+    assert CURRENT in caplog.text
+    with pytest.raises(ConfigError) as err:
+        Keyring.open(folder, PASS)
+    assert CURRENT in str(err.value)
+    current.write_bytes(kid.encode() + b"\n")
+    key_file.write_bytes(key_file.read_bytes()[:100])
+    with pytest.raises(ConfigError) as err:
+        Keyring.open(folder, PASS)
+    assert key_file.name in str(err.value)
+
+
+async def test_damaged_rotation_records_are_ignored_never_a_500(env, caplog):
+    i = env.issuer
+    first = await i.rotate(ZJ, request_id="r-1")
+    path = env.folder / KEYS_DIR / "rotations.json"
+    records = json.loads(path.read_text())
+    records["r-2"] = {"kid": "only this"}
+    records["r-3"] = "not a record"
+    path.write_text(json.dumps(records))
+    with caplog.at_level(logging.WARNING, logger="ecert.issuer"):
+        assert await i.rotate(ZJ, request_id="r-1") == first  # the good record still answers
+        again = await i.rotate(ZJ, request_id="r-2")  # its damaged record is none: a new rotation
+    assert "damaged" in caplog.text and again.retired_kid == first.kid
+    path.write_text("[")
+    assert (await i.rotate(ZJ, request_id="r-1")).retired_kid == again.kid  # forgotten with the file
+
+
+async def test_the_background_round_survives_a_keyring_that_cannot_be_written(env, monkeypatch, caplog):
+    i = env.issuer
+    revoked = i.key.kid.hex()
+    await env.registry.revoke_key(ADMIN, "CN-ZJ", revoked)
+
+    def full():
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(i.signer.keyring, "create", full)
+    with caplog.at_level(logging.WARNING, logger="ecert.issuer"):
+        await i.signer.tend()  # logged, not raised: the task goes on
+    assert "could not be replaced" in caplog.text
+    env.mono.advance(ROTATE_RETRY)
+    with pytest.raises(Unavailable) as err:  # on the issuing path: 503, not a 500
+        await _issue(i)
+    assert err.value.code == "SIGNING_KEY_UNAVAILABLE" and "No space" not in err.value.message
+    monkeypatch.undo()
+    env.mono.advance(ROTATE_RETRY)
+    assert (await _issue(i))["kid"] != revoked
+
+
 async def test_keys_are_logged_by_kid_only(env, caplog):
     caplog.set_level(logging.DEBUG)
     await env.issuer.rotate(ZJ)
@@ -415,6 +485,20 @@ async def test_register_at_start_registers_the_current_key(env):
     kid = env.issuer.key.kid.hex()
     doc = await _key(env, kid)
     assert doc["status"] == KeyStatus.ACTIVE and doc["nbf"] <= T0 and doc["exp"] == T0 + 2 * 365 * DAY
+
+
+async def test_the_key_and_status_list_settings_are_bounded():
+    from ecert.runtime.config import IssuerConfig
+    base = {"ECERT_REGION": "CN-ZJ", "ECERT_SIGNING_KEY_PASSPHRASE": "p", "ECERT_INTERNAL_TOKEN": "t",
+            "ECERT_TLS_CA": "ca.pem", "ECERT_TLS_CERT": "c.pem", "ECERT_TLS_KEY": "k.pem"}
+    cfg = IssuerConfig.from_env(base)
+    assert (cfg.key_lifetime_days, cfg.key_auto_rotate, cfg.status_list_validity) == (365, True, 3600)
+    assert IssuerConfig.from_env({**base, "ECERT_KEY_LIFETIME_DAYS": "0"}).key_lifetime_days == 0
+    for bad in ({"ECERT_KEY_LIFETIME_DAYS": "-1"}, {"ECERT_KEY_LIFETIME_DAYS": "99999999"},
+                {"ECERT_STATUS_LIST_VALIDITY": "0"}, {"ECERT_STATUS_LIST_VALIDITY": "10"},  # not over the ttl
+                {"ECERT_STATUS_TTL": "600", "ECERT_STATUS_LIST_VALIDITY": "300"}, {"ECERT_KEY_AUTO_ROTATE": "maybe"}):
+        with pytest.raises(ConfigError):
+            IssuerConfig.from_env({**base, **bad})
 
 
 # -- the registry's data cached --------------------------------------------------------------------

@@ -231,6 +231,28 @@ async def test_get_status_lists_answers_only_what_changed_and_names_the_unknown(
     assert len((await statuses.status_lists([(uri(1), 0)] * statuslist.MAX_LISTS_PER_CALL))[0]) == 1
 
 
+async def test_get_status_lists_refuses_an_oversized_uri_and_reads_the_counter_once(store):
+    statuses = RegionStatus("CN-ZJ", store, KeyBox(), ttl=10, validity=3600, now=FixedClock(T0))
+    await store.backend.next_seq("status:CN-ZJ", N + 1)  # shards 1 and 2
+    with pytest.raises(InvalidRequest) as err:  # nothing is echoed back as unknown
+        await statuses.status_lists([(uri(1), 0), ("urn:ecert:status:CN-ZJ:" + "1" * statuslist.MAX_URI, 0)])
+    assert err.value.field == "held"
+    reads = []
+    end = store.status_index_end
+
+    async def counted(region):
+        reads.append(region)
+        return await end(region)
+
+    store.status_index_end = counted
+    held = [(uri(n), 0) for n in range(2, 502)]  # shard 2, then 499 the counter has not reached
+    lists, unknown = await statuses.status_lists(held)
+    assert [s.uri for s in lists] == [uri(2)] and len(unknown) == 499 and reads == ["CN-ZJ"]
+    one = lists[0]
+    lists, _ = await statuses.status_lists([(uri(2), -(1 << 63)), (uri(1), (1 << 63) - 1)])
+    assert lists == [one]  # a held iat below any (none held) or past any (nothing newer): no error
+
+
 async def test_shards_share_one_signature_among_concurrent_askers():
     calls = []
 

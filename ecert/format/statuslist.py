@@ -51,6 +51,8 @@ MAX_SHARD = 1 << 16
 MAX_LISTS_PER_CALL = 1024
 """Lists one conditional fetch (GetStatusLists) may name: more are refused, not truncated."""
 URI_PREFIX = "urn:ecert:status:"
+MAX_URI = 256
+"""Characters of a status list uri a request may name (a shard's is under 60)."""
 _SHARD_URI = re.compile(r"urn:ecert:status:([A-Za-z0-9][A-Za-z0-9_-]{0,31}):([1-9][0-9]{0,5})")
 
 
@@ -130,11 +132,7 @@ class _Dense:
         self.bits = bits
 
     def get(self, idx: int) -> int:
-        byte = idx >> 2
-        bits = self.bits
-        if byte >= len(bits):
-            return VALID
-        return (bits[byte] >> ((idx & 3) << 1)) & 3
+        return get_status(self.bits, idx)
 
     @property
     def nbytes(self) -> int:
@@ -167,11 +165,7 @@ class _Sparse:
         return sys.getsizeof(self.keys)
 
     def to_bits(self, size: int) -> bytes:
-        bits = bytearray(size)
-        for key in self.keys:
-            idx = key >> 2
-            bits[idx >> 2] |= (key & 3) << ((idx & 3) << 1)
-        return bytes(bits)
+        return bytes(build_bits(((key >> 2, key & 3) for key in self.keys), size * 4))
 
 
 def _sparse_keys(bits: bytes) -> array:

@@ -77,6 +77,19 @@ def _positive(raw: str) -> int:
 
 _positive.__name__ = "whole number above 0"
 
+MAX_KEY_LIFETIME_DAYS = 36500
+"""A signing key's lifetime, at most (its registered window, two lifetimes, stays far inside MAX_EPOCH)."""
+
+
+def _lifetime_days(raw: str) -> int:
+    value = _count(raw)
+    if value > MAX_KEY_LIFETIME_DAYS:
+        raise ValueError(raw)
+    return value
+
+
+_lifetime_days.__name__ = f"whole number of days from 0 to {MAX_KEY_LIFETIME_DAYS}"
+
 
 def _secret(raw: str) -> bytes:
     return raw.encode()
@@ -159,11 +172,14 @@ class IssuerConfig(Common):
             status_list_validity=e.get("ECERT_STATUS_LIST_VALIDITY", 3600, _positive),
             default_valid_days=e.get("ECERT_DEFAULT_VALID_DAYS", 365 * 6, int),
             # days a signing key signs before it is rotated (0: never for its age); registered for two
-            key_lifetime_days=e.get("ECERT_KEY_LIFETIME_DAYS", 365, _count),
+            key_lifetime_days=e.get("ECERT_KEY_LIFETIME_DAYS", 365, _lifetime_days),
             # a revoked, retired or expired current key is replaced at once (false: 503 SIGNING_KEY_UNAVAILABLE)
             key_auto_rotate=e.get("ECERT_KEY_AUTO_ROTATE", True, _bool),
         )
         e.done("issuer")
+        if cfg["status_list_validity"] <= cfg["status_ttl"]:
+            raise ConfigError(f"ECERT_STATUS_LIST_VALIDITY={cfg['status_list_validity']} must be longer than "
+                              f"ECERT_STATUS_TTL={cfg['status_ttl']}: a list would expire before a verifier asks again")
         return cls(**cfg)
 
 

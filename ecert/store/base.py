@@ -325,9 +325,11 @@ class Store:
         if status == KeyStatus.REVOKED:
             changes["revoked_at"] = at
         not_revoked = {"status": {"$in": [KeyStatus.ACTIVE.value, KeyStatus.RETIRED.value]}}
+        if window_end is not None:  # first: a crash before the status leaves an active key whose window
+            # ended (its issuer retires it again), never a retired one whose window goes on
+            await self.backend.update("keys", _id, {"exp": window_end},
+                                      expect={**not_revoked, "exp": {"$gt": window_end}})
         updated = await self.backend.update("keys", _id, changes, expect=not_revoked)
-        if updated and window_end is not None:
-            await self.backend.update("keys", _id, {"exp": window_end}, expect={"exp": {"$gt": window_end}})
         key = await self.backend.get("keys", _id)
         if key is None:
             raise NotFound(f"key {kid} of region {region} not found", field="kid")

@@ -101,7 +101,7 @@ class MongoBackend:
                    descending: bool = False, limit: int | None = None,
                    fields: tuple[str, ...] | None = None) -> list[dict]:
         check_filter(filter)
-        projection = None if fields is None else {check_name(f): 1 for f in fields}
+        projection = None if fields is None else {"_id": 1, **{check_name(f): 1 for f in fields}}  # {}: every field
         if limit is not None and limit <= 0:
             return []  # MongoDB reads limit 0 as "no limit"
         order = []

@@ -3,7 +3,7 @@
 import asyncio
 import logging
 
-from ecert.errors import Unavailable
+from ecert.errors import EcertError, Unavailable
 from ecert.rpc.lifecycle import Process
 from ecert.runtime import logs
 from ecert.runtime import loop as runtime
@@ -28,7 +28,7 @@ async def keep_registering(issuer: Issuer, advertise: str) -> None:
         await asyncio.sleep(REGISTER_RETRY)
         try:
             kid = await issuer.register(advertise, attempts=1)
-        except Unavailable as err:
+        except EcertError as err:  # any refusal too: logged, tried again (the task never ends unseen)
             log.warning("still not registered with the registry: %s", err)
             continue
         log.info("registered with the registry, signing with key %s", kid)

@@ -20,7 +20,6 @@ from ecert.clock import Clock, system_clock
 from ecert.errors import (
     Conflict,
     DuplicateKey,
-    EcertError,
     InvalidRequest,
     NotFound,
     Outcome,
@@ -189,11 +188,7 @@ class Issuer:
         types = {(t.id, t.version): t for t in await self.registry.certificate_types()}
         if self.cache is not None:
             self.cache.save_types(types)
-        try:  # the region's keys, with the types (a key revoked meanwhile stops signing)
-            await self.signer.learn()
-        except EcertError as err:
-            log.warning("the region's keys could not be read from the registry: %s", err)
-        return types
+        return types  # the region's keys are read by the signer's own round (Signer.run), off this path
 
     async def types(self, force: bool = False) -> Types:
         """The registry's certificate types, refreshed every TYPES_REFRESH seconds (``force``: now,

@@ -40,6 +40,8 @@ ROTATIONS_KEPT = 1000
 LOCK_POLL = 0.05
 """Seconds between attempts at the folder's lock while another process holds it."""
 _KID = re.compile(r"[0-9a-f]{16}\Z")
+_ROTATION_FIELDS = {"kid", "retired_kid", "nbf", "exp", "status", "at"}
+"""What a record of ``rotations.json`` holds (a rotation's :class:`~.signing.KeyInfo` and when)."""
 
 
 class Keyring:
@@ -69,7 +71,7 @@ class Keyring:
                 ring._use(ring._load(ring._pointer()))
             elif legacy.exists():
                 pem = legacy.read_bytes()
-                key = keys.SigningKey.from_encrypted_pem(pem, passphrase)  # it decrypts before it moves
+                key = _decrypt(legacy, pem, passphrase)  # it decrypts before it moves
                 write_private(ring._file(key.kid.hex()), pem)
                 made = legacy.stat().st_mtime
                 os.utime(ring._file(key.kid.hex()), (made, made))  # when it was made, as :meth:`made_at` says
@@ -145,7 +147,7 @@ class Keyring:
     def record_rotation(self, request_id: str, record: dict) -> None:
         rotations = self._read_rotations()
         rotations[request_id] = record
-        kept = dict(sorted(rotations.items(), key=lambda kv: kv[1].get("at", 0))[-ROTATIONS_KEPT:])
+        kept = dict(sorted(rotations.items(), key=lambda kv: kv[1]["at"])[-ROTATIONS_KEPT:])
         if self.dir is None:
             self._rotations = kept
         else:
@@ -158,13 +160,17 @@ class Keyring:
         if not path.exists():
             return {}
         try:
-            data = json.loads(path.read_text())
+            data = json.loads(path.read_bytes())
             if not isinstance(data, dict):
                 raise ValueError("not an object")
-            return data
-        except (ValueError, OSError) as err:
+        except (ValueError, RecursionError, OSError) as err:
             log.warning("%s/%s cannot be read, starting it again: %s", KEYS_DIR, ROTATIONS, err)
             return {}
+        kept = {rid: r for rid, r in data.items()
+                if isinstance(r, dict) and _ROTATION_FIELDS <= r.keys() and type(r["at"]) is int}
+        if len(kept) < len(data):
+            log.warning("%s/%s: %d damaged records ignored", KEYS_DIR, ROTATIONS, len(data) - len(kept))
+        return kept
 
     # -- the lock ----------------------------------------------------------------------------
     @contextlib.asynccontextmanager
@@ -203,11 +209,13 @@ class Keyring:
     def _pointer(self) -> str | None:
         path = self.dir / CURRENT  # type: ignore[operator]
         try:
-            kid = path.read_text().strip()
+            raw = path.read_bytes()
         except FileNotFoundError:
             return None
+        kid = raw.strip().decode("ascii", "replace")
         if not _KID.match(kid):
-            raise ConfigError(f"{path} does not name a key id")
+            raise ConfigError(f"{path} does not name a key id (16 hex digits): write the kid of the key to sign "
+                              f"with into it, or remove it to start with a new key")
         return kid
 
     def _load(self, kid: str) -> keys.SigningKey:
@@ -216,7 +224,7 @@ class Keyring:
             path = self._file(kid)
             if not path.exists():
                 raise ConfigError(f"signing key {kid} is named current but {path.name} is missing")
-            key = keys.SigningKey.from_encrypted_pem(path.read_bytes(), self._passphrase)
+            key = _decrypt(path, path.read_bytes(), self._passphrase)
             if key.kid.hex() != kid:
                 raise ConfigError(f"{path.name} holds another key than its name says")
             self._keys[kid] = key
@@ -238,3 +246,11 @@ class Keyring:
     def _use(self, key: keys.SigningKey) -> None:
         self._current = key
         self.current_kid = key.kid.hex()
+
+
+def _decrypt(path: Path, pem: bytes, passphrase: bytes) -> keys.SigningKey:
+    """The key in the file ``path`` (its bytes ``pem``); ConfigError naming the file otherwise."""
+    try:
+        return keys.SigningKey.from_encrypted_pem(pem, passphrase)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err} (ECERT_SIGNING_KEY_PASSPHRASE)") from err

@@ -42,7 +42,6 @@ KEYS_REFRESH = 10.0
 ROTATE_RETRY = 5.0
 """Seconds after a failed automatic rotation during which signing answers 503 at once rather than
 trying again (a registry that is down is not asked on every request)."""
-UNAVAILABLE = "SIGNING_KEY_UNAVAILABLE"
 FOREVER = 1 << 62
 """The end of a window the registry set and the issuer has not read back yet."""
 
@@ -120,24 +119,24 @@ class Signer:
         if self.view is None or self.problem(self.keyring.current_kid) is None:
             return key
         async with self._lock:
-            if self.keyring.current is not key and self.problem(self.keyring.current_kid) is None:
-                return self.keyring.current  # replaced meanwhile
-            if self.keyring.reload() and self.problem(self.keyring.current_kid) is None:
-                return self.keyring.current  # another process of the region replaced it
+            if self.problem(self.keyring.current_kid) is not None:  # not replaced meanwhile in this process
+                self.keyring.reload()  # perhaps by another process of the region
             kid, why = self.keyring.current_kid, self.problem(self.keyring.current_kid)
             if why is None:
                 return self.keyring.current
             if not self.auto_rotate:
-                raise Unavailable(f"the signing key {kid} is {why}: rotate it", code=UNAVAILABLE)
+                raise Unavailable(f"the signing key {kid} is {why}: rotate it", code="SIGNING_KEY_UNAVAILABLE")
             if not patient and self._failed_at is not None and self.monotonic() - self._failed_at < ROTATE_RETRY:
-                raise Unavailable(f"the signing key {kid} is {why} and could not be replaced yet", code=UNAVAILABLE)
+                raise Unavailable(f"the signing key {kid} is {why} and could not be replaced yet",
+                                  code="SIGNING_KEY_UNAVAILABLE")
             try:
                 await self._rotate_locked(f"the key was {why}")
-            except EcertError as err:
+            except (EcertError, OSError) as err:  # the registry, or the keyring's folder
                 self._failed_at = self.monotonic()
                 log.warning("signing key %s is %s and could not be replaced: %s", kid, why, err)
-                raise Unavailable(f"the signing key {kid} is {why} and could not be replaced: {err.message}",
-                                  code=UNAVAILABLE) from err
+                raise Unavailable(f"the signing key {kid} is {why} and could not be replaced: "
+                                  f"{getattr(err, 'message', type(err).__name__)}",
+                                  code="SIGNING_KEY_UNAVAILABLE") from err
             return self.keyring.current
 
     def info(self, *, retired_kid: str = "", can_sign: bool = True) -> KeyInfo:
@@ -278,13 +277,15 @@ class Signer:
     # -- the background task -----------------------------------------------------------------
     async def tend(self) -> None:
         """One round of :meth:`run`: learn, replace a key that may not sign, rotate one past its
-        lifetime. Never raises a domain error (logged: the next round tries again)."""
+        lifetime. Never raises (logged: the next round tries again), so the task never ends."""
         try:
             await self.learn()
             await self.key()
             await self.rotate_if_due()
         except EcertError as err:
             log.warning("signing keys: %s", err)
+        except Exception as err:  # a keyring folder that cannot be written, say: the task goes on
+            log.warning("signing keys: %s: %s", type(err).__name__, err)
 
     async def run(self, every: float = KEYS_REFRESH, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                   rng: random.Random | None = None) -> None:

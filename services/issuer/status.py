@@ -39,14 +39,16 @@ class RegionStatus:
         """A credential of the list ``uri`` changed status: that shard is signed anew when next asked."""
         self.shards.changed(uri)
 
-    async def known(self, uri: str) -> bool:
-        """Whether ``uri`` is one of the region's shards."""
+    async def known(self, uri: str, end: int | None = None) -> bool:
+        """Whether ``uri`` is one of the region's shards (``end``: the region's counter, read already)."""
         parsed = statuslist.parse_shard_uri(uri)
         if parsed is None or parsed[0] != self.region:
             return False
         if parsed[1] == 1 or self.shards.held(uri) is not None:
             return True
-        return (parsed[1] - 1) * statuslist.SHARD_SIZE < await self.store.status_index_end(self.region)
+        if end is None:
+            end = await self.store.status_index_end(self.region)
+        return (parsed[1] - 1) * statuslist.SHARD_SIZE < end
 
     async def status_list(self, uri: str) -> Signed:
         """The shard's signed list; 404 for a uri that is none of the region's."""
@@ -57,17 +59,21 @@ class RegionStatus:
     async def status_lists(self, held: Sequence[tuple[str, int]]) -> tuple[list[Signed], list[str]]:
         """For each ``(uri, iat held)`` (iat 0: none held), the shard's list if it was signed after that
         iat, in the order asked; and the uris that are none of the region's. At most
-        :data:`~ecert.format.statuslist.MAX_LISTS_PER_CALL` a call (400 beyond)."""
+        :data:`~ecert.format.statuslist.MAX_LISTS_PER_CALL` a call, each uri at most
+        :data:`~ecert.format.statuslist.MAX_URI` characters (400 otherwise)."""
         if len(held) > statuslist.MAX_LISTS_PER_CALL:
             raise InvalidRequest(f"at most {statuslist.MAX_LISTS_PER_CALL} status lists a call", field="held")
+        if any(len(uri) > statuslist.MAX_URI for uri, _ in held):  # none of the region's, and echoed back
+            raise InvalidRequest(f"a status list uri has at most {statuslist.MAX_URI} characters", field="held")
         lists: list[Signed] = []
         unknown: list[str] = []
         seen: set[str] = set()
+        end = await self.store.status_index_end(self.region)  # once a call, not once a uri
         for uri, iat in held:
             if uri in seen:
                 continue
             seen.add(uri)
-            if not await self.known(uri):
+            if not await self.known(uri, end):
                 unknown.append(uri)
                 continue
             signed = await self.shards.get(uri)
