@@ -407,15 +407,18 @@ async def test_damaged_and_badly_signed_files_are_ignored_and_counted(tmp_path):
     events = c.state()["events"]
     assert events[("status", "damaged_file")] == 1 and events[("status", "bad_signature")] == 1
     assert c.state()["on_disk"] == 1
+    assert not files[1].exists() and not files[2].exists()  # removed: fetched anew when asked for
     assert await c.fetch(uri(1), "CN-ZJ") is None and await c.fetch(uri(2), "CN-ZJ") is None  # never used
     assert (await c.fetch(uri(3), "CN-ZJ")).get(3) == statuslist.REVOKED
+    events = c.state()["events"]
+    assert events[("status", "damaged_file")] == 1 and events[("status", "bad_signature")] == 1  # not again
     # a genuine list of shard 3 copied over shard 1's file: not the list that file is named for
     files[1].write_bytes(files[3].read_bytes())
     c2 = cache(up, tmp_path)
     c2.load()
     events = c2.state()["events"]
-    assert events[("status", "damaged_file")] == 1 and events[("status", "bad_signature")] == 1
-    assert await c2.fetch(uri(1), "CN-ZJ") is None
+    assert events[("status", "damaged_file")] == 1 and ("status", "bad_signature") not in events
+    assert await c2.fetch(uri(1), "CN-ZJ") is None and not files[1].exists() and files[3].exists()
 
 
 async def test_the_memory_bound_lets_lists_go_and_reads_them_again_from_disk(tmp_path):

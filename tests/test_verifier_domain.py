@@ -74,6 +74,12 @@ class FakeUpstream:
             raise Unavailable("issuer down")
         return self.status
 
+    async def status_lists(self, endpoint: str, held) -> tuple[list[bytes], list[str]]:
+        self.status_calls += 1
+        if self.down:
+            raise Unavailable("issuer down")
+        return [self.status], []
+
     async def resolve(self, endpoint, p, token_cti, credential_cti, purpose) -> Resolved:
         self.resolved.append((endpoint, p.role, purpose))
         if isinstance(self.answer, Exception):

@@ -13,6 +13,7 @@ from ecert.rules.access import Principal
 from ecertpb.v1 import common_pb2, verifier_pb2, verifier_pb2_grpc
 from services.verifier import domain as verifier_domain
 from services.verifier import servicer as verifier_servicer
+from services.verifier.status import StatusCache
 from testkit.samples import driving_licence
 from tests import forge
 from tests.conftest import bearer
@@ -73,8 +74,11 @@ async def test_mixed_batch_answers_as_single_verifications(suite, http, keys, mo
                 "EC1:" + "A" * 4293, token, token, valid["qr_text"]]
     # No status list cached: the first payload of each region waits for its list, the rest are
     # answered at once; the first unknown kid may ask the registry, the second may not.
-    suite.verifier.cache.status.clear()
-    suite.verifier.cache.lists.refreshed.attempted_at = None
+    cache = suite.verifier.cache
+    empty = StatusCache(cache.upstream, None, trust=lambda: cache.trust, skew=cache.statuses.skew, now=cache.now)
+    monkeypatch.setattr(cache, "statuses", empty)
+    monkeypatch.setattr(cache, "status_list", empty.get)
+    cache.lists.refreshed.attempted_at = None
     finished = []
     finish = suite.verifier.finish
 

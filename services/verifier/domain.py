@@ -35,6 +35,7 @@ from ecert.rules.requests import check_batch, check_purpose
 from ecert.rules.trust import TrustList
 from ecert.vocab import VERIFY_ROLES, Purpose, Role, StatusAnswer
 
+from .status import StatusCache
 from .trust import DEFAULT_MAX_AGE, NO_TRUST_LIST, Freshness, TrustListAnswer, TrustListCache
 
 log = logging.getLogger("ecert.verifier")
@@ -123,7 +124,11 @@ class Upstream(Protocol):
         version held, 0: none) is the current one."""
 
     async def status_list(self, endpoint: str, uri: str) -> bytes:
-        """A region's signed status list, from its issuer at ``endpoint``."""
+        """A region's signed status list, from its issuer at ``endpoint`` (NotFound: it has none)."""
+
+    async def status_lists(self, endpoint: str, held: list[tuple[str, int]]) -> tuple[list[bytes], list[str]]:
+        """The lists of ``held`` (``(uri, iat held)``) signed after the iat held, and the uris the
+        issuer has no list for, in one call."""
 
     async def resolve(self, endpoint: str, p: Principal, token_cti: bytes, credential_cti: bytes,
                       purpose: str) -> Resolved:
@@ -146,8 +151,9 @@ class Trail(Protocol):
 
 class TrustCache:
     """What the verifier checks against: the trust list (:attr:`lists`, a :class:`TrustListCache`:
-    durable, never rolled back) and the regions' status lists, refreshed from the network in the
-    background (:meth:`run`). The one object the :class:`Verifier` asks."""
+    durable, never rolled back) and the regions' status lists (:attr:`statuses`, a
+    :class:`StatusCache`: fetched lazily, kept on disk, bounded in memory), both refreshed from
+    the network in the background (:meth:`run`). The one object the :class:`Verifier` asks."""
 
     def __init__(self, root: keys.PublicKey, upstream: Upstream, cache_dir: Path | None, *, every: float = 10.0,
                  skew: int = verify.DEFAULT_SKEW, max_age: float = DEFAULT_MAX_AGE, min_version: int = 0,
@@ -157,10 +163,13 @@ class TrustCache:
         self.now = now
         self.lists = TrustListCache(root, upstream, cache_dir, every=every, skew=skew, max_age=max_age,
                                     min_version=min_version, min_iat=min_iat, now=now, monotonic=monotonic)
-        self.status: dict[str, statuslist.StatusList] = {}
-        self._status_region: dict[str, str] = {}
-        self._fetching: dict[str, asyncio.Future] = {}
-        self.skew = skew
+        self.statuses = StatusCache(upstream, cache_dir, trust=lambda: self.lists.refreshed.value, skew=skew,
+                                    now=now, monotonic=monotonic, max_bytes=status_bytes)
+        # The hot path's two look-ups, bound once (no call in between): the status list held for a
+        # uri, from memory (it may be past its validity; None when none is), and what an answer
+        # checked at ``now`` against ``trust`` (the list in hand when None) says of that list.
+        self.status_list: Callable[[str], statuslist.StatusList | None] = self.statuses.get
+        self.freshness: Callable[..., Freshness] = self.lists.freshness
 
     # -- the trust list ----------------------------------------------------------------------
     @property
@@ -173,13 +182,11 @@ class TrustCache:
         """The root key trust lists are checked against now (the pinned one, or where its rotations led)."""
         return self.lists.root
 
-    def freshness(self, now: int, trust: TrustList | None = None) -> Freshness:
-        """What an answer checked at ``now`` against ``trust`` (the list in hand when None) says of it."""
-        return self.lists.freshness(now, trust)
-
     def load_cached(self) -> None:
-        """Start from what is kept on disk (checked like anything fetched)."""
+        """Start from what is kept on disk (checked like anything fetched): the trust list, then
+        the status lists (indexed against that list's keys)."""
         self.lists.load()
+        self.statuses.load()
 
     def refresh_due(self, min_interval: float) -> bool:
         """Whether :meth:`refresh_trust_soon` would ask the registry now."""
@@ -201,82 +208,35 @@ class TrustCache:
         entry = self.trust.regions.get(region) if self.trust else None
         return entry.endpoint if entry is not None and entry.endpoint else None
 
-    def status_list(self, uri: str) -> statuslist.StatusList | None:
-        """The status list held for ``uri`` (it may be past its validity), from memory: the hot path."""
-        return self.status.get(uri)
-
     async def fetch_status(self, uri: str, region: str) -> statuslist.StatusList | None:
-        """Fetch (once, shared by concurrent callers) and check a region's status list; on failure
-        the one in hand (or None). Never raises."""
-        fut = self._fetching.get(uri)
-        if fut is not None:
-            return await asyncio.shield(fut)
-        fut = asyncio.get_running_loop().create_future()
-        self._fetching[uri] = fut
-        self._status_region[uri] = region
-        try:
-            result = await self._fetch_status(uri, region)
-            fut.set_result(result)
-            return result
-        except BaseException as err:
-            fut.set_result(self.status.get(uri))
-            if isinstance(err, asyncio.CancelledError):
-                raise
-            return self.status.get(uri)
-        finally:
-            del self._fetching[uri]
-
-    async def _fetch_status(self, uri: str, region: str) -> statuslist.StatusList | None:
-        endpoint = self.endpoint(region)
-        if endpoint is None or self.trust is None:
-            return self.status.get(uri)
-        try:
-            signed = await self.upstream.status_list(endpoint, uri)
-            region_keys = {k.kid: [k] for k in self.trust.regions[region].keys}
-            sl = statuslist.parse(signed, expected_uri=uri, region_keys=region_keys)
-        except (EcertError, KeyError) as err:
-            log.warning("status list %s unavailable: %s", uri, err)
-            return self.status.get(uri)
-        if sl.iat > self.now() + self.skew:
-            log.warning("status list %s is dated %d s ahead of this verifier's clock: not used", uri,
-                        sl.iat - self.now())
-            return self.status.get(uri)
-        old = self.status.get(uri)
-        if old is None or sl.iat >= old.iat:
-            self.status[uri] = sl
-        return self.status[uri]
-
-    def _status_state(self) -> dict:
-        held = list(self.status.values())
-        return {"lists": len(held), "bytes": sum(len(sl.bits) for sl in held), "on_disk": 0,
-                "oldest_iat": min((sl.iat for sl in held), default=0), "events": {}}
+        """The status list ``uri`` of ``region`` (:meth:`StatusCache.fetch`: disk, then its issuer,
+        once for concurrent callers; the one held when that fails, else None). Never raises."""
+        return await self.statuses.fetch(uri, region)
 
     # -- state ---------------------------------------------------------------------------------
     def state(self) -> dict:
         """How fresh the lists are and what was refused: ``trust`` (:meth:`TrustListCache.state`),
-        ``status`` (the status cache's: lists, bytes, on_disk, oldest_iat) and ``events``
+        ``status`` (:meth:`StatusCache.state`: lists, bytes, on_disk, oldest_iat) and ``events``
         ``{(list, event): count}`` of both."""
         trust = self.lists.state(self.now())
-        status = self._status_state()
+        status = self.statuses.state()
         events = {("trust", event): n for event, n in trust["events"].items()}
-        events.update(status.get("events", {}))
+        events.update(status["events"])
         return {"trust": trust, "status": status, "events": events}
 
     # -- in the background -------------------------------------------------------------------
     async def refresh_all(self) -> None:
-        """The trust list, then every status list asked for so far; never raises."""
+        """The trust list, then every status list held or wanted, whatever its ttl (at start, and
+        for a test that needs now what the background does within seconds); never raises."""
         await self.lists.refresh_quietly()
-        for uri, region in list(self._status_region.items()):
-            await self.fetch_status(uri, region)
+        await self.statuses.refresh_due(everything=True)
 
     async def run(self) -> None:
-        """:meth:`refresh_all` every ``every`` seconds (± the refresh's jitter) until cancelled."""
-        while True:
-            await asyncio.sleep(self.lists.refreshed.interval())
-            try:
-                await self.refresh_all()
-            except Exception:  # pragma: no cover - refresh_all never raises; the schedule outlives a bug
-                log.exception("refresh failed")
+        """The trust list every ``every`` seconds (± jitter, :meth:`TrustListCache.run`) and the
+        status lists past their ttl every second (:meth:`StatusCache.run`), until cancelled."""
+        async with asyncio.TaskGroup() as tasks:  # neither ever ends alone; if one did, both would
+            tasks.create_task(self.lists.run())
+            tasks.create_task(self.statuses.run())
 
     async def close(self) -> None:
         await self.upstream.close()

@@ -5,7 +5,7 @@ A list is fetched the first time a credential names it (:meth:`StatusCache.fetch
 concurrent callers) and kept in ``cache_dir/status/<SHA-256 of its uri, hex>.cbor`` as signed, so a
 restarted verifier with its issuers down still checks statuses. Every list is checked against the
 current trust list's keys of its region, on fetch and on load: a damaged or badly signed file is
-ignored, logged and counted; a list dated more than the skew ahead of the clock is refused and
+ignored, logged, counted and removed (fetched anew when asked for); a list dated more than the skew ahead of the clock is refused and
 counted. A list is only ever the one its uri names for its region: a shard uri
 (:func:`~ecert.format.statuslist.shard_uri`) naming the region that signed it.
 
@@ -99,7 +99,17 @@ class _Held:
 
 
 class _Refused(Exception):
-    """A list not taken (counted and logged already)."""
+    """A list that may not be used: ``event`` (one of :data:`EVENTS`) says why, ``reason`` in words."""
+
+    def __init__(self, event: str, reason: str):
+        super().__init__(reason)
+        self.event, self.reason = event, reason
+
+
+def _named_for(path: Path, uri: str) -> None:
+    """A file must hold the list its name is made from (:meth:`StatusCache._path`)."""
+    if path.stem != hashlib.sha256(uri.encode()).hexdigest():
+        raise _Refused(DAMAGED_FILE, f"it holds {uri[:100]}, another list")
 
 
 def _region_of(uri: str) -> str | None:
@@ -196,7 +206,7 @@ class StatusCache:
             return self._mem.get(uri)
         try:
             return self._accept(uri, region, signed)
-        except _Refused:
+        except _Refused:  # counted by _accept
             self._hot_retry[uri] = self.monotonic() + STATUS_RETRY
             self._want(uri, region)
             return self._mem.get(uri)
@@ -219,32 +229,38 @@ class StatusCache:
             keys = by_region[region] = {} if entry is None else {k.kid: [k] for k in entry.keys}
         return keys
 
-    def _check(self, signed: bytes, uri: str | None, region: str, now: int) -> StatusList:
-        """Parse and check a signed list of ``region`` (``uri`` None: any of the region's)."""
-        sl = statuslist.parse(signed, expected_uri=uri, region_keys=self._region_keys(region))
+    def _check(self, signed: bytes, uri: str | None, region: str, *, damaged: str) -> StatusList:
+        """Parse and check a signed list of ``region`` (``uri`` None: any of the region's), else
+        :class:`_Refused`: ``bad_signature`` when no current key of the region signed it,
+        ``future_dated`` when it is dated more than the skew ahead, ``damaged`` when it does not
+        parse (a fetched list's bytes are the issuer's: ``bad_signature``; a file's: ``damaged_file``).
+        The callers count: one place for each of what is refused, the issuer's lists and the files."""
+        try:
+            sl = statuslist.parse(signed, expected_uri=uri, region_keys=self._region_keys(region))
+        except StatusListError as err:
+            raise _Refused(BAD_SIGNATURE if isinstance(err, StatusListUnsigned) else damaged, str(err)) from None
         if _region_of(sl.uri) != region:
-            raise StatusListUnsigned(f"{sl.uri[:100]} is not a list of {region}")
-        if sl.iat > now + self.skew:
-            raise _Future(sl)
+            raise _Refused(BAD_SIGNATURE, f"{sl.uri[:100]} is not a list of {region}")
+        self._not_ahead(sl.iat)
         return sl
+
+    def _not_ahead(self, iat: int) -> None:
+        ahead = iat - self.now()
+        if ahead > self.skew:
+            raise _Refused(FUTURE_DATED, f"dated {ahead} s ahead of this verifier's clock")
 
     def _accept(self, uri: str | None, region: str, signed: bytes) -> StatusList:
         """Check a list fetched from ``region``'s issuer and keep it (memory and disk) unless the one
         held is as new; _Refused (counted) if it is not acceptable."""
-        now = self.now()
         try:
-            sl = self._check(signed, uri, region, now)
-        except _Future as f:
-            self._count(FUTURE_DATED, f"status list {f.sl.uri[:100]} is dated {f.sl.iat - now} s ahead of this "
-                        "verifier's clock: not used")
-            raise _Refused from None
-        except StatusListError as err:
-            self._count(BAD_SIGNATURE, f"status list {(uri or '')[:100]} of {region} refused: {err}")
-            raise _Refused from None
+            sl = self._check(signed, uri, region, damaged=BAD_SIGNATURE)
+        except _Refused as r:
+            self._count(r.event, f"status list {(uri or '')[:100]} of {region} refused: {r.reason}")
+            raise
         held = self._held.get(sl.uri)
         if held is not None and sl.iat < held.iat:
             self._count(REFUSED_OLDER, f"status list {sl.uri[:100]}: iat {sl.iat} is older than the one held")
-            raise _Refused
+            raise _Refused(REFUSED_OLDER, "older than the one held")
         if held is not None and sl.iat == held.iat and sl.uri in self._mem:
             self._checked(sl.uri)
             return self._mem[sl.uri]
@@ -296,7 +312,7 @@ class StatusCache:
 
     def _reload(self, uri: str) -> StatusList | None:
         """The list kept on disk for ``uri``, checked again, into memory; None if there is none
-        usable (a damaged or badly signed file is ignored, logged and counted)."""
+        usable (a damaged or badly signed file is ignored, logged, counted and removed)."""
         path = self._path(uri)
         region = _region_of(uri)
         if path is None or region is None or self.trust() is None:
@@ -323,24 +339,25 @@ class StatusCache:
         self.events[RELOADED] += 1
         return sl
 
-    def _checked_file(self, path: Path, signed: bytes, uri: str | None, region: str) -> StatusList | None:
-        now = self.now()
+    def _checked_file(self, path: Path, signed: bytes, uri: str, region: str) -> StatusList | None:
+        """The list in ``path`` (kept for ``uri``), checked again; None when it may not be used
+        (:meth:`_discard`)."""
         try:
-            sl = self._check(signed, uri, region, now)
-        except _Future as f:
-            self._count(FUTURE_DATED, f"status list file {path.name} is dated {f.sl.iat - now} s ahead of this "
-                        "verifier's clock: ignored")
-            return None
-        except StatusListUnsigned as err:
-            self._count(BAD_SIGNATURE, f"status list file {path.name} ignored: {err}")
-            return None
-        except StatusListError as err:
-            self._count(DAMAGED_FILE, f"status list file {path.name} ignored: {err}")
-            return None
-        if path.stem != hashlib.sha256(sl.uri.encode()).hexdigest():
-            self._count(DAMAGED_FILE, f"status list file {path.name} holds {sl.uri[:100]}, another list: ignored")
+            sl = self._check(signed, uri, region, damaged=DAMAGED_FILE)
+            _named_for(path, sl.uri)
+        except _Refused as r:
+            self._discard(path, r)
             return None
         return sl
+
+    def _discard(self, path: Path, refused: _Refused) -> None:
+        """A file that may not be used: counted, logged and removed, so it is neither read nor
+        counted again (the list is fetched anew when it is asked for)."""
+        self._count(refused.event, f"status list file {path.name} ignored and removed: {refused.reason}")
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as err:
+            log.warning("status list file %s could not be removed: %s", path.name, err)
 
     def load(self) -> None:
         """Index the lists kept on disk (each checked against the trust list now in hand), so they
@@ -351,30 +368,25 @@ class StatusCache:
         if trust is None:
             log.warning("status lists on disk not indexed: no trust list yet (each is read when asked for)")
             return
-        now = self.now()
         for path in sorted(self.folder.glob("*.cbor")):
             try:
                 signed = path.read_bytes()
-                head = statuslist.parse_header(signed, expected_uri=None, region_keys=trust.keys_by_kid)
             except OSError as err:
                 self._count(DAMAGED_FILE, f"status list file {path.name} unreadable: {err}")
                 continue
-            except StatusListUnsigned as err:
-                self._count(BAD_SIGNATURE, f"status list file {path.name} ignored: {err}")
-                continue
-            except StatusListError as err:
-                self._count(DAMAGED_FILE, f"status list file {path.name} ignored: {err}")
-                continue
-            region = _region_of(head.uri)
-            if region is None or head.key.region != region:
-                self._count(BAD_SIGNATURE, f"status list file {path.name}: {head.uri[:100]} not signed by its region")
-                continue
-            if path.stem != hashlib.sha256(head.uri.encode()).hexdigest():
-                self._count(DAMAGED_FILE, f"status list file {path.name} holds {head.uri[:100]}, another list: ignored")
-                continue
-            if head.iat > now + self.skew:
-                self._count(FUTURE_DATED, f"status list file {path.name} is dated {head.iat - now} s ahead of this "
-                            "verifier's clock: ignored")
+            try:
+                try:
+                    head = statuslist.parse_header(signed, expected_uri=None, region_keys=trust.keys_by_kid)
+                except StatusListError as err:
+                    raise _Refused(BAD_SIGNATURE if isinstance(err, StatusListUnsigned) else DAMAGED_FILE,
+                                   str(err)) from None
+                region = _region_of(head.uri)
+                if region is None or head.key.region != region:
+                    raise _Refused(BAD_SIGNATURE, f"{head.uri[:100]} not signed by its region")
+                _named_for(path, head.uri)
+                self._not_ahead(head.iat)
+            except _Refused as r:
+                self._discard(path, r)
                 continue
             held = self._held.get(head.uri)
             if held is None or held.iat < head.iat:
@@ -382,15 +394,17 @@ class StatusCache:
         log.info("%d status lists indexed on disk", sum(h.on_disk for h in self._held.values()))
 
     # -- in the background -------------------------------------------------------------------
-    async def refresh_due(self) -> None:
+    async def refresh_due(self, *, everything: bool = False) -> None:
         """One round: for each region, one conditional call for its lists past their ttl (and those
-        wanted but never had); a region whose last call failed waits for its backoff. Never raises."""
+        wanted but never had); a region whose last call failed waits for its backoff. With
+        ``everything``, every list held or wanted is asked for, backoff or not (at start, and for
+        a test that needs now what the rounds do within seconds). Never raises."""
         try:
             trust = self.trust()
             if trust is None:
                 return
             self._drop_unsigned(trust)
-            mono = self.monotonic()
+            mono = float("inf") if everything else self.monotonic()
             due: dict[str, list[tuple[str, int]]] = {}
             for uri, held in self._held.items():
                 if held.due <= mono:
@@ -485,11 +499,3 @@ class StatusCache:
                 "on_disk": sum(1 for h in self._held.values() if h.on_disk),
                 "oldest_iat": min((h.iat for h in self._held.values()), default=0),
                 "events": {("status", event): n for event, n in self.events.items() if n}}
-
-
-class _Future(Exception):
-    """A list dated more than the skew ahead of the clock."""
-
-    def __init__(self, sl: StatusList):
-        super().__init__(sl.uri)
-        self.sl = sl

@@ -365,12 +365,10 @@ class TrustListCache:
     async def refresh_soon(self, min_interval: float) -> bool:
         """:meth:`refresh` unless one was tried less than ``min_interval`` seconds ago (the hot
         path never hammers a registry that is down); never raises."""
-        if not self.due(min_interval):
-            return False
         try:
-            return await self.refresh()
-        except Exception:  # counted and logged where it happened
-            return False
+            return await self.refreshed.refresh_soon(min_interval)  # failures counted and logged in _fetch
+        finally:
+            self._bounds()
 
     async def refresh_quietly(self) -> None:
         """:meth:`refresh`, any failure logged and kept (the background schedule's one step)."""
