@@ -124,8 +124,10 @@ async def start_suite(var_dir: Path, regions=("CN-SH", "CN-ZJ"), *, verifier_ref
 
     _, pub_path = registry_servicer.root_key_paths(var_dir)
     clock = OffsetClock()
+    latest = await store.latest_trust_list()  # as make run does: no list older than the registry's current one
     vcfg = VerifierConfig.from_env(_env(var_dir, token, tls[pki.VERIFIER], ECERT_ROOT_PUBLIC_KEY=str(pub_path),
-                                        ECERT_REGISTRY_TARGET=registry_target, ECERT_VERIFIER_LISTEN="127.0.0.1:0"))
+                                        ECERT_REGISTRY_TARGET=registry_target, ECERT_VERIFIER_LISTEN="127.0.0.1:0",
+                                        ECERT_TRUST_LIST_MIN_VERSION=str(latest["version"])))
     verifier, vserver, vport = await verifier_servicer.build(vcfg, now=clock)
     await rpc_server.start(vserver)
     servers.append(vserver)

@@ -297,3 +297,21 @@ def test_compose_file_is_consistent():
         assert f"COPY {package} ./{package}" in dockerfile
     assert "COPY pyproject.toml setup.py" in dockerfile  # setup.py builds the optional C speed-up
     assert "USER ecert" in dockerfile and "ENV ECERT_INTERNAL_TOKEN" not in dockerfile
+
+
+async def test_make_run_gives_the_verifier_the_registry_s_current_version_as_its_minimum(tmp_path):
+    """A verifier started by make run refuses any trust list older than the one the registry has
+    published by then (an old genuine list replayed to a cold start): the minimum it is given is the
+    store's newest version, read even from inside an event loop."""
+    from ecert.cli.devsuite import current_trust_version
+    from ecert.store import default_uri, open_store
+
+    uri = default_uri(tmp_path)
+    assert current_trust_version(uri) == 0
+    store = await open_store(uri)
+    try:
+        for version in (1, 2, 7):
+            await store.save_trust_list(version, "AA==", 1_800_000_000, 1_800_086_400)
+    finally:
+        await store.close()
+    assert current_trust_version(uri) == 7

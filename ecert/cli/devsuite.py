@@ -25,6 +25,7 @@ Ports (defaults in brackets): ``ECERT_REGISTRY_PORT`` [50051], ``ECERT_ISSUER_PO
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import signal
@@ -35,13 +36,14 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ecert.cli.children import Child
 from ecert.files import private_dir, write_private
 from ecert.runtime import pki
-from ecert.store import default_uri
+from ecert.store import default_uri, open_store
 
 REGIONS = ("CN-SH", "CN-ZJ")
 HOST = "127.0.0.1"
@@ -255,10 +257,12 @@ def start_suite_processes(var_dir: Path | str = "var", ports: Ports | None = Non
         for c in issuers:
             _wait(c, lambda c=c: c.log_contains("listening on"), deadline, "registered with the registry")
 
-        # The verifier loads the trust list (now with every issuer's key) before it listens.
+        # The verifier loads the trust list (now with every issuer's key) before it listens, and
+        # refuses any older than the registry's current one (an old genuine list replayed to it).
         c = _spawn(suite, "verifier", "services.verifier", _child_env(
             base, **common, **_tls_env(tls[pki.VERIFIER]), ECERT_VERIFIER_LISTEN=verifier,
-            ECERT_ROOT_PUBLIC_KEY=str(root_pub)), verifier)
+            ECERT_ROOT_PUBLIC_KEY=str(root_pub),
+            ECERT_TRUST_LIST_MIN_VERSION=str(current_trust_version(store_uri))), verifier)
         _wait(c, lambda: c.log_contains("listening on") and _port_open(ports.verifier), deadline, "listening")
 
         c = _spawn(suite, "gateway", "gateway", _child_env(
@@ -269,6 +273,23 @@ def start_suite_processes(var_dir: Path | str = "var", ports: Ports | None = Non
         suite.stop()
         raise
     return suite
+
+
+def current_trust_version(store_uri: str) -> int:
+    """The version of the newest trust list the registry has published in the store (0: none),
+    which a verifier started now may take as the oldest it accepts
+    (``ECERT_TRUST_LIST_MIN_VERSION``). Read in a thread of its own: the caller may be inside an
+    event loop."""
+    async def read() -> int:
+        store = await open_store(store_uri)
+        try:
+            latest = await store.latest_trust_list()
+            return 0 if latest is None else int(latest["version"])
+        finally:
+            await store.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, read()).result(timeout=30)
 
 
 def _tls_env(files: pki.TlsFiles) -> dict[str, str]:
