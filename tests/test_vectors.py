@@ -154,6 +154,34 @@ def test_the_vectors_cover_documents_and_purposes():
     assert _vector(VECTORS_DIR / "trust-list" / "rules-altered-after-signing.json")["expected"]["accepted"] is False
 
 
+def test_the_vectors_cover_shards_and_root_rotation():
+    """Issue 13's formats each have a vector: a status list of a shard other than the first, of the
+    size the issuer publishes, with a credential whose claim names it; a root rotation's
+    announcement (signed by the pinned root, naming the next), the next list accepted through the
+    chain and refused without it, and a chain that the pinned root did not sign, not followed."""
+    shards = [_vector(p) for p in _by_kind("status-list")
+              if statuslist.parse_shard_uri(_vector(p)["input"]["expected_uri"]) not in (None, ("CN-ZJ", 1), ("CN-SH", 1))
+              and _vector(p)["expected"].get("size_bytes") == statuslist.SHARD_SIZE // 4]
+    assert shards, "no vector of a published shard other than :1"
+    uri = shards[0]["input"]["expected_uri"]
+    named = [v for v in map(_vector, _by_kind("ec1"))
+             if getattr(verify.check_credential(v["input"]["text"], _context_trust(v["context"]), v["context"]["now"],
+                                                v["context"]["skew"]).claims, "status_uri", None) == uri]
+    assert {(v["expected"]["outcome"], v["expected"].get("status")) for v in named} == {("REVOKED", "revoked")}
+    trust = {p.stem: _vector(p) for p in _by_kind("trust-list")}
+    announcement = trust["root-rotation-announcement"]["expected"]
+    assert announcement["accepted"] and announcement["next_root"]["kid"] == announcement["root_reached"]
+    assert announcement["root_reached"] != trust["root-rotation-announcement"]["context"]["root_key"]["kid"]
+    followed = trust["root-rotation-next-list"]
+    assert followed["expected"]["accepted"] and followed["input"]["root_chain_b64"] == [
+        trust["root-rotation-announcement"]["input"]["signed_b64"]]
+    assert followed["expected"]["root_reached"] == announcement["root_reached"]
+    assert trust["root-rotation-next-list-without-chain"]["expected"]["accepted"] is False
+    rogue = trust["root-rotation-chain-not-signed-by-root"]
+    assert rogue["expected"] | {"accepted": False, "root_reached": rogue["context"]["root_key"]["kid"]} == \
+        rogue["expected"]
+
+
 def test_the_committed_files_are_what_the_generator_writes():
     """The generator is deterministic (fixed keys, RFC 6979 signatures, fixed times): its output,
     built in memory, is byte for byte the committed files, and there are no others."""
@@ -194,6 +222,8 @@ def test_ec1(path, mode, monkeypatch):
     assert res.purpose == (purpose or "")
     if "status_checked" in exp:
         assert res.status_checked is exp["status_checked"]
+    if "status" in exp:  # what the answer says of the status (1.1): not_tracked, unknown, revoked, ...
+        assert res.status == exp["status"]
     if "detail_names" in exp:
         assert exp["detail_names"] in res.detail
     # The document's own date that decided EXPIRED / NOT_YET_VALID, exactly when it did.
@@ -264,11 +294,26 @@ def test_trust_list(path):
     v = _vector(path)
     root, exp = v["context"]["root_key"], v["expected"]
     signed = _b64(v["input"]["signed_b64"])
+    pinned = _root(root["alg_id"], root["spki_b64"])
+    # With the root chain the registry serves: the list is checked against the root reached from
+    # the pinned one along the announcements (each signed by the root reached so far).
+    chain = v["input"].get("root_chain_b64")
+    against = pinned if chain is None else trustlist.follow_roots(pinned, [_b64(a) for a in chain])[0]
+    if chain is not None:
+        assert against.kid.hex() == exp["root_reached"]
     if not exp["accepted"]:
         with pytest.raises(TrustListError):
-            TrustList.from_signed(signed, _root(root["alg_id"], root["spki_b64"]))
+            TrustList.from_signed(signed, against)
         return
-    tl = _trust(v["input"]["signed_b64"], root["alg_id"], root["spki_b64"])
+    tl = TrustList.from_signed(signed, against)
+    # A root rotation's announcement names the next root; following it leads there.
+    next_root = exp["next_root"]
+    if next_root is None:
+        assert tl.next_root is None and "next_root" not in exp["payload_json"]
+    else:
+        assert (tl.next_root.kid.hex(), keys.ALG_NAMES[tl.next_root.alg], tl.next_root.spki) == (
+            next_root["kid"], next_root["alg"], _b64(next_root["spki_b64"]))
+        assert trustlist.follow_roots(pinned, [signed])[0].kid.hex() == exp["root_reached"] == next_root["kid"]
     assert (tl.version, tl.iat, tl.exp, tl.is_stale(v["context"]["now"])) == (
         exp["version"], exp["iat"], exp["exp"], exp["stale"])
     assert [{"code": r.code, "name": r.name, "endpoint": r.endpoint,

@@ -3,6 +3,7 @@ status lists, sample fields and the list the vectors are added to."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 
@@ -17,6 +18,7 @@ from ecert.format import (
 )
 from ecert.rules import catalogue
 from ecert.rules.acceptance import default_rules
+from ecert.rules.shards import Shards
 from ecert.rules.trust import TrustList
 from testkit.samples import PHOTO, SAMPLES
 
@@ -57,7 +59,9 @@ def eddsa_key(label: str):
 
 
 ROOT_KEY = es256_key("registry root")
+NEXT_ROOT = es256_key("registry root after rotation")  # announced by ROOT_KEY (trust-list/root-rotation-*)
 ROGUE_ROOT = es256_key("rogue root")
+ROGUE_NEXT = es256_key("rogue root's announced successor")
 OUTSIDER = es256_key("outsider (in no trust list)")
 ZJ = es256_key("CN-ZJ active")
 ZJ_RETIRED = es256_key("CN-ZJ retired")
@@ -101,14 +105,17 @@ def root_json(k) -> dict:
 _NO_RULES = object()
 
 
-def trust_payload(version: int = TRUST_VERSION, key_table=KEY_TABLE, *, rules=_NO_RULES, iat: int = NOW - 3600) -> dict:
-    """The payload the registry signs; ``rules`` None: a list from before there were rules."""
+def trust_payload(version: int = TRUST_VERSION, key_table=KEY_TABLE, *, rules=_NO_RULES, iat: int = NOW - 3600,
+                  next_root=None) -> dict:
+    """The payload the registry signs; ``rules`` None: a list from before there were rules; with
+    ``next_root`` (a public key), the announcement of a root rotation to it."""
     stored_keys = [{"region": region, "kid": k.kid.hex(), "alg": k.alg, "spki": b64(k.spki), "nbf": nbf,
                     "exp": exp, "status": status, "revoked_at": revoked_at}
                    for k, region, status, nbf, exp, revoked_at in key_table]
     types = [t for t in catalogue.builtin_types() if t["id"] in TYPE_IDS]
     return trustlist.build_payload(version=version, iat=iat, exp=NOW + 30 * DAY, regions=REGIONS,
-                                   keys=stored_keys, types=types, rules=RULES if rules is _NO_RULES else rules)
+                                   keys=stored_keys, types=types, rules=RULES if rules is _NO_RULES else rules,
+                                   next_root=next_root)
 
 
 PAYLOAD = trust_payload()
@@ -160,6 +167,25 @@ ZJ_LIST = signed_status(ZJ, ZJ_STATUS_URI, ZJ_ENTRIES, ZJ_SIZE)
 ZJ_LIST_STALE = signed_status(ZJ, ZJ_STATUS_URI, ZJ_ENTRIES, ZJ_SIZE, iat=NOW - 7200, exp=NOW - 3600)
 SH_LIST = signed_status(SH, SH_STATUS_URI, SH_ENTRIES, SH_SIZE)
 
+# CN-ZJ's second shard, as its issuer publishes it (ecert.rules.shards: 2^20 entries, exp = iat +
+# the validity, 3,600 s by default). Its credential is the region's (2^20 + 5)-th: allocate gives
+# it uri urn:ecert:status:CN-ZJ:2, idx 5.
+ZJ_SHARD_G = statuslist.SHARD_SIZE + 5
+ZJ_SHARD_URI, ZJ_SHARD_IDX = statuslist.allocate("CN-ZJ", ZJ_SHARD_G)
+ZJ_SHARD_ENTRIES = [(ZJ_SHARD_IDX, "revoked"), (ZJ_SHARD_IDX + 1, "suspended"), (statuslist.SHARD_SIZE - 1, "revoked")]
+
+
+def published_shard(key, uri: str, entries, *, at: int, ttl: int = 10, validity: int = 3600) -> bytes:
+    """``uri``'s list as the region's issuer signs it at ``at`` (its ``Shards``), from the entries
+    that are not valid (``(idx, status name)``)."""
+    async def entries_of(_uri: str):
+        return entries
+    shards = Shards(entries_of, lambda: key, ttl=ttl, validity=validity, now=lambda: at)
+    return asyncio.run(shards.get(uri)).signed
+
+
+ZJ_SHARD_LIST = published_shard(ZJ, ZJ_SHARD_URI, ZJ_SHARD_ENTRIES, at=NOW - 600)
+
 
 def status_ref(region: str, uri: str, signed: bytes) -> dict:
     return {"uri": uri, "region": region, "signed_b64": b64(signed)}
@@ -167,6 +193,7 @@ def status_ref(region: str, uri: str, signed: bytes) -> dict:
 
 ZJ_REF = status_ref("CN-ZJ", ZJ_STATUS_URI, ZJ_LIST)
 SH_REF = status_ref("CN-SH", SH_STATUS_URI, SH_LIST)
+ZJ_SHARD_REF = status_ref("CN-ZJ", ZJ_SHARD_URI, ZJ_SHARD_LIST)
 
 # ---------------------------------------------------------------------------------- fields
 

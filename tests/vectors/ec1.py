@@ -43,6 +43,10 @@ from tests.vectors.common import (
     ZJ_LIST_STALE,
     ZJ_REF,
     ZJ_RETIRED,
+    ZJ_SHARD_G,
+    ZJ_SHARD_IDX,
+    ZJ_SHARD_REF,
+    ZJ_SHARD_URI,
     ZJ_STATUS_URI,
     add,
     context,
@@ -346,6 +350,12 @@ def build_ec1() -> None:
     ec1("revoked-eddsa", "An EdDSA CN-SH credential at idx 3, which the CN-SH status list marks 1 (revoked).",
         issue(SH, "CN-SH", "revoked-eddsa", "cn.business_licence", BUSINESS, status=(SH_STATUS_URI, 3)),
         "REVOKED", status_lists=[SH_REF], status_checked=True, spec="credential-format.md §5")
+    ec1("revoked-in-shard-2", f"The region's credential number {ZJ_SHARD_G:,} (from 0): its status claim is in "
+        f"the second shard, {ZJ_SHARD_URI} idx {ZJ_SHARD_IDX}, which that shard's list (2^20 entries) marks 1; "
+        "CN-ZJ's first list is at hand too and says nothing of it.",
+        issue(ZJ, "CN-ZJ", "revoked-shard-2", "cn.driving_licence", dl, status=(ZJ_SHARD_URI, ZJ_SHARD_IDX)),
+        "REVOKED", status_lists=[ZJ_REF, ZJ_SHARD_REF], status_checked=True, status="revoked",
+        spec="credential-format.md §5")
 
     # ---- order
     ec1("order-expired-before-revoked", "Expired and revoked: EXPIRED comes first in the table.",

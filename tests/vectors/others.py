@@ -20,10 +20,12 @@ from ecert.rules import verify
 from ecert.rules.trust import TrustList
 from tests.vectors.common import (
     KEY_TABLE,
+    NEXT_ROOT,
     NOW,
     OUTSIDER,
     PAYLOAD,
     PAYLOAD_V8,
+    ROGUE_NEXT,
     ROGUE_ROOT,
     ROOT_KEY,
     RULES,
@@ -43,6 +45,11 @@ from tests.vectors.common import (
     ZJ_ENTRIES,
     ZJ_LIST,
     ZJ_LIST_STALE,
+    ZJ_SHARD_ENTRIES,
+    ZJ_SHARD_G,
+    ZJ_SHARD_IDX,
+    ZJ_SHARD_LIST,
+    ZJ_SHARD_URI,
     ZJ_SIZE,
     ZJ_STATUS_URI,
     add,
@@ -164,6 +171,13 @@ def build_status_lists() -> None:
                "entry set, alternating 1 and 2.",
                signed_status(ZJ, "urn:ecert:status:CN-ZJ:2", big, 4000), "urn:ecert:status:CN-ZJ:2", "CN-ZJ", True,
                values={**{i: 0 for i in (1, 2, 3, 36, 38, 3999)}, **dict(big[:6]), big[-1][0]: big[-1][1]})
+    shard_values = {**{i: 0 for i in (0, ZJ_SHARD_IDX - 1, ZJ_SHARD_IDX + 2, statuslist.SHARD_SIZE - 2)},
+                    **{idx: statuslist.STATUS_VALUES[s] for idx, s in ZJ_SHARD_ENTRIES}}
+    status_vec("shard-cn-zj-2", f"CN-ZJ's second shard as its issuer publishes it: {statuslist.SHARD_SIZE:,} entries "
+               f"(262,144 bytes before zlib), uri {ZJ_SHARD_URI}, exp = iat + 3,600 s, ttl 10 s. The region's "
+               f"credential number {ZJ_SHARD_G:,} (counted from 0) has uri = shard g // 2^20 + 1 = 2 and "
+               f"idx = g mod 2^20 = {ZJ_SHARD_IDX}: revoked; the next one suspended, the shard's last entry revoked.",
+               ZJ_SHARD_LIST, ZJ_SHARD_URI, "CN-ZJ", True, values=shard_values)
     status_vec("stale", "CN-ZJ's list past its exp: well signed and readable, but stale (a verifier answers "
                "status_checked false for credentials that need it).", ZJ_LIST_STALE, ZJ_STATUS_URI, "CN-ZJ", True,
                values={5: 1, 6: 2, 4: 0}, stale=True)
@@ -191,16 +205,32 @@ def rules_json(tl) -> dict | None:
     return None if tl.rules is None else trustlist.rules_payload(tl.rules.purposes, tl.rules.recognition)
 
 
+def root_json_short(k) -> dict:
+    return {"kid": k.kid.hex(), "alg": keys.ALG_NAMES[k.alg], "spki_b64": b64(k.spki)}
+
+
 def trust_vec(name: str, description: str, signed: bytes, accepted: bool, *, spec="credential-format.md §6",
-              extension: bool = False, rules: dict | None = None) -> None:
+              extension: bool = False, rules: dict | None = None, chain: list[bytes] | None = None,
+              root_reached=None) -> None:
+    """A trust-list vector. With ``chain`` (the root chain the registry serves with the list: the
+    announcements, oldest first) the list is checked against the root reached from the pinned one
+    by following it; ``root_reached``: that root (or, for an announcement, the root its
+    ``next_root`` leads to), as expected."""
+    pinned = ROOT_KEY.public
+    root = trustlist.follow_roots(pinned, chain)[0] if chain is not None else pinned
     try:
-        tl = TrustList.from_signed(signed, ROOT_KEY.public)
+        tl = TrustList.from_signed(signed, root)
         got, reason = True, ""
     except trustlist.TrustListError as err:
         tl, got, reason = None, False, str(err)
     if got != accepted:
         raise AssertionError(f"trust-list/{name}: accepted is {got} ({reason})")
     expected: dict = {"accepted": accepted}
+    if root_reached is not None:
+        reached = root if chain is not None else trustlist.follow_roots(pinned, [signed])[0]
+        if reached.kid != root_reached.kid:
+            raise AssertionError(f"trust-list/{name}: the root reached is {reached.kid.hex()}")
+        expected["root_reached"] = reached.kid.hex()
     if accepted:
         assert tl is not None
         expected.update({
@@ -211,6 +241,7 @@ def trust_vec(name: str, description: str, signed: bytes, accepted: bool, *, spe
                         for r in tl.regions.values()],
             "types": [{"id": t.id, "v": t.version, "name": t.name} for t in tl.types.values()],
             "rules": rules_json(tl),
+            "next_root": None if tl.next_root is None else root_json_short(tl.next_root),
             "payload_json": json.loads(trustlist.to_json(tl.payload)),
         })
         if expected["rules"] != rules:
@@ -218,7 +249,10 @@ def trust_vec(name: str, description: str, signed: bytes, accepted: bool, *, spe
     else:
         expected["error"] = "TRUST_LIST_INVALID"
         expected["detail"] = reason
-    add("trust-list", name, description, {"signed_b64": b64(signed)}, expected,
+    input_: dict = {"signed_b64": b64(signed)}
+    if chain is not None:
+        input_["root_chain_b64"] = [b64(a) for a in chain]
+    add("trust-list", name, description, input_, expected,
         ctx={"now": NOW, "root_key": root_json(ROOT_KEY)}, spec=spec, extension=extension)
 
 
@@ -256,3 +290,28 @@ def build_trust_lists() -> None:
               "refused.", trustlist.sign(ROOT_KEY, malformed), False, spec=S6_8, extension=True)
     trust_vec("kid-not-matching-key", "Signed by the root, but one key's kid is not SHA-256(spki)[:8]: refused.",
               trustlist.sign(ROOT_KEY, wrong_kid), False, extension=True)
+
+    # A root rotation (credential-format.md §6, "Keys, rotation and the root"): the registry signs one
+    # last list with the old root naming the new one (next_root), then signs every later list with the
+    # new root, and serves the announcements with its lists (the root chain, oldest first).
+    S6R = "credential-format.md §6 (root rotation)"
+    announcement = trustlist.sign(ROOT_KEY, trust_payload(TRUST_VERSION + 2, iat=NOW - 1200,
+                                                          next_root=NEXT_ROOT.public))
+    after = trustlist.sign(NEXT_ROOT, trust_payload(TRUST_VERSION + 3, iat=NOW - 1190))
+    trust_vec("root-rotation-announcement", f"Version {TRUST_VERSION + 2}, signed by the pinned root, announcing "
+              "its successor in next_root {kid, alg, spki}: accepted against the pin; following it (follow_roots) "
+              "leads to the new root, expected.root_reached.", announcement, True, rules=RULES, spec=S6R,
+              extension=True, root_reached=NEXT_ROOT)
+    trust_vec("root-rotation-next-list", f"Version {TRUST_VERSION + 3}, signed by the new root, with the root "
+              "chain the registry serves (the announcement): a verifier pinned to the old root follows the chain "
+              "and accepts the list.", after, True, rules=RULES, spec=S6R, extension=True, chain=[announcement],
+              root_reached=NEXT_ROOT)
+    trust_vec("root-rotation-next-list-without-chain", "The same list without the chain: the pinned root did not "
+              "sign it, refused.", after, False, spec=S6R, extension=True)
+    rogue_announcement = trustlist.sign(ROGUE_ROOT, trust_payload(TRUST_VERSION + 2, iat=NOW - 1200,
+                                                                  next_root=ROGUE_NEXT.public))
+    trust_vec("root-rotation-chain-not-signed-by-root", "A list signed by a key that a chain element names as the "
+              "next root, but that element was signed by another key, not by the pinned root: the chain is not "
+              "followed (the root reached is still the pinned one) and the list is refused.",
+              trustlist.sign(ROGUE_NEXT, trust_payload(TRUST_VERSION + 3, iat=NOW - 1190)), False, spec=S6R,
+              extension=True, chain=[rogue_announcement], root_reached=ROOT_KEY.public)
