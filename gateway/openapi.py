@@ -408,8 +408,9 @@ _ROTATED = {"type": "object", "required": ["kid", "retired_kid", "nbf", "exp"], 
     "retired_kid": {"type": ["string", "null"], "description": "hex: the key it replaced, now retired (it still "
                                                               "verifies what it signed inside its window); null: none"},
     "nbf": {"type": "integer", "description": "the new key's window, epoch seconds"},
-    "exp": {"type": "integer", "description": "its end, epoch seconds (2^62 when keys have no lifetime: "
-                                             "ECERT_KEY_LIFETIME_DAYS 0)"}}}
+    "exp": {"type": "integer", "description": "its end as registered, epoch seconds: two key "
+                                             "lifetimes (ECERT_KEY_LIFETIME_DAYS) from now, or the registry's "
+                                             "default window when keys have no lifetime"}}}
 _SIGNING_KEY_UNAVAILABLE = ("`SIGNING_KEY_UNAVAILABLE`: the region's issuer has no key it may sign with (its current "
                             "one revoked or retired and no new one could be made)")
 

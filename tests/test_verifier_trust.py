@@ -297,6 +297,14 @@ async def test_a_root_rotation_is_followed_from_the_old_pin_also_after_a_restart
     cache.load_cached()
     assert cache.trust is not None and cache.trust.version == 2 and cache.root.kid == new_root.public.kid
 
+    # the same disk, the verifier pinned anew to the new root (root-public.pem after the rotation):
+    # the announcement it no longer needs is not followed, and is no damage
+    cache, verifier = make(tmp_path, Net(), clock, root=new_root)
+    cache.load_cached()
+    assert cache.root.kid == new_root.public.kid and cache.trust.version == 3
+    assert (await verifier.verify(OFFICER, ec1())).res.outcome is Outcome.VALID
+    assert ("trust", "damaged_file") not in events(cache)
+
 
 # -- clocks and status ---------------------------------------------------------------------------
 

@@ -220,9 +220,9 @@ class TrustListCache:
             self._count(DAMAGED_FILE, "ignoring the root chain on disk (%s): %s", self.chain_file, err)
             return
         followed = self._follow(chain, persist=False)
-        if followed < len(chain):
-            self._count(DAMAGED_FILE, "root chain on disk (%s): %d of %d announcements do not follow from the "
-                        "pinned root", self.chain_file, len(chain) - followed, len(chain))
+        if followed < len(chain):  # normal once the pin is newer than the chain (a verifier pinned anew)
+            log.info("root chain on disk (%s): %d of %d announcements do not lead on from the pinned root: "
+                     "not followed", self.chain_file, len(chain) - followed, len(chain))
 
     def _load_state(self) -> None:
         if self.state_file is None or not self.state_file.exists():
