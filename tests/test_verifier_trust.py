@@ -337,3 +337,27 @@ async def test_a_credential_without_a_status_claim_is_not_tracked(tmp_path):
     assert res.outcome is Outcome.VALID
     assert (res.status, res.status_checked, res.status_as_of) == (StatusAnswer.NOT_TRACKED, False, 0)
     assert net.status_calls == 0
+
+
+async def test_a_list_that_cannot_be_written_to_disk_is_used_from_memory_and_counted(tmp_path, monkeypatch):
+    clock = FixedClock(T0)
+    net = Net(listed(1))
+    cache, verifier = make(tmp_path, net, clock)
+    assert await cache.refresh_trust() is True
+
+    def full(path, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("services.verifier.trust.write_private", full)
+    net.signed = listed(2)
+    assert await cache.refresh_trust() is True  # the newer list is taken, not thrown away
+    answer = await verifier.verify(OFFICER, ec1())
+    assert answer.res.outcome is Outcome.VALID and answer.fresh == (2, T0, False)
+    assert events(cache)[("trust", "write_failed")] >= 2  # the list and the state file
+    monkeypatch.undo()
+
+    # restarted: the disk holds v1, the last written; v2 is taken again from the registry
+    cache, verifier = make(tmp_path, net, clock)
+    cache.load_cached()
+    assert cache.trust.version == 1
+    assert await cache.refresh_trust() is True and cache.trust.version == 2

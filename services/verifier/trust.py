@@ -57,6 +57,7 @@ FUTURE_DATED = "future_dated"  # iat more than the skew ahead of the clock: used
 DAMAGED_FILE = "damaged_file"  # a file in cache_dir that could not be read or did not verify
 BAD_SIGNATURE = "bad_signature"  # a fetched list not signed by the root followed (or malformed)
 REFRESH_FAILED = "refresh_failed"  # the registry could not be asked
+WRITE_FAILED = "write_failed"  # a cache file could not be written (a full disk): the list is used from memory
 EVENTS = (REFUSED_OLDER, REFUSED_EXPIRED, REFUSED_BELOW_MINIMUM, FUTURE_DATED, DAMAGED_FILE, BAD_SIGNATURE,
           REFRESH_FAILED)
 
@@ -319,7 +320,7 @@ class TrustListCache:
             self.root = root
             self._state.root_kid = root.kid.hex()
             if persist and self.chain_file is not None:
-                write_private(self.chain_file, cbor2.dumps(self._chain))
+                self._write(self.chain_file, cbor2.dumps(self._chain))
         return len(followed)
 
     def _success(self, tl: TrustList, now: int) -> TrustList:
@@ -333,14 +334,25 @@ class TrustListCache:
 
     def _persist(self, tl: TrustList) -> None:
         if self.list_file is not None:
-            write_private(self.list_file, tl.signed)  # 0600, as every file in var/
+            self._write(self.list_file, tl.signed)
 
     def _write_state(self) -> None:
         if self.state_file is not None:
             s = self._state
-            write_private(self.state_file, json.dumps({"version": s.version, "iat": s.iat,
-                                                       "refreshed_at": s.refreshed_at,
-                                                       "root_kid": s.root_kid}).encode())
+            self._write(self.state_file, json.dumps({"version": s.version, "iat": s.iat,
+                                                     "refreshed_at": s.refreshed_at,
+                                                     "root_kid": s.root_kid}).encode())
+
+    def _write(self, path: Path, data: bytes) -> None:
+        """``data`` into ``path`` (0600, as every file in var/, replaced whole). A failure (a full or
+        read-only disk) is counted and logged, never raised: a good list fetched is used from
+        memory rather than thrown away; the disk holds the last one written (a restart loads that,
+        and the minimum version still bounds what it accepts)."""
+        try:
+            write_private(path, data)
+        except OSError as err:
+            self._count(WRITE_FAILED, "cannot write %s (%s): the list is used from memory", path.name,
+                        err.strerror or type(err).__name__)
 
     def _count(self, event: str, message: str, *args, level: int = logging.WARNING) -> None:
         self.events[event] += 1
