@@ -10,6 +10,8 @@ result (:mod:`ecert.rules.verify`).
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 
 class Outcome(str, enum.Enum):
@@ -40,19 +42,53 @@ class Outcome(str, enum.Enum):
     VALID = "VALID"
 
 
+MAX_PROBLEMS = 50
+"""At most this many :class:`FieldProblem` travel with one error (the rest are counted only)."""
+
+
+class FieldProblem(NamedTuple):
+    """One failure of one field (an ``errors[]`` item of an answer): the field, a stable
+    UPPER_SNAKE item ``code`` (``REQUIRED``, ``CHECK_CHARACTER``, ...) and the ``params`` its
+    message is rendered with (:mod:`ecert.messages`, key ``key`` or ``"field." + code``). The
+    params name the schema's terms (a length, the allowed values), never the value sent, except
+    where a message is about the holder's own data (a birth date that disagrees with the ID
+    number): such messages go to the caller only, never to a log."""
+
+    field: str
+    code: str
+    params: Mapping[str, Any] = {}
+    key: str = ""
+
+    @property
+    def message_key(self) -> str:
+        return self.key or f"field.{self.code}"
+
+
 class EcertError(Exception):
-    """Base of every error the core raises on purpose."""
+    """Base of every error the core raises on purpose.
+
+    The English text (``str(err)``, :attr:`message`) never holds personal data and is what logs
+    may show. ``key`` and ``params`` let an edge render the message in the caller's language
+    (:mod:`ecert.messages`; without a key, the text of the ``code``); ``problems`` lists every
+    field failure when there are several (``errors[]`` of the answer)."""
 
     code = "INTERNAL"
 
     def __init__(self, message: str = "", *, code: str | None = None, field: str | None = None,
-                 fields: tuple[str, ...] = ()):
+                 fields: tuple[str, ...] = (), key: str | None = None, params: Mapping[str, Any] | None = None,
+                 problems: tuple[FieldProblem, ...] = ()):
         super().__init__(message or self.__class__.__doc__ or self.code)
         if code:
             self.code = code
         self.field = field or (fields[0] if fields else None)
         self.fields = tuple(fields)
         """Every field to blame when it is more than one (two fields that disagree); else empty."""
+        self.key = key
+        """The message catalogue's key for this error (:mod:`ecert.messages`), or None: the code's text."""
+        self.params = dict(params or {})
+        """The parameters of the catalogue's message (names of fields, limits: never logged)."""
+        self.problems = tuple(problems)[:MAX_PROBLEMS]
+        """Every field failure, when the error stands for several (all schema failures at once)."""
 
     @property
     def blamed(self) -> tuple[str, ...]:
@@ -116,6 +152,17 @@ class Unavailable(EcertError):
     """A backend is unavailable."""
 
     code = "UNAVAILABLE"
+
+
+class TooManyRequests(EcertError):
+    """Over a limit of requests in a window (an API key's quota, code ``QUOTA_EXCEEDED``); try again
+    in ``retry_after`` whole seconds."""
+
+    code = "TOO_MANY_REQUESTS"
+
+    def __init__(self, message: str = "", *, retry_after: int = 60, **kw):
+        super().__init__(message, **kw)
+        self.retry_after = max(1, int(retry_after))
 
 
 class FormatError(EcertError):

@@ -1,10 +1,14 @@
 """The one table between the core's errors and HTTP statuses, and the error body.
 
-Every error answer has the contract's body ``{"error": {"code", "message", "request_id"}}``.
+Every error answer has the contract's body ``{"error": {"code", "message", "request_id"}}``,
+its ``message`` in the language the request's ``Accept-Language`` asks for (Chinese or English,
+:func:`ecert.messages.negotiate`; the ``code`` never depends on it); an error with several
+field failures adds ``errors: [{"field", "code", "message"}, ...]`` (all schema failures at once).
 """
 
 from __future__ import annotations
 
+from ecert import messages
 from ecert.errors import (
     ConfigError,
     Conflict,
@@ -16,6 +20,7 @@ from ecert.errors import (
     RuleViolation,
     StoreError,
     TooLarge,
+    TooManyRequests,
     Unauthenticated,
     Unavailable,
     UnsupportedMedia,
@@ -31,6 +36,7 @@ _HTTP: dict[type[EcertError], int] = {
     TooLarge: 413,
     UnsupportedMedia: 415,
     RuleViolation: 422,
+    TooManyRequests: 429,
     Unavailable: 503,
     StoreError: 503,
     ConfigError: 500,
@@ -58,12 +64,40 @@ def status_code(status: int) -> str:
     return CODES_BY_STATUS.get(status, "HTTP_ERROR")
 
 
-def error_body(code: str, message: str, request_id: str, fields: tuple[str, ...] = ()) -> dict:
+def error_body(code: str, message: str, request_id: str, fields: tuple[str, ...] = (),
+               errors: list[dict] | tuple = ()) -> dict:
     """The error body; ``fields`` (an extension): the request members to blame, when known (two
-    for fields that disagree, e.g. ``["id_number", "birth_date"]``)."""
-    if not message.isascii():  # a message quoting a path or a name may hold a lone surrogate: never a 500
-        message = message.encode("utf-8", "replace").decode("utf-8")
-    body = {"code": code, "message": message, "request_id": request_id}
+    for fields that disagree, e.g. ``["id_number", "birth_date"]``); ``errors`` (an extension):
+    every field failure, ``{"field", "code", "message"}`` each."""
+    body = {"code": code, "message": _text(message), "request_id": request_id}
     if fields:
-        body["fields"] = [f.encode("utf-8", "replace").decode("utf-8") for f in fields]
+        body["fields"] = [_text(f) for f in fields]
+    if errors:
+        body["errors"] = [{k: _text(v) for k, v in item.items()} for item in errors]
     return {"error": body}
+
+
+def _text(text: str) -> str:
+    """A message quoting a path or a name may hold a lone surrogate: never a 500."""
+    return text if text.isascii() else text.encode("utf-8", "replace").decode("utf-8")
+
+
+def language(accept_language: str | None) -> str:
+    """The language of an answer (``"en"`` | ``"zh"``) for the request's ``Accept-Language``."""
+    return messages.negotiate(accept_language)
+
+
+def domain_error_body(err: EcertError, request_id: str, lang: str) -> dict:
+    """The body answering domain error ``err`` in ``lang``: its message from the catalogue (its
+    own English text in English), its field problems as ``errors``."""
+    message = messages.error_message(err.code, lang, english=err.message, key=err.key, params=err.params,
+                                     field=err.field, status=http_status(err))
+    items = [{"field": p.field, "code": p.code,
+              "message": messages.problem_message(p.field, p.code, p.params, lang, p.key)} for p in err.problems]
+    return error_body(err.code, message, request_id, err.blamed, items)
+
+
+def status_error_body(status: int, reason: str, request_id: str, lang: str) -> dict:
+    """The body of an error answer aiohttp itself gave (no route, wrong method, ...) in ``lang``."""
+    code = status_code(status)
+    return error_body(code, messages.error_message(code, lang, english=reason or code, status=status), request_id)

@@ -133,11 +133,16 @@ def get(data: dict, name: str, kind: type | tuple, default: Any = None, required
     value = data.get(name, default)
     if value is None:
         if required:
-            raise InvalidRequest(f"{name} is required", field=name)
+            raise InvalidRequest(f"{name} is required", field=name, key="field.REQUIRED")
         return default
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise InvalidRequest(f"{name} has the wrong type", field=name)
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        raise InvalidRequest(f"{name} has the wrong type", field=name, key="field.WRONG_TYPE",
+                             params={"type": [_JSON_TYPES.get(k, "object") for k in kinds]})
     return value
+
+
+_JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean", list: "array", dict: "object"}
 
 
 def get_int(data: dict, name: str, default: int, low: int, high: int) -> int:
@@ -146,7 +151,8 @@ def get_int(data: dict, name: str, default: int, low: int, high: int) -> int:
     if value is None:
         return default
     if not low <= value <= high:
-        raise InvalidRequest(f"{name} must be from {low} to {high}", field=name)
+        raise InvalidRequest(f"{name} must be from {low} to {high}", field=name, key="field.OUT_OF_RANGE",
+                             params={"min": low, "max": high})
     return value
 
 

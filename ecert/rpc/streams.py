@@ -113,7 +113,7 @@ class StreamClient:
             timer.cancel()
             self._pending.pop(rid, None)
         if ans.error_code:
-            raise status.from_number(ans.status, ans.error_code, ans.error_message, ans.error_field)
+            raise status.from_number(ans.status, ans.error_code, ans.error_message, ans.error_field, ans.error_detail)
         return ans.response
 
     def _expire(self, rid: int) -> None:
@@ -154,6 +154,7 @@ async def serve(request_iterator: AsyncIterator, handle: Callable[[Any], Awaitab
         except EcertError as err:
             ans.status, ans.error_code, ans.error_message = status.to_grpc_number(err), err.code, err.message
             ans.error_field = ",".join(err.blamed)
+            ans.error_detail = status.detail(err)
         except Exception:
             log.exception("unexpected error in %s", what)
             ans.status, ans.error_code = grpc.StatusCode.INTERNAL.value[0], "INTERNAL"

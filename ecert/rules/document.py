@@ -20,7 +20,9 @@ saving). A document valid until day D is valid through the whole of D in China: 
 :func:`china_day` and never parses a date.
 
 No value of a field ever reaches an error message: fields are named, their values are not
-(a document's own validity date in a verification detail excepted: it is not personal data).
+(a document's own validity date in a verification detail excepted: it is not personal data;
+and the ``errors[]`` item of a birth date that disagrees with the ID number, which shows the
+caller both dates of the holder they issue for, and is never logged).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any, NamedTuple
 
-from ..errors import InvalidRequest, Outcome, RuleViolation
+from ..errors import FieldProblem, InvalidRequest, Outcome, RuleViolation
 
 __all__ = ["CST_OFFSET", "RULES", "DocumentDate", "DocumentRules", "Outside", "Warning", "china_day", "day_end",
            "day_start", "parse_document_rules"]
@@ -104,8 +106,11 @@ class Outside(NamedTuple):
 _SEXES = {"男": 1, "女": 0}  # GB 11643: the 17th character is odd for a man, even for a woman
 
 
-def _disagree(a: str, b: str, why: str) -> RuleViolation:
-    return RuleViolation(f"fields {a} and {b} disagree: {why}", code="FIELDS_INCONSISTENT", fields=(a, b))
+def _disagree(a: str, b: str, why: str, problem: FieldProblem) -> RuleViolation:
+    """FIELDS_INCONSISTENT naming both fields; its English text names fields only, the item
+    (``problem``, an ``errors[]`` entry) may say more (the two birth dates) to the caller."""
+    return RuleViolation(f"fields {a} and {b} disagree: {why}", code="FIELDS_INCONSISTENT", fields=(a, b),
+                         key="FIELDS_INCONSISTENT.pair", params={"field": a, "other": b}, problems=(problem,))
 
 
 def _citizen_id_birth_date(id_field: str, field: str) -> Callable[[Mapping[str, Any]], None]:
@@ -113,7 +118,9 @@ def _citizen_id_birth_date(id_field: str, field: str) -> Callable[[Mapping[str, 
         number, birth = fields.get(id_field), fields.get(field)
         if (type(number) is str and type(birth) is str and len(number) == 18
                 and number[6:14] != birth[:4] + birth[5:7] + birth[8:10]):
-            raise _disagree(id_field, field, f"the date of birth within {id_field} is not {field}")
+            problem = FieldProblem(field, "BIRTH_DATE_MISMATCH", {
+                "given": birth, "from_id": f"{number[6:10]}-{number[10:12]}-{number[12:14]}", "id_field": id_field})
+            raise _disagree(id_field, field, f"the date of birth within {id_field} is not {field}", problem)
     return check
 
 
@@ -122,7 +129,8 @@ def _citizen_id_sex(id_field: str, field: str) -> Callable[[Mapping[str, Any]], 
         number, sex = fields.get(id_field), fields.get(field)
         if (type(number) is str and type(sex) is str and len(number) == 18 and number[16].isdigit()
                 and _SEXES.get(sex) != int(number[16]) % 2):
-            raise _disagree(id_field, field, f"the sex within {id_field} is not {field}")
+            raise _disagree(id_field, field, f"the sex within {id_field} is not {field}",
+                            FieldProblem(field, "SEX_MISMATCH", {"id_field": id_field}))
     return check
 
 
@@ -133,7 +141,8 @@ def _min_age(birth_field: str, at_field: str, years: int) -> Callable[[Mapping[s
         if (type(birth) is str and type(at) is str and len(birth) == 10 and birth[:4].isdigit()
                 and at < f"{int(birth[:4]) + years:04d}{birth[4:]}"):
             raise _disagree(birth_field, at_field,
-                            f"{at_field} is before the holder's {_ordinal(years)} birthday ({birth_field})")
+                            f"{at_field} is before the holder's {_ordinal(years)} birthday ({birth_field})",
+                            FieldProblem(at_field, "UNDER_AGE", {"years": years, "birth_field": birth_field}))
     return check
 
 
@@ -245,8 +254,20 @@ class DocumentRules:
             raise RuleViolation(f"the document's {name} is after today ({today}, China time): "
                                 "a document not yet valid is not issued", code="DOCUMENT_NOT_YET_VALID",
                                 field=name)
-        for rule in self._consistency:
-            rule(fields)
+        disagree = []
+        for rule in self._consistency:  # every pair that disagrees, not only the first
+            try:
+                rule(fields)
+            except RuleViolation as err:
+                disagree.append(err)
+        if len(disagree) == 1:
+            raise disagree[0]
+        if disagree:
+            pairs = "; ".join(" and ".join(err.blamed) for err in disagree)
+            raise RuleViolation(f"{len(disagree)} pairs of fields disagree: {pairs}", code="FIELDS_INCONSISTENT",
+                                fields=tuple(dict.fromkeys(f for err in disagree for f in err.blamed)),
+                                key="FIELDS_INCONSISTENT.many", params={"count": len(disagree)},
+                                problems=tuple(p for err in disagree for p in err.problems))
         if self.valid_until is None:
             return None
         v = fields.get(self.valid_until)

@@ -31,7 +31,8 @@ from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 
 __all__ = [
     "citizen_id_valid", "uscc_valid", "plate_valid", "driving_classes_valid",
-    "FORMAT_CHECKS", "STRING_FORMAT_CHECKS", "format_checker", "date_order", "date_order_failures", "KEYWORDS",
+    "FORMAT_CHECKS", "STRING_FORMAT_CHECKS", "format_checker", "what_is_wrong", "citizen_id_problem",
+    "uscc_problem", "plate_problem", "driving_classes_problem", "citizen_id_birth_date", "date_order", "date_order_failures", "KEYWORDS",
     "mod37_36_check", "mod37_36_valid", "display_id", "display_id_maker", "display_id_valid",
     "DISPLAY_ID_PREFIX", "REGION_ISSUER_CODES", "GBT2260_PROVINCES", "issuer_code",
 ]
@@ -190,6 +191,112 @@ def driving_classes_valid(s: str) -> bool:
     if not isinstance(s, str):
         return False
     return s in _DRIVING_CLASSES or (len(s) <= _DRIVING_MAX_LEN and _DRIVING_RE.fullmatch(s) is not None)
+
+
+# --------------------------------------------------------------------------- what is wrong
+
+# A diagnosis: (item code, message params, message key or "" for "field." + code). It names the
+# position and the rule broken, never the value (a check character is a digit, not the number).
+Problem = tuple[str, dict, str]
+
+
+def citizen_id_birth_date(s: str) -> str:
+    """The birth date inside an 18-character citizen identity number, as ``YYYY-MM-DD``."""
+    return f"{s[6:10]}-{s[10:12]}-{s[12:14]}"
+
+
+def _check_character_problem(expected: str, actual: str) -> Problem:
+    return "CHECK_CHARACTER", {"expected": expected, "actual": actual}, ""
+
+
+def citizen_id_problem(s: str) -> Problem | None:
+    """What is wrong with ``s`` as a citizen identity number (None: nothing): its length, its
+    characters, the province code, the birth date or the check character. Off the hot path:
+    called only for a value :func:`citizen_id_valid` refused."""
+    if not isinstance(s, str):
+        return "WRONG_TYPE", {"type": "string"}, ""
+    if len(s) != 18:
+        return "LENGTH", {"expected": 18, "actual": len(s)}, ""
+    if not (s[:17].isascii() and s[:17].isdigit()):
+        return "CHARACTERS", {}, "field.CHARACTERS.cn-citizen-id"
+    if s[17] == "x":
+        return "CHARACTERS", {}, "field.CHARACTERS.lower-x"
+    if not (s[17] == "X" or (s[17].isascii() and s[17].isdigit())):
+        return "CHARACTERS", {}, "field.CHARACTERS.cn-citizen-id"
+    if s[:2] not in _ID_PROVINCES:
+        return "REGION_CODE", {}, ""
+    birth = s[6:14]
+    if not ("1900" <= birth[:4] <= "2100" and "01" <= birth[4:6] <= "12" and "01" <= birth[6:] <= "31"
+            and (birth[6:] <= "28" or _late_day_ok(birth))):
+        return "BIRTH_DATE_INVALID", {}, ""
+    expected = _ID_CHECK[2 * int(s[:17], 13) % 11]
+    if expected != s[17]:
+        return _check_character_problem(expected, s[17])
+    return None
+
+
+def uscc_problem(s: str) -> Problem | None:
+    """What is wrong with ``s`` as a unified social credit code (None: nothing)."""
+    if not isinstance(s, str):
+        return "WRONG_TYPE", {"type": "string"}, ""
+    if len(s) != 18:
+        return "LENGTH", {"expected": 18, "actual": len(s)}, ""
+    if not all(c in _USCC_CHARS for c in s):
+        return "CHARACTERS", {}, "field.CHARACTERS.cn-uscc"
+    if not s[2:8].isdigit():
+        return "CHARACTERS", {}, "field.CHARACTERS.cn-uscc-area"
+    expected = _USCC_CHARS[-int(s[16::-1].translate(_USCC_BASE34), 34) % 31]
+    if expected != s[17]:
+        return _check_character_problem(expected, s[17])
+    return None
+
+
+def plate_problem(s: str) -> Problem | None:
+    """What is wrong with ``s`` as a plate number (None: nothing)."""
+    if not isinstance(s, str):
+        return "WRONG_TYPE", {"type": "string"}, ""
+    if len(s) not in (7, 8):
+        return "LENGTH", {"actual": len(s)}, "field.LENGTH.cn-plate"
+    if s[0] not in _PROVINCE_CHARS:
+        return "PLATE_PROVINCE", {}, ""
+    if not re.fullmatch(_L, s[1]):
+        return "PLATE_OFFICE", {}, ""
+    if not plate_valid(s):
+        return "PLATE_FORMAT", {}, ""
+    return None
+
+
+def driving_classes_problem(s: str) -> Problem | None:
+    """What is wrong with ``s`` as permitted driving classes (None: nothing)."""
+    if not isinstance(s, str):
+        return "WRONG_TYPE", {"type": "string"}, ""
+    if not s or len(s) > _DRIVING_MAX_LEN:
+        return "DRIVING_CLASS_UNKNOWN", {}, ""
+    found = re.findall(r"A[123]|B[12]|C[1-6]|[DEFMNP]|.", s, re.DOTALL)
+    if not all(c in _DRIVING_CLASSES for c in found):
+        return "DRIVING_CLASS_UNKNOWN", {}, ""
+    if len(set(found)) != len(found):
+        return "DRIVING_CLASS_REPEATED", {}, ""
+    return None
+
+
+_PROBLEMS: dict[str, Callable[[str], Problem | None]] = {
+    "cn-citizen-id": citizen_id_problem,
+    "cn-uscc": uscc_problem,
+    "cn-plate": plate_problem,
+    "cn-driving-classes": driving_classes_problem,
+}
+
+
+def what_is_wrong(format_name: str, value: object) -> Problem | None:
+    """The diagnosis of a value that failed format ``format_name`` (a ``cn-*`` format or ``date``),
+    or None when the format has no finer diagnosis (the caller says "not a valid ...")."""
+    if format_name == "date":
+        return "INVALID_DATE", {}, ""
+    diagnose = _PROBLEMS.get(format_name)
+    if diagnose is None or not isinstance(value, str):
+        return None
+    return diagnose(value) or ("FORMAT", {"format": format_name}, "")
 
 
 # --------------------------------------------------------------------------- JSON Schema plug-ins

@@ -17,7 +17,8 @@ from typing import Any
 import jsonschema
 from jsonschema import Draft202012Validator
 
-from ..errors import InvalidRequest, RuleViolation
+from .. import messages
+from ..errors import MAX_PROBLEMS, FieldProblem, InvalidRequest, RuleViolation
 from ..limits import MAX_FIELDS_BYTES, MAX_SCHEMA_BYTES
 from ..vocab import KEY_ROLES, Role
 from . import fastschema, identifiers
@@ -40,7 +41,8 @@ def check_type_id(type_id: str, field: str = "type") -> str:
     """A certificate type id (dotted lower case), else 400 naming ``field``."""
     if (not isinstance(type_id, str) or not 3 <= len(type_id) <= 64 or not set(type_id) <= _TYPE_ID_CHARS
             or "." not in type_id or type_id.startswith(".") or type_id.endswith(".")):
-        raise InvalidRequest("type id must be dotted lower-case, e.g. cn.driving_licence", field=field)
+        raise InvalidRequest("type id must be dotted lower-case, e.g. cn.driving_licence", field=field,
+                             key="field.TYPE_ID")
     return type_id
 
 
@@ -73,27 +75,23 @@ class TypeSchema:
         self._display_ids: dict[str, Callable[[str], str]] = {}
 
     def validate(self, fields: Mapping[str, Any]) -> None:
-        """Raise :class:`RuleViolation` naming the first failing field (``SCHEMA_INVALID``); when
-        only an ``x-date-order`` pair fails, ``FIELDS_INCONSISTENT`` naming both its fields.
+        """Raise :class:`RuleViolation` ``SCHEMA_INVALID`` listing every failing field at once
+        (``problems``: one :class:`FieldProblem` each, with a stable item code such as
+        ``REQUIRED`` or ``CHECK_CHARACTER``); when only ``x-date-order`` pairs fail,
+        ``FIELDS_INCONSISTENT`` naming both fields of the first (and listing every pair).
         (Issuance; verification asks :meth:`is_valid`, where a wrong order is SCHEMA_INVALID.)"""
         if self.is_valid(fields):
             return
-        errors = list(self._validator.iter_errors(fields))
-        own = [e for e in errors if e.validator != "x-date-order"]
-        if not own:
-            for earlier, later in identifiers.date_order_failures(self.document.date_order, fields):
-                raise RuleViolation(f"fields {earlier} and {later} disagree: {later} must not be before {earlier}",
-                                    code="FIELDS_INCONSISTENT", fields=(earlier, later))
-        best = jsonschema.exceptions.best_match(own or errors)
-        path = ".".join(str(p) for p in best.absolute_path)
-        if not path and best.validator == "required":
-            missing = [f for f in best.validator_value if f not in fields]
-            path = missing[0] if missing else ""
-        if not path and best.validator == "additionalProperties":
-            extra = [f for f in fields if f not in self.schema.get("properties", {})]
-            path = extra[0] if extra else ""
-        raise RuleViolation(f"field {path[:64] or '(root)'}: {_without_value(best)}", code="SCHEMA_INVALID",
-                            field=path or None)
+        problems = schema_problems(self._validator, self.schema, fields)
+        if problems and all(p.code == "DATE_ORDER" for p in problems):
+            first = problems[0]
+            earlier, later = first.params["earlier"], first.field
+            raise RuleViolation(f"fields {earlier} and {later} disagree: {later} must not be before {earlier}",
+                                code="FIELDS_INCONSISTENT", fields=(earlier, later),
+                                key="field.DATE_ORDER" if len(problems) == 1 else "FIELDS_INCONSISTENT.many",
+                                params={"field": later, "earlier": earlier, "count": len(problems)},
+                                problems=problems)
+        raise schema_invalid(problems)
 
     @property
     def bytes_fields(self) -> frozenset[str]:
@@ -156,28 +154,106 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-_LIMITS = {"maxLength": "must be at most {} characters long", "minLength": "must be at least {} characters long",
-           "maximum": "must be at most {}", "minimum": "must be at least {}",
-           "exclusiveMaximum": "must be less than {}", "exclusiveMinimum": "must be more than {}",
-           "pattern": "must match {}", "format": "is not a valid {}", "enum": "must be one of {}",
-           "const": "must be {}", "type": "must be of type {}"}
+_MAX_NAME = 64  # a field name longer than this (a client's unknown member) is cut in an item
 
 
-def _without_value(err: jsonschema.exceptions.ValidationError) -> str:
-    """What a schema error says, in the schema's terms only: jsonschema's own messages quote the
-    value (a citizen identity number, a name), which must not reach a response or a log."""
-    if err.validator == "required":
-        return "is required"
-    if err.validator == "additionalProperties":
-        return "is not a field of this type"
-    if err.validator == "x-date-order":
-        return err.message  # names two fields, no value
-    if err.validator in ("anyOf", "oneOf"):
-        return "matches none of the forms the type allows"
-    template = _LIMITS.get(str(err.validator))
-    if template is None:
-        return f"does not satisfy {err.validator}"
-    return template.format(_short(err.validator_value))
+def _name(path: str) -> str:
+    return path if len(path) <= _MAX_NAME else path[:_MAX_NAME - 3] + "..."
+
+
+def schema_invalid(problems: list[FieldProblem]) -> RuleViolation:
+    """The 422 ``SCHEMA_INVALID`` for ``problems`` (at least one): one problem's message as the
+    error's own, or "N fields are invalid"; every problem in ``problems``, the fields in ``fields``."""
+    if not problems:
+        return RuleViolation("fields do not satisfy the type's schema", code="SCHEMA_INVALID")
+    blamed = tuple(dict.fromkeys(p.field for p in problems if p.field))
+    if len(problems) == 1:
+        p = problems[0]
+        message = messages.problem_message(p.field, p.code, p.params, "en", p.key)
+        return RuleViolation(message, code="SCHEMA_INVALID", field=p.field or None, key=p.message_key,
+                             params={**p.params, "field": p.field}, problems=tuple(problems))
+    return RuleViolation(f"{len(problems)} fields are invalid: {_short(list(blamed))}", code="SCHEMA_INVALID",
+                         field=blamed[0] if blamed else None, fields=blamed[:MAX_PROBLEMS] if len(blamed) > 1 else (),
+                         key="SCHEMA_INVALID.many", params={"count": len(problems)}, problems=tuple(problems))
+
+
+def schema_problems(validator: Any, schema: Mapping[str, Any], fields: Mapping[str, Any]) -> list[FieldProblem]:
+    """Every failure of ``fields`` against the schema, one :class:`FieldProblem` per field and
+    rule broken, in the order of the schema's properties (unknown fields last), at most
+    :data:`MAX_PROBLEMS`. Messages name the schema's terms, never the value sent."""
+    props = schema.get("properties", {}) if isinstance(schema, Mapping) else {}
+    out: list[FieldProblem] = []
+    seen_required = False
+    for err in validator.iter_errors(fields):
+        path = ".".join(str(p) for p in err.absolute_path)
+        if err.validator == "required" and not path:
+            if seen_required:  # jsonschema yields one error per missing name: list them once
+                continue
+            seen_required = True
+            out += [FieldProblem(_name(f), "REQUIRED") for f in err.validator_value
+                    if isinstance(f, str) and f not in fields]
+        elif err.validator == "additionalProperties" and not path:
+            out += [FieldProblem(_name(str(f)), "NOT_ALLOWED") for f in fields if f not in props]
+        else:
+            out.append(_problem(_name(path) or "(root)", err))
+    titled = []
+    for p in out:  # the schema's own title of a field (姓名): a Chinese message shows it by the name
+        title = props.get(p.field, {}).get("title") if isinstance(props.get(p.field), Mapping) else None
+        titled.append(p._replace(params={**p.params, "title": title[:32]}) if isinstance(title, str) else p)
+    out = titled
+    order = {name: i for i, name in enumerate(props)}
+    out.sort(key=lambda p: order.get(p.field, len(order)))  # stable: the schema's order, then as found
+    return out
+
+
+_BOUND_PROBLEMS = {"maxLength": ("TOO_LONG", "max", ""), "minLength": ("TOO_SHORT", "min", ""),
+                   "maximum": ("ABOVE_MAXIMUM", "max", ""), "minimum": ("BELOW_MINIMUM", "min", ""),
+                   "exclusiveMaximum": ("ABOVE_MAXIMUM", "max", "field.ABOVE_MAXIMUM.exclusive"),
+                   "exclusiveMinimum": ("BELOW_MINIMUM", "min", "field.BELOW_MINIMUM.exclusive"),
+                   "maxItems": ("TOO_MANY", "max", "")}
+
+
+def _problem(field: str, err: jsonschema.exceptions.ValidationError) -> FieldProblem:
+    """One schema error as a :class:`FieldProblem` (its params: the schema's, never the value)."""
+    kind, value = str(err.validator), err.validator_value
+    if kind == "type":
+        return FieldProblem(field, "WRONG_TYPE", {"type": value if isinstance(value, (str, list)) else str(value)})
+    if kind in _BOUND_PROBLEMS:
+        code, name, key = _BOUND_PROBLEMS[kind]
+        return FieldProblem(field, code, {name: value}, key)
+    if kind == "pattern":
+        return FieldProblem(field, "PATTERN", {"pattern": _short(value)})
+    if kind == "enum":
+        return FieldProblem(field, "ENUM", {"options": [_short(v) for v in value[:20]]})
+    if kind == "const":
+        return FieldProblem(field, "CONST", {"value": _short(value)})
+    if kind == "format":
+        found = identifiers.what_is_wrong(str(value), err.instance)
+        if found is None:
+            return FieldProblem(field, "FORMAT", {"format": _short(value)})
+        code, params, key = found
+        return FieldProblem(field, code, params, key)
+    if kind == "x-date-order":
+        earlier = next((e for e, later in value if later == field), "") if isinstance(value, list) else ""
+        return FieldProblem(field, "DATE_ORDER", {"earlier": earlier})
+    if kind in ("anyOf", "oneOf"):
+        return _no_form(field, err)
+    return FieldProblem(field, "INVALID", {"rule": kind})
+
+
+def _no_form(field: str, err: jsonschema.exceptions.ValidationError) -> FieldProblem:
+    """An ``anyOf``/``oneOf`` that failed: a date or fixed texts (``"长期"``) said as such; one
+    typed branch (the rest constants) diagnosed as that branch; else "matches none of the forms"."""
+    branches = err.validator_value if isinstance(err.validator_value, list) else []
+    consts = [b["const"] for b in branches if isinstance(b, dict) and isinstance(b.get("const"), str)]
+    typed = [b for b in branches if not (isinstance(b, dict) and "const" in b)]
+    if len(typed) == 1 and isinstance(typed[0], dict) and len(consts) == len(branches) - 1:
+        if typed[0].get("format") == "date" and consts:
+            return FieldProblem(field, "INVALID_DATE", {"options": consts}, "field.INVALID_DATE.or")
+        inner = [e for e in err.context if e.validator != "const"]
+        if inner and not consts:
+            return _problem(field, jsonschema.exceptions.best_match(inner))
+    return FieldProblem(field, "NO_FORM")
 
 
 def _identify_views(identify: Mapping[str, tuple[str, ...]], disclosure: Mapping[str, list[str]],
@@ -330,13 +406,15 @@ def check_disclosure(disclosure: Any, schema: dict) -> dict[str, list[str]]:
 
 def parse_fields_json(text: str) -> dict[str, Any]:
     if len(text.encode()) > MAX_FIELDS_BYTES:
-        raise InvalidRequest("fields are over 16 KiB", field="fields")
+        raise InvalidRequest("fields are over 16 KiB", field="fields", key="field.TOO_BIG",
+                             params={"max": MAX_FIELDS_BYTES})
     try:
         fields = json.loads(text)
     except (ValueError, RecursionError) as err:
-        raise InvalidRequest("fields are not JSON", field="fields") from err
+        raise InvalidRequest("fields are not JSON", field="fields", key="field.NOT_JSON") from err
     if not isinstance(fields, dict):
-        raise InvalidRequest("fields must be a JSON object", field="fields")
+        raise InvalidRequest("fields must be a JSON object", field="fields", key="field.WRONG_TYPE",
+                             params={"type": "object"})
     return fields
 
 
@@ -351,7 +429,7 @@ def is_region_code(text: object) -> bool:
 def check_region_code(code: str, field: str = "region") -> str:
     """An ISO 3166-2 subdivision code such as ``CN-ZJ``."""
     if not is_region_code(code):
-        raise InvalidRequest("region must be an ISO 3166-2 code such as CN-ZJ", field=field)
+        raise InvalidRequest("region must be an ISO 3166-2 code such as CN-ZJ", field=field, key="field.REGION_FORMAT")
     return code
 
 
@@ -361,5 +439,5 @@ _ENDPOINT_RE = re.compile(r"[A-Za-z0-9.\-]{1,253}:[0-9]{1,5}|\[[0-9A-Fa-f:.]{2,4
 def check_endpoint(endpoint: str) -> str:
     """An issuer's gRPC address, ``host:port`` (or empty: no issuer online)."""
     if endpoint and not _ENDPOINT_RE.fullmatch(endpoint):
-        raise InvalidRequest("endpoint must be host:port", field="endpoint")
+        raise InvalidRequest("endpoint must be host:port", field="endpoint", key="field.ENDPOINT")
     return endpoint

@@ -228,20 +228,22 @@ class IssueStreamResponse(_message.Message):
     def __init__(self, answers: _Optional[_Iterable[_Union[IssueStreamAnswer, _Mapping]]] = ...) -> None: ...
 
 class IssueStreamAnswer(_message.Message):
-    __slots__ = ("id", "response", "status", "error_code", "error_message", "error_field")
+    __slots__ = ("id", "response", "status", "error_code", "error_message", "error_field", "error_detail")
     ID_FIELD_NUMBER: _ClassVar[int]
     RESPONSE_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     ERROR_CODE_FIELD_NUMBER: _ClassVar[int]
     ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_FIELD_NUMBER: _ClassVar[int]
+    ERROR_DETAIL_FIELD_NUMBER: _ClassVar[int]
     id: int
     response: Credential
     status: int
     error_code: str
     error_message: str
     error_field: str
-    def __init__(self, id: _Optional[int] = ..., response: _Optional[_Union[Credential, _Mapping]] = ..., status: _Optional[int] = ..., error_code: _Optional[str] = ..., error_message: _Optional[str] = ..., error_field: _Optional[str] = ...) -> None: ...
+    error_detail: bytes
+    def __init__(self, id: _Optional[int] = ..., response: _Optional[_Union[Credential, _Mapping]] = ..., status: _Optional[int] = ..., error_code: _Optional[str] = ..., error_message: _Optional[str] = ..., error_field: _Optional[str] = ..., error_detail: _Optional[bytes] = ...) -> None: ...
 
 class PutPhotoRequest(_message.Message):
     __slots__ = ("principal", "image")
@@ -382,3 +384,53 @@ class ListAccessResponse(_message.Message):
     next: int
     more: bool
     def __init__(self, entries: _Optional[_Iterable[_Union[TrailEntry, _Mapping]]] = ..., next: _Optional[int] = ..., more: _Optional[bool] = ...) -> None: ...
+
+class ListCredentialsRequest(_message.Message):
+    __slots__ = ("principal", "type", "status", "issued_from", "issued_before", "holder_id", "limit", "cursor", "purpose")
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    ISSUED_FROM_FIELD_NUMBER: _ClassVar[int]
+    ISSUED_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    HOLDER_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    principal: _common_pb2.Principal
+    type: str
+    status: str
+    issued_from: int
+    issued_before: int
+    holder_id: str
+    limit: int
+    cursor: str
+    purpose: str
+    def __init__(self, principal: _Optional[_Union[_common_pb2.Principal, _Mapping]] = ..., type: _Optional[str] = ..., status: _Optional[str] = ..., issued_from: _Optional[int] = ..., issued_before: _Optional[int] = ..., holder_id: _Optional[str] = ..., limit: _Optional[int] = ..., cursor: _Optional[str] = ..., purpose: _Optional[str] = ...) -> None: ...
+
+class CredentialSummary(_message.Message):
+    __slots__ = ("id", "region", "type", "version", "issued_at", "expires_at", "status", "display_id")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    ISSUED_AT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    region: str
+    type: str
+    version: int
+    issued_at: int
+    expires_at: int
+    status: str
+    display_id: str
+    def __init__(self, id: _Optional[str] = ..., region: _Optional[str] = ..., type: _Optional[str] = ..., version: _Optional[int] = ..., issued_at: _Optional[int] = ..., expires_at: _Optional[int] = ..., status: _Optional[str] = ..., display_id: _Optional[str] = ...) -> None: ...
+
+class ListCredentialsResponse(_message.Message):
+    __slots__ = ("credentials", "next_cursor")
+    CREDENTIALS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    credentials: _containers.RepeatedCompositeFieldContainer[CredentialSummary]
+    next_cursor: str
+    def __init__(self, credentials: _Optional[_Iterable[_Union[CredentialSummary, _Mapping]]] = ..., next_cursor: _Optional[str] = ...) -> None: ...

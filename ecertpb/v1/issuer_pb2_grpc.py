@@ -110,6 +110,11 @@ class IssuerServiceStub:
                 request_serializer=ecertpb_dot_v1_dot_issuer__pb2.ListAccessRequest.SerializeToString,
                 response_deserializer=ecertpb_dot_v1_dot_issuer__pb2.ListAccessResponse.FromString,
                 _registered_method=True)
+        self.ListCredentials = channel.unary_unary(
+                '/ecert.v1.IssuerService/ListCredentials',
+                request_serializer=ecertpb_dot_v1_dot_issuer__pb2.ListCredentialsRequest.SerializeToString,
+                response_deserializer=ecertpb_dot_v1_dot_issuer__pb2.ListCredentialsResponse.FromString,
+                _registered_method=True)
 
 
 class IssuerServiceServicer:
@@ -220,6 +225,15 @@ class IssuerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListCredentials(self, request, context):
+        """The region's credentials by type, status, time of issue or holder (the ID number, found by its
+        keyed hash), newest first, a page at a time (the region's agency, admin); each one answered is
+        recorded in its trail (action "search").
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IssuerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -297,6 +311,11 @@ def add_IssuerServiceServicer_to_server(servicer, server):
                     servicer.ListAccess,
                     request_deserializer=ecertpb_dot_v1_dot_issuer__pb2.ListAccessRequest.FromString,
                     response_serializer=ecertpb_dot_v1_dot_issuer__pb2.ListAccessResponse.SerializeToString,
+            ),
+            'ListCredentials': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCredentials,
+                    request_deserializer=ecertpb_dot_v1_dot_issuer__pb2.ListCredentialsRequest.FromString,
+                    response_serializer=ecertpb_dot_v1_dot_issuer__pb2.ListCredentialsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -705,6 +724,33 @@ class IssuerService:
             '/ecert.v1.IssuerService/ListAccess',
             ecertpb_dot_v1_dot_issuer__pb2.ListAccessRequest.SerializeToString,
             ecertpb_dot_v1_dot_issuer__pb2.ListAccessResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCredentials(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecert.v1.IssuerService/ListCredentials',
+            ecertpb_dot_v1_dot_issuer__pb2.ListCredentialsRequest.SerializeToString,
+            ecertpb_dot_v1_dot_issuer__pb2.ListCredentialsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -176,17 +176,19 @@ class VerifyStreamResponse(_message.Message):
     def __init__(self, answers: _Optional[_Iterable[_Union[VerifyStreamAnswer, _Mapping]]] = ...) -> None: ...
 
 class VerifyStreamAnswer(_message.Message):
-    __slots__ = ("id", "response", "status", "error_code", "error_message", "error_field")
+    __slots__ = ("id", "response", "status", "error_code", "error_message", "error_field", "error_detail")
     ID_FIELD_NUMBER: _ClassVar[int]
     RESPONSE_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     ERROR_CODE_FIELD_NUMBER: _ClassVar[int]
     ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_FIELD_NUMBER: _ClassVar[int]
+    ERROR_DETAIL_FIELD_NUMBER: _ClassVar[int]
     id: int
     response: VerifyResponse
     status: int
     error_code: str
     error_message: str
     error_field: str
-    def __init__(self, id: _Optional[int] = ..., response: _Optional[_Union[VerifyResponse, _Mapping]] = ..., status: _Optional[int] = ..., error_code: _Optional[str] = ..., error_message: _Optional[str] = ..., error_field: _Optional[str] = ...) -> None: ...
+    error_detail: bytes
+    def __init__(self, id: _Optional[int] = ..., response: _Optional[_Union[VerifyResponse, _Mapping]] = ..., status: _Optional[int] = ..., error_code: _Optional[str] = ..., error_message: _Optional[str] = ..., error_field: _Optional[str] = ..., error_detail: _Optional[bytes] = ...) -> None: ...
