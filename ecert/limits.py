@@ -40,6 +40,23 @@ DEFAULT_TRAIL_PAGE = 100
 """Entries in a page of the access log when the request names no ``limit``."""
 MAX_TRAIL_BATCH = 1000
 """Entries a verifier delivers to an issuing region in one call (a bigger verification request: in one call too)."""
+MAX_SEARCH_PAGE = 200
+"""Credentials in one page of a region's search (``GET /v1/credentials?limit=``)."""
+DEFAULT_SEARCH_PAGE = 50
+"""Credentials in a page of a search when the request names no ``limit``."""
+MAX_HOLDER_ID = 64
+"""Characters of the ID number a search looks a holder up by (``holder_id``; a citizen ID is 18)."""
+MAX_CURSOR = 256
+"""Characters of a search's ``cursor`` (opaque: what the page before answered as ``next_cursor``)."""
+
+MAX_KEY_LABEL = 200
+"""Characters of an API key's ``label``."""
+MAX_KEYS_PAGE = 500
+"""API keys in one page of ``GET /v1/api-keys?limit=``."""
+DEFAULT_KEYS_PAGE = 100
+"""API keys in a page when the request names no ``limit``."""
+MAX_QUOTA = 10**9
+"""The largest request count an API key's quota may name (per minute or per day)."""
 
 MAX_BODY = 1024 * 1024
 """Bytes of a JSON request body (the default of ``ECERT_MAX_BODY``)."""

@@ -98,3 +98,6 @@ class TrailAction(enum.StrEnum):
     PHOTO_REUSE = "photo_reuse"
     VERIFY = "verify"
     RESOLVE = "resolve"
+    SEARCH = "search"
+    """An agency's search returned the credential (``GET /v1/credentials``): by the holder's ID number
+    (result ``by_holder``) or in a listing by type, status or time (``listed``)."""

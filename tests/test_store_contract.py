@@ -471,10 +471,70 @@ async def test_unique_index_applies_to_put_and_update(store: Store):
     assert await store.get_credential("c3") is None
 
 
+# -- API keys' lifecycle and the shared request counters ------------------------------------
+
+async def test_increment_adds_atomically_and_sets_fields_only_on_insert(store: Store):
+    b = store.backend
+    assert await b.increment("quota_counters", {}) == {}
+    assert await b.increment("quota_counters", {"a": 3, "b": 1}, {"a": {"expires_at": 10}, "b": {"expires_at": 20}}) \
+        == {"a": 3, "b": 1}
+    assert await b.increment("quota_counters", {"a": 2}, {"a": {"expires_at": 99}}) == {"a": 5}
+    assert await b.get("quota_counters", "a") == {"_id": "a", "n": 5, "expires_at": 10}  # kept from the insert
+    # many processes' increments at once, new and existing counters: every one counts
+    await asyncio.gather(*(b.increment("quota_counters", {"a": 1, "c": 1}) for _ in range(20)))
+    assert (await b.get("quota_counters", "a"))["n"] == 25 and (await b.get("quota_counters", "c"))["n"] == 20
+    with pytest.raises(ValueError):
+        await b.increment("quota_counters", {"a": 1.5})
+    with pytest.raises(ValueError):
+        await b.increment("nowhere", {"a": 1})
+
+
+async def test_delete_removes_what_the_filter_matches(store: Store):
+    for i in range(5):
+        await store.backend.insert("quota_counters", {"_id": f"k{i}", "n": i, "expires_at": i * 10})
+    assert await store.backend.delete("quota_counters", {"expires_at": {"$lt": 25}}) == 3
+    assert [d["_id"] for d in await store.backend.find("quota_counters", {}, sort="_id")] == ["k3", "k4"]
+    assert await store.backend.delete("quota_counters", {"_id": "nothing"}) == 0
+
+
+async def test_shared_request_counters(store: Store):
+    assert await store.add_counts({}, {}) == {}
+    assert await store.add_counts({"k:m:1": 4, "k:d:1": 4}, {"k:m:1": 100, "k:d:1": 200}) == {"k:m:1": 4, "k:d:1": 4}
+    assert await store.add_counts({"k:m:1": 2}, {"k:m:1": 100}) == {"k:m:1": 6}
+    assert await store.get_counts(["k:m:1", "k:d:1", "k:m:2"]) == {"k:m:1": 6, "k:d:1": 4}
+    assert await store.prune_counts(150) == 1  # the minute's, expired at 100
+    assert await store.get_counts(["k:m:1", "k:d:1"]) == {"k:d:1": 4}
+
+
+def _key(key_id: str, **extra) -> dict:
+    return {"key_id": key_id, "role": "agency", "region": "EU", "disabled": False, **extra}
+
+
+async def test_apikey_records_by_key_id(store: Store):
+    await store.put_apikey("h1", _key("aaa"))
+    await store.put_apikey("h2", _key("bbb", role="hotel", region=""))
+    await store.put_apikey("h3", _key("ccc"))
+    await store.put_apikey("h1b", _key("aaa", retires_at=500))  # a secret of aaa rotated away
+    assert [d["_id"] for d in await store.list_apikeys()] == ["h1", "h2", "h3"]  # one per key, by id
+    assert [d["key_id"] for d in await store.list_apikeys(after="aaa", limit=1)] == ["bbb"]
+    assert [d["key_id"] for d in await store.list_apikeys(role="agency", region="EU")] == ["aaa", "ccc"]
+    assert sorted(d["_id"] for d in await store.apikey_secrets("aaa")) == ["h1", "h1b"]
+    assert await store.update_apikey("aaa", {"disabled": True}) == 2
+    assert await store.update_apikey("aaa", {"last_used_at": 7}, current_only=True) == 1
+    assert (await store.get_apikey("h1"))["last_used_at"] == 7 and "last_used_at" not in await store.get_apikey("h1b")
+    assert await store.retire_apikey_secret("h1", 900) and not await store.retire_apikey_secret("h1", 901)
+    assert (await store.get_apikey("h1"))["retires_at"] == 900
+    assert await store.prune_apikey_secrets("aaa", 600) == 1  # h1b, retired at 500
+    assert await store.delete_apikey("aaa") == 1 and await store.apikey_secrets("aaa") == []
+    assert await store.apikeys_generation() == 0
+    assert await store.apikeys_changed() == 1 and await store.apikeys_generation() == 1
+
+
 async def test_ping_and_collections(store: Store):
     await store.ping()
     assert {"regions", "keys", "key_owners", "types", "rules", "trust_lists", "root_chain", "credentials", "apikeys",
-            "tokens", "presentations", "trail", "trail_heads", "photos", "photo_owners", "counters"} == set(COLLECTIONS)
+            "tokens", "presentations", "trail", "trail_heads", "photos", "photo_owners", "counters",
+            "quota_counters"} == set(COLLECTIONS)
 
 
 # -- SQLite specifics --------------------------------------------------------------------

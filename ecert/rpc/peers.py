@@ -62,6 +62,7 @@ CALLERS: Mapping[str, frozenset[str]] = {
     _I + "ResolvePresentation": frozenset({VERIFIER}),
     _I + "RecordAccess": frozenset({VERIFIER}),  # the checks it recorded, delivered to the issuing region
     _I + "ListAccess": _GW,  # a credential's access log
+    _I + "ListCredentials": _GW,  # an agency's search of its region's credentials
     _I + "RotateSigningKey": _GW,  # an admin's or the region's agency's, through the gateway
     _I + "RefreshKeys": _GW,  # after a key revocation, through the gateway
     # the verifier: the gateway alone

@@ -38,9 +38,19 @@ COLLECTIONS: dict[str, list[Index]] = {
     # so credentials without a request_id never collide.
     # "fields.photo": the digest of the portrait a credential shows (Store.credentials_naming_photo);
     # (region, status_uri, status): the entries of one status list that are not valid (Store.status_entries)
+    # (region, issued_at, _id): a region's credentials newest first, in the index's order (Store.find_credentials);
+    # (region, holder_hash, ...): those of one holder, by the keyed hash of the ID number (ecert.rules.search;
+    # never the number)
     "credentials": [(("region", "request_id"), True), (("region", "status_uri", "status"), False),
-                    (("region", "fields.photo"), False)],
-    "apikeys": [],
+                    (("region", "fields.photo"), False), (("region", "issued_at", "_id"), False),
+                    (("region", "holder_hash", "issued_at", "_id"), False)],
+    # API keys, one document per secret, under the secret's SHA-256: {"_id", "key_id", "role", "region",
+    # "org", "label", "created_at", "expires_at", "purposes", "quota", "disabled", "last_used_at", and
+    # "retires_at" once rotated away (ecert.rules.apikeys); key_id: every secret of one key
+    "apikeys": [(("key_id",), False)],
+    # requests counted per API key and window, shared by the gateways: {"_id": "<key id>:<m|d>:<window>",
+    # "n", "expires_at"} (Backend.increment; pruned once expired)
+    "quota_counters": [(("expires_at",), False)],
     "tokens": [],
     # show codes kept for their lifetime: {"_id": token cti hex, "region", "credential_id", "text", "iat",
     # "exp", "purpose", "state": "live" | "expired"} (the text is dropped once it has expired; "tokens"
@@ -122,6 +132,16 @@ class Backend(Protocol):
 
     async def next_seq(self, name: str, step: int = 1) -> int:
         """Add ``step`` to an atomic counter and return its new value (1 first, with step 1)."""
+
+    async def increment(self, coll: str, steps: Mapping[str, int],
+                        init: Mapping[str, dict] | None = None) -> dict[str, int]:
+        """Add each ``steps[_id]`` to the ``n`` of the document ``_id``, atomically (concurrent
+        increments from any process all count), in one write; a missing document is made as
+        ``{"_id", "n": step, **init[_id]}`` (``init``'s fields are set only then). Returns each
+        document's ``n`` as read right after (its increment included, perhaps others' since)."""
+
+    async def delete(self, coll: str, filter: dict) -> int:
+        """Remove every document matching ``filter``; how many were removed."""
 
     async def ping(self) -> None:
         """Raise StoreError if the store cannot be reached."""
@@ -439,6 +459,36 @@ class Store:
         return await self.backend.find("credentials", {"region": region, "fields.photo": digest},
                                        sort="issued_at", descending=True, limit=limit)
 
+    async def find_credentials(self, region: str, *, type: str = "", status: str = "", issued_from: int = 0,
+                               issued_before: int = 0, holder_hash: str = "", after: tuple[int, str] | None = None,
+                               limit: int = 50, fields: tuple[str, ...] | None = None) -> list[dict]:
+        """Up to ``limit`` of the region's credentials matching every filter given (``""`` / 0: any;
+        ``issued_from`` inclusive, ``issued_before`` exclusive), newest first: by ``issued_at``, then
+        ``_id``, both descending, a total order. ``after``: the ``(issued_at, _id)`` of the last one
+        answered before; only those after it in that order. ``fields``: only those (top-level names)."""
+        base: dict = {"region": region}
+        for name, value in (("type", type), ("status", status), ("holder_hash", holder_hash)):
+            if value:
+                base[name] = value
+        window: dict = {}
+        if issued_from:
+            window["$gte"] = issued_from
+        if issued_before:
+            window["$lt"] = issued_before
+        docs: list[dict] = []
+        if after is not None:
+            at, last_id = after
+            if (not issued_from or at >= issued_from) and (not issued_before or at < issued_before):
+                # the rest of the second the last one was issued in, then the seconds before it
+                docs = await self.backend.find("credentials", {**base, "issued_at": at, "_id": {"$lt": last_id}},
+                                               sort="_id", descending=True, limit=limit, fields=fields)
+            window["$lt"] = min(at, window.get("$lt", at))
+        if len(docs) < limit:
+            docs += await self.backend.find("credentials", {**base, **({"issued_at": window} if window else {})},
+                                            sort="issued_at", descending=True, limit=limit - len(docs),
+                                            fields=fields)
+        return docs
+
     async def find_credential_by_request(self, region: str, request_id: str | None) -> dict | None:
         """The credential a region issued for this request id, or None."""
         if request_id is None:
@@ -498,6 +548,75 @@ class Store:
     async def get_apikey(self, key_hash: str) -> dict | None:
         """The API key record for this hash, or None."""
         return await self.backend.get("apikeys", key_hash)
+
+    async def apikey_secrets(self, key_id: str) -> list[dict]:
+        """Every stored secret of one key (its current one, and those rotated away and not yet pruned)."""
+        return await self.backend.find("apikeys", {"key_id": key_id})
+
+    async def list_apikeys(self, *, role: str | None = None, region: str | None = None, after: str = "",
+                           limit: int = 100) -> list[dict]:
+        """Up to ``limit`` keys (the record of each one's current secret), by key id, those past
+        ``after``; only ``role``'s and ``region``'s when given."""
+        filter: dict = {"retires_at": None, "key_id": {"$gt": after}}
+        if role is not None:
+            filter["role"] = role
+        if region is not None:
+            filter["region"] = region
+        return await self.backend.find("apikeys", filter, sort="key_id", limit=limit)
+
+    async def update_apikey(self, key_id: str, values: dict, *, current_only: bool = False) -> int:
+        """Set ``values`` on every secret of a key (with ``current_only``, on its current one only):
+        how many were changed."""
+        filter: dict = {"key_id": key_id, **({"retires_at": None} if current_only else {})}
+        changed = 0
+        for doc in await self.backend.find("apikeys", filter, fields=("key_id",)):
+            changed += await self.backend.update("apikeys", doc["_id"], values)
+        return changed
+
+    async def retire_apikey_secret(self, key_hash: str, at: int) -> bool:
+        """A key's secret stops working at ``at`` (it was rotated): False if it was retired already."""
+        return await self.backend.update("apikeys", key_hash, {"retires_at": at}, expect={"retires_at": None})
+
+    async def prune_apikey_secrets(self, key_id: str, before: int) -> int:
+        """Remove a key's secrets retired before ``before``."""
+        return await self.backend.delete("apikeys", {"key_id": key_id, "retires_at": {"$lt": before}})
+
+    async def delete_apikey(self, key_id: str) -> int:
+        """Remove a key, every secret of it: how many."""
+        return await self.backend.delete("apikeys", {"key_id": key_id})
+
+    async def apikeys_generation(self) -> int:
+        """A number that changes whenever a key is disabled, enabled, rotated or deleted (gateways
+        drop the keys they hold when it moves)."""
+        doc = await self.backend.get("counters", "apikeys")
+        return 0 if doc is None else int(doc["n"])
+
+    async def apikeys_changed(self) -> int:
+        """Move :meth:`apikeys_generation` on; the new value."""
+        return await self.backend.next_seq("apikeys")
+
+    # -- request counters (quotas) -------------------------------------------
+
+    async def add_counts(self, steps: Mapping[str, int], expires_at: Mapping[str, int]) -> dict[str, int]:
+        """Add to shared request counters (one write); each counter's total right after. A new
+        counter is kept until ``expires_at[name]`` (then :meth:`prune_counts` removes it)."""
+        if not steps:
+            return {}
+        return await self.backend.increment("quota_counters", steps,
+                                            {name: {"expires_at": expires_at[name]} for name in steps})
+
+    async def get_counts(self, names: list[str]) -> dict[str, int]:
+        """The totals of these counters (a missing one: absent)."""
+        found: dict[str, int] = {}
+        for start in range(0, len(names), 500):
+            for doc in await self.backend.find("quota_counters", {"_id": {"$in": names[start:start + 500]}},
+                                               fields=("n",)):
+                found[doc["_id"]] = int(doc["n"])
+        return found
+
+    async def prune_counts(self, now: int) -> int:
+        """Remove the counters expired before ``now``: how many."""
+        return await self.backend.delete("quota_counters", {"expires_at": {"$lt": now}})
 
     # -- presentation tokens ------------------------------------------------
 

@@ -7,10 +7,10 @@ are all strings, like SQLite, where NULLs never collide.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, ConfigurationError, DuplicateKeyError, PyMongoError
@@ -172,6 +172,40 @@ class MongoBackend:
                 {"_id": name}, {"$inc": {"n": step}}, upsert=True,
                 return_document=ReturnDocument.AFTER)
         return doc["n"]
+
+    async def increment(self, coll: str, steps: Mapping[str, int],
+                        init: Mapping[str, dict] | None = None) -> dict[str, int]:
+        """One unordered bulk write of ``$inc`` upserts, then one read of the totals. Two upserts of
+        a new document racing may meet its unique ``_id``: the loser is sent again (it then finds it)."""
+        ops = []
+        for _id, step in steps.items():
+            fields = {k: v for k, v in (init or {}).get(_id, {}).items() if k not in ("_id", "n")}
+            check_doc({"_id": _id, **fields})
+            if type(step) is not int:
+                raise ValueError(f"a step is an int, not {step!r}")
+            ops.append(UpdateOne({"_id": _id}, {"$inc": {"n": step}, **({"$setOnInsert": fields} if fields else {})},
+                                 upsert=True))
+        if not ops:
+            return {}
+        collection = self._coll(coll)
+        try:
+            await collection.bulk_write(ops, ordered=False)
+        except BulkWriteError as err:
+            errors = err.details.get("writeErrors", ())
+            if err.details.get("writeConcernErrors") or any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise StoreError(f"MongoDB store: an increment failed: {err}") from err
+            with _errors():
+                await collection.bulk_write([ops[e["index"]] for e in errors], ordered=False)
+        except PyMongoError as err:
+            raise StoreError(f"MongoDB store: {err}") from err
+        with _errors():
+            docs = await collection.find({"_id": {"$in": list(steps)}}, {"n": 1}).to_list()
+        return {d["_id"]: int(d["n"]) for d in docs}
+
+    async def delete(self, coll: str, filter: dict) -> int:
+        check_filter(filter)
+        with _errors():
+            return (await self._coll(coll).delete_many(filter)).deleted_count
 
     async def ping(self) -> None:
         with _errors():

@@ -193,6 +193,18 @@ class SQLiteBackend:
                 (name, name, step, step)).fetchall()
         return n
 
+    def _increment(self, coll: str, rows: list[tuple[str, int, str]]) -> dict[str, int]:
+        """Every row's increment in one transaction: (``_id``, step, the new document's JSON text)."""
+        totals: dict[str, int] = {}
+        with _immediate(self._conn):
+            for _id, step, doc in rows:
+                (n,), = self._conn.execute(
+                    f"INSERT INTO {coll}(id, doc) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET "
+                    "doc = json_set(doc, '$.n', json_extract(doc, '$.n') + ?) RETURNING json_extract(doc, '$.n')",
+                    (_id, doc, step)).fetchall()
+                totals[_id] = n
+        return totals
+
     def _insert_many(self, rows: list[tuple[str, str | None, Any]]) -> list[Exception | int | None]:
         """Group commit: many inserts in one transaction (one sync to disk); the error (or None) of
         each row, in order. A duplicate fails alone: a statement that breaks a constraint is undone
@@ -326,6 +338,22 @@ class SQLiteBackend:
 
     async def next_seq(self, name: str, step: int = 1) -> int:
         return await self._run(self._next_seq, name, step)
+
+    async def increment(self, coll: str, steps: Mapping[str, int],
+                        init: Mapping[str, dict] | None = None) -> dict[str, int]:
+        check_collection(coll)
+        rows = []
+        for _id, step in steps.items():
+            doc = {**(init or {}).get(_id, {}), "_id": _id, "n": step}
+            check_doc(doc)
+            if type(step) is not int:
+                raise ValueError(f"a step is an int, not {step!r}")
+            rows.append((_id, step, _dump(doc)))
+        return await self._run(self._increment, coll, rows) if rows else {}
+
+    async def delete(self, coll: str, filter: dict) -> int:
+        where, params = _where(filter)
+        return await self._run(self._execute, f"DELETE FROM {check_collection(coll)} WHERE {where}", params)
 
     async def ping(self) -> None:
         await self._run(self._query, "SELECT 1", ())

@@ -50,6 +50,7 @@ from .keyring import Keyring
 from .photos import PHOTO_FIELD, PhotoLibrary
 from .presentations import ShowCodes, Shown
 from .registry_cache import RegistryCache
+from .search import CredentialSearch, Page, Query
 from .signing import KeyInfo, KeyPort, Signer
 from .status import RegionStatus
 from .trail import Trail
@@ -119,13 +120,14 @@ class Issuer:
 
     ``key``: the region's :class:`Keyring`, or one key (a keyring in memory). ``key_lifetime_days``
     (0: never) and ``auto_rotate``: see :mod:`.signing`. ``cache``: where the registry's types and
-    rules are kept between starts (None: nowhere)."""
+    rules are kept between starts (None: nowhere). ``search_key``: the region's key for the holders'
+    search hashes (:mod:`.search`; None: one for this process alone)."""
 
     def __init__(self, region: str, store: Store, key: keys.SigningKey | Keyring, registry: RegistryPort, *,
                  default_valid_days: int, status_ttl: int, now: Clock = system_clock,
                  monotonic: Callable[[], float] = time.monotonic, key_lifetime_days: int = 365,
                  auto_rotate: bool = True, cache: RegistryCache | None = None,
-                 status_list_validity: int = DEFAULT_STATUS_LIST_VALIDITY):
+                 status_list_validity: int = DEFAULT_STATUS_LIST_VALIDITY, search_key: bytes | None = None):
         self.region = region
         self.store = store
         self.signer = Signer(key if isinstance(key, Keyring) else Keyring.of(key), registry,
@@ -154,6 +156,7 @@ class Issuer:
         self.trail = Trail(region, store, now=lambda: self.now(), record_region=self.get)  # the region's 全程留痕
         self.show_codes = ShowCodes(region, store)
         self.photos = PhotoLibrary(self)
+        self.search = CredentialSearch(self, search_key)  # the region's agencies find what they issued
 
     # -- registry ----------------------------------------------------------------------------
     @property
@@ -288,7 +291,8 @@ class Issuer:
                "kid": key.kid.hex(), "qr_text": qr_text, "issued_at": now, "expires_at": exp,
                "status": CredentialStatus.VALID, "status_idx": idx, "status_uri": uri, "fields": fields,
                "request_id": request_id or None, "request_hash": request_hash,
-               "display_id": ts.display_id(self.region, cred_id)}
+               "display_id": ts.display_id(self.region, cred_id),
+               "holder_hash": self.search.holder_hash(fields)}  # the ID number keyed-hashed, for searching
         try:
             await self.store.insert_credential(doc)
         except DuplicateKey:
@@ -344,6 +348,10 @@ class Issuer:
                 await self.trail.status_changed(p, cred_id, target, at, changes + 1)
                 return await self.get(p, cred_id)
         raise Conflict("the credential changed concurrently, try again", code="STATUS_CONFLICT")
+
+    async def find(self, p: Principal, q: Query) -> Page:
+        """A page of the region's credentials by type, status, time of issue or holder (:mod:`.search`)."""
+        return await self.search.find(p, q)
 
     # -- status lists ------------------------------------------------------------------------
     async def status_list(self, uri: str) -> bytes:

@@ -28,6 +28,7 @@ from .keyring import Keyring
 from .presentations import Shown
 from .registry_cache import FILE as REGISTRY_CACHE_FILE
 from .registry_cache import RegistryCache
+from .search import Query, open_search_key
 from .signing import KeyInfo
 from .upstream import RegistryClient
 
@@ -44,6 +45,13 @@ def credential_pb(doc: dict, fields: dict | None = None) -> issuer_pb2.Credentia
         issued_at=doc["issued_at"], expires_at=doc["expires_at"], status=doc["status"], kid=doc.get("kid", ""),
         fields_json=json.dumps(doc["fields"] if fields is None else fields, ensure_ascii=False),
         display_id=doc.get("display_id", ""))
+
+
+def summary_pb(doc: dict) -> issuer_pb2.CredentialSummary:
+    """What a search answers of a record (:data:`.search.SUMMARY`)."""
+    return issuer_pb2.CredentialSummary(
+        id=doc["_id"], region=doc["region"], type=doc["type"], version=doc["version"], issued_at=doc["issued_at"],
+        expires_at=doc["expires_at"], status=doc["status"], display_id=doc.get("display_id") or "")
 
 
 def key_info_pb(info: KeyInfo) -> issuer_pb2.SigningKeyInfo:
@@ -149,6 +157,15 @@ class IssuerServicer(issuer_pb2_grpc.IssuerServiceServicer):
         return issuer_pb2.ListAccessResponse(entries=[trail_entry_pb(e) for e in page.entries],
                                              next=page.next or 0, more=page.next is not None)
 
+    @rpc
+    async def ListCredentials(self, request, context):
+        r = request
+        page = await self.i.find(principal_from_pb(r.principal), Query(
+            type=r.type, status=r.status, issued_from=r.issued_from, issued_before=r.issued_before,
+            holder_id=r.holder_id, limit=r.limit, cursor=r.cursor, purpose=r.purpose))
+        return issuer_pb2.ListCredentialsResponse(credentials=[summary_pb(d) for d in page.items],
+                                                  next_cursor=page.next_cursor)
+
 
 def trail_entry_pb(e: dict) -> issuer_pb2.TrailEntry:
     return issuer_pb2.TrailEntry(**{k: e[k] for k in trail.ENTRY_KEYS if k in e})
@@ -171,7 +188,7 @@ def delivered_records(request: issuer_pb2.RecordAccessRequest) -> list[trail.Rec
 
 
 def region_dir(cfg: IssuerConfig) -> Path:
-    """The region's folder: its keyring (``keys/``) and the registry cache."""
+    """The region's folder: its keyring (``keys/``), the registry cache and the search key."""
     return cfg.var_dir / "issuer" / cfg.region
 
 
@@ -186,7 +203,8 @@ async def build(cfg: IssuerConfig, store: Store, *, now: Clock = system_clock, l
     issuer = Issuer(cfg.region, store, keyring, RegistryClient(registry_channel, cfg.region),
                     default_valid_days=cfg.default_valid_days, status_ttl=cfg.status_ttl, now=now,
                     key_lifetime_days=cfg.key_lifetime_days, auto_rotate=cfg.key_auto_rotate,
-                    cache=RegistryCache(folder / REGISTRY_CACHE_FILE), status_list_validity=cfg.status_list_validity)
+                    cache=RegistryCache(folder / REGISTRY_CACHE_FILE), status_list_validity=cfg.status_list_validity,
+                    search_key=open_search_key(folder))
     server, port = create_server(
         listen or cfg.listen, [lambda s: issuer_pb2_grpc.add_IssuerServiceServicer_to_server(IssuerServicer(issuer), s)],
         links=links, service_names=["ecert.v1.IssuerService"])
