@@ -58,6 +58,7 @@ ANY = Rule()
 ADMIN = Rule((Role.ADMIN,))
 VERIFY = Rule(_listed(VERIFY_ROLES))
 RECORDS = Rule(_listed(ISSUE_ROLES), region=RECORD)
+KEYS = Rule(_listed((Role.ADMIN, Role.AGENCY)), note="an agency: the agency keys of its region")
 
 TABLE: dict[tuple[str, str], Rule] = {
     # operations and the scanner page
@@ -85,6 +86,7 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/purposes"): Rule(note="those of the caller's role"),
     # credentials
     ("POST", "/v1/credentials"): Rule(_listed(ISSUE_ROLES), region=BODY),
+    ("GET", "/v1/credentials"): Rule(_listed(ISSUE_ROLES), region=QUERY, note="an admin names the region"),
     ("GET", "/v1/credentials/{id}"): RECORDS,
     ("GET", "/v1/credentials/{id}/qr.{kind}"): RECORDS,
     ("POST", "/v1/credentials/{id}:{action}"): RECORDS,
@@ -97,6 +99,11 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/photos"): Rule(_listed(ISSUE_ROLES), region=QUERY, note="an admin names the region"),
     ("GET", "/v1/photos/{digest}"): Rule(_listed(VERIFY_ROLES), note="those shown the photo of a credential "
                                                                       "naming it (the one named, if any), for its type"),
+    # API keys (who manages which: ecert.rules.apikeys)
+    ("POST", "/v1/api-keys"): KEYS,
+    ("GET", "/v1/api-keys"): KEYS,
+    ("POST", "/v1/api-keys/{id}:{action}"): KEYS,
+    ("DELETE", "/v1/api-keys/{id}"): KEYS,
     # verifications
     ("POST", "/v1/verifications"): VERIFY,
     ("POST", "/v1/verifications:batch"): VERIFY,

@@ -5,8 +5,7 @@ channels. The routes are by area in :mod:`gateway.routes`; who may call each is
 :data:`gateway.access.TABLE`. Every error answer has the spec's body
 ``{"error": {"code", "message", "request_id"}}`` (:mod:`gateway.errors`); a client's mistake
 is never a 500; a client that left before its request was read is counted under status 499
-and not answered. Past ``ECERT_AUTH_FAILURES_PER_MINUTE`` failed keys an address gets 429
-(:mod:`gateway.throttle`).
+and not answered. Keys, quotas and the failed-authentication limit: :mod:`gateway.auth`.
 """
 
 from __future__ import annotations
@@ -20,29 +19,25 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from ecert.errors import EcertError, Unauthenticated, Unavailable
+from ecert.errors import EcertError, Unavailable
+from ecert.messages import CONTENT_LANGUAGE, error_message
 from ecert.limits import MAX_MULTIPART, MAX_REQUEST_ID
-from ecert.rules import access as rules
-from ecert.rules import apikeys
 from ecert.rpc.links import Links
-from ecert.rules.access import Principal
 from ecert.runtime.cache import BoundedCache
 from ecert.runtime.config import GatewayConfig
 from ecert.store import Store, open_store
 
-from . import access, metrics
+from . import access, auth, cors, metrics
 from .answers import json_response
 from .clients import Backends
-from .errors import error_body, http_status, status_code
+from .errors import domain_error_body, error_body, http_status, language, status_error_body
 from .http import ClientGone
 from .keys import (
     ACCESS,
     AUTH_THROTTLE,
     BACKENDS,
     CONFIG,
-    KEY_CACHE,
     METRICS,
-    PRINCIPAL,
     QR_CACHE,
     REQUEST_ID,
     STORE,
@@ -54,8 +49,6 @@ __all__ = ["BACKENDS", "create_app"]
 
 log = logging.getLogger("ecert.gateway")
 
-KEY_CACHE_TTL = 30.0
-KEY_CACHE_SIZE = 10_000
 QR_CACHE_SIZE = 1024
 _REQUEST_ID_RE = re.compile(rf"[A-Za-z0-9._:-]{{1,{MAX_REQUEST_ID}}}")
 CLIENT_GONE = 499
@@ -73,17 +66,19 @@ async def errors_middleware(request: web.Request, handler):
     request[REQUEST_ID] = rid
     started = time.perf_counter()
     m = request.app[METRICS]
+    lang = None  # the language of an error answer, negotiated only for one
     try:
         resp = await handler(request)
     except EcertError as err:
         if http_status(err) >= 500 and not isinstance(err, Unavailable):
             log.error("request %s failed: %s", rid, err.code)
-        resp = json_response(error_body(err.code, err.message, rid, err.blamed), http_status(err))
+        lang = language(request.headers.get("Accept-Language"))
+        resp = json_response(domain_error_body(err, rid, lang), http_status(err))
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        code = status_code(exc.status)
-        resp = json_response(error_body(code, exc.reason or code, rid), exc.status)
+        lang = language(request.headers.get("Accept-Language"))
+        resp = json_response(status_error_body(exc.status, exc.reason, rid, lang), exc.status)
         if exc.status == 405:
             resp.headers["Allow"] = exc.headers.get("Allow", "")
         if exc.status == 429:
@@ -95,57 +90,33 @@ async def errors_middleware(request: web.Request, handler):
         raise
     except Exception:
         log.exception("request %s: unexpected error", rid)
-        resp = json_response(error_body("INTERNAL", "internal error", rid), 500)
+        lang = language(request.headers.get("Accept-Language"))
+        resp = json_response(error_body("INTERNAL", error_message("INTERNAL", lang, english="internal error"), rid),
+                             500)
+    if lang is not None:
+        resp.headers["Content-Language"] = CONTENT_LANGUAGE[lang]
+        vary = resp.headers.get("Vary")
+        resp.headers["Vary"] = f"{vary}, Accept-Language" if vary else "Accept-Language"
     resp.headers["X-Request-Id"] = rid
     route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
     m.observe(request.method, route, resp.status, time.perf_counter() - started)
     return resp
 
 
-@web.middleware
-async def auth_middleware(request: web.Request, handler):
-    if access.needs_key(request):
-        throttle, address = request.app[AUTH_THROTTLE], request.remote or ""
-        wait = throttle.retry_after(address)
-        if wait is not None:  # before the key is looked at, whichever it is (gateway.throttle)
-            raise web.HTTPTooManyRequests(reason="too many failed authentications from this address; "
-                                                 f"try again in {wait} s", headers={"Retry-After": str(wait)})
-        header = request.headers.get("Authorization", "")
-        key = header[7:].strip() if header[:7].lower() == "bearer " else None
-        try:
-            request[PRINCIPAL] = await _authenticate(request.app, key)
-        except Unauthenticated:
-            if key:  # a key presented and refused (a missing key costs nothing to refuse)
-                throttle.failed(address)
-            raise
-    return await handler(request)
-
-
-async def _authenticate(app: web.Application, key: str | None) -> Principal:
-    if not key:
-        raise Unauthenticated("an API key is required: Authorization: Bearer KEY")
-    cache = app[KEY_CACHE]
-    digest = rules.hash_key(key)
-    principal = cache.get(digest)
-    if principal is None:
-        principal = await apikeys.authenticate(app[STORE], key)
-        cache.put(digest, principal)
-    return principal
-
-
 # -- the app -------------------------------------------------------------------------------------
 
 def create_app(cfg: GatewayConfig, *, store: Store | None = None, backends: Backends | None = None,
-               clock: Callable[[], float] = time.monotonic) -> web.Application:
+               clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time) -> web.Application:
     """The gateway application. ``store`` and ``backends`` may be passed in (tests); otherwise
     they are opened from ``cfg`` and closed with the app. ``clock``: the failed-authentication
-    windows' (monotonic seconds)."""
+    windows' and the key checks' (monotonic seconds); ``wall``: keys' expiries, quota windows and
+    the times keys record (epoch seconds)."""
     # client_max_size is app-wide: it admits a multipart picture, and read_json bounds JSON to cfg.max_body.
-    app = web.Application(middlewares=[errors_middleware, auth_middleware],
+    app = web.Application(middlewares=[errors_middleware, cors.preflight_middleware, auth.auth_middleware],
                           client_max_size=max(cfg.max_body, MAX_MULTIPART))
     app[CONFIG] = cfg
+    cors.setup(app, cfg.cors_origins)
     app[METRICS] = metrics.Metrics()
-    app[KEY_CACHE] = BoundedCache(KEY_CACHE_SIZE, KEY_CACHE_TTL)
     app[QR_CACHE] = BoundedCache(QR_CACHE_SIZE)
     app[AUTH_THROTTLE] = AuthThrottle(cfg.auth_failures_per_minute, clock=clock)
 
@@ -160,6 +131,7 @@ def create_app(cfg: GatewayConfig, *, store: Store | None = None, backends: Back
             await app[STORE].close()
 
     app.cleanup_ctx.append(resources)
+    auth.install(app, clock=clock, wall=wall)  # its upkeep after the store is opened (gateway.auth)
     for table in TABLES:
         app.router.add_routes(table)
     app[ACCESS] = access.bind(app.router)

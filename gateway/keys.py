@@ -12,14 +12,21 @@ from ecert.store import Store
 
 from . import metrics
 from .clients import Backends
-from .throttle import AuthThrottle
+from .throttle import AuthThrottle, Quotas
 
 CONFIG = web.AppKey("config", GatewayConfig)
 STORE = web.AppKey("store", Store)
 BACKENDS = web.AppKey("backends", Backends)
 METRICS = web.AppKey("metrics", metrics.Metrics)
-KEY_CACHE = web.AppKey("key_cache", BoundedCache)
-"""API key digest -> :class:`Principal`, for a short while (``app.KEY_CACHE_TTL``)."""
+KEYRING = web.AppKey("keyring", object)
+"""The API keys this process accepted lately, checked against the store's every second
+(:class:`gateway.auth.Keyring`)."""
+LAST_USE = web.AppKey("last_use", object)
+"""Each key's last use, written to the store at most once a minute (:class:`gateway.auth.LastUse`)."""
+QUOTAS = web.AppKey("quotas", Quotas)
+"""Each key's requests in its windows, shared with the other gateways through the store (:mod:`gateway.throttle`)."""
+WALL_CLOCK = web.AppKey("wall_clock", object)
+"""Epoch seconds (a callable; tests pass a fake): keys' expiry, quota windows, the times recorded."""
 QR_CACHE = web.AppKey("qr_cache", BoundedCache)
 """(credential id, "png" | "svg") -> the drawn QR code."""
 AUTH_THROTTLE = web.AppKey("auth_throttle", AuthThrottle)
@@ -29,3 +36,5 @@ ACCESS = web.AppKey("access", dict)
 
 REQUEST_ID = web.RequestKey("request_id", str)
 PRINCIPAL = web.RequestKey("principal", Principal)
+RETRY_AFTER = web.RequestKey("retry_after", int)
+"""Whole seconds a 429 answer's ``Retry-After`` says (a key over its quota)."""

@@ -39,12 +39,20 @@ class Metrics:
                                       "Scrapes at which the verifier's cache state could not be had (the "
                                       "ecert_verifier_* families kept the last state received)",
                                       registry=self.registry)
+        self.throttled_requests = Counter(
+            "ecert_gateway_throttled", "Requests answered 429, by the caller's role (unknown: refused before any "
+            "key was read) and reason: per_minute, per_day (the key's quota), auth_failures (its address's)",
+            ["role", "reason"], registry=self.registry)
         self.verifier = VerifierState()
         self.registry.register(self.verifier)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(route).observe(seconds)
+
+    def throttled(self, role: str, reason: str) -> None:
+        """A request answered 429: by role, never by key."""
+        self.throttled_requests.labels(role or "unknown", reason).inc()
 
     def verification(self, result: str) -> None:
         self.verifications.labels(result).inc()

@@ -1,4 +1,7 @@
-"""Failed authentications per client address, and the lockout past a rate.
+"""Two limits: failed authentications per client address (:class:`AuthThrottle`), and each API
+key's quota (:class:`Quotas`).
+
+**Failed authentications.**
 
 Each address that presents a key that is not accepted (unknown, disabled, too long) opens a
 window of a minute from that first failure. Once it has failed ``per_minute`` times in its window, every request of that address that
@@ -9,16 +12,36 @@ logged once per window, with the address and never the key.
 
 Memory is bounded: at most ``size`` addresses are followed (least recently seen out first), each
 forgotten when its window ends. Time is injectable (``clock=``, monotonic seconds).
+
+**Quotas.** A key may make ``per_minute`` requests in each minute and ``per_day`` in each day (a
+day of China time, UTC+8, from midnight), its role's numbers unless it has its own
+(:meth:`ecert.rules.apikeys.Grant.quota`); 0 is no limit. The windows are fixed (aligned on the
+epoch, the same in every process). Past either limit the request is answered 429
+``QUOTA_EXCEEDED`` with ``Retry-After``: the whole seconds until that window ends.
+
+The count is shared by every gateway process through the store without a store call on the
+request's path: each process admits against the total it last read plus what it admitted since,
+and every second (:meth:`Quotas.sync`) adds what it admitted to the store's counter of each window
+(an atomic increment, all in one write) and reads the totals back, those the other processes
+added included. So a second process does not double a quota: past the limit a key gets at most
+what the other processes admitted for it within one sync interval (1 s; and a process that just
+started, within its first second). The store's counters of ended windows are removed
+(:meth:`Quotas.prune`); in memory, a key's windows are forgotten once it has been idle for two
+minutes. Time is injectable (``wall=``, epoch seconds).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from ecert.errors import TooManyRequests
+from ecert.rules.apikeys import Grant, Quota
+from ecert.rules.document import CST_OFFSET
 from ecert.runtime.cache import BoundedCache
 
 log = logging.getLogger("ecert.gateway")
@@ -67,3 +90,110 @@ class AuthThrottle:
             log.warning("authentication: %d failed keys from %s within %.0f s; its keyed requests are "
                         "answered 429 for %d s", w.failures, address or "an unknown address", self.window,
                         max(1, math.ceil(w.started + self.window - self._clock())))
+
+
+# -- quotas --------------------------------------------------------------------------------------
+
+SYNC_INTERVAL = 1.0
+"""Seconds between two syncs of the counts with the store (the bound of over-admission)."""
+PRUNE_INTERVAL = 600.0
+"""Seconds between two removals of the store's ended counters (per process)."""
+IDLE = 120
+"""Seconds after which a window no request has touched is forgotten here (it stays in the store)."""
+KEPT = 120
+"""Seconds a counter is kept in the store past the end of its window."""
+_WINDOWS = (("per_minute", "m", 60, 0), ("per_day", "d", 86400, CST_OFFSET))
+"""Each limit: its name (also the metrics' reason), the counter's tag, the window's length and offset."""
+
+
+class QuotaExceeded(TooManyRequests):
+    """A key over its quota: 429 ``QUOTA_EXCEEDED``; ``reason`` is the limit (``per_minute``, ``per_day``)."""
+
+    def __init__(self, reason: str, limit: int, retry_after: int):
+        what = "minute" if reason == "per_minute" else "day (China time)"
+        super().__init__(f"this API key's quota of {limit} requests a {what} is used up; try again in "
+                         f"{retry_after} s", code="QUOTA_EXCEEDED", retry_after=retry_after)
+        self.reason = reason
+
+
+@dataclass(slots=True)
+class _Count:
+    end: int
+    """Epoch second the window ends."""
+    seen: float
+    """When a request last touched it (epoch seconds)."""
+    shared: int = 0
+    """The total of every process as last read (this one's synced counts included)."""
+    pending: int = 0
+    """Admitted here and not yet added to the store's counter."""
+
+
+class Quotas:
+    """Each key's requests in its windows, and their sync with the store (module docstring)."""
+
+    def __init__(self, defaults: Mapping[str, Quota], *, wall: Callable[[], float] = time.time):
+        self.defaults = defaults
+        self._wall = wall
+        self._windows: dict[str, _Count] = {}
+        self._pruned = -math.inf
+        self._syncing = asyncio.Lock()  # one sync at a time (the background one, a test's)
+
+    def admit(self, grant: Grant) -> None:
+        """Count one request of ``grant``'s key, or raise :class:`QuotaExceeded` (nothing counted)."""
+        quota = grant.quota(self.defaults)
+        if not (quota.per_minute or quota.per_day):
+            return
+        now = self._wall()
+        touched = []
+        for reason, tag, length, offset in _WINDOWS:
+            limit = getattr(quota, reason)
+            if not limit:
+                continue
+            index = int((now + offset) // length)
+            name = f"{grant.principal.key_id}:{tag}:{index}"
+            w = self._windows.get(name)
+            if w is None:
+                w = self._windows[name] = _Count((index + 1) * length - offset, now)
+            w.seen = now
+            if w.shared + w.pending >= limit:
+                raise QuotaExceeded(reason, limit, math.ceil(w.end - now))
+            touched.append(w)
+        for w in touched:
+            w.pending += 1
+
+    async def sync(self, store) -> None:
+        """Add the counts admitted here to the store's counters and read back every total of the
+        windows in use (one write, one read)."""
+        async with self._syncing:
+            await self._sync(store)
+
+    async def _sync(self, store) -> None:
+        now = self._wall()
+        steps = {name: w.pending for name, w in self._windows.items() if w.pending}
+        if steps:
+            totals = await store.add_counts(steps, {name: self._windows[name].end + KEPT for name in steps})
+            for name, step in steps.items():
+                w = self._windows[name]
+                w.pending -= step
+                w.shared = max(w.shared, totals.get(name, 0))
+        active = [name for name, w in self._windows.items() if name not in steps and w.end > now and w.pending == 0]
+        if active:
+            totals = await store.get_counts(active)
+            for name in active:
+                w = self._windows.get(name)
+                if w is not None:
+                    w.shared = max(w.shared, totals.get(name, 0))
+        for name, w in list(self._windows.items()):
+            if not w.pending and (w.end <= now or now - w.seen > IDLE):
+                del self._windows[name]
+
+    async def prune(self, store) -> int:
+        """Remove the store's ended counters, at most once every PRUNE_INTERVAL: how many."""
+        now = self._wall()
+        if now - self._pruned < PRUNE_INTERVAL:
+            return 0
+        self._pruned = now
+        return await store.prune_counts(int(now))
+
+    def __len__(self) -> int:
+        return len(self._windows)

@@ -36,13 +36,13 @@ async def guarded(suite, monkeypatch):
     """A gateway limited to LIMIT failed keys a minute, on a fake clock; and how often the store
     was asked for a key."""
     clock, asked = Clock(), []
-    authenticate = apikeys.authenticate
+    grant = apikeys.grant
 
-    async def counting(store, key):
+    async def counting(store, key, **options):
         asked.append(key)
-        return await authenticate(store, key)
+        return await grant(store, key, **options)
 
-    monkeypatch.setattr(apikeys, "authenticate", counting)
+    monkeypatch.setattr(apikeys, "grant", counting)
     cfg = dataclasses.replace(suite.gateway_config, auth_failures_per_minute=LIMIT)
     client = TestClient(TestServer(create_app(cfg, store=suite.store, clock=clock)))
     await client.start_server()

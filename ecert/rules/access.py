@@ -27,6 +27,8 @@ class Principal:
     region: str = ""
     key_id: str = ""
     org: str = ""  # the API key's organisation, as the holder's access log names the checker
+    purposes: tuple[str, ...] = ()
+    """The purposes the key may verify for, when it is narrower than its role (empty: the role's)."""
 
     def may_manage(self, region: str) -> bool:
         """Admin, or the agency (or the suite's own service) of ``region``."""
@@ -100,8 +102,11 @@ def parse_purpose(text: str) -> Purpose:
 def purpose_for(p: Principal, purpose: str) -> Purpose:
     """The purpose a verification by ``p`` is judged for: the one named, or the role's default
     when none is (``""``). An unknown purpose is 400 ``PURPOSE_UNKNOWN``; one the role may not
-    name (a hotel asking for a roadside check) is 403 ``PURPOSE_NOT_ALLOWED``."""
+    name (a hotel asking for a roadside check), or that the key is not allowed (its ``purposes``),
+    is 403 ``PURPOSE_NOT_ALLOWED``; such a key's default is the first of its role's it keeps."""
     allowed = _ROLE_PURPOSES.get(p.role, ())
+    if p.purposes:  # a key narrowed to some of its role's purposes (ecert.rules.apikeys)
+        allowed = tuple(a for a in allowed if a in p.purposes)
     if not purpose:
         if not allowed:
             raise PermissionDenied(f"role {p.role or '(none)'} may not verify", code="PURPOSE_NOT_ALLOWED",
@@ -109,8 +114,8 @@ def purpose_for(p: Principal, purpose: str) -> Purpose:
         return allowed[0]
     found = parse_purpose(purpose)
     if found not in allowed:
-        raise PermissionDenied(f"role {p.role} may not verify for {found}", code="PURPOSE_NOT_ALLOWED",
-                               field="purpose")
+        who = "this API key" if p.purposes else f"role {p.role}"
+        raise PermissionDenied(f"{who} may not verify for {found}", code="PURPOSE_NOT_ALLOWED", field="purpose")
     return found
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
 from ..limits import MAX_BODY
+from ..rules.apikeys import DEFAULT_QUOTAS, Quota
 from ..store import default_uri
 
 _REQUIRED = object()
@@ -89,6 +91,19 @@ def _lifetime_days(raw: str) -> int:
 
 
 _lifetime_days.__name__ = f"whole number of days from 0 to {MAX_KEY_LIFETIME_DAYS}"
+
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?")
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    """Browser origins (``scheme://host[:port]``, no path, no ``*``), comma-separated; none: ()."""
+    origins = tuple(dict.fromkeys(o.strip().lower() for o in raw.split(",") if o.strip()))
+    if not all(_ORIGIN.fullmatch(o) for o in origins):
+        raise ValueError(raw)
+    return origins
+
+
+_origins.__name__ = "comma-separated list of origins such as https://desk.example.cn"
 
 
 def _secret(raw: str) -> bytes:
@@ -236,6 +251,12 @@ class GatewayConfig(Common):
     backend_timeout: float
     bulk_timeout: float
     auth_failures_per_minute: int
+    quotas: Mapping[str, Quota] = field(default_factory=lambda: dict(DEFAULT_QUOTAS))
+    """Each key role's quota (ECERT_QUOTA_<ROLE>_PER_MINUTE / _PER_DAY; 0: no limit); a key may have its own."""
+    key_rotate_overlap: int = 86400
+    """Seconds a rotated API key's old secret keeps working (ECERT_API_KEY_ROTATE_OVERLAP)."""
+    cors_origins: tuple[str, ...] = ()
+    """The browser origins whose pages may call the gateway (ECERT_CORS_ORIGINS; none by default)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "GatewayConfig":
@@ -252,6 +273,14 @@ class GatewayConfig(Common):
             bulk_timeout=e.get("ECERT_BACKEND_BULK_TIMEOUT", 30.0, _seconds),
             # failed authentications one client address may make in a minute (0: no limit)
             auth_failures_per_minute=e.get("ECERT_AUTH_FAILURES_PER_MINUTE", 30, _count),
+            # requests an API key may make in a minute and in a day, by role (a key may have its own)
+            quotas={role: Quota(e.get(f"ECERT_QUOTA_{role.upper()}_PER_MINUTE", q.per_minute, _count),
+                                e.get(f"ECERT_QUOTA_{role.upper()}_PER_DAY", q.per_day, _count))
+                    for role, q in DEFAULT_QUOTAS.items()},
+            # seconds the old secret of a rotated API key keeps working
+            key_rotate_overlap=e.get("ECERT_API_KEY_ROTATE_OVERLAP", 86400, _count),
+            # the origins whose pages may call from a browser (CORS), comma-separated
+            cors_origins=e.get("ECERT_CORS_ORIGINS", (), _origins),
         )
         e.done("gateway")
         return cls(**cfg)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from . import credentials, operations, photos, presentations, registry, rules, scanner, trail, verifications
+from . import apikeys, credentials, operations, photos, presentations, registry, rules, scanner, trail, verifications
 
 TABLES = (operations.routes, scanner.routes, registry.routes, rules.routes, credentials.routes,
-          verifications.routes, photos.routes, presentations.routes, trail.routes)
+          verifications.routes, photos.routes, presentations.routes, trail.routes, apikeys.routes)
