@@ -108,7 +108,7 @@ async def test_a_regions_agency_rotates_its_signing_key_at_its_issuer(fake, keys
     r = await http.post("/v1/regions/CN-ZJ/signing-key:rotate", headers=bearer(keys["agency_zj"]))
     assert r.status == 201, await r.text()
     body = await r.json()
-    assert body == {"kid": KID, "retired_kid": OLD_KID, "nbf": 10, "exp": 20}
+    assert body == {"kid": KID, "retired_kid": OLD_KID, "nbf": "1970-01-01T00:00:10Z", "exp": "1970-01-01T00:00:20Z"}
     assert undescribed(body, _answer_schema("/v1/regions/{code}/signing-key:rotate", "post", 201)) == []
     [req] = be.issuers["CN-ZJ"].called("RotateSigningKey")
     assert (req.region, req.request_id, req.principal.role, req.principal.region) == ("CN-ZJ", "", "agency", "CN-ZJ")

@@ -48,6 +48,19 @@ SEED = int(os.environ.get("ECERT_OPENAPI_FUZZ_SEED") or 20240601)
 REQUEST_TIMEOUT = 30.0
 """A client-side bound on every answer: a request that hangs is a failure, not a stuck test."""
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+NO_ISSUER = "has no issuer online"
+"""The message of the one 503 an admin's generated requests may rightly get: a call for a region it
+created itself (``POST /v1/regions``), which has no issuer here (documented, not a fault)."""
+
+
+def _no_issuer(response) -> bool:
+    if response.status_code != 503:
+        return False
+    try:
+        error = response.json()["error"]
+    except (ValueError, KeyError, TypeError):
+        return False
+    return error.get("code") == "REGION_UNAVAILABLE" and NO_ISSUER in error.get("message", "")
 ROLES = ("admin", "hotel")
 
 
@@ -131,8 +144,9 @@ class Target:
 async def target(tmp_path_factory):
     """An own suite and gateway on port 0, a credential issued, its key id known."""
     suite = await start_suite(tmp_path_factory.mktemp("openapi-fuzz"))
-    # every generated request comes from one address, the key-less ones too: not an attack
-    cfg = dataclasses.replace(suite.gateway_config, auth_failures_per_minute=0)
+    # every generated request comes from one address, the key-less ones too: not an attack; and
+    # thousands on one key: no quota either
+    cfg = dataclasses.replace(suite.gateway_config, auth_failures_per_minute=0, quotas={})
     server = TestServer(create_app(cfg, store=suite.store), host="127.0.0.1")
     await server.start_server()
     try:
@@ -245,8 +259,9 @@ def _fuzz_operation(operation, t: Target, run: Run) -> None:
                 body = response.request.body
                 if isinstance(body, bytes) and _holds_lone_surrogate(body):
                     run.lone_surrogates += 1
+                checks = [c for c in CHECKS if c is not not_a_server_error] if _no_issuer(response) else CHECKS
                 try:
-                    case.validate_response(response, checks=CHECKS, headers=headers)
+                    case.validate_response(response, checks=checks, headers=headers)
                 except FailureGroup as group:
                     req = response.request
                     body = req.body.encode() if isinstance(req.body, str) else req.body

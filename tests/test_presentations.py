@@ -359,8 +359,8 @@ async def test_the_openapi_document_describes_the_routes(http):
     assert make["requestBody"]["required"] is False
     assert "image/png" in doc["paths"]["/v1/credentials/{id}/presentations/{token_id}/qr.png"]["get"][
         "responses"]["200"]["content"]
-    assert set(doc["components"]["schemas"]["Presentation"]["required"]) == {"token", "token_id", "expires_at",
-                                                                             "qr_png_url"}
+    assert set(doc["components"]["schemas"]["Presentation"]["required"]) == {
+        "token", "token_id", "credential_id", "issued_at", "expires_at", "expires_in", "qr_png_url"}
 
 
 # -- from the terminal ---------------------------------------------------------------------------
@@ -399,11 +399,11 @@ async def test_ecert_present_then_ecert_verify(capsys, http, keys, hotel_sh):
 
     rc, out, err = await run_cli(capsys, "present", resident["id"], "--purpose", "sightseeing", "--url", url,
                                  "--key", keys["agency_zj"])
-    assert rc == 1 and "PURPOSE_UNKNOWN:" in err and out == ""
+    assert rc == 2 and "PURPOSE_UNKNOWN:" in err and out == ""  # the request judged wrong: a usage mistake
     rc, out, err = await run_cli(capsys, "present", resident["id"], "--url", url, "--key", keys["hotel"])
-    assert rc == 1 and "FORBIDDEN:" in err
+    assert rc == 3 and "FORBIDDEN:" in err
     rc, out, err = await run_cli(capsys, "present", "NOSUCHCREDENTIAL", "--url", url, "--key", keys["agency_zj"])
-    assert rc == 1 and "NOT_FOUND:" in err
+    assert rc == 2 and "NOT_FOUND:" in err
 
 
 async def test_a_driving_licence_code_checked_at_the_roadside(http, keys):

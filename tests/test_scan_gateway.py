@@ -209,7 +209,8 @@ async def test_openapi_describes_pictures_svg_and_the_page(http):
     op = doc["paths"]["/v1/verifications"]["post"]
     assert {"application/json", "multipart/form-data"} <= set(op["requestBody"]["content"])
     assert {"200", "400", "401", "413", "415"} <= set(op["responses"])
-    assert "/v1/credentials/{id}/qr.svg" in doc["paths"] and "/scan" in doc["paths"]
+    kinds = next(p for p in doc["paths"]["/v1/credentials/{id}/qr.{kind}"]["get"]["parameters"] if p["name"] == "kind")
+    assert "svg" in kinds["schema"]["enum"] and "/scan" in doc["paths"]
     assert doc["paths"]["/scan"]["get"]["security"] == []
     assert "results" in doc["components"]["schemas"]["Verification"]["properties"]
 

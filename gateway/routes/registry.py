@@ -7,7 +7,12 @@ a change made here makes the next read ask the registry.
 A region's signing key is rotated by its issuer (which holds the private keys: it makes the new
 one, registers it and retires the old one); the root key by the registry. After a key is revoked
 the region's issuer is told at once (``RefreshKeys``), so it stops signing with it before its own
-refresh would notice."""
+refresh would notice.
+
+Times are RFC 3339 text (a key's ``nbf``, ``exp``, ``revoked_at``; 0, none: null) and key ids hex,
+as in every other answer; a registration's ``nbf``/``exp`` may be RFC 3339 text or, as before,
+epoch seconds. ``GET /v1/trust-list`` alone keeps the signed payload's encoding (base64 bytes,
+epoch seconds), as the contract has it."""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ import base64
 import json
 import logging
 import re
+from datetime import datetime
 
 from aiohttp import web
 
@@ -25,7 +31,7 @@ from ecert.rules.schema import check_region_code
 from ecertpb.v1 import common_pb2, issuer_pb2, registry_pb2
 
 from .. import access
-from ..answers import json_response
+from ..answers import iso, json_response
 from ..clients import REGISTRY, issuer_name
 from ..http import get, get_int, pb_principal, read_json
 from ..keys import BACKENDS
@@ -34,6 +40,7 @@ log = logging.getLogger("ecert.gateway")
 
 routes = web.RouteTableDef()
 _KID = re.compile(r"[0-9a-f]{16}")
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})")
 REFRESH_KEYS_TIMEOUT = 2.0
 """Seconds the revocation's answer waits for the region's issuer to read its keys again (at most the
 backend deadline); an issuer that does not answer in time learns it on its own refresh."""
@@ -45,8 +52,31 @@ async def list_regions(request: web.Request) -> web.Response:
     resp = await request.app[BACKENDS].regions.get()  # the last good copy while the registry does not answer
     return json_response({"regions": [
         {"code": r.code, "name": r.name,
-         "keys": [{"kid": k.kid, "alg": k.alg, "status": k.status, "nbf": k.nbf, "exp": k.exp} for k in r.keys]}
+         "keys": [key_json(k) for k in r.keys]}
         for r in resp.regions]})
+
+
+def key_json(k: registry_pb2.KeyInfo) -> dict:
+    """A key as the regions' listing answers it: hex kid, its window as RFC 3339."""
+    return {"kid": k.kid, "alg": k.alg, "status": k.status, "nbf": iso(k.nbf), "exp": iso(k.exp)}
+
+
+def get_instant(data: dict, name: str) -> int:
+    """The optional instant ``name`` as epoch seconds (absent, null: 0, the registry's default): RFC
+    3339 text with its offset, or (as before) an integer from 0 to 2^40; else 400 naming it."""
+    value = data.get(name)
+    if isinstance(value, str):
+        try:
+            if not _RFC3339.fullmatch(value):
+                raise ValueError(value)
+            seconds = int(datetime.fromisoformat(value.upper().replace("Z", "+00:00")).timestamp())
+        except (ValueError, OverflowError, OSError) as err:
+            raise InvalidRequest(f"{name} must be an RFC 3339 time (2026-01-01T00:00:00Z) or epoch seconds",
+                                 field=name) from err
+        if not 0 <= seconds <= MAX_EPOCH:
+            raise InvalidRequest(f"{name} must be from 1970 to epoch second {MAX_EPOCH}", field=name)
+        return seconds
+    return get_int(data, name, 0, 0, MAX_EPOCH)
 
 
 @routes.post("/v1/regions")
@@ -72,8 +102,8 @@ async def register_key(request: web.Request) -> web.Response:
         spki = base64.b64decode(get(data, "spki", str, required=True), validate=True)
     except ValueError as err:
         raise InvalidRequest("spki must be base64 DER", field="spki") from err
-    nbf = get_int(data, "nbf", 0, 0, MAX_EPOCH)
-    exp = get_int(data, "exp", 0, 0, MAX_EPOCH)
+    nbf = get_instant(data, "nbf")
+    exp = get_instant(data, "exp")
     be = request.app[BACKENDS]
     resp = await be.ask(REGISTRY, be.registry.RegisterKey(registry_pb2.RegisterKeyRequest(
         principal=pb_principal(request), region=code, alg=alg, spki=spki, nbf=nbf, exp=exp), timeout=be.timeout))
@@ -93,8 +123,7 @@ async def revoke_key(request: web.Request) -> web.Response:
         registry_pb2.KeyRef(principal=pb_principal(request), region=code, kid=kid), timeout=be.timeout))
     await _tell_issuer(request, code)
     be.registry_changed()  # the revocation, and the key the issuer may have rotated to
-    return json_response({"kid": k.kid, "alg": k.alg, "status": k.status, "nbf": k.nbf, "exp": k.exp,
-                          "revoked_at": k.revoked_at or None})
+    return json_response({**key_json(k), "revoked_at": iso(k.revoked_at)})
 
 
 async def _tell_issuer(request: web.Request, region: str) -> None:
@@ -132,7 +161,7 @@ async def rotate_signing_key(request: web.Request) -> web.Response:
         code="REGION_UNAVAILABLE")
     be.registry_changed()
     return json_response({"kid": info.kid, "retired_kid": info.retired_kid or None,
-                          "nbf": info.nbf, "exp": info.exp}, 201)
+                          "nbf": iso(info.nbf), "exp": iso(info.exp)}, 201)
 
 
 @routes.post("/v1/trust-list/root-key:rotate")
