@@ -2,6 +2,8 @@
 ``make test`` checks this with import-linter, and docs/architecture.md draws it):
 
 - :mod:`ecert.cli` — the ``ecert`` command and the development launcher (``make run``).
+- :mod:`ecert.client` — a typed client of the gateway's HTTP API (standard library only), which
+  the ``ecert`` command uses and integrators may too.
 - :mod:`ecert.rpc` — gRPC servers, clients, streams, the error ↔ status table, the process
   lifecycle; :mod:`ecert.imaging` — QR codes drawn and read from pictures.
 - :mod:`ecert.runtime` — configuration, logging, the event loop, refreshed copies, caches.

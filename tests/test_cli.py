@@ -219,10 +219,10 @@ async def test_verify_invalid_payload_exits_1(capsys, url, keys):
 
 async def test_errors_are_shown_as_code_and_message(capsys, url, keys, fields_file):
     rc, out, err = await run_cli(capsys, "verify", "EC1:ABC", "--url", url, "--key", "ek_wrong")
-    assert rc == 1 and "UNAUTHENTICATED:" in err
+    assert rc == 3 and "UNAUTHENTICATED:" in err
     rc, out, err = await run_cli(capsys, "issue", "--region", "CN-SH", "--type", "cn.driving_licence",
                                  "--fields", str(fields_file), "--url", url, "--key", keys["agency_zj"])
-    assert rc == 1 and "FORBIDDEN:" in err
+    assert rc == 3 and "FORBIDDEN:" in err
     rc, out, err = await run_cli(capsys, "verify", "EC1:ABC", "--url", url)
     assert rc == 2 and "ECERT_API_KEY" in err
 
@@ -233,7 +233,7 @@ async def test_connection_refused_suggests_make_run(capsys, keys):
         port = s.getsockname()[1]
     rc, out, err = await run_cli(capsys, "verify", "EC1:ABC", "--url", f"http://127.0.0.1:{port}",
                                  "--key", keys["hotel"])
-    assert rc == 1 and "make run" in err
+    assert rc == 3 and "make run" in err
 
 
 @contextlib.contextmanager
@@ -286,13 +286,13 @@ async def test_photo_commands_meet_the_gateway_s_answers_as_every_command_does(c
     upload = ["photo", "upload", str(picture), "--key", "ek_x", "--url"]
     with _gateway_answering(201, b"<html>a proxy's page</html>", "text/html") as url:
         rc, _, err = await run_cli(capsys, *upload, url)
-        assert rc == 1 and "the gateway answered something that is not JSON" in err, err
+        assert rc == 3 and "the gateway answered something that is not JSON" in err, err
         rc, _, verify_err = await run_cli(capsys, "verify", "EC1:X", "--key", "ek_x", "--url", url)
-        assert rc == 1 and verify_err == err
+        assert rc == 3 and verify_err == err
     refusal = json.dumps({"error": {"code": "FORBIDDEN", "message": "no"}}).encode()
     with _gateway_answering(403, refusal, "application/json") as url:
         rc, _, err = await run_cli(capsys, *upload, url)
-        assert rc == 1 and err == "ecert: FORBIDDEN: no\n"
+        assert rc == 3 and err == "ecert: FORBIDDEN: no\n"
     monkeypatch.setattr(photos, "TIMEOUT", 1.0)
     with socket.socket() as silent:  # connects (the backlog), never answers
         silent.bind(("127.0.0.1", 0))
@@ -300,10 +300,10 @@ async def test_photo_commands_meet_the_gateway_s_answers_as_every_command_does(c
         url = f"http://127.0.0.1:{silent.getsockname()[1]}"
         rc, _, err = await run_cli(capsys, "photo", "get", "a" * 64, "--out", str(tmp_path / "p.jpg"),
                                    "--key", "ek_x", "--url", url)
-    assert rc == 1 and err == f"ecert: the gateway at {url} did not answer within 1 s\n"
+    assert rc == 3 and err == f"ecert: the gateway at {url} did not answer within 1 s\n"
     url = _refused_url()
     rc, _, err = await run_cli(capsys, *upload, url)
-    assert rc == 1 and "connection refused" in err and "make run" in err
+    assert rc == 3 and "connection refused" in err and "make run" in err
 
 
 async def test_type_publish(capsys, url, keys, tmp_path):
@@ -322,7 +322,7 @@ async def test_type_publish(capsys, url, keys, tmp_path):
     rc, out, err = await run_cli(capsys, "type", "publish", str(bad), "--url", url, "--key", keys["admin"])
     assert rc == 2 and "not valid JSON" in err
     rc, out, err = await run_cli(capsys, "type", "publish", str(good), "--url", url, "--key", keys["hotel"])
-    assert rc == 1 and "FORBIDDEN:" in err
+    assert rc == 3 and "FORBIDDEN:" in err
 
 
 async def test_rules_show_and_change_through_the_gateway(capsys, url, keys):
@@ -361,10 +361,10 @@ async def test_rules_show_and_change_through_the_gateway(capsys, url, keys):
 
 
 @pytest.mark.parametrize("argv, status, message", [
-    (["set-types", "sightseeing", "cn.resident_id"], 1, "PURPOSE_UNKNOWN:"),
-    (["set-types", "general", "cn.passport"], 1, "TYPE_UNKNOWN:"),
-    (["set-recognition", "CN-QH", "CN-SH"], 1, "REGION_UNKNOWN:"),
-    (["set-recognition", "CN-SH", "CN-QH"], 1, "REGION_UNKNOWN:"),
+    (["set-types", "sightseeing", "cn.resident_id"], 2, "PURPOSE_UNKNOWN:"),
+    (["set-types", "general", "cn.passport"], 2, "TYPE_UNKNOWN:"),
+    (["set-recognition", "CN-QH", "CN-SH"], 2, "REGION_UNKNOWN:"),
+    (["set-recognition", "CN-SH", "CN-QH"], 2, "REGION_UNKNOWN:"),
     (["set-types", "general"], 2, "--none"),
     (["set-types", "general", "cn.resident_id", "--none"], 2, "not both"),
 ])
@@ -376,7 +376,7 @@ async def test_rule_changes_that_are_refused_say_why(capsys, url, keys, argv, st
 async def test_only_an_admin_changes_the_rules(capsys, url, keys):
     rc, out, err = await run_cli(capsys, "rules", "set-recognition", "*", "--none", "--url", url,
                                  "--key", keys["agency_zj"])
-    assert rc == 1 and "FORBIDDEN:" in err
+    assert rc == 3 and "FORBIDDEN:" in err
 
 
 async def test_qr(capsys):

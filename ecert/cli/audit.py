@@ -2,7 +2,7 @@
 whether its hash chain is intact, or which entry was the first altered, removed or moved.
 
 Exit 0 with ``N entries, chain intact``; 1 naming the first fault (its ``seq``); 2 for a usage
-mistake (no store there). The walk reads the chain in pages (memory stays bounded, whatever its
+mistake (no store there); 3 when the store cannot be read. ``--json``: ``{region, intact, entries, fault}``. The walk reads the chain in pages (memory stays bounded, whatever its
 length) and prints no entry's members, only positions and counts.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
-from ecert.cli.commands import CliError, _store_uri
+from ecert.cli.common import COULD_NOT_ASK, NOT_VALID, OK, USAGE, CliError, print_json, store_uri
 from ecert.errors import EcertError, InvalidRequest
 from ecert.rules import trail
 from ecert.rules.schema import check_region_code
@@ -38,8 +38,8 @@ def cmd_audit_verify(args) -> int:
     try:
         region = check_region_code(args.region)
     except InvalidRequest as err:
-        raise CliError(f"--region: {err.message}", 2) from err
-    uri = _store_uri(args)
+        raise CliError(f"--region: {err.message}", USAGE) from err
+    uri = store_uri(args)
 
     async def run() -> tuple[int, trail.Fault | None]:
         store = await open_store(uri)
@@ -51,9 +51,13 @@ def cmd_audit_verify(args) -> int:
     try:
         count, fault = asyncio.run(run())
     except EcertError as err:
-        raise CliError(str(err), 1) from err
-    if fault is None:
+        raise CliError(str(err), COULD_NOT_ASK) from err
+    if getattr(args, "json", False):
+        print_json({"region": region, "intact": fault is None, "entries": count,
+                    "fault": None if fault is None else {"seq": fault.seq, "kind": fault.kind,
+                                                         "message": fault.message}})
+    elif fault is None:
         print(f"{region}: {count:,} entries, chain intact")
-        return 0
-    print(f"{region}: entry {fault.seq} {fault.kind}: {fault.message} ({count:,} entries intact before it)")
-    return 1
+    else:
+        print(f"{region}: entry {fault.seq} {fault.kind}: {fault.message} ({count:,} entries intact before it)")
+    return OK if fault is None else NOT_VALID
