@@ -15,7 +15,18 @@ $(STAMP): pyproject.toml setup.py ecert/format/_fast.c
 
 venv: $(STAMP)
 
-run: $(STAMP)
+# The scanner page's scripts (frontend/): installed from the npm registry by the lockfile and built
+# into gateway/static/app/ (never committed); the build itself downloads nothing.
+FRONTEND_STAMP := frontend/node_modules/.installed-stamp
+$(FRONTEND_STAMP): frontend/package.json frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	touch $(FRONTEND_STAMP)
+
+.PHONY: frontend
+frontend: $(FRONTEND_STAMP)
+	cd frontend && npm run --silent build
+
+run: $(STAMP) frontend
 	$(PY) -m ecert.cli.devsuite
 
 # The browser tests (tests/test_scan_browser.py) drive Debian's Chromium, never a downloaded
@@ -38,7 +49,8 @@ chromium:
 
 # The bounded fuzzing (the OpenAPI run, the EC1 fuzz target's short run) is part of this; the
 # process faults (minutes) are not: `make faults`.
-test: $(STAMP) chromium lint
+test: $(STAMP) chromium lint frontend
+	cd frontend && npm test --silent
 	$(PY) -m pytest -q
 
 # Longer runs on demand. The EC1 fuzz target (atheris, coverage-guided, the C fast path against the
