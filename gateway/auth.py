@@ -10,8 +10,10 @@ the caller's :class:`~ecert.rules.access.Principal` as ``request[PRINCIPAL]``.
 every other within :data:`KEY_CHECK_INTERVAL`: each process holds the grants it accepted lately,
 and before using them checks, at most once a second, a number the store moves on every such change
 (:meth:`ecert.store.Store.apikeys_generation`): when it moved, every grant held is dropped and read
-again. An expiry, and the end of a rotated secret's overlap, are checked on every request against
-the grant held (no store call). While the store cannot be asked, the grants held are used for at
+again. The request that finds a check due waits for it; the others meanwhile do not (a slow store
+delays one request a second, not every one: the bound is a second plus the store's answer time).
+An expiry, and the end of a rotated secret's overlap, are checked on every request against the
+grant held (no store call). While the store cannot be asked, the grants held are used for at
 most :data:`STORE_OUTAGE_GRACE` after its last answer (logged); past it, every keyed request is 503.
 
 **Last use.** Each key's ``last_used_at`` is written by :meth:`LastUse.flush`, in the background
@@ -89,6 +91,8 @@ class Keyring:
         """Drop every grant held if a key changed since the last check (at most one check a second)."""
         if self._clock() - self._checked < KEY_CHECK_INTERVAL:
             return
+        if self._checking.locked() and self._clock() - self._confirmed <= STORE_OUTAGE_GRACE:
+            return  # a check is on its way: the grants held serve meanwhile (a slow store stalls one request)
         async with self._checking:
             if self._clock() - self._checked < KEY_CHECK_INTERVAL:
                 return  # another request checked meanwhile
@@ -96,7 +100,7 @@ class Keyring:
             try:
                 generation = await store.apikeys_generation()
             except Exception as err:
-                self._checked = started  # asked again in a second, not by every request meanwhile
+                self._checked = self._clock()  # asked again a second after this failure, not by every request
                 if started - self._confirmed > STORE_OUTAGE_GRACE:
                     self._drop()  # unconfirmed for too long: none of them is used
                     raise

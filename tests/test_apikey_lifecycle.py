@@ -349,3 +349,134 @@ async def test_a_rotation_racing_a_deletion_does_not_bring_the_key_back(suite, k
     assert await suite.store.apikey_secrets(doc["key_id"]) == []
     with pytest.raises(Exception):
         await apikeys.grant(suite.store, secret)
+
+
+async def test_a_rotation_without_overlap_keeps_the_key_and_stops_the_old_secret_at_once(suite):
+    from ecert.errors import Unauthenticated
+    from ecert.rules.access import Principal
+
+    old, doc = await apikeys.create_api_key(suite.store, "hotel", org="No Overlap Hotel")
+    now = int(time.time())
+    new, record = await apikeys.rotate(suite.store, Principal("admin", "", "admin-key"), doc["key_id"],
+                                       overlap=0, now=now)
+    assert record["id"] == doc["key_id"] and record["status"] == "active"
+    assert (await apikeys.grant(suite.store, new, now=now)).principal.key_id == doc["key_id"]
+    with pytest.raises(Unauthenticated):
+        await apikeys.grant(suite.store, old, now=now)
+    assert [d["_id"] for d in await suite.store.apikey_secrets(doc["key_id"])] == [hash_key(new)]
+
+
+async def test_a_key_an_admin_disabled_is_enabled_again_by_an_admin_only(suite, keys):
+    async with gateways(suite, 1) as ([gw], mono, _):
+        _, k = await _create(gw, keys["admin"], role="agency", region="CN-ZJ", org="Leaked Desk")
+        action = f"/v1/api-keys/{k['id']}:"
+        assert (await gw.post(action + "disable", headers=bearer(keys["admin"]))).status == 200
+        r = await gw.post(action + "enable", headers=bearer(keys["agency_zj"]))  # a colleague of the region
+        assert r.status == 403 and (await r.json())["error"]["code"] == "FORBIDDEN"
+        assert (await gw.post(action + "disable", headers=bearer(keys["agency_zj"]))).status == 200  # no change
+        r = await gw.post(action + "rotate", headers=bearer(keys["agency_zj"]))
+        rotated = await r.json()
+        assert r.status == 201 and rotated["status"] == "disabled"
+        mono.t += KEY_CHECK_INTERVAL
+        assert await _works(gw, rotated["key"]) == 401  # the new secret of a disabled key is refused too
+        assert (await gw.post(action + "enable", headers=bearer(keys["agency_zj"]))).status == 403
+        r = await gw.post(action + "enable", headers=bearer(keys["admin"]))
+        assert r.status == 200 and (await r.json())["status"] == "active"
+        mono.t += KEY_CHECK_INTERVAL
+        assert await _works(gw, rotated["key"]) == 200
+        # one an agency disabled, an agency enables
+        assert (await gw.post(action + "disable", headers=bearer(keys["agency_zj"]))).status == 200
+        assert (await gw.post(action + "enable", headers=bearer(keys["agency_zj"]))).status == 200
+
+
+async def test_a_disable_racing_a_rotation_disables_the_new_secret_too(suite):
+    from ecert.errors import Unauthenticated
+    from ecert.rules.access import Principal
+
+    _, doc = await apikeys.create_api_key(suite.store, "hotel", org="Racing Hotel")
+    admin, now = Principal("admin", "", "admin-key"), int(time.time())
+    rotated: list[str] = []
+
+    class RotatedMeanwhile:
+        """The suite's store, where a whole rotation runs between the disable's reading of the key's
+        secrets and its writing of them (its first write misses the new secret)."""
+
+        def __getattr__(self, name):
+            return getattr(suite.store, name)
+
+        async def update_apikey(self, key_id, values, **kw):
+            if rotated:
+                return await suite.store.update_apikey(key_id, values, **kw)
+            found = await suite.store.apikey_secrets(key_id)
+            rotated.append((await apikeys.rotate(suite.store, admin, key_id, overlap=OVERLAP, now=now))[0])
+            return sum([await suite.store.backend.update("apikeys", d["_id"], values) for d in found])
+
+    record = await apikeys.set_disabled(RotatedMeanwhile(), admin, doc["key_id"], True, now=now)
+    assert record["status"] == "disabled" and rotated
+    with pytest.raises(Unauthenticated):
+        await apikeys.grant(suite.store, rotated[0], now=now)
+
+
+async def test_requests_do_not_wait_for_a_key_check_another_request_is_making(suite, keys):
+    from gateway.auth import Keyring
+
+    class Slow:
+        """The suite's store, whose key-change number answers when the test says."""
+
+        def __init__(self):
+            self.gate = asyncio.Event()
+
+        async def apikeys_generation(self):
+            await self.gate.wait()
+            return await suite.store.apikeys_generation()
+
+        async def get_apikey(self, digest):
+            return await suite.store.get_apikey(digest)
+
+    mono, store = Clock(1000.0), Slow()
+    ring = Keyring(clock=mono)
+    store.gate.set()
+    held = await ring.grant(store, keys["hotel"])
+    store.gate.clear()
+    mono.t += KEY_CHECK_INTERVAL
+    checking = asyncio.create_task(ring.grant(store, keys["hotel"]))  # finds the check due: waits for it
+    others = asyncio.gather(*(ring.grant(store, keys["hotel"]) for _ in range(3)))
+    try:
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert not checking.done()
+        assert others.done() and others.result() == [held] * 3  # the grant held, without waiting
+    finally:
+        store.gate.set()
+        await asyncio.gather(checking, others, return_exceptions=True)
+    assert checking.result() == held
+
+
+async def test_a_limit_of_thousands_of_digits_is_a_400_not_a_500(suite, keys):
+    async with gateways(suite, 1) as ([gw], _, _):
+        for limit in ("9" * 5000, "9" * 9, "0"):
+            r = await gw.get("/v1/api-keys", params={"limit": limit}, headers=bearer(keys["admin"]))
+            body = await r.json()
+            assert r.status == 400 and body["error"]["fields"] == ["limit"], (len(limit), body)
+
+
+async def test_an_agency_creates_no_key_broader_than_its_own(suite, keys):
+    async with gateways(suite, 1) as ([gw], _, wall):
+        ends = int(wall()) + 86400 * 10
+        _, own = await _create(gw, keys["admin"], role="agency", region="CN-ZJ", org="Temporary Desk",
+                               expires_at=iso(ends), purposes=["general"], quota={"per_minute": 10})
+        status, made = await _create(gw, own["key"], role="agency", region="CN-ZJ", org="Its Colleague")
+        assert status == 201, made  # what it does not say is inherited
+        assert made["expires_at"] == iso(ends) and made["purposes"] == ["general"]
+        assert made["quota"] == {"per_minute": 10}
+        for body, field in (({"expires_at": iso(ends + 1)}, "expires_at"),
+                            ({"purposes": ["general", "business_check"]}, "purposes"),
+                            ({"quota": {"per_minute": 11}}, "quota"), ({"quota": {"per_minute": 0}}, "quota")):
+            status, refused = await _create(gw, own["key"], role="agency", region="CN-ZJ", **body)
+            assert status == 403 and refused["error"]["fields"] == [field], (body, refused)
+        status, made = await _create(gw, own["key"], role="agency", region="CN-ZJ", expires_at=iso(ends - 60),
+                                     quota={"per_minute": 5, "per_day": 100})
+        assert status == 201 and made["expires_at"] == iso(ends - 60), made
+        assert made["quota"] == {"per_minute": 5, "per_day": 100} and made["purposes"] == ["general"]
+        status, made = await _create(gw, keys["agency_zj"], role="agency", region="CN-ZJ")  # a key without limits
+        assert status == 201 and made["expires_at"] is None and made["purposes"] == [] and made["quota"] == {}

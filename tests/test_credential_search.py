@@ -333,3 +333,36 @@ async def test_a_cursor_works_only_for_the_search_that_answered_it(world):
     status, body = await _search(world, status="valid", limit=1)
     status, refused = await _search(world, "agency_sh", status="valid", cursor=body["next_cursor"])
     assert status == 400 and _blamed(refused) == ["cursor"]  # the region is the cursor's too
+
+
+async def test_a_cursor_made_outside_the_issuer_is_refused(world):
+    """A cursor's digest is keyed by the region's search key: a client cannot make one (nor learn
+    from one anything of the holder hash it was answered for)."""
+    import base64
+    import calendar
+
+    status, body = await _search(world, limit=1)
+    assert status == 200 and body["next_cursor"]
+    last = body["items"][-1]
+    issued_at = calendar.timegm(time.strptime(last["issued_at"], "%Y-%m-%dT%H:%M:%SZ"))
+    plain = hashlib.sha256("\x1f".join((ZJ, "", "", "0", "0", "")).encode()).hexdigest()[:16]
+    for digest in (plain, "0" * 16):
+        forged = base64.urlsafe_b64encode(f"1:{issued_at}:{last['id']}:{digest}".encode()).decode().rstrip("=")
+        status, refused = await _search(world, limit=1, cursor=forged)
+        assert status == 400 and _blamed(refused) == ["cursor"], refused
+    status, again = await _search(world, limit=1, cursor=body["next_cursor"])
+    assert status == 200 and again["items"] and again["items"][0]["id"] != last["id"]
+
+
+async def test_the_issuer_checks_who_searches_whatever_the_gateway_did(world):
+    from ecert.errors import PermissionDenied
+    from ecert.rules.access import Principal
+    from services.issuer.search import SUMMARY, Query
+
+    issuer = world["suite"].issuers[ZJ]
+    for p in (Principal("hotel", "", "k1"), Principal("traffic_police", "CN-JS", "k2"),
+              Principal("integrator", "", "k3"), Principal("agency", "CN-SH", "k4"), Principal("", "", "")):
+        with pytest.raises(PermissionDenied):
+            await issuer.find(p, Query(holder_id=HOLDER_A))
+    page = await issuer.find(Principal("admin", "", "k5"), Query(holder_id=HOLDER_A, limit=1))
+    assert page.items and set(page.items[0]) == {"_id", *SUMMARY}  # no holder hash, no field of the document

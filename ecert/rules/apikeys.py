@@ -11,7 +11,8 @@ Who manages which keys (:func:`require_creator`, :func:`require_manager`): an ad
 agency the ``agency`` keys of its own region (its colleagues', its own), and no other: it may not
 create a key of another role (a hotel's key is the admin's to give: a hotel is not bound to a
 region) nor one above its role's quota. Keys it may not manage are not found (404), as another
-region's credentials are; creating one it may not is 403.
+region's credentials are; creating one it may not is 403, and so is enabling one an admin disabled.
+A key an agency creates has no more than the agency's own (expiry, purposes, quota: :func:`_within_own`).
 
 A key may be narrowed to some of its role's purposes (``purposes``: the verification routes then
 refuse the others with 403 ``PURPOSE_NOT_ALLOWED``), given an expiry (``expires_at``), and a quota
@@ -43,6 +44,8 @@ ORG_RULE = f"at most {MAX_ORG} characters, without control characters, line sepa
 """What :func:`is_org_name` asks, for the error messages."""
 
 QUOTA_MEMBERS = ("per_minute", "per_day")
+_DISABLED_STATE = ("disabled", "disabled_by_admin")
+"""A record's members :func:`set_disabled` changes (a rotation racing it copies them)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,8 +300,45 @@ async def create_for(store, actor: Principal, body: Mapping, *, defaults: Mappin
     purposes = body.get("purposes")
     quota = body.get("quota")
     quota = check_quota(quota, role, actor, defaults) if quota is not None else {}
+    if actor.role != Role.ADMIN:
+        expires_at, purposes, quota = await _within_own(store, actor, role, expires_at, purposes, quota, defaults)
     return await create_api_key(store, role, region or None, label, org=org, now=now, expires_at=expires_at,
                                 purposes=purposes, quota=quota, created_by=actor.key_id)
+
+
+async def _within_own(store, actor: Principal, role: str, expires_at: int | None, purposes: list | None,
+                      quota: dict, defaults: Mapping[str, Quota]) -> tuple[int | None, list | None, dict]:
+    """A key an agency creates has no more than the agency's own key: it expires no later, keeps
+    to its purposes, and has no more of a quota (each inherited when not given; more is 403), so
+    a key given for a while, for some purposes or with a small quota makes none that escapes it."""
+    own = [d for d in await store.apikey_secrets(actor.key_id) if d.get("retires_at") is None]
+    if not own:
+        raise PermissionDenied("the API key that asks is no longer current")
+    own_doc = max(own, key=lambda d: d.get("rotated_at") or 0)
+    own_expiry = own_doc.get("expires_at")
+    if own_expiry is not None:
+        if expires_at is None:
+            expires_at = own_expiry
+        elif expires_at > own_expiry:
+            raise PermissionDenied("an agency's key may not create one that expires after it does", field="expires_at")
+    own_purposes = list(own_doc.get("purposes") or [])
+    if own_purposes:
+        if purposes is None:
+            purposes = [p for p in own_purposes if p in ROLE_PURPOSES.get(role, ())]
+        elif not set(check_purposes(role, purposes)) <= set(own_purposes):
+            raise PermissionDenied("an agency's key may not create one for purposes it is not allowed",
+                                   field="purposes")
+    own_quota = Grant(actor, None, *((own_doc.get("quota") or {}).get(n) for n in QUOTA_MEMBERS)).quota(defaults)
+    base = defaults.get(role) or Quota()
+    quota = dict(quota)
+    for name in QUOTA_MEMBERS:
+        mine, given = getattr(own_quota, name), quota.get(name)
+        if mine and given is None and (getattr(base, name) == 0 or getattr(base, name) > mine):
+            quota[name] = mine  # inherited: the role's default would be more than its own
+        elif mine and given is not None and not 0 < given <= mine:
+            raise PermissionDenied(f"an agency's key may not give a key more than its own quota ({name} {mine})",
+                                   field="quota")
+    return expires_at, purposes, quota
 
 
 async def _current(store, actor: Principal, key_id: str) -> tuple[dict, list[dict]]:
@@ -324,12 +364,19 @@ async def list_for(store, actor: Principal, *, after: str = "", limit: int = 100
 
 
 async def set_disabled(store, actor: Principal, key_id: str, disabled: bool, *, now: int) -> dict:
-    """``:disable`` / ``:enable`` (each again changes nothing): the key's record."""
+    """``:disable`` / ``:enable`` (each again changes nothing): the key's record. A key an admin
+    disabled (a leaked one) is enabled again by an admin only: not by the agencies that manage it
+    (403), nor so by itself through a colleague's key."""
     doc, _ = await _current(store, actor, key_id)
-    if bool(doc.get("disabled")) != disabled:
-        await store.update_apikey(doc["key_id"], {"disabled": disabled})
+    by_admin = bool(doc.get("disabled_by_admin"))
+    if not disabled and by_admin and actor.role != Role.ADMIN:
+        raise PermissionDenied("an admin disabled this API key: only an admin may enable it again", field="id")
+    values = {"disabled": disabled, "disabled_by_admin": disabled and (by_admin or actor.role == Role.ADMIN)}
+    if any(bool(doc.get(name)) != value for name, value in values.items()):
+        for _ in range(2):  # again: a secret a rotation put meanwhile, copied from the record before
+            await store.update_apikey(doc["key_id"], values)
         await store.apikeys_changed()
-        doc["disabled"] = disabled
+        doc.update(values)
     return public_record(doc, now)
 
 
@@ -348,17 +395,23 @@ async def rotate(store, actor: Principal, key_id: str, *, overlap: int, now: int
     for old in current:
         if old is not kept:
             await store.retire_apikey_secret(old["_id"], now + max(0, overlap))
-    await store.prune_apikey_secrets(doc["key_id"], now + 1)  # those refused already
-    # a disable or enable made between the copy and the retirement: the new secret follows it
+    # a disable or enable made between the copy and the retirement: the new secret follows it. Read
+    # before this rotation prunes (with no overlap the old secret is pruned at once: gone by then,
+    # it would look deleted)
     state = await store.get_apikey(doc["_id"])
-    if state is None and [d["_id"] for d in await store.apikey_secrets(doc["key_id"])] == [digest]:
-        # deleted meanwhile (every secret gone but the one just put): the key stays deleted
-        await store.delete_apikey(doc["key_id"])
+    ids = [d["_id"] for d in await store.apikey_secrets(doc["key_id"])]
+    if not ids or (state is None and ids == [digest]):
+        # deleted meanwhile (every secret gone, or all but the one just put): the key stays deleted
+        if ids:
+            await store.delete_apikey(doc["key_id"])
         await store.apikeys_changed()
         raise NotFound("no such API key")
-    if state is not None and bool(state.get("disabled")) != bool(fresh.get("disabled")):
-        await store.update_apikey(doc["key_id"], {"disabled": bool(state.get("disabled"))})
-        fresh["disabled"] = bool(state.get("disabled"))
+    await store.prune_apikey_secrets(doc["key_id"], now + 1)  # those refused already
+    changed = {name: bool(state.get(name)) for name in _DISABLED_STATE
+               if state is not None and bool(state.get(name)) != bool(fresh.get(name))}
+    if changed:
+        await store.update_apikey(doc["key_id"], changed)
+        fresh.update(changed)
     await store.apikeys_changed()
     return secret, public_record(fresh, now)
 

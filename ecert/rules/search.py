@@ -13,7 +13,8 @@ and a place by whoever reads the store.
 The answer comes newest first (issued time, then id, both descending): the order is total, so a
 cursor, the last answer's ``(issued_at, id)``, names the exact place to go on from; a credential
 issued meanwhile comes before it and is not in the later pages, and none is answered twice or
-skipped. A cursor also carries a short digest of the region and filters it was answered for: one
+skipped. A cursor also carries a short digest, keyed by the region's search key, of the region and
+filters it was answered for (no cursor is made but by the issuer): one
 used with other filters, or at another region, is refused rather than answering a page of another
 search.
 """
@@ -56,11 +57,13 @@ class Filters:
     issued_before: int = 0
     holder_hash: str = ""
 
-    def digest(self) -> str:
-        """A short digest of the filters, which a cursor carries (:func:`encode_cursor`)."""
-        text = "\x1f".join((self.region, self.type, self.status, str(self.issued_from), str(self.issued_before),
-                            self.holder_hash))
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+    def digest(self, key: bytes) -> str:
+        """A short digest of the filters, which a cursor carries (:func:`encode_cursor`): keyed by the
+        region's search key, so that no cursor is made but by the issuer, and none says anything of
+        a holder hash (the text is never a bare ID number: no hash of a holder's is made the same)."""
+        text = "\x1f".join(("cursor", self.region, self.type, self.status, str(self.issued_from),
+                            str(self.issued_before), self.holder_hash))
+        return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:16]
 
 
 # -- the filters ---------------------------------------------------------------------------------
@@ -126,13 +129,14 @@ def record_holder_hash(key: bytes, fields: dict) -> str | None:
 
 # -- the cursor ----------------------------------------------------------------------------------
 
-def encode_cursor(issued_at: int, cred_id: str, filters: Filters) -> str:
-    """The cursor that goes on after the credential ``(issued_at, cred_id)`` for ``filters``."""
-    text = f"1:{issued_at}:{cred_id}:{filters.digest()}"
+def encode_cursor(issued_at: int, cred_id: str, filters: Filters, key: bytes) -> str:
+    """The cursor that goes on after the credential ``(issued_at, cred_id)`` for ``filters``
+    (``key``: the region's search key)."""
+    text = f"1:{issued_at}:{cred_id}:{filters.digest(key)}"
     return base64.urlsafe_b64encode(text.encode("ascii")).decode("ascii").rstrip("=")
 
 
-def decode_cursor(cursor: str, filters: Filters) -> tuple[int, str] | None:
+def decode_cursor(cursor: str, filters: Filters, key: bytes) -> tuple[int, str] | None:
     """``(issued_at, id)`` a cursor goes on after (None for ``""``: the first page); 400 naming
     ``cursor`` for one no search answered, or one answered for other filters."""
     if not cursor:
@@ -146,7 +150,7 @@ def decode_cursor(cursor: str, filters: Filters) -> tuple[int, str] | None:
     m = _CURSOR_TEXT.fullmatch(text)
     if m is None or not looks_like_id(m[2]) or int(m[1]) > MAX_EPOCH:
         raise InvalidRequest("cursor must be a next_cursor a search answered", field="cursor")
-    if m[3] != filters.digest():
+    if not hmac.compare_digest(m[3], filters.digest(key)):
         raise InvalidRequest("cursor was answered for other filters: search again from the first page",
                              field="cursor")
     return int(m[1]), m[2]

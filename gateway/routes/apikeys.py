@@ -47,7 +47,7 @@ async def list_keys(request: web.Request) -> web.Response:
     ``next_cursor`` of the page before; null on the last page)."""
     p = access.check(request)
     text = request.query.get("limit", "")
-    if text and not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_KEYS_PAGE):
+    if text and not (len(text) <= 8 and text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_KEYS_PAGE):
         raise InvalidRequest(f"limit must be from 1 to {MAX_KEYS_PAGE}", field="limit")
     cursor = request.query.get("cursor", "")
     keys, next_cursor = await apikeys.list_for(request.app[STORE], p, after=cursor,

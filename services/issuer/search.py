@@ -123,7 +123,7 @@ class CredentialSearch:
             issued_from=issued_from, issued_before=issued_before,
             holder_hash=search.holder_hash(self.key, q.holder_id) if q.holder_id else "")
         limit = search.check_limit(q.limit)
-        after = search.decode_cursor(q.cursor, filters)
+        after = search.decode_cursor(q.cursor, filters, self.key)
         docs = await issuer.store.find_credentials(
             issuer.region, type=filters.type, status=filters.status, issued_from=filters.issued_from,
             issued_before=filters.issued_before, holder_hash=filters.holder_hash, after=after, limit=limit + 1,
@@ -138,4 +138,4 @@ class CredentialSearch:
         log.info("a search of %s by %s (%s) answered %d credential(s)%s", issuer.region, p.role, result, len(docs),
                  ", more follow" if more else "")
         last = docs[-1] if more else None
-        return Page(docs, search.encode_cursor(last["issued_at"], last["_id"], filters) if last else "")
+        return Page(docs, search.encode_cursor(last["issued_at"], last["_id"], filters, self.key) if last else "")
