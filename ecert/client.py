@@ -33,10 +33,12 @@ with back-off, so a retried issuance never makes a second credential.
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
 import os
 import socket
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -307,33 +309,43 @@ class Client:
         if self.language:
             headers["Accept-Language"] = self.language
         limit = self.timeout if timeout is None else timeout
-        deadline = time.monotonic() + limit
+        deadline = _Deadline(limit)
         req = urllib.request.Request(url, data=data, method=method, headers=headers)
+        opener = urllib.request.build_opener(_HTTPHandler(deadline), _HTTPSHandler(deadline))
         try:
-            with urllib.request.urlopen(req, timeout=limit) as resp:
-                return resp.status, self._read(resp, deadline, limit)
+            with opener.open(req, timeout=limit) as resp:
+                raw = self._read(resp, deadline, limit)
+                if deadline.passed:  # the watchdog cut the connection: what was read may be cut short
+                    raise self._timed_out(limit)
+                return resp.status, raw
         except urllib.error.HTTPError as err:
             try:
                 raw = self._read(err, deadline, limit) if err.fp is not None else b""
             finally:
                 err.close()
+            if deadline.passed:
+                raise self._timed_out(limit) from None
             raise ApiError.from_answer(err.code, raw, err.headers or {}) from None
         except urllib.error.URLError as err:
-            raise self._unreachable(err.reason, limit) from err
+            raise (self._timed_out(limit) if deadline.passed else self._unreachable(err.reason, limit)) from err
         except (OSError, http.client.HTTPException) as err:  # a timeout or reset past the headers
-            raise self._unreachable(err, limit) from err
+            raise (self._timed_out(limit) if deadline.passed else self._unreachable(err, limit)) from err
         except ValueError as err:  # e.g. a header that cannot be sent
             raise BadInput(f"cannot send this request to {self.url}: {err}") from None
+        finally:
+            deadline.cancel()
 
-    def _read(self, resp, deadline: float, limit: float) -> bytes:
+    def _timed_out(self, limit: float) -> Unreachable:
+        return Unreachable(self.url, f"the gateway at {self.url} did not answer within {limit:g} s", timed_out=True)
+
+    def _read(self, resp, deadline: _Deadline, limit: float) -> bytes:
         """The body, in the pieces as they come (``read1``: a piece never waits for a full chunk),
         the deadline checked between them."""
         read = getattr(resp, "read1", None) or resp.read
         parts, size = [], 0
         while True:
-            if time.monotonic() > deadline:
-                raise Unreachable(self.url, f"the gateway at {self.url} did not answer within {limit:g} s",
-                                  timed_out=True)
+            if deadline.passed:
+                raise self._timed_out(limit)
             chunk = read(_CHUNK)
             if not chunk:
                 return b"".join(parts)
@@ -592,6 +604,89 @@ class Client:
     def delete_api_key(self, key_id: str) -> None:
         """``DELETE /v1/api-keys/{id}``: the key gone for good."""
         self.call("DELETE", f"/v1/api-keys/{_path(key_id)}")
+
+
+class _Deadline:
+    """One call's deadline, ``seconds`` from now: past it, the call's connections are shut down
+    (a server that trickles its status line or its headers, a byte before each socket timeout,
+    would otherwise hold the call for hours: ``timeout=`` bounds each read, not the call)."""
+
+    def __init__(self, seconds: float):
+        self._end = time.monotonic() + seconds
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._fired = False
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    @property
+    def passed(self) -> bool:
+        return self._fired or time.monotonic() >= self._end
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            fired = self._fired
+        if fired:
+            _shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self._fired = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shut(sock)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+def _shut(sock: socket.socket) -> None:
+    """Both directions of ``sock`` shut, from any thread: its blocked read returns at once. The
+    plain socket's call, also for a TLS one (whose own ``shutdown`` changes state its reader uses)."""
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except (OSError, ValueError):
+        pass  # closed already
+
+
+class _Watched:
+    """An ``http.client`` connection whose socket its call's :class:`_Deadline` may shut."""
+
+    def __init__(self, *args: Any, deadline: _Deadline, **kw: Any):
+        super().__init__(*args, **kw)
+        self._deadline = deadline
+
+    def connect(self) -> None:
+        super().connect()
+        self._deadline.watch(self.sock)
+
+
+class _WatchedHTTP(_Watched, http.client.HTTPConnection):
+    pass
+
+
+class _WatchedHTTPS(_Watched, http.client.HTTPSConnection):
+    pass
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, deadline: _Deadline):
+        super().__init__()
+        self._deadline = deadline
+
+    def http_open(self, req):
+        return self.do_open(functools.partial(_WatchedHTTP, deadline=self._deadline), req)
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, deadline: _Deadline):
+        super().__init__()
+        self._deadline = deadline
+
+    def https_open(self, req):
+        return self.do_open(functools.partial(_WatchedHTTPS, deadline=self._deadline), req, context=self._context)
 
 
 def _query_value(value: Any) -> str:

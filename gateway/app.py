@@ -30,7 +30,7 @@ from ecert.store import Store, open_store
 from . import access, auth, cors, metrics
 from .answers import json_response
 from .clients import Backends
-from .errors import domain_error_body, error_body, http_status, language, status_error_body
+from .errors import domain_error_body, error_body, http_status, request_language, status_error_body
 from .http import ClientGone
 from .keys import (
     ACCESS,
@@ -72,12 +72,12 @@ async def errors_middleware(request: web.Request, handler):
     except EcertError as err:
         if http_status(err) >= 500 and not isinstance(err, Unavailable):
             log.error("request %s failed: %s", rid, err.code)
-        lang = language(request.headers.get("Accept-Language"))
+        lang = request_language(request.headers)
         resp = json_response(domain_error_body(err, rid, lang), http_status(err))
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        lang = language(request.headers.get("Accept-Language"))
+        lang = request_language(request.headers)
         resp = json_response(status_error_body(exc.status, exc.reason, rid, lang), exc.status)
         if exc.status == 405:
             resp.headers["Allow"] = exc.headers.get("Allow", "")
@@ -90,7 +90,7 @@ async def errors_middleware(request: web.Request, handler):
         raise
     except Exception:
         log.exception("request %s: unexpected error", rid)
-        lang = language(request.headers.get("Accept-Language"))
+        lang = request_language(request.headers)
         resp = json_response(error_body("INTERNAL", error_message("INTERNAL", lang, english="internal error"), rid),
                              500)
     if lang is not None:

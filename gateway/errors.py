@@ -87,6 +87,12 @@ def language(accept_language: str | None) -> str:
     return messages.negotiate(accept_language)
 
 
+def request_language(headers) -> str:
+    """:func:`language` of a request's headers: several ``Accept-Language`` lines are one list
+    (RFC 9110, 5.3), read in order."""
+    return language(", ".join(headers.getall("Accept-Language", ())))
+
+
 def domain_error_body(err: EcertError, request_id: str, lang: str) -> dict:
     """The body answering domain error ``err`` in ``lang``: its message from the catalogue (its
     own English text in English), its field problems as ``errors``."""

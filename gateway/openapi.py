@@ -52,6 +52,7 @@ from ecert.limits import (
     PHOTO_ASPECT,
     PHOTO_STORED_SIDE,
 )
+from ecert.messages import CONTENT_LANGUAGE
 from ecert.rules.trail import HASHED_KEYS, HOLDER_KEYS
 from ecert.vocab import (
     KEY_ROLES,
@@ -284,7 +285,8 @@ _REQUEST_ID_HEADER = {"X-Request-Id": {"$ref": "#/components/headers/RequestId"}
 
 
 _CONTENT_LANGUAGE = {"Content-Language": {"description": "the language of `message`: en or zh-CN, as "
-                                                          "`Accept-Language` asked", "schema": {"type": "string"}}}
+                                                          "`Accept-Language` asked",
+                                      "schema": {"enum": sorted(CONTENT_LANGUAGE.values())}}}
 
 
 def _error_answer(status: int, text: str) -> dict:

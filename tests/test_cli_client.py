@@ -186,6 +186,31 @@ async def test_client_gives_up_on_an_answer_that_trickles_past_the_deadline():
     assert e.value.timed_out and "did not answer within 0.5 s" in str(e.value)
 
 
+async def test_client_gives_up_on_headers_that_trickle_past_the_deadline():
+    """The deadline holds before the body too: a status line and then a header byte every 50 ms
+    (never a socket timeout, up to 100 header lines of 64 KiB each) ends the call at ``timeout``."""
+    stop = threading.Event()
+
+    def trickle(h):
+        h.rfile.read(int(h.headers.get("Content-Length") or 0))
+        try:
+            h.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            while not stop.is_set():
+                h.wfile.write(b"a")
+                h.wfile.flush()
+                stop.wait(0.05)
+        except OSError:
+            return
+
+    with _stand_in(trickle) as u:
+        try:
+            with pytest.raises(gw.Unreachable) as e:
+                await asyncio.wait_for(asyncio.to_thread(gw.Client(u, "k", timeout=0.5).regions), 10)
+        finally:
+            stop.set()
+    assert e.value.timed_out and "did not answer within 0.5 s" in str(e.value)
+
+
 class _LosingFirstAnswer:
     """A proxy in front of the gateway that forwards every request, but holds back the gateway's
     answer to the first until the client has given up and sent the request again, then drops it:

@@ -107,9 +107,9 @@ def test_a_code_without_a_text_of_its_own_still_answers_in_chinese():
 
 @pytest.mark.parametrize(("fmt", "value", "code", "en", "zh"), [
     ("cn-citizen-id", WRONG_CHECK, "CHECK_CHARACTER", "id_number: the check character should be 6, not 7",
-     "id_number 的校验码应为 6，而不是 7"),
+     "id_number 的校验码有误：应为 6，实际为 7"),
     ("cn-citizen-id", WRONG_CHECK[:17], "LENGTH", "id_number must be 18 characters long, not 17",
-     "id_number 应为 18 位，而不是 17 位"),
+     "id_number 应为 18 位，实际为 17 位"),
     ("cn-citizen-id", WRONG_CHECK[:17] + "x", "CHARACTERS", "id_number: the check character X must be upper case",
      "id_number 的校验码 X 必须大写"),
     ("cn-citizen-id", "33010619900307A236", "CHARACTERS", "id_number may hold only digits, and X as its last character",
@@ -119,7 +119,7 @@ def test_a_code_without_a_text_of_its_own_still_answers_in_chinese():
     ("cn-citizen-id", citizen_id("33010619900230123"), "BIRTH_DATE_INVALID",
      "id_number: characters 7 to 14 are not a real date of birth (YYYYMMDD, 1900 to 2100)", "出生日期"),
     ("cn-uscc", "91310115MA1K3Y5B22", "CHECK_CHARACTER", "id_number: the check character should be 1, not 2",
-     "校验码应为 1，而不是 2"),
+     "校验码有误：应为 1，实际为 2"),
     ("cn-uscc", "91310115MA1K3Y5BI1", "CHARACTERS", None, "不含 I、O、S、V、Z"),
     ("cn-uscc", "9131A115MA1K3Y5B21", "CHARACTERS", "id_number: characters 3 to 8 (the area code) must be digits",
      "行政区划码"),
@@ -224,7 +224,9 @@ def test_fields_that_disagree_say_how_in_the_item_only():
     assert messages.problem_message(birth.field, birth.code, birth.params, "en") == \
         "birth_date: birth date 1970-01-01 does not match the ID number's 1985-06-12 (id_number)"
     assert messages.problem_message(birth.field, birth.code, birth.params, "zh") == \
-        "birth_date：出生日期 1970-01-01 与身份证号码（id_number）中的出生日期 1985-06-12 不一致"
+        "birth_date 为 1970-01-01，与身份证号码（id_number）中的出生日期 1985-06-12 不一致"
+    assert messages.problem_message(birth.field, birth.code, {**birth.params, "title": "出生日期"}, "zh") == \
+        "birth_date（出生日期）为 1970-01-01，与身份证号码（id_number）中的出生日期 1985-06-12 不一致"
     for text in (err.message, messages.error_message(err.code, "zh", key=err.key, params=err.params)):
         assert "1970" not in text and "1985" not in text and BORN_1985 not in text  # the log-safe text
 
@@ -299,7 +301,7 @@ async def test_identifier_and_agreement_failures_say_what_is_wrong_over_the_gate
     r, body = await _issue(http, keys, {**SAMPLES[LICENCE], "id_number": WRONG_CHECK}, "zh")
     assert r.status == 422 and body["error"]["code"] == "SCHEMA_INVALID"
     assert body["error"]["message"] == f"id_number（{TYPES[LICENCE].schema['properties']['id_number']['title']}）" \
-        "的校验码应为 6，而不是 7"
+        "的校验码有误：应为 6，实际为 7"
     assert body["error"]["errors"][0]["code"] == "CHECK_CHARACTER"
     r, body = await _issue(http, keys, {**SAMPLES[LICENCE], "id_number": WRONG_CHECK}, "en")
     assert body["error"]["message"] == "id_number: the check character should be 6, not 7"
@@ -310,7 +312,7 @@ async def test_identifier_and_agreement_failures_say_what_is_wrong_over_the_gate
     assert err["errors"] == [{"field": "birth_date", "code": "BIRTH_DATE_MISMATCH", "message":
                               "birth_date: birth date 1970-01-01 does not match the ID number's 1985-06-12 (id_number)"}]
     r, body = await _issue(http, keys, {**SAMPLES[LICENCE], "id_number": BORN_1985, "birth_date": "1970-01-01"}, "zh")
-    assert body["error"]["message"] == "字段 id_number 与 birth_date 相互矛盾。"
+    assert body["error"]["message"] == "字段 id_number 与 birth_date 不一致。"
     assert "1985-06-12" in body["error"]["errors"][0]["message"]
     logged = "\n".join(rec.getMessage() for rec in caplog.records)
     for personal in (WRONG_CHECK, BORN_1985, "1970-01-01", "1985-06-12", "19850612", "王小明"):
@@ -326,7 +328,7 @@ async def test_gateway_errors_of_every_kind_answer_in_the_negotiated_language(ht
     assert r.headers["Content-Language"] == "zh-CN"
     r = await http.get("/v1/no-such-route", headers={**zh, **bearer(keys["admin"])})
     body = await r.json()
-    assert r.status == 404 and body["error"] == {"code": "NOT_FOUND", "message": "未找到所请求的对象。",
+    assert r.status == 404 and body["error"] == {"code": "NOT_FOUND", "message": "未找到所请求的内容。",
                                                  "request_id": body["error"]["request_id"]}
     r = await http.post("/v1/credentials", headers={**zh, **bearer(keys["agency_sh"])}, json={"region": "CN-SH", "type": LICENCE})
     body = await r.json()
@@ -336,3 +338,27 @@ async def test_gateway_errors_of_every_kind_answer_in_the_negotiated_language(ht
     assert (await r.json())["error"]["message"] == "fields is required" and r.headers["Content-Language"] == "en"
     r = await http.get("/healthz", headers=zh)
     assert r.status == 200 and "Content-Language" not in r.headers  # only error answers are negotiated
+
+
+@pytestmark_e2e
+async def test_accept_language_on_several_lines_is_one_list(http):
+    """RFC 9110: field lines of one name are one comma-separated list; the first line alone would say English."""
+    from multidict import CIMultiDict
+    r = await http.get("/v1/regions", headers=CIMultiDict([("Accept-Language", "en;q=0.1"), ("Accept-Language", "zh")]))
+    body = await r.json()
+    assert r.status == 401 and r.headers["Content-Language"] == "zh-CN" and CJK.search(body["error"]["message"])
+    r = await http.get("/v1/regions", headers=CIMultiDict([("Accept-Language", "zh;q=0"), ("Accept-Language", "en")]))
+    assert r.status == 401 and r.headers["Content-Language"] == "en"
+
+
+def test_chinese_texts_read_as_a_clerk_would_say_them():
+    """No word-for-word "而不是" / "相互矛盾" / "对象" left: what differs is said with 实际为 / 不一致."""
+    for key, entry in messages.CATALOGUE.items():
+        for clumsy in ("而不是", "相互矛盾", "对象。"):
+            assert clumsy not in entry["zh"], key
+    assert messages.problem_message("id_number", "LENGTH", {"expected": 18, "actual": 17, "title": "身份证号码"},
+                                    "zh") == "id_number（身份证号码）应为 18 位，实际为 17 位"
+    assert messages.problem_message("sex", "SEX_MISMATCH", {"id_field": "id_number"}, "zh") == \
+        "sex 与身份证号码（id_number）中的性别不一致"
+    # 415 is answered for a portrait's Content-Type too (JPEG or PNG only): no list of image kinds in it
+    assert "WebP" not in messages.error_message("UNSUPPORTED_MEDIA_TYPE", "zh")
