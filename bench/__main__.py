@@ -62,12 +62,17 @@ LABELS = [
     ("status_full_download_kb", "  a full download of the region's lists, KB"),
     ("status_verifier_held_mb", "  verifier memory holding four such regions' lists, MB"),
     ("status_rate_ratio", "  verification rate with those lists / a small list"),
+    ("quota_two_gateways_served", "quotas: 2,000 requests on one hotel key (600/min) over two gateways, served"),
+    ("quota_two_gateways_refused", "  answered 429 QUOTA_EXCEEDED"),
+    ("auth_wrong_keys_looked_at", "1,000 wrong keys from one address: looked at (401)"),
+    ("auth_wrong_keys_refused", "  refused before being looked at (429)"),
+    ("quota_counted_rate_ratio", "requests/s with a quota counted / with none (median of 5 rounds)"),
 ]
 
 
 def main() -> int:
     seconds = float(os.environ.get("ECERT_BENCH_SECONDS", "5"))
-    only = set(filter(None, os.environ.get("ECERT_BENCH_ONLY", "pipeline,large,load,scan,trail,presentations,photos").split(",")))
+    only = set(filter(None, os.environ.get("ECERT_BENCH_ONLY", "pipeline,large,load,scan,trail,presentations,photos,quotas").split(",")))
     results: dict = {}
     try:
         from ecert.format import _fast  # noqa: F401
@@ -102,6 +107,9 @@ def main() -> int:
     if "photos" in only:  # the photo library: serving (wrk), revalidation and uploads
         from . import photos
         results.update(photos.measure(seconds))
+    if "quotas" in only:  # quotas shared by two gateway processes, the failed-key limit, the cost of counting
+        from . import quotas
+        results.update(quotas.measure(seconds))
     if "status" in only:  # population-scale status lists (bench/status_scale.py), in a process of its own
         out = subprocess.run([sys.executable, "-m", "bench.status_scale", str(seconds)], capture_output=True,
                              text=True, check=True, timeout=1200)

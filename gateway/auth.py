@@ -3,7 +3,7 @@
 :func:`auth_middleware` runs before routing for every ``/v1/`` path: past the failed-authentication
 limit of the client's address it answers 429 before the key is looked at (:mod:`gateway.throttle`);
 then the key is read (``Authorization: Bearer KEY``), its grant found (:class:`Keyring`), its quota
-counted (:class:`gateway.throttle.Quotas`) and its use noted (:class:`LastUse`); the handler gets
+counted (:class:`gateway.throttle.Quotas`: the store asked once per lease, never past a limit) and its use noted (:class:`LastUse`); the handler gets
 the caller's :class:`~ecert.rules.access.Principal` as ``request[PRINCIPAL]``.
 
 **Within a second.** A key disabled, deleted or rotated through any gateway process is refused by
@@ -167,7 +167,7 @@ async def auth_middleware(request: web.Request, handler):
                 throttle.failed(address)
             raise
         try:
-            app[QUOTAS].admit(grant)
+            await app[QUOTAS].admit(grant, app[STORE])
         except QuotaExceeded as err:
             app[METRICS].throttled(grant.principal.role, err.reason)
             request[RETRY_AFTER] = err.retry_after
@@ -187,10 +187,10 @@ async def retry_after_header(request: web.Request, response: web.StreamResponse)
 # -- the background upkeep -------------------------------------------------------------------------
 
 async def upkeep_once(app: web.Application) -> None:
-    """One round: the quota counts synced, the last uses written, the ended counters pruned (each
+    """One round: the ended quota windows forgotten, the last uses written, the ended counters pruned (each
     attempted even when another failed; a failure is logged, and tried again next round)."""
     store = app[STORE]
-    for name, step in (("quota counts", app[QUOTAS].sync), ("last uses", app[LAST_USE].flush),
+    for name, step in (("quota windows", app[QUOTAS].sync), ("last uses", app[LAST_USE].flush),
                        ("quota counters", app[QUOTAS].prune)):
         try:
             await step(store)

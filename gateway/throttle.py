@@ -19,14 +19,14 @@ day of China time, UTC+8, from midnight), its role's numbers unless it has its o
 epoch, the same in every process). Past either limit the request is answered 429
 ``QUOTA_EXCEEDED`` with ``Retry-After``: the whole seconds until that window ends.
 
-The count is shared by every gateway process through the store without a store call on the
-request's path: each process admits against the total it last read plus what it admitted since,
-and every second (:meth:`Quotas.sync`) adds what it admitted to the store's counter of each window
-(an atomic increment, all in one write) and reads the totals back, those the other processes
-added included. So a second process does not double a quota: past the limit a key gets at most
-what the other processes admitted for it within one sync interval (1 s; and a process that just
-started, within its first second). The store's counters of ended windows are removed
-(:meth:`Quotas.prune`); in memory, a key's windows are forgotten once it has been idle for two
+The count is shared by every gateway process through the store, and no process admits past a
+limit: a process reserves requests in the store's counter of each window in leases (an atomic
+increment of a part of what is left: ``limit // LEASE_PARTS``, shrinking near the limit) and admits
+from its lease without asking the store again; what an add takes past the limit is not granted. So
+two processes never make a quota two (the store is asked once per lease, not per request), and a
+key may be refused at most the leases other processes hold unused before its limit. While the store
+cannot be asked, each process counts alone (logged). The store's counters of ended windows are
+removed (:meth:`Quotas.prune`); in memory, a key's windows are forgotten once ended or idle for two
 minutes. Time is injectable (``wall=``, epoch seconds).
 """
 
@@ -95,7 +95,11 @@ class AuthThrottle:
 # -- quotas --------------------------------------------------------------------------------------
 
 SYNC_INTERVAL = 1.0
-"""Seconds between two syncs of the counts with the store (the bound of over-admission)."""
+"""Seconds between two rounds of the background upkeep (idle windows forgotten, last uses written)."""
+LEASE_PARTS = 20
+"""A lease is at most this part of a window's limit (600 a minute: leases of 30)."""
+LEASE_SHRINK = 4
+"""Near the limit a lease is at most this part of what is left, down to 1."""
 PRUNE_INTERVAL = 600.0
 """Seconds between two removals of the store's ended counters (per process)."""
 IDLE = 120
@@ -122,29 +126,31 @@ class _Count:
     """Epoch second the window ends."""
     seen: float
     """When a request last touched it (epoch seconds)."""
-    shared: int = 0
-    """The total of every process as last read (this one's synced counts included)."""
-    pending: int = 0
-    """Admitted here and not yet added to the store's counter."""
+    granted: int = 0
+    """Requests this process reserved in the store's counter and has not admitted yet (its lease)."""
+    total: int = 0
+    """The store's total as of this process's last reservation (every process's reservations)."""
 
 
 class Quotas:
-    """Each key's requests in its windows, and their sync with the store (module docstring)."""
+    """Each key's requests in its windows, reserved in the store in leases (module docstring)."""
 
     def __init__(self, defaults: Mapping[str, Quota], *, wall: Callable[[], float] = time.time):
         self.defaults = defaults
         self._wall = wall
         self._windows: dict[str, _Count] = {}
         self._pruned = -math.inf
-        self._syncing = asyncio.Lock()  # one sync at a time (the background one, a test's)
+        self._reserving = asyncio.Lock()  # one reservation at a time in this process
+        self._warned_end = 0  # the store's failures are logged once a minute
 
-    def admit(self, grant: Grant) -> None:
-        """Count one request of ``grant``'s key, or raise :class:`QuotaExceeded` (nothing counted)."""
+    async def admit(self, grant: Grant, store) -> None:
+        """Count one request of ``grant``'s key, or raise :class:`QuotaExceeded` (nothing counted).
+        Asks the store only when a window's lease is used up."""
         quota = grant.quota(self.defaults)
         if not (quota.per_minute or quota.per_day):
             return
         now = self._wall()
-        touched = []
+        touched: list[tuple[str, str, int, _Count]] = []
         for reason, tag, length, offset in _WINDOWS:
             limit = getattr(quota, reason)
             if not limit:
@@ -155,36 +161,44 @@ class Quotas:
             if w is None:
                 w = self._windows[name] = _Count((index + 1) * length - offset, now)
             w.seen = now
-            if w.shared + w.pending >= limit:
-                raise QuotaExceeded(reason, limit, math.ceil(w.end - now))
-            touched.append(w)
-        for w in touched:
-            w.pending += 1
+            touched.append((reason, name, limit, w))
+        for reason, name, limit, w in touched:
+            if w.granted <= 0:
+                async with self._reserving:
+                    if w.granted <= 0:  # another request may have reserved meanwhile
+                        await self._reserve(store, name, limit, w, now)
+                if w.granted <= 0:
+                    raise QuotaExceeded(reason, limit, math.ceil(w.end - now))
+        for _, _, _, w in touched:
+            w.granted -= 1
+
+    async def _reserve(self, store, name: str, limit: int, w: _Count, now: float) -> None:
+        """A lease for window ``name``: a part of what is left of ``limit``, added to the store's
+        counter at once (an atomic increment), so no process admits past the limit; what the add
+        took past it is not granted."""
+        if w.total >= limit:
+            return
+        lease = max(1, min(limit // LEASE_PARTS, (limit - w.total) // LEASE_SHRINK))
+        try:
+            totals = await store.add_counts({name: lease}, {name: w.end + KEPT})
+        except Exception as err:  # the store away: admit locally, as one process alone would
+            if now >= self._warned_end:
+                self._warned_end = int(now) + 60
+                log.warning("quotas: the store cannot be asked (%s): counted by this process alone meanwhile",
+                            type(err).__name__)
+            w.granted += lease
+            w.total += lease
+            return
+        total = totals.get(name, w.total + lease)
+        w.total = total
+        w.granted += max(0, lease - max(0, total - limit))
 
     async def sync(self, store) -> None:
-        """Add the counts admitted here to the store's counters and read back every total of the
-        windows in use (one write, one read)."""
-        async with self._syncing:
-            await self._sync(store)
-
-    async def _sync(self, store) -> None:
+        """Forget the windows that ended or that no request touched for IDLE seconds (the background,
+        every second). The counts themselves are in the store from the moment they are reserved."""
         now = self._wall()
-        steps = {name: w.pending for name, w in self._windows.items() if w.pending}
-        if steps:
-            totals = await store.add_counts(steps, {name: self._windows[name].end + KEPT for name in steps})
-            for name, step in steps.items():
-                w = self._windows[name]
-                w.pending -= step
-                w.shared = max(w.shared, totals.get(name, 0))
-        active = [name for name, w in self._windows.items() if name not in steps and w.end > now and w.pending == 0]
-        if active:
-            totals = await store.get_counts(active)
-            for name in active:
-                w = self._windows.get(name)
-                if w is not None:
-                    w.shared = max(w.shared, totals.get(name, 0))
         for name, w in list(self._windows.items()):
-            if not w.pending and (w.end <= now or now - w.seen > IDLE):
+            if w.end <= now or now - w.seen > IDLE:
                 del self._windows[name]
 
     async def prune(self, store) -> int:
