@@ -3,7 +3,7 @@
 Everything runs on this machine: the pipeline in this process, the load figures against
 the real suite started as separate processes on loopback (stopped afterwards), the large
 trust-list figures in a process of their own. ``ECERT_BENCH_SECONDS`` sets the length of
-each measurement (default 5); ``ECERT_BENCH_ONLY=pipeline,large,load,scan,trail,presentations,photos`` picks parts
+each measurement (default 5); ``ECERT_BENCH_ONLY=pipeline,large,load,scan,trail,presentations,photos,quotas`` picks parts
 (``status``, the status lists at 300 M credentials, is not run by default: ``make bench-status``).
 """
 
