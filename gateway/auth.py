@@ -216,6 +216,8 @@ async def upkeep(app: web.Application):
         await task
     with contextlib.suppress(Exception):
         await asyncio.wait_for(upkeep_once(app), SYNC_INTERVAL * 5)
+    with contextlib.suppress(Exception):  # the leases not used, back to the other processes
+        await asyncio.wait_for(app[QUOTAS].release(app[STORE]), SYNC_INTERVAL * 5)
 
 
 def install(app: web.Application, *, clock: Callable[[], float], wall: Callable[[], float]) -> None:

@@ -21,8 +21,9 @@ epoch, the same in every process). Past either limit the request is answered 429
 
 The count is shared by every gateway process through the store, and no process admits past a
 limit: a process reserves requests in the store's counter of each window in leases (an atomic
-increment of a part of what is left: ``limit // LEASE_PARTS``, shrinking near the limit) and admits
-from its lease without asking the store again; what an add takes past the limit is not granted. So
+increment: the first of 1, each next twice the last, up to ``limit // LEASE_PARTS``, and at most
+``1 / LEASE_SHRINK`` of what is left) and admits from its lease without asking the store again, and
+gives back what it did not use when it stops; what an add takes past the limit is not granted. So
 two processes never make a quota two (the store is asked once per lease, not per request), and a
 key may be refused at most the leases other processes hold unused before its limit. While the store
 cannot be asked, each process counts alone (logged). The store's counters of ended windows are
@@ -130,6 +131,9 @@ class _Count:
     """Requests this process reserved in the store's counter and has not admitted yet (its lease)."""
     total: int = 0
     """The store's total as of this process's last reservation (every process's reservations)."""
+    lease: int = 0
+    """The size of the last lease (each next one twice as big, up to the cap: a process that serves
+    a key a few times reserves a few, not a twentieth of its limit)."""
 
 
 class Quotas:
@@ -178,7 +182,8 @@ class Quotas:
         took past it is not granted."""
         if w.total >= limit:
             return
-        lease = max(1, min(limit // LEASE_PARTS, (limit - w.total) // LEASE_SHRINK))
+        lease = max(1, min(2 * w.lease, limit // LEASE_PARTS, (limit - w.total) // LEASE_SHRINK))
+        w.lease = lease
         try:
             totals = await store.add_counts({name: lease}, {name: w.end + KEPT})
         except Exception as err:  # the store away: admit locally, as one process alone would
@@ -200,6 +205,15 @@ class Quotas:
         for name, w in list(self._windows.items()):
             if w.end <= now or now - w.seen > IDLE:
                 del self._windows[name]
+
+    async def release(self, store) -> int:
+        """Give back to the store the leases not used (the process stopping): how many requests."""
+        steps = {name: -w.granted for name, w in self._windows.items() if w.granted > 0 and w.end > self._wall()}
+        if steps:
+            await store.add_counts(steps, {name: self._windows[name].end + KEPT for name in steps})
+            for name in steps:
+                self._windows[name].granted = 0
+        return -sum(steps.values())
 
     async def prune(self, store) -> int:
         """Remove the store's ended counters, at most once every PRUNE_INTERVAL: how many."""

@@ -4,6 +4,7 @@ SQLite store in a folder, and the gateway app. Not used in production."""
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from ecert.rpc import client as rpc_client
 from ecert.rpc import server as rpc_server
 from ecert.rpc.links import Links
 from ecert.rules import apikeys
+from ecert.rules.apikeys import Quota
 from ecert.runtime import pki
 from ecert.runtime.config import (
     GatewayConfig,
@@ -134,6 +136,11 @@ async def start_suite(var_dir: Path, regions=("CN-SH", "CN-ZJ"), *, verifier_ref
     await verifier.cache.refresh_trust()
 
     gcfg = GatewayConfig.from_env(_env(var_dir, token, tls[pki.GATEWAY], ECERT_REGISTRY_TARGET=registry_target,
-                                       ECERT_VERIFIER_TARGET=f"127.0.0.1:{vport}"))
+                                       ECERT_VERIFIER_TARGET=f"127.0.0.1:{vport}",
+                                       ECERT_ROOT_PUBLIC_KEY=str(pub_path)))  # the verifier's, for the scanner page
+    # The session's tests share keys for minutes on end: quotas high enough never to decide one of
+    # theirs (tests/test_quotas.py sets its own).
+    gcfg = dataclasses.replace(gcfg, quotas={role: Quota(10**6, 10**9) if q.per_minute or q.per_day else q
+                                             for role, q in gcfg.quotas.items()})
     return Suite(var_dir, store, token, registry, rport, issuers, ports, verifier, vport, clock, vcfg, gcfg,
                  tls, servers, channels)

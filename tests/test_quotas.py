@@ -168,8 +168,23 @@ async def test_counting_asks_the_store_once_per_lease_not_per_request(suite, mon
         monkeypatch.setattr(auth, "upkeep_once", _no_upkeep)  # no background round in between
         for _ in range(20):
             assert (await _call(gw, key)).status == 200
-        # leases of 100 // 20 = 5 a minute (1000 // 20 = 50 a day): 4 minute leases in 20 requests
-        assert writes == ["add_counts"] * 4
+        # leases of 1, 2, 4, then 5 (100 // 20) a minute, 1, 2, 4, 8, ... a day: a few store calls for
+        # 20 requests, fewer and fewer as the leases grow
+        assert 0 < len(writes) <= 10 and set(writes) == {"add_counts"}
+        before = len(writes)
+        for _ in range(20):
+            assert (await _call(gw, key)).status == 200
+        assert len(writes) - before <= 5  # leases of 5 a minute (and 16, 32 a day)
+
+
+async def test_a_process_that_stops_gives_back_its_unused_leases(suite):
+    async with gateways(suite, hotel=Quota(1000, 0)) as ([gw], wall):
+        key, doc = await apikeys.create_api_key(suite.store, "hotel")
+        for _ in range(10):  # leases of 1, 2, 4, 8: 15 reserved, 10 used
+            assert (await _call(gw, key)).status == 200
+        name = f"{doc['key_id']}:m:{int(wall()) // 60}"
+        assert (await suite.store.get_counts([name]))[name] == 15
+    assert (await suite.store.get_counts([name]))[name] == 10  # the app closed: 5 given back
 
 
 async def test_with_the_store_away_each_process_counts_alone(suite, monkeypatch):
