@@ -90,3 +90,14 @@ PHOTO_STORED_SIDE = 1024
 MAX_PHOTO_UPLOADS_WAITING = 16
 """Uploaded portraits one issuer holds at once, being re-encoded or waiting for it (each up to
 MAX_PHOTO_BYTES): one more is 503 ``BUSY``."""
+
+MAX_OFFLINE_CHECKS = 100
+"""Checks one call delivers of those a scanner page made offline (``POST /v1/verifications:offline``)."""
+MAX_OFFLINE_AGE = 30 * 86400
+"""Seconds a check made offline may be behind the verifier's clock when it is delivered (older: 400, the
+page drops it); it may be ahead by the clock skew at most."""
+MAX_CLIENT_ID = 64
+"""Characters of a check's client-made ``id`` (a UUID is 36)."""
+MAX_REGION_LISTS_BYTES = 8 * 1024 * 1024
+"""Bytes of the signed status lists one answer of a region's lists holds (``GET /v1/status-lists?region=``):
+the shards past it come with the next call (``from_shard``)."""

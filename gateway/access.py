@@ -68,6 +68,7 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("GET", "/openapi.json"): OPEN,
     ("GET", "/scan"): Rule(key=False, note="the page's own calls carry the operator's key"),
     ("GET", "/scan/{name}"): OPEN,
+    ("GET", "/scan/root-key.pem"): Rule(key=False, note="the root public key the verifier is pinned to"),
     # registry
     ("GET", "/v1/regions"): ANY,
     ("POST", "/v1/regions"): ADMIN,
@@ -79,6 +80,9 @@ TABLE: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/certificate-types"): ADMIN,
     ("GET", "/v1/trust-list"): ANY,
     ("GET", "/v1/trust-list.cbor"): ANY,
+    ("GET", "/v1/trust-list/root-chain.cbor"): ANY,
+    # what a page that verifies on its own needs (the scanner page, offline), and its checks back
+    ("GET", "/v1/status-lists"): VERIFY,
     # recognition rules
     ("GET", "/v1/recognition-rules"): ANY,
     ("PUT", "/v1/recognition-rules/purposes/{purpose}"): ADMIN,
@@ -107,6 +111,7 @@ TABLE: dict[tuple[str, str], Rule] = {
     # verifications
     ("POST", "/v1/verifications"): VERIFY,
     ("POST", "/v1/verifications:batch"): VERIFY,
+    ("POST", "/v1/verifications:offline"): VERIFY,
 }
 """(method, path as aiohttp writes it canonically) -> :class:`Rule`. ``HEAD`` is ``GET``'s."""
 

@@ -25,6 +25,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from ecert.cli import children
 from ecert.cli.children import Child
+from ecert.format import keys
 from ecert.format.keys import SigningKey
 from testkit import photos
 from testkit.samples import SAMPLES
@@ -127,7 +128,13 @@ async def test_devsuite_runs_the_suite_and_ctrl_c_stops_it(tmp_path):
                                  json={"payload": cred["qr_text"], "purpose": "hotel_check_in"}) as r:
                 answer = await r.json()
                 assert r.status == 200, answer
+            # The scanner page pins the root key make run gave the verifier (var/registry/root-public.pem).
+            async with http.get("/scan/root-key.pem") as r:
+                assert r.status == 200, await r.text()
+                served = await r.read()
         assert answer["result"] == "VALID", answer
+        assert keys.public_from_pem(served).spki == keys.public_from_pem(
+            (var / "registry" / "root-public.pem").read_bytes()).spki
         assert answer["credential"]["id"] == cred["id"] and answer["status_checked"] is True
         assert {"name", "id_number", "photo"} <= set(answer["fields"]) and answer["purpose"] == "hotel_check_in"
 
@@ -290,6 +297,9 @@ def test_compose_file_is_consistent():
     verifier = services["verifier"]
     assert "registry-var:/run/ecert-registry:ro" in verifier["volumes"]
     assert verifier["environment"]["ECERT_ROOT_PUBLIC_KEY"] == "/run/ecert-registry/registry/root-public.pem"
+    gateway = services["gateway"]  # the scanner page pins the same root key (/scan/root-key.pem)
+    assert gateway["environment"]["ECERT_ROOT_PUBLIC_KEY"] == verifier["environment"]["ECERT_ROOT_PUBLIC_KEY"]
+    assert "registry-var:/run/ecert-registry:ro" in gateway["volumes"]
     assert any(str(p).endswith(":8080") for p in services["gateway"]["ports"])
     # Every package the project ships is copied into the image.
     dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()

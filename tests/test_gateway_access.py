@@ -137,6 +137,9 @@ def _body(path: str, region: str = "CN-SH") -> dict | None:
         "/v1/credentials": {"region": region, "type": "cn.driving_licence", "fields": {}},
         "/v1/verifications": {"payload": "EC1:X"},
         "/v1/verifications:batch": {"payloads": ["EC1:X"]},
+        "/v1/verifications:offline": {"checks": [{"id": "5b0c1f4e-8a4e-4d5e-9a77-3f1c2b7d9e01", "credential_id": "A" * 26,
+                                                  "region": region, "result": "VALID",
+                                                  "checked_at": "2026-01-01T00:00:00Z"}]},
         "/v1/recognition-rules/purposes/{purpose}": {"types": ["cn.resident_id"]},
         "/v1/recognition-rules/regions/{region}": {"recognises": ["CN-SH"]},
     }.get(path)

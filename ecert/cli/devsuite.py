@@ -267,7 +267,7 @@ def start_suite_processes(var_dir: Path | str = "var", ports: Ports | None = Non
 
         c = _spawn(suite, "gateway", "gateway", _child_env(
             base, **common, **_tls_env(tls[pki.GATEWAY]), ECERT_GATEWAY_HOST=gateway_host,
-            ECERT_GATEWAY_PORT=str(ports.gateway)), suite.gateway_url)
+            ECERT_GATEWAY_PORT=str(ports.gateway), ECERT_ROOT_PUBLIC_KEY=str(root_pub)), suite.gateway_url)
         _wait(c, lambda: _http_ok(suite.gateway_url + "/readyz"), deadline, "/readyz answering 200")
     except BaseException:
         suite.stop()

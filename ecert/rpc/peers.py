@@ -71,6 +71,8 @@ CALLERS: Mapping[str, frozenset[str]] = {
     _V + "VerifyImage": _GW,
     _V + "VerifyStream": _GW,
     _V + "GetCacheState": _GW,
+    _V + "FetchStatusLists": _GW,  # for the scanner page, which verifies on its own
+    _V + "RecordOfflineChecks": _GW,  # the checks that page made offline
 }
 """Full method name -> the identity kinds (``issuer`` for every ``issuer-<REGION>``) that may call it.
 A method not named here answers nobody."""

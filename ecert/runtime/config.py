@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..format import keys
 from ..limits import MAX_BODY
 from ..rules.apikeys import DEFAULT_QUOTAS, Quota
 from ..store import default_uri
@@ -257,6 +258,10 @@ class GatewayConfig(Common):
     """Seconds a rotated API key's old secret keeps working (ECERT_API_KEY_ROTATE_OVERLAP)."""
     cors_origins: tuple[str, ...] = ()
     """The browser origins whose pages may call the gateway (ECERT_CORS_ORIGINS; none by default)."""
+    root_public_key_pem: bytes | None = None
+    """The registry's root public key the verifier is pinned to (ECERT_ROOT_PUBLIC_KEY), served with the
+    scanner page (``/scan/root-key.pem``) for the page to pin; None: not configured, the page cannot verify
+    on its own."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "GatewayConfig":
@@ -281,9 +286,18 @@ class GatewayConfig(Common):
             key_rotate_overlap=e.get("ECERT_API_KEY_ROTATE_OVERLAP", 86400, _count),
             # the origins whose pages may call from a browser (CORS), comma-separated
             cors_origins=e.get("ECERT_CORS_ORIGINS", (), _origins),
+            # the root public key the verifier pins (PEM text or a file), for the scanner page to pin too
+            root_public_key_pem=_root_pem(root) if (root := e.get("ECERT_ROOT_PUBLIC_KEY", "")) else None,
         )
         e.done("gateway")
         return cls(**cfg)
+
+
+def _root_pem(value: str) -> bytes:
+    """:func:`_pem`, checked to be a public key the suite uses (a ConfigError at start, not at a request)."""
+    pem = _pem(value)
+    keys.public_from_pem(pem)
+    return pem
 
 
 def _pem(value: str) -> bytes:

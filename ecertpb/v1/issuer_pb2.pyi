@@ -104,18 +104,28 @@ class HeldStatusList(_message.Message):
     def __init__(self, uri: _Optional[str] = ..., iat: _Optional[int] = ...) -> None: ...
 
 class GetStatusListsRequest(_message.Message):
-    __slots__ = ("held",)
+    __slots__ = ("held", "all", "since", "from_shard")
     HELD_FIELD_NUMBER: _ClassVar[int]
+    ALL_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    FROM_SHARD_FIELD_NUMBER: _ClassVar[int]
     held: _containers.RepeatedCompositeFieldContainer[HeldStatusList]
-    def __init__(self, held: _Optional[_Iterable[_Union[HeldStatusList, _Mapping]]] = ...) -> None: ...
+    all: bool
+    since: int
+    from_shard: int
+    def __init__(self, held: _Optional[_Iterable[_Union[HeldStatusList, _Mapping]]] = ..., all: _Optional[bool] = ..., since: _Optional[int] = ..., from_shard: _Optional[int] = ...) -> None: ...
 
 class StatusLists(_message.Message):
-    __slots__ = ("lists", "unknown")
+    __slots__ = ("lists", "unknown", "next_shard", "version")
     LISTS_FIELD_NUMBER: _ClassVar[int]
     UNKNOWN_FIELD_NUMBER: _ClassVar[int]
+    NEXT_SHARD_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
     lists: _containers.RepeatedCompositeFieldContainer[StatusList]
     unknown: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, lists: _Optional[_Iterable[_Union[StatusList, _Mapping]]] = ..., unknown: _Optional[_Iterable[str]] = ...) -> None: ...
+    next_shard: int
+    version: str
+    def __init__(self, lists: _Optional[_Iterable[_Union[StatusList, _Mapping]]] = ..., unknown: _Optional[_Iterable[str]] = ..., next_shard: _Optional[int] = ..., version: _Optional[str] = ...) -> None: ...
 
 class RotateSigningKeyRequest(_message.Message):
     __slots__ = ("principal", "region", "request_id")

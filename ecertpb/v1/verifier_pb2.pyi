@@ -192,3 +192,75 @@ class VerifyStreamAnswer(_message.Message):
     error_field: str
     error_detail: bytes
     def __init__(self, id: _Optional[int] = ..., response: _Optional[_Union[VerifyResponse, _Mapping]] = ..., status: _Optional[int] = ..., error_code: _Optional[str] = ..., error_message: _Optional[str] = ..., error_field: _Optional[str] = ..., error_detail: _Optional[bytes] = ...) -> None: ...
+
+class FetchStatusListsRequest(_message.Message):
+    __slots__ = ("principal", "uri", "region", "since", "from_shard")
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    URI_FIELD_NUMBER: _ClassVar[int]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    FROM_SHARD_FIELD_NUMBER: _ClassVar[int]
+    principal: _common_pb2.Principal
+    uri: str
+    region: str
+    since: int
+    from_shard: int
+    def __init__(self, principal: _Optional[_Union[_common_pb2.Principal, _Mapping]] = ..., uri: _Optional[str] = ..., region: _Optional[str] = ..., since: _Optional[int] = ..., from_shard: _Optional[int] = ...) -> None: ...
+
+class FetchedStatusList(_message.Message):
+    __slots__ = ("uri", "signed", "iat", "exp", "ttl")
+    URI_FIELD_NUMBER: _ClassVar[int]
+    SIGNED_FIELD_NUMBER: _ClassVar[int]
+    IAT_FIELD_NUMBER: _ClassVar[int]
+    EXP_FIELD_NUMBER: _ClassVar[int]
+    TTL_FIELD_NUMBER: _ClassVar[int]
+    uri: str
+    signed: bytes
+    iat: int
+    exp: int
+    ttl: int
+    def __init__(self, uri: _Optional[str] = ..., signed: _Optional[bytes] = ..., iat: _Optional[int] = ..., exp: _Optional[int] = ..., ttl: _Optional[int] = ...) -> None: ...
+
+class FetchedStatusLists(_message.Message):
+    __slots__ = ("lists", "next_shard", "version")
+    LISTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_SHARD_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    lists: _containers.RepeatedCompositeFieldContainer[FetchedStatusList]
+    next_shard: int
+    version: str
+    def __init__(self, lists: _Optional[_Iterable[_Union[FetchedStatusList, _Mapping]]] = ..., next_shard: _Optional[int] = ..., version: _Optional[str] = ...) -> None: ...
+
+class OfflineCheck(_message.Message):
+    __slots__ = ("id", "credential_id", "region", "result", "purpose", "checked_at")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIAL_ID_FIELD_NUMBER: _ClassVar[int]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    CHECKED_AT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    credential_id: str
+    region: str
+    result: str
+    purpose: str
+    checked_at: int
+    def __init__(self, id: _Optional[str] = ..., credential_id: _Optional[str] = ..., region: _Optional[str] = ..., result: _Optional[str] = ..., purpose: _Optional[str] = ..., checked_at: _Optional[int] = ...) -> None: ...
+
+class RecordOfflineChecksRequest(_message.Message):
+    __slots__ = ("principal", "checks")
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    CHECKS_FIELD_NUMBER: _ClassVar[int]
+    principal: _common_pb2.Principal
+    checks: _containers.RepeatedCompositeFieldContainer[OfflineCheck]
+    def __init__(self, principal: _Optional[_Union[_common_pb2.Principal, _Mapping]] = ..., checks: _Optional[_Iterable[_Union[OfflineCheck, _Mapping]]] = ...) -> None: ...
+
+class RecordOfflineChecksResponse(_message.Message):
+    __slots__ = ("accepted", "duplicates", "ignored")
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATES_FIELD_NUMBER: _ClassVar[int]
+    IGNORED_FIELD_NUMBER: _ClassVar[int]
+    accepted: int
+    duplicates: int
+    ignored: int
+    def __init__(self, accepted: _Optional[int] = ..., duplicates: _Optional[int] = ..., ignored: _Optional[int] = ...) -> None: ...

@@ -61,6 +61,16 @@ class VerifierServiceStub:
                 request_serializer=ecertpb_dot_v1_dot_verifier__pb2.CacheStateRequest.SerializeToString,
                 response_deserializer=ecertpb_dot_v1_dot_verifier__pb2.CacheState.FromString,
                 _registered_method=True)
+        self.FetchStatusLists = channel.unary_unary(
+                '/ecert.v1.VerifierService/FetchStatusLists',
+                request_serializer=ecertpb_dot_v1_dot_verifier__pb2.FetchStatusListsRequest.SerializeToString,
+                response_deserializer=ecertpb_dot_v1_dot_verifier__pb2.FetchedStatusLists.FromString,
+                _registered_method=True)
+        self.RecordOfflineChecks = channel.unary_unary(
+                '/ecert.v1.VerifierService/RecordOfflineChecks',
+                request_serializer=ecertpb_dot_v1_dot_verifier__pb2.RecordOfflineChecksRequest.SerializeToString,
+                response_deserializer=ecertpb_dot_v1_dot_verifier__pb2.RecordOfflineChecksResponse.FromString,
+                _registered_method=True)
 
 
 class VerifierServiceServicer:
@@ -102,6 +112,23 @@ class VerifierServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def FetchStatusLists(self, request, context):
+        """Signed status lists for a page that verifies on its own (the scanner page, offline): one by its
+        uri, or every shard of a region, those signed after the iat the page holds; each checked against
+        the trust list before it is passed on (anyone who may verify).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordOfflineChecks(self, request, context):
+        """Checks a page made offline, delivered to their issuing regions' trails: once each by the page's
+        id (a retry makes no second entry), the caller as the checker (anyone who may verify).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_VerifierServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -129,6 +156,16 @@ def add_VerifierServiceServicer_to_server(servicer, server):
                     servicer.GetCacheState,
                     request_deserializer=ecertpb_dot_v1_dot_verifier__pb2.CacheStateRequest.FromString,
                     response_serializer=ecertpb_dot_v1_dot_verifier__pb2.CacheState.SerializeToString,
+            ),
+            'FetchStatusLists': grpc.unary_unary_rpc_method_handler(
+                    servicer.FetchStatusLists,
+                    request_deserializer=ecertpb_dot_v1_dot_verifier__pb2.FetchStatusListsRequest.FromString,
+                    response_serializer=ecertpb_dot_v1_dot_verifier__pb2.FetchedStatusLists.SerializeToString,
+            ),
+            'RecordOfflineChecks': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordOfflineChecks,
+                    request_deserializer=ecertpb_dot_v1_dot_verifier__pb2.RecordOfflineChecksRequest.FromString,
+                    response_serializer=ecertpb_dot_v1_dot_verifier__pb2.RecordOfflineChecksResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -268,6 +305,60 @@ class VerifierService:
             '/ecert.v1.VerifierService/GetCacheState',
             ecertpb_dot_v1_dot_verifier__pb2.CacheStateRequest.SerializeToString,
             ecertpb_dot_v1_dot_verifier__pb2.CacheState.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FetchStatusLists(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecert.v1.VerifierService/FetchStatusLists',
+            ecertpb_dot_v1_dot_verifier__pb2.FetchStatusListsRequest.SerializeToString,
+            ecertpb_dot_v1_dot_verifier__pb2.FetchedStatusLists.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordOfflineChecks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecert.v1.VerifierService/RecordOfflineChecks',
+            ecertpb_dot_v1_dot_verifier__pb2.RecordOfflineChecksRequest.SerializeToString,
+            ecertpb_dot_v1_dot_verifier__pb2.RecordOfflineChecksResponse.FromString,
             options,
             channel_credentials,
             insecure,

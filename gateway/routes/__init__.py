@@ -3,7 +3,21 @@
 
 from __future__ import annotations
 
-from . import apikeys, credentials, operations, photos, presentations, registry, rules, scanner, trail, verifications
+from . import (
+    apikeys,
+    credentials,
+    offline,
+    operations,
+    photos,
+    presentations,
+    registry,
+    rules,
+    scanner,
+    trail,
+    verifications,
+)
 
-TABLES = (operations.routes, scanner.routes, registry.routes, rules.routes, credentials.routes,
+TABLES = (operations.routes, offline.routes, scanner.routes, registry.routes, rules.routes, credentials.routes,
           verifications.routes, photos.routes, presentations.routes, trail.routes, apikeys.routes)
+"""The route tables in the order they are registered: ``offline`` before ``scanner``, so that
+``/scan/root-key.pem`` is matched before the page's ``/scan/{name}``."""

@@ -370,6 +370,12 @@ class Issuer:
         of the region's."""
         return await self.statuses.status_lists(held)
 
+    async def region_status_lists(self, since: int, from_shard: int = 1) -> tuple[list[Signed], int, str]:
+        """Every shard of the region from ``from_shard``, those signed after ``since``, within the size
+        bound; the first shard left out by it (0: none); the shards' version
+        (:meth:`.status.RegionStatus.region_lists`)."""
+        return await self.statuses.region_lists(since, from_shard)
+
     # -- presentations -----------------------------------------------------------------------
     async def show(self, p: Principal, cred_id: str, purpose: str = "") -> Shown:
         """A single-use show code (EP1) for a valid credential, made on the holder's behalf by the

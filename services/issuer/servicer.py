@@ -103,6 +103,10 @@ class IssuerServicer(issuer_pb2_grpc.IssuerServiceServicer):
 
     @rpc
     async def GetStatusLists(self, request, context):
+        if request.all:
+            lists, next_shard, version = await self.i.region_status_lists(request.since, request.from_shard)
+            return issuer_pb2.StatusLists(lists=[status_list_pb(s) for s in lists], next_shard=next_shard,
+                                          version=version)
         lists, unknown = await self.i.status_lists([(h.uri, h.iat) for h in request.held])
         return issuer_pb2.StatusLists(lists=[status_list_pb(s) for s in lists], unknown=unknown)
 

@@ -9,11 +9,13 @@ Memory: the signed bytes of the shards asked for, nothing else (a few KiB a shar
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 from ecert.clock import Clock
 from ecert.errors import InvalidRequest, NotFound
 from ecert.format import statuslist
+from ecert.limits import MAX_EPOCH, MAX_REGION_LISTS_BYTES
 from ecert.rules.shards import KeySource, Shards, Signed
 from ecert.store import Store
 
@@ -80,3 +82,33 @@ class RegionStatus:
             if signed.iat > iat:
                 lists.append(signed)
         return lists, unknown
+
+    async def region_lists(self, since: int, from_shard: int = 1) -> tuple[list[Signed], int, str]:
+        """Every shard of the region from ``from_shard`` (0: 1) in order, those signed after ``since``
+        (a page that keeps them all: what changed), at most
+        :data:`~ecert.limits.MAX_REGION_LISTS_BYTES` of them (at least one); and the first shard left
+        out by that bound (0: none); and the version of the shards from ``from_shard`` (a digest of
+        each one's uri and iat: another once any of them is signed anew). 400 for a ``since`` or
+        ``from_shard`` out of range."""
+        if since.__class__ is not int or not 0 <= since <= MAX_EPOCH:
+            raise InvalidRequest(f"since must be an iat, 0 to {MAX_EPOCH}", field="since")
+        if from_shard == 0:
+            from_shard = 1
+        if from_shard.__class__ is not int or not 1 <= from_shard <= statuslist.MAX_SHARD:
+            raise InvalidRequest(f"from_shard must be 1 to {statuslist.MAX_SHARD}", field="from_shard")
+        end = await self.store.status_index_end(self.region)
+        last = min(statuslist.MAX_SHARD, max(1, -(-end // statuslist.SHARD_SIZE)))
+        lists: list[Signed] = []
+        size, cut = 0, 0
+        version = hashlib.sha256()
+        for n in range(from_shard, last + 1):
+            signed = await self.shards.get(statuslist.shard_uri(self.region, n))
+            version.update(f"{signed.uri} {signed.iat}\n".encode())
+            if signed.iat <= since or cut:
+                continue
+            if lists and size + len(signed.signed) > MAX_REGION_LISTS_BYTES:
+                cut = n
+                continue
+            lists.append(signed)
+            size += len(signed.signed)
+        return lists, cut, version.hexdigest()[:32]

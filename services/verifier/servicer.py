@@ -14,11 +14,14 @@ from ecert.rpc.server import create_server, rpc
 from ecert.rules import verify
 from ecert.rules.access import Principal, disclosure_role
 from ecert.rules.document import DocumentDate
+from ecert.rules.offline import OfflineCheck
 from ecert.runtime.config import VerifierConfig
 from ecertpb.v1 import verifier_pb2, verifier_pb2_grpc
 
 from .domain import Checks, Freshness, Pending, Resolved, TrustCache, Unverified, Verdict, Verifier
+from .offline import OfflineChecks
 from .outbox import Outbox
+from .published import StatusPublisher
 from .upstream import GrpcUpstream
 
 
@@ -117,6 +120,10 @@ def _write_resolved(r: Resolved, now: int, out: verifier_pb2.VerifyResponse) -> 
 class VerifierServicer(verifier_pb2_grpc.VerifierServiceServicer):
     def __init__(self, verifier: Verifier):
         self.v = verifier
+        trust = lambda: verifier.cache.trust  # noqa: E731 (the list in hand at each call)
+        self.lists = StatusPublisher(trust, getattr(verifier.cache, "upstream", None))
+        self.offline = OfflineChecks(trust, getattr(verifier.cache, "upstream", None), skew=verifier.skew,
+                                     now=verifier.now)
 
     async def _verify(self, request) -> verifier_pb2.VerifyResponse:
         p = principal_from_pb(request.principal)
@@ -175,6 +182,21 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServiceServicer):
     @rpc
     async def GetCacheState(self, request, context):
         return cache_state_pb(self.v.cache_state(principal_from_pb(request.principal)))
+
+    @rpc
+    async def FetchStatusLists(self, request, context):
+        got = await self.lists.fetch(principal_from_pb(request.principal), uri=request.uri, region=request.region,
+                                     since=request.since, from_shard=request.from_shard)
+        return verifier_pb2.FetchedStatusLists(
+            lists=[verifier_pb2.FetchedStatusList(uri=s.uri, signed=s.signed, iat=s.iat, exp=s.exp, ttl=s.ttl)
+                   for s in got.lists], next_shard=got.next_shard, version=got.version)
+
+    @rpc
+    async def RecordOfflineChecks(self, request, context):
+        got = await self.offline.record(principal_from_pb(request.principal), [
+            OfflineCheck(c.id, c.credential_id, c.region, c.result, c.purpose, c.checked_at) for c in request.checks])
+        return verifier_pb2.RecordOfflineChecksResponse(accepted=got.accepted, duplicates=got.duplicates,
+                                                        ignored=got.ignored)
 
 
 def cache_state_pb(state: dict) -> verifier_pb2.CacheState:

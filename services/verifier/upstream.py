@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from ecert.rpc.client import ChannelPool, call, channel
 from ecert.rpc.convert import document_from_pb, principal_to_pb, service_principal_pb
 from ecert.rpc.links import Links
+from ecert.rules import trail
 from ecert.rules.access import Principal
 from ecert.runtime import pki
 from ecert.vocab import TrailAction
@@ -59,6 +60,25 @@ class GrpcUpstream:
         req = issuer_pb2.GetStatusListsRequest(held=[issuer_pb2.HeldStatusList(uri=u, iat=i) for u, i in held])
         resp = await call(self._issuer(endpoint).GetStatusLists(req, timeout=STATUS_LISTS_TIMEOUT))
         return [s.signed for s in resp.lists], list(resp.unknown)
+
+    async def region_status_lists(self, endpoint: str, since: int, from_shard: int) -> tuple[list[bytes], int, str]:
+        """Every shard of the issuer's region from ``from_shard`` signed after ``since`` (within the
+        issuer's size bound), the shard the rest begins at (0: none) and the shards' version, in one call."""
+        req = issuer_pb2.GetStatusListsRequest(all=True, since=since, from_shard=from_shard)
+        resp = await call(self._issuer(endpoint).GetStatusLists(req, timeout=STATUS_LISTS_TIMEOUT))
+        return [s.signed for s in resp.lists], resp.next_shard, resp.version
+
+    async def record_checks(self, endpoint: str, records: Sequence[trail.Record]) -> tuple[int, int, list[str]]:
+        """Deliver trail records (checks made offline, checked) to the issuer at ``endpoint`` now:
+        the entries it made, those it held already, and the ids it refused."""
+        req = issuer_pb2.RecordAccessRequest(principal=service_principal_pb())
+        for r in records:  # one record per check: few, and each may carry its own purpose
+            req.records.add(actor=common_pb2.Principal(role=r.actor_role, region=r.actor_region,
+                                                       key_id=r.actor_key_id, org=r.actor_org),
+                            purpose=r.purpose, action=r.action, ids=[r.id], credential_ids=[r.credential_id],
+                            results=[r.result], ats=[r.at])
+        resp = await call(self._issuer(endpoint).RecordAccess(req, timeout=self.delivery_timeout))
+        return resp.recorded, resp.duplicates, list(resp.refused)
 
     async def resolve(self, endpoint: str, p: Principal, token_cti: bytes, credential_cti: bytes,
                       purpose: str) -> Resolved:
