@@ -23,6 +23,7 @@ from ecert.limits import (
     DEFAULT_TRAIL_PAGE,
     MAX_BATCH,
     MAX_BODY,
+    MAX_CLIENT_ID,
     MAX_CURSOR,
     MAX_EPOCH,
     MAX_FIELDS_BYTES,
@@ -32,6 +33,8 @@ from ecert.limits import (
     MAX_KEY_LABEL,
     MAX_KEYS_PAGE,
     MAX_NAME,
+    MAX_OFFLINE_AGE,
+    MAX_OFFLINE_CHECKS,
     MAX_ORG,
     MAX_PAYLOAD_CHARS,
     MAX_PHOTO_BYTES,
@@ -39,6 +42,7 @@ from ecert.limits import (
     MAX_PHOTO_UPLOADS_WAITING,
     MAX_PURPOSE,
     MAX_QUOTA,
+    MAX_REGION_LISTS_BYTES,
     MAX_REQUEST_ID,
     MAX_RULE_ITEMS,
     MAX_SCHEMA_BYTES,
@@ -86,6 +90,8 @@ TAGS = [
     {"name": "api-keys", "description": "API keys and their lifecycle"},
     {"name": "operations", "description": "Liveness, readiness, metrics and this document"},
     {"name": "scanner", "description": "The scanner page for hotel desks and roadside checks"},
+    {"name": "offline", "description": "What a page that verifies on its own needs (the root key it pins, the root "
+                                       "chain, the status lists), and the checks it made offline, into the trail"},
 ]
 AREA_TAGS = {"apikeys": "api-keys"}
 """A route module's tag where it is not the module's name (``gateway.routes.<module>``)."""
@@ -133,13 +139,43 @@ _NO_CREDENTIAL = ("`NOT_FOUND`: no such credential among the regions the caller 
                   "credential id, `:` included, is one)")
 _RULES_CHANGED = "`UNAVAILABLE`: the registry did not answer in time"
 
+SCANNER_FILES = {"scan.js": "application/javascript", "scan.css": "text/css",
+                 "manifest.webmanifest": "application/manifest+json", "icon-192.png": "image/png",
+                 "icon-512.png": "image/png", "scanner.js": "application/javascript",
+                 "sw.js": "application/javascript", "zxing_reader.wasm": "application/wasm"}
+"""The scanner page's files by name, and their types (gateway/routes/scanner.py serves exactly these)."""
+
 ANSWERS: dict[tuple[str, str], dict[int, str]] = {
     ("GET", "/healthz"): {},
     ("GET", "/readyz"): {503: "a backend or the store is not reachable"},
     ("GET", "/metrics"): {},
     ("GET", "/openapi.json"): {},
-    ("GET", "/scan"): {},
-    ("GET", "/scan/{name}"): {404: "`NOT_FOUND`: no such file of the page"},
+    ("GET", "/scan"): {304: "the caller holds this page (If-None-Match); no body"},
+    ("GET", "/scan/{name}"): {304: "the caller holds these bytes (If-None-Match); no body",
+                              404: "`NOT_FOUND`: no such file of the page (or the front end not built)"},
+    ("GET", "/scan/root-key.pem"): {304: "the caller holds this key (If-None-Match); no body",
+                                    404: "`NOT_FOUND`: this gateway has no root public key configured "
+                                         "(`ECERT_ROOT_PUBLIC_KEY`)"},
+    ("GET", "/v1/trust-list/root-chain.cbor"): {
+        304: "the caller holds the chain of this trust-list version (If-None-Match); no body",
+        503: f"{_UNAVAILABLE}, with no copy of the registry's list yet"},
+    ("GET", "/v1/status-lists"): {
+        304: "the caller holds the newest (If-None-Match): a uri's list signed no later, or a region's shards "
+             "none of which was signed anew; no body",
+        400: "`INVALID_REQUEST`: neither or both of `uri` and `region`, a uri that is no status list's, a region "
+             "that is no region code, `since` or `from_shard` out of range",
+        404: "`NOT_FOUND`: the region's issuer has no such list; `REGION_UNKNOWN`: the trust list names no such "
+             "region",
+        503: f"{_UNAVAILABLE}; {_REGION_UNAVAILABLE}, or answered a list that does not check against the trust list"},
+    ("POST", "/v1/verifications:offline"): {
+        400: f"{_BAD_JSON}: no checks, more than {MAX_OFFLINE_CHECKS}, a check with a member other than those "
+             "described, an id that is no UUID, a credential id, region or outcome that is none, a time that is "
+             f"not RFC 3339 or over {MAX_OFFLINE_AGE // 86400} days old or ahead of the clock, a region the trust "
+             "list does not name; `PURPOSE_UNKNOWN`",
+        403: "`FORBIDDEN`: the role may not verify; `PURPOSE_NOT_ALLOWED`: a check for a purpose the key may not name",
+        413: _TOO_LARGE,
+        503: f"{_UNAVAILABLE}; {_REGION_UNAVAILABLE} (nothing is lost: send the same checks again, those recorded "
+             "come back as duplicates)"},
     ("GET", "/v1/regions"): {503: f"{_UNAVAILABLE}, with no copy of the registry's answer yet"},
     ("POST", "/v1/regions"): {
         400: f"{_BAD_JSON}; the code is not ISO 3166-2, the name empty or over {MAX_NAME} characters",
@@ -251,7 +287,9 @@ codes it gives). Derived from what the handler and the backends it asks can rais
 hold every answer seen to them."""
 
 
-_AREAS = (("/v1/credentials/{id}/presentations", "presentations"), ("/v1/credentials/{id}/access-log", "trail"),
+_AREAS = (("/scan/root-key.pem", "offline"), ("/v1/trust-list/root-chain.cbor", "offline"),
+          ("/v1/status-lists", "offline"), ("/v1/verifications:offline", "offline"),
+          ("/v1/credentials/{id}/presentations", "presentations"), ("/v1/credentials/{id}/access-log", "trail"),
           ("/v1/credentials", "credentials"), ("/v1/regions", "registry"), ("/v1/certificate-types", "registry"),
           ("/v1/trust-list", "registry"), ("/v1/recognition-rules", "rules"), ("/v1/purposes", "rules"),
           ("/v1/photos", "photos"), ("/v1/verifications", "verifications"), ("/v1/api-keys", "api-keys"),
@@ -796,6 +834,76 @@ def _api_key_ops() -> dict:
 _KIND = _path_param("kind", "the picture's format", {"enum": ["png", "svg"]})
 
 
+def _offline_ops() -> dict:
+    """What a page that verifies on its own needs, and its offline checks back (gateway/routes/offline.py)."""
+    cbor_array = {"content": {"application/cbor": {"schema": {"type": "string", "contentMediaType": "application/cbor"}}}}
+    check = {"type": "object", "additionalProperties": False,
+             "required": ["id", "credential_id", "region", "result", "checked_at"], "properties": {
+                 "id": {"type": "string", "format": "uuid", "maxLength": MAX_CLIENT_ID,
+                        "description": "the page's own id for the check: the same id again is the same check"},
+                 "credential_id": {"type": "string", "pattern": "^[A-Za-z2-7]{26}$"},
+                 "region": _REGION_CODE,
+                 "result": {"enum": [o.value for o in Outcome],
+                            "description": "the outcome the page reached; those naming no credential (a forgery, "
+                                           "an unreadable code) are answered as ignored, not recorded"},
+                 "purpose": _PURPOSE_VALUE,
+                 "checked_at": {"type": "string", "format": "date-time",
+                                "description": f"when the page checked (the device's clock): at most "
+                                               f"{MAX_OFFLINE_AGE // 86400} days ago, not ahead of the clock"}}}
+    return {
+        "/scan/root-key.pem": {"get": _op(
+            "getScannerRootKey", "The root public key the scanner page pins", ("GET", "/scan/root-key.pem"),
+            content={"content": {"application/x-pem-file": {"schema": {"type": "string"}}}},
+            description="The registry's root public key the verifier is pinned to (`ECERT_ROOT_PUBLIC_KEY`), as "
+                        "SubjectPublicKeyInfo PEM, served with the page: the page checks the trust list's signature "
+                        "against it (following `GET /v1/trust-list/root-chain.cbor`). ETag: its kid.")},
+        "/v1/trust-list/root-chain.cbor": {"get": _op(
+            "getRootChain", "The root rotations' announcements (a CBOR array)", ("GET", "/v1/trust-list/root-chain.cbor"),
+            content=cbor_array,
+            description="Every root rotation's announcement, oldest first: a CBOR array of byte strings, each a "
+                        "trust list (COSE_Sign1) signed by the root before, naming the next in `next_root`; an empty "
+                        "array when the root never rotated. ETag: the trust-list version.")},
+        "/v1/status-lists": {"get": _op(
+            "getStatusLists", "Signed status lists: one by its uri, or every shard of a region",
+            ("GET", "/v1/status-lists"),
+            params=[_query("uri", "a status list's uri (`urn:ecert:status:<region>:<shard>`), as a credential names it",
+                           schema={"type": "string", "maxLength": 256}),
+                    _query("region", "instead of `uri`: every shard of this region", schema=_REGION_CODE),
+                    _query("since", "a region's: only the lists signed at or after this iat (epoch seconds)",
+                           schema={"type": "integer", "minimum": 0, "maximum": MAX_EPOCH}),
+                    _query("from_shard", "a region's: the first shard (what `ECert-Next-Shard` said)",
+                           schema={"type": "integer", "minimum": 0, "maximum": 65536})],
+            content={"content": {"application/cose": {"schema": {"type": "string",
+                                                                 "contentMediaType": "application/cose"}},
+                                 **cbor_array["content"]}},
+            description="A uri's list: the COSE_Sign1 bytes as its region signed them (application/cose), `ETag` its "
+                        "iat, `Cache-Control: private, max-age=<ttl>`; `If-None-Match` with the ETag held answers 304 "
+                        "unless a newer one was signed. A region's: a CBOR array of byte strings, each a shard's "
+                        "signed list (application/cbor), those signed at or after `since`; `ETag` the version of all "
+                        "its shards (304 to `If-None-Match` while none was signed anew); at most "
+                        f"{_size(MAX_REGION_LISTS_BYTES)} of lists an answer, the rest from the shard the "
+                        "`ECert-Next-Shard` header names. Each list is checked by the verifier against the trust list "
+                        "before it is passed on; the page checks it again.")},
+        "/v1/verifications:offline": {"post": _op(
+            "recordOfflineChecks", f"Deliver up to {MAX_OFFLINE_CHECKS} checks a page made offline to the trail",
+            ("POST", "/v1/verifications:offline"),
+            body={"type": "object", "required": ["checks"], "additionalProperties": False, "properties": {
+                "checks": {"type": "array", "minItems": 1, "maxItems": MAX_OFFLINE_CHECKS, "items": check}}},
+            ok=(200, {"type": "object", "required": ["accepted", "duplicates", "ignored"], "properties": {
+                "accepted": {"type": "integer", "minimum": 0, "description": "entries new in the trails"},
+                "duplicates": {"type": "integer", "minimum": 0,
+                               "description": "checks the trails held already (sent before: a retry)"},
+                "ignored": {"type": "integer", "minimum": 0,
+                            "description": "checks of outcomes the trail does not keep (nobody's credential)"}}}),
+            description="Each check becomes one `verify` entry in its issuing region's trail, with the caller's key "
+                        "as the checker (organisation, role, region) and the time the page checked; its entry is "
+                        "named by the caller's key and the check's id, so the same checks sent again record nothing "
+                        "more. No personal data: a check names the credential by its id. All or nothing for the "
+                        "checks' shape (400 names `checks[i].<member>`); a region that cannot be reached is 503, "
+                        "and the page sends the same checks again.")},
+    }
+
+
 PATHS = {
     "/healthz": {"get": _op("getHealth", "Process alive", ("GET", "/healthz"), ok=(200, {
         "type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}}))},
@@ -808,8 +916,12 @@ PATHS = {
                          "upload and handheld-scanner input; it asks for the operator's API key once per browser "
                          "session", ("GET", "/scan"), content={"content": {"text/html": {}}})},
     "/scan/{name}": {"get": _op("getScannerAsset", "A file of the scanner page", ("GET", "/scan/{name}"),
-                                params=[_path_param("name", "the file", {"enum": ["scan.js", "scan.css"]})],
-                                content={"content": {"application/javascript": {}, "text/css": {}}})},
+                                params=[_path_param("name", "the file", {"enum": list(SCANNER_FILES)})],
+                                content={"content": {kind: {} for kind in dict.fromkeys(SCANNER_FILES.values())}},
+                                description="The page's files: its script and style, the web manifest and icons, "
+                                            "and the built offline half (`scanner.js`, the service worker `sw.js`, "
+                                            "served with `Service-Worker-Allowed: /scan`, and `zxing_reader.wasm`). "
+                                            "Each with an ETag; `If-None-Match` answers 304")},
     "/v1/regions": {
         "get": _op("listRegions", "Regions and their keys", ("GET", "/v1/regions"), ok=(200, {
             "type": "object", "required": ["regions"], "properties": {
@@ -878,7 +990,9 @@ PATHS = {
                     "id": {"enum": [p.value for p in Purpose]},
                     "name": {"type": "string", "description": "中文 / English"},
                     "default": {"type": "boolean", "description": "the one a verification naming none is for"}}}},
-                "role": {"enum": [r.value for r in KEY_ROLES], "description": "the caller's role"}}}),
+                "role": {"enum": [r.value for r in KEY_ROLES], "description": "the caller's role"},
+                "region": {"type": ["string", "null"],
+                           "description": "the caller's key's region (null: a key bound to none)"}}}),
         description="A verification's `purpose` is one of these (another is 403 `PURPOSE_NOT_ALLOWED`, an unknown "
                     "one 400 `PURPOSE_UNKNOWN`).")},
     "/v1/credentials": {"post": _op("issueCredential", "Issue a credential", ("POST", "/v1/credentials"),
@@ -911,6 +1025,7 @@ PATHS = {
             "results": {"type": "array", "maxItems": MAX_BATCH, "items": _ref("Verification")}}}),
         description="The results in the order of the payloads, each as `POST /v1/verifications` answers it.")},
     **_api_key_ops(),
+    **_offline_ops(),
 }
 
 

@@ -199,7 +199,9 @@ async def test_each_role_lists_its_purposes_the_default_first(http, keys):
         assert all(p["name"] == PURPOSE_NAMES[Purpose(p["id"])] for p in purposes)
     r = await http.get("/v1/purposes", headers=bearer(keys["hotel"]))
     assert await r.json() == {"purposes": [{"id": "hotel_check_in", "name": "住宿登记 / Hotel check-in", "default": True}],
-                              "role": "hotel"}
+                              "role": "hotel", "region": None}  # a hotel's key has no region
+    r = await http.get("/v1/purposes", headers=bearer(keys["agency_sh"]))
+    assert (await r.json())["region"] == "CN-SH"  # the scanner page judges recognition offline by it
 
 
 async def test_an_admin_changes_the_rules_and_each_change_is_a_new_trust_list_version(http, keys, suite):

@@ -26,6 +26,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from ecert.errors import Unavailable
 from ecert.format.keys import SigningKey
 from gateway.access import route_key
+from gateway.answers import iso
 from gateway.app import create_app
 from gateway.openapi import EXAMPLES_FILE, OPENAPI
 from testkit import photos
@@ -215,6 +216,20 @@ async def scenario(call: Calls, suite) -> None:
     await call("POST", "/v1/verifications", (400, 415), "police", data=form)
     await call("POST", "/v1/verifications:batch", 200, "hotel", json={"payloads": [cred["qr_text"], "nonsense"]})
     await call("POST", "/v1/verifications:batch", 400, "hotel", json={"payloads": ["EC1:"] * 1001})
+    # what the scanner page needs to verify on its own, and its offline checks back
+    await call("GET", "/scan/root-key.pem", 200)
+    chain = await call("GET", "/v1/trust-list/root-chain.cbor", 200, "hotel")
+    assert chain == b"\x80"  # an empty CBOR array: the root has not rotated yet
+    uri = "urn:ecert:status:CN-ZJ:1"
+    await call("GET", "/v1/status-lists", 200, "police", params={"uri": uri})
+    await call("GET", "/v1/status-lists", 200, "police", params={"region": "CN-ZJ"})
+    await call("GET", "/v1/status-lists", 400, "police", params={"uri": "nonsense"})
+    await call("GET", "/v1/status-lists", 404, "police", params={"region": "CN-QQ"})
+    offline = {"id": "5b0c1f4e-8a4e-4d5e-9a77-3f1c2b7d9e01", "credential_id": cid, "region": "CN-ZJ",
+               "result": "VALID", "purpose": "roadside_driver_check", "checked_at": iso(int(suite.verifier.now()))}
+    await call("POST", "/v1/verifications:offline", 200, "police", json={"checks": [offline]})
+    await call("POST", "/v1/verifications:offline", 400, "police", json={"checks": [{**offline, "id": "x"}]})
+    await call("POST", "/v1/verifications:offline", 403, "hotel", json={"checks": [offline]})
     # API keys
     made = await call("POST", "/v1/api-keys", 201, "admin", json={"role": "hotel", "org": "西湖大酒店",
                                                                    "label": "front desk"})

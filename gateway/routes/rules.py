@@ -73,7 +73,10 @@ async def set_recognition(request: web.Request) -> web.Response:
 @routes.get("/v1/purposes")
 async def list_purposes(request: web.Request) -> web.Response:
     access.check(request)
-    role = request[PRINCIPAL].role
+    principal = request[PRINCIPAL]
+    role = principal.role
     allowed = ROLE_PURPOSES.get(role, ())
+    # the key's region too: the scanner page judges recognition by it when it verifies offline
     return json_response({"purposes": [{"id": p.value, "name": PURPOSE_NAMES[p], "default": i == 0}
-                                       for i, p in enumerate(allowed)], "role": role})
+                                       for i, p in enumerate(allowed)], "role": role,
+                          "region": principal.region or None})

@@ -1,8 +1,22 @@
-"""The scanner page (open: the page asks for the operator's key and keeps it in sessionStorage)."""
+"""The scanner page (open: the page asks for the operator's key and keeps it in sessionStorage).
+
+The page is an installable offline app (issue 15): ``scan.html``, ``scan.js`` and ``scan.css``
+beside this package, a web manifest and its icons, and what ``frontend/`` builds into
+``static/app/`` (``make run`` / ``make test`` run the build): ``scanner.js``, the in-browser
+verifier and its lists, ``sw.js``, the service worker that keeps the page for use with no
+network, and ``zxing_reader.wasm``, zxing-cpp's QR reader. All are served under ``/scan/`` by
+one route, from a fixed table of names: nothing else is ever read from disk.
+
+The worker is served at ``/scan/sw.js`` but controls ``/scan`` itself (a scope outside the
+folder it is served from): ``Service-Worker-Allowed: /scan`` allows that. Every file carries an
+ETag (its SHA-256) and ``Cache-Control: no-cache``: a browser asks again each time and is
+answered 304 when it holds the same bytes, so the worker's copy and the page's stay current.
+"""
 
 from __future__ import annotations
 
 import functools
+import hashlib
 from pathlib import Path
 
 from aiohttp import web
@@ -12,11 +26,33 @@ from ecert.errors import NotFound
 routes = web.RouteTableDef()
 
 STATIC_DIR = Path(__file__).parent.parent / "static"
-_ASSETS = {"scan.js": "application/javascript", "scan.css": "text/css"}
+APP_DIR = STATIC_DIR / "app"
+"""The built files (frontend/build.mjs writes them; never committed)."""
+
+SW_SCOPE = "/scan"
+
+_TEXT = frozenset({"text/html", "text/css", "application/javascript", "application/manifest+json"})
+_ASSETS: dict[str, tuple[Path, str]] = {
+    "scan.js": (STATIC_DIR / "scan.js", "application/javascript"),
+    "scan.css": (STATIC_DIR / "scan.css", "text/css"),
+    "manifest.webmanifest": (STATIC_DIR / "manifest.webmanifest", "application/manifest+json"),
+    "icon-192.png": (STATIC_DIR / "icon-192.png", "image/png"),
+    "icon-512.png": (STATIC_DIR / "icon-512.png", "image/png"),
+    "scanner.js": (APP_DIR / "scanner.js", "application/javascript"),
+    "sw.js": (APP_DIR / "sw.js", "application/javascript"),
+    "zxing_reader.wasm": (APP_DIR / "zxing_reader.wasm", "application/wasm"),
+}
+ASSET_NAMES = tuple(_ASSETS)
+"""The names ``/scan/{name}`` serves (the OpenAPI document lists them)."""
+ASSET_TYPES = tuple(dict.fromkeys(kind for _, kind in _ASSETS.values()))
+
 _HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-                               "media-src 'self' blob: mediastream:; connect-src 'self'; base-uri 'none'; "
-                               "form-action 'none'; frame-ancestors 'none'",
+    # 'wasm-unsafe-eval': the QR reader is WebAssembly, compiled from the page's own file (never eval);
+    # worker-src and manifest-src: the service worker and the manifest, from the page's origin only.
+    "Content-Security-Policy": "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
+                               "img-src 'self' data: blob:; media-src 'self' blob: mediastream:; connect-src 'self'; "
+                               "worker-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; "
+                               "frame-ancestors 'none'",
     "Permissions-Policy": "camera=(self)",
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
@@ -24,19 +60,28 @@ _HEADERS = {
 
 
 @functools.cache
-def _read(name: str) -> bytes:
-    """A file of the page (a few KiB), read once; only the names above are ever asked for."""
-    return (STATIC_DIR / name).read_bytes()
+def _read(path: Path) -> tuple[bytes, str]:
+    """A file of the page and its ETag, read once (only the table's paths are ever asked for);
+    a missing one (the front end not built) is 404, and looked for again when next asked for."""
+    try:
+        body = path.read_bytes()
+    except FileNotFoundError:
+        raise NotFound("no such file") from None
+    return body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
-def _static(name: str, content_type: str) -> web.Response:
-    return web.Response(body=_read(name), content_type=content_type, charset="utf-8",
-                        headers={**_HEADERS, "Cache-Control": "no-cache"})
+def _static(request: web.Request, path: Path, content_type: str, **extra: str) -> web.Response:
+    body, etag = _read(path)
+    headers = {**_HEADERS, "Cache-Control": "no-cache", "ETag": etag, **extra}
+    if etag in request.headers.get("If-None-Match", ""):
+        return web.Response(status=304, headers=headers)
+    charset = "utf-8" if content_type in _TEXT else None
+    return web.Response(body=body, content_type=content_type, charset=charset, headers=headers)
 
 
 @routes.get("/scan")
 async def scanner_page(request: web.Request) -> web.Response:
-    return _static("scan.html", "text/html")
+    return _static(request, STATIC_DIR / "scan.html", "text/html")
 
 
 @routes.get("/scan/{name}")
@@ -44,4 +89,6 @@ async def scanner_asset(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     if name not in _ASSETS:
         raise NotFound("no such file")
-    return _static(name, _ASSETS[name])
+    path, kind = _ASSETS[name]
+    extra = {"Service-Worker-Allowed": SW_SCOPE} if name == "sw.js" else {}
+    return _static(request, path, kind, **extra)

@@ -23,6 +23,16 @@
 // asks for a single-use show code (EP1, valid 300 s) on the holder's behalf, draws it (the PNG
 // fetched with the key), counts down to its end and fetches a fresh one shortly before, for up
 // to SHOW_FOR_S seconds; stopped, a hidden tab or another key removes it.
+//
+// With no network (issue 15) the page still answers: /scan/scanner.js (built from frontend/src/,
+// `window.ecertOffline`) keeps the signed trust list and every region's status lists in
+// IndexedDB, reads QR codes on the device and verifies them itself, with the same checks and
+// outcome codes as the server. Such an answer says so plainly: "离线核验 · Checked offline, lists
+// as of …", in amber once the lists are past their validity. Online the gateway answers as before;
+// when it cannot be reached the device answers instead. A show code (EP1) needs its issuing region:
+// offline it "needs a connection". Checks made offline are queued (no personal data) and delivered
+// to the trail once online. The key's role and purposes come from the gateway online and are
+// kept for the key (by its digest) so the page can judge offline for that role.
 "use strict";
 
 (() => {
@@ -83,6 +93,15 @@
     503: ["服务暂时不可用，请稍后重试", "The service is unavailable: try again shortly"],
   };
 
+  // The page's own notices about answering offline (not the gateway's error codes).
+  const OFFLINE_NOTES = {
+    NEEDS_CONNECTION: ["出示码需联网核验，请连接网络后重试", "A show code needs a connection: connect and try again"],
+    TYPE_NEEDS_CONNECTION: ["此类证照需联网核验，请连接网络后重试", "This kind of credential needs a connection to be checked"],
+    NO_LISTS: ["本机尚无核验名单，请先联网打开本页", "No lists on this device yet: open this page online once"],
+    NEW_KEY: ["此密钥尚未在本机联网使用，离线无法核验", "This key was never used online on this device: it cannot check offline"],
+    UNREADABLE: ["图片无法读取", "The picture cannot be read"],
+  };
+
   // Warnings of an answer that stays VALID (a secondary date of the document has passed), by code.
   const WARNINGS = {
     INSPECTION_OVERDUE: ["机动车检验已逾期", "Vehicle inspection overdue"],
@@ -121,6 +140,8 @@
   let role = "";             // the key's role, as GET /v1/purposes says ("" where it does not)
   let showing = null;        // the show code drawn: {id, purpose, until, expiresAt, refresh, tick, url}
   let portraitUrls = [];     // object URLs of the portraits shown, revoked when the answer is cleared
+  let keyRegion = null;      // the key's region, as GET /v1/purposes says (null: none, or not said)
+  const offline = () => window.ecertOffline || null;  // the offline half (/scan/scanner.js), if it loaded
 
   // -- the key --------------------------------------------------------------------------------
 
@@ -144,6 +165,7 @@
 
   function forgetKey(message) {
     stopShowing();
+    if (offline()) offline().stop();
     showFreshness([]);
     apiKey = "";
     types = regions = purposes = null;
@@ -162,8 +184,42 @@
       return;
     }
     sessionStorage.setItem(KEY_STORE, key);
+    if (r.status === 0 && offline()) {
+      await useKeyOffline(key);
+      return;
+    }
     await Promise.all([loadRegions(), loadPurposes()]);
+    if (offline() && purposes !== null) {
+      offline().start(key, { role, region: keyRegion, purposes }).catch(() => null);
+    }
     showScanner();
+  }
+
+  // No network: the key's role and purposes as kept when it was last used online, the types and
+  // regions from the trust list kept. The key itself cannot be checked until the page is online.
+  async function useKeyOffline(key) {
+    const profile = await offline().start(key, null);
+    await offline().loaded;
+    if (profile) {
+      role = profile.role || "";
+      keyRegion = profile.region || null;
+      purposes = Array.isArray(profile.purposes) ? profile.purposes : [];
+      const chosen = purposes.find((x) => x.id === purpose) || purposes.find((x) => x.default) || purposes[0];
+      purpose = chosen ? chosen.id : "";
+      showPurposes();
+    }
+    tablesFromLists();
+    showScanner();
+    if (!profile) setStatus(OFFLINE_NOTES.NEW_KEY, true);
+    else if (!offline().state().ready) setStatus(OFFLINE_NOTES.NO_LISTS, true);
+  }
+
+  // The certificate types and region names from the trust list kept (offline, in place of the gateway's).
+  function tablesFromLists() {
+    const o = offline();
+    if (!o) return;
+    if (types === null) types = o.types();
+    if (regions === null) regions = o.regions();
   }
 
   // -- talking to the gateway -----------------------------------------------------------------
@@ -210,6 +266,7 @@
     if (r.status === 200 && r.body && Array.isArray(r.body.purposes)) {
       purposes = r.body.purposes.filter((x) => x && typeof x.id === "string");
       role = typeof r.body.role === "string" ? r.body.role : "";
+      keyRegion = typeof r.body.region === "string" ? r.body.region : null;
       const chosen = purposes.find((x) => x.id === purpose) || purposes.find((x) => x.default) || purposes[0];
       purpose = chosen ? chosen.id : "";
     } else if (r.status === 404) {
@@ -243,23 +300,66 @@
 
   // Missing tables (the gateway was busy when the key was given) are asked for again before an answer.
   async function loadMissing() {
+    if (!navigator.onLine) { tablesFromLists(); return; }
     await Promise.all([types === null ? loadTypes() : null, regions === null ? loadRegions() : null,
       purposes === null ? loadPurposes() : null]);
   }
 
-  const verifyText = (text) => api("/v1/verifications", {
-    method: "POST", headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(purpose ? { payload: text, purpose } : { payload: text }),
-  });
+  // Online the gateway answers; with no network, or when it cannot be reached, the device does.
+  const onDevice = () => Boolean(offline()) && !navigator.onLine;
 
-  function verifyPicture(blob, name) {
+  async function verifyText(text) {
+    if (onDevice()) return deviceAnswers([text]);
+    const r = await api("/v1/verifications", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(purpose ? { payload: text, purpose } : { payload: text }),
+    });
+    return r.status === 0 && offline() ? deviceAnswers([text]) : r;
+  }
+
+  async function verifyPicture(blob, name) {
+    if (onDevice()) return devicePicture(blob);
     const form = new FormData();
     if (purpose) form.append("purpose", purpose);
     form.append("image", blob, name);
-    return api("/v1/verifications", { method: "POST", body: form });
+    const r = await api("/v1/verifications", { method: "POST", body: form });
+    return r.status === 0 && offline() ? devicePicture(blob) : r;
+  }
+
+  // The codes in a picture (or a camera frame), read and verified on the device.
+  async function devicePicture(source) {
+    let texts;
+    try {
+      texts = await offline().readCodes(source);
+    } catch (err) {
+      return { status: 0, note: OFFLINE_NOTES.UNREADABLE };
+    }
+    if (!texts.length) return { status: 200, body: { result: "NO_CODE_FOUND", credential: null, fields: {}, offline: true } };
+    return deviceAnswers(texts);
+  }
+
+  // Answers made on the device, shaped as the gateway's (one, or `results` for several codes);
+  // {status: 0, note} where it cannot answer (an EP1 needs a connection, no lists, an unknown key).
+  async function deviceAnswers(texts) {
+    const answers = [];
+    let needs = null;  // why a code was left unanswered: it needs a connection
+    for (const text of texts) {
+      const answer = await offline().verify(text, purpose);
+      if (answer === null) {
+        return { status: 0, note: offline().state().ready ? OFFLINE_NOTES.NEW_KEY : OFFLINE_NOTES.NO_LISTS };
+      }
+      if (answer.needs_connection) {
+        needs = text.startsWith("EP1:") ? OFFLINE_NOTES.NEEDS_CONNECTION : OFFLINE_NOTES.TYPE_NEEDS_CONNECTION;
+        continue;
+      }
+      answers.push(answer);
+    }
+    if (!answers.length) return { status: 0, note: needs || OFFLINE_NOTES.NEEDS_CONNECTION };
+    return { status: 200, body: answers.length === 1 ? answers[0] : { results: answers } };
   }
 
   function errorText(r) {
+    if (r.note) return r.note;
     const code = r.body && r.body.error && r.body.error.code;
     return ERRORS[code] || ERRORS[r.status] || ["出错了（" + r.status + "）", "Something went wrong (" + r.status + ")"];
   }
@@ -500,11 +600,29 @@
     banner.hidden = false;
   }
 
+  // An answer made on the device says so, with the lists' time; amber once they are past their
+  // validity (the trust list past its `exp`, or the credential's status list: status "unknown").
+  function offlineNote(local) {
+    const stale = local.some((r) => r.lists_stale);
+    const asOf = chinaTime(oldest(local.map((r) => instantMs(r.lists_as_of))));
+    const note = el("div", "offline-note" + (stale ? " stale" : ""),
+      el("span", "sign", stale ? "⚠" : "ⓘ"),
+      el("div", "text",
+        bilingual("div", "what", asOf ? ["离线核验 · 名单截至 " + asOf, "Checked offline, lists as of " + asOf]
+          : ["离线核验", "Checked offline"]),
+        stale ? bilingual("div", "list", ["名单已过有效期，之后的吊销可能未知", "The lists are past their validity: a later revocation may not be known"]) : null,
+        asOf ? el("div", "zone", el("small", null, "北京时间 China time (UTC+8)")) : null));
+    note.dataset.stale = String(stale);
+    return note;
+  }
+
   async function showResults(list, fromCamera) {
     await loadMissing();
     clearResult({ keepStatus: false, keepCode: true });
-    showFreshness(list);
+    const local = list.filter((r) => r.offline);
+    showFreshness(list.filter((r) => !r.offline));
     const result = $("result");
+    if (local.length) result.append(offlineNote(local));
     result.append(...list.map(card));
     result.hidden = false;
     $("result-actions").hidden = false;
@@ -700,6 +818,17 @@
         }
         return;
       }
+      if (onDevice()) {
+        const texts = await offline().readCodes(canvas).catch(() => []);
+        if (!texts.length || camera !== cam) return;
+        if (seenBefore(await digest(texts.join("\n")))) return;
+        const r = await deviceAnswers(texts);
+        if (camera !== cam) return;
+        if (r.status !== 200) { setStatus(errorText(r), true); cam.pauseUntil = Date.now() + 2000; return; }
+        stopCamera();
+        await showResults(r.body.results || [r.body], true);
+        return;
+      }
       const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.85));
       if (!blob || camera !== cam) return;
       const r = await verifyPicture(blob, "frame.jpg");
@@ -888,7 +1017,34 @@
     document.addEventListener("visibilitychange", () => {
       if (document.hidden) { stopCamera(); clearResult(); stopShowing(); }
     });
+    if (offline()) {
+      offline().onChange(showListsState);
+      offline().loaded.then(showListsState);
+    }
     if (apiKey) useKey(apiKey); else showKeyPanel("");
+  }
+
+  // One line under the purpose: whether the page can answer offline, and its lists' time.
+  function showListsState() {
+    const o = offline();
+    const line = $("lists-state");
+    if (!o || !line) return;
+    const st = o.state();
+    line.dataset.ready = String(st.ready);
+    line.dataset.version = st.trust_list_version === null ? "" : String(st.trust_list_version);
+    line.dataset.statusLists = String(st.status_lists);
+    line.replaceChildren();
+    if (!st.ready) { line.hidden = true; return; }
+    const times = [st.trust_list_iat, st.status_as_of].filter(Number.isFinite).map((t) => t * 1000);
+    const asOf = chinaTime(oldest(times));
+    line.append(bilingual("span", null, asOf ? ["可离线核验 · 名单截至 " + asOf + "（北京时间）", "Ready offline · lists as of " + asOf + " (China time)"]
+      : ["可离线核验", "Ready offline"]));
+    line.hidden = false;
+    o.pending().then((n) => {
+      line.dataset.pending = String(n);
+      for (const old of line.querySelectorAll(".pending")) old.remove();
+      if (n) line.append(" ", bilingual("span", "pending", ["待上传核验记录 " + n + " 条", n + " offline checks to send"]));
+    });
   }
 
   init();
