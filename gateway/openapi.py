@@ -170,7 +170,7 @@ ANSWERS: dict[tuple[str, str], dict[int, str]] = {
     ("POST", "/v1/verifications:offline"): {
         400: f"{_BAD_JSON}: no checks, more than {MAX_OFFLINE_CHECKS}, a check with a member other than those "
              "described, an id that is no UUID, a credential id, region or outcome that is none, a time that is "
-             f"not RFC 3339 or over {MAX_OFFLINE_AGE // 86400} days old or ahead of the clock, a region the trust "
+             f"not RFC 3339 or over {MAX_OFFLINE_AGE // 86400} days old, a region the trust "
              "list does not name; `PURPOSE_UNKNOWN`",
         403: "`FORBIDDEN`: the role may not verify; `PURPOSE_NOT_ALLOWED`: a check for a purpose the key may not name",
         413: _TOO_LARGE,
@@ -849,7 +849,8 @@ def _offline_ops() -> dict:
                  "purpose": _PURPOSE_VALUE,
                  "checked_at": {"type": "string", "format": "date-time",
                                 "description": f"when the page checked (the device's clock): at most "
-                                               f"{MAX_OFFLINE_AGE // 86400} days ago, not ahead of the clock"}}}
+                                               f"{MAX_OFFLINE_AGE // 86400} days ago; one ahead of the verifier's clock "
+                                               "beyond its skew is recorded at its delivery"}}}
     return {
         "/scan/root-key.pem": {"get": _op(
             "getScannerRootKey", "The root public key the scanner page pins", ("GET", "/scan/root-key.pem"),

@@ -22,7 +22,7 @@ from pathlib import Path
 import cbor2
 
 from ecert.errors import FormatError, Outcome
-from ecert.format import b45, cose, credential, keys, statuslist
+from ecert.format import b45, cose, credential, keys, statuslist, trustlist
 from ecert.limits import MAX_PAYLOAD_CHARS
 from ecert.rules import verify
 from ecert.rules.access import Principal, disclosure_role
@@ -120,21 +120,32 @@ class Cases:
         self.zlib_cases: list[dict] = []
         self.zlib_expected: dict[str, dict] = {}
 
-    def context(self, root_spki: bytes, root_alg: int, signed_trust: bytes, lists: list[dict]) -> str:
-        key = json.dumps([b64(root_spki), b64(signed_trust), [ref["signed_b64"] for ref in lists]])
+    def context(self, root_spki: bytes, root_alg: int, signed_trust: bytes, lists: list[dict], *,
+                fetched_at: int = NOW) -> str:
+        """A trust list and the status lists held with it, fetched at ``fetched_at``: each list
+        is checked as the verifier's status cache checks one (services/verifier/status.py
+        ``_check``): signed by a key of the region it was asked of, its uri a shard of that region,
+        dated no more than the skew ahead of the clock; the later iat held for a uri."""
+        key = json.dumps([b64(root_spki), b64(signed_trust), [ref["signed_b64"] for ref in lists], fetched_at])
         name = self.contexts.get(key, {}).get("name")
         if name is None:
             name = f"ctx{len(self.contexts)}"
             self.contexts[key] = {"name": name, "root_spki_b64": b64(root_spki), "trust_b64": b64(signed_trust),
-                                  "status_lists": lists}
+                                  "status_lists": lists, "fetched_at": fetched_at}
             trust = TrustList.from_signed(signed_trust, keys.PublicKey(root_alg, root_spki))
-            parsed = {}
+            parsed: dict = {}
             for ref in lists:
                 try:
-                    parsed[ref["uri"]] = statuslist.parse(base64.b64decode(ref["signed_b64"]), expected_uri=ref["uri"],
-                                                          region_keys=_region_keys(trust, ref["region"]))
+                    sl = statuslist.parse(base64.b64decode(ref["signed_b64"]), expected_uri=ref["uri"],
+                                          region_keys=_region_keys(trust, ref["region"]))
                 except statuslist.StatusListError:
-                    pass
+                    continue
+                shard = statuslist.parse_shard_uri(sl.uri)
+                if shard is None or shard[0] != ref["region"] or sl.iat - fetched_at > SKEW:
+                    continue
+                held = parsed.get(sl.uri)
+                if held is None or held.iat <= sl.iat:
+                    parsed[sl.uri] = sl
             self.trusts[name] = (trust, parsed)
         return name
 
@@ -160,7 +171,7 @@ def add_vectors(cases: Cases) -> None:
         ctx = v["context"]
         root = ctx["root_key"]
         name = cases.context(base64.b64decode(root["spki_b64"]), root["alg_id"],
-                             base64.b64decode(ctx["trust_list"]["signed_b64"]), ctx["status_lists"])
+                             base64.b64decode(ctx["trust_list"]["signed_b64"]), ctx["status_lists"], fetched_at=ctx["now"])
         cases.add(v["id"], name, v["input"]["text"], now=ctx["now"], skew=ctx["skew"], purpose=ctx.get("purpose"),
                   region=ctx.get("caller_region", ""))
         cases.vector_outcomes[v["id"]] = v["expected"]["outcome"]
@@ -189,7 +200,8 @@ def add_vectors(cases: Cases) -> None:
 
 C = common
 SIGNERS = [(C.ZJ, "CN-ZJ"), (C.ZJ, "CN-ZJ"), (C.SH, "CN-SH"), (C.SH, "CN-SH"), (C.FJ, "CN-FJ"),
-           (C.ZJ_RETIRED, "CN-ZJ"), (C.ZJ_FUTURE, "CN-ZJ"), (C.SH_REVOKED, "CN-SH")]
+           (C.ZJ_RETIRED, "CN-ZJ"), (C.ZJ_FUTURE, "CN-ZJ"), (C.SH_REVOKED, "CN-SH"),
+           (C.ZJ, "CN-SH"), (C.SH_REVOKED, "CN-FJ")]  # a key another region lists too (SHARED_KEYS_TRUST)
 TYPE_FIELDS = {
     "cn.driving_licence": [C.SAMPLES["cn.driving_licence"], driving_licence()],
     "cn.resident_id": [C.SAMPLES["cn.resident_id"], C.RESIDENT],
@@ -201,8 +213,16 @@ NOWS = [NOW, NOW, NOW, NOW, NOW + 30 * C.DAY, NOW - 400 * C.DAY, NOW + 200 * C.D
         1779206400 - 8 * 3600, 1779206400 - 8 * 3600 - 1]  # 2026-05-20 00:00 China time and the second before
 PURPOSES = [None, None, *[str(p) for p in Purpose], "unknown_purpose"]
 CALLERS = ["", "CN-ZJ", "CN-SH", "CN-FJ", "CN-AH"]
+JS_OBJECT_NAMES = ["__proto__", "constructor", "toString", "hasOwnProperty", "valueOf", "__defineGetter__"]
 BAD_VALUES = [1.5, -1, 2**63, 2**64 - 1, -(2**64), None, True, b"\x01", "", "x" * 300, "2021-02-30", "长期",
               "２０２０-01-01", "2020-01-01\n", [], {}, cbor2.CBORTag(1, 0), cbor2.CBORSimpleValue(16), cbor2.undefined]
+
+
+# A trust list where one public key is listed by two regions (a kid looked up across regions):
+# CN-ZJ's active key also as CN-SH's, revoked there; CN-SH's revoked key also as CN-FJ's, active.
+SHARED_KEYS_TRUST = trustlist.sign(C.ROOT_KEY, C.trust_payload(key_table=[
+    *C.KEY_TABLE, (C.ZJ, "CN-SH", "revoked", NOW - 400 * C.DAY, NOW + 10 * C.YEAR, NOW - 30 * C.DAY),
+    (C.SH_REVOKED, "CN-FJ", "active", NOW - 2 * C.YEAR, NOW + 8 * C.YEAR, None)]))
 
 
 def _fields_cbor(type_id: str, fields: dict) -> dict:
@@ -229,7 +249,7 @@ def _mutate_fields(rng: random.Random, type_id: str, fields: dict) -> dict:
     f = dict(fields)
     ts = C.TYPES[(type_id, 1)]
     names = list(ts.schema["properties"])
-    op = rng.randrange(9)
+    op = rng.randrange(10)
     name = rng.choice(names)
     if op == 0 and f:
         f.pop(rng.choice(list(f)))
@@ -250,6 +270,8 @@ def _mutate_fields(rng: random.Random, type_id: str, fields: dict) -> dict:
         f["valid_from"], f["valid_until"] = f["valid_until"], f["valid_from"]
     elif op == 7 and "sex" in f:
         f["sex"] = rng.choice(["女", "M", "男 "])
+    elif op == 8:  # a name a JavaScript object already answers to: a field like any other
+        f[rng.choice(JS_OBJECT_NAMES)] = rng.choice(["x", 1, True, b"\x00"])
     return f
 
 
@@ -348,8 +370,17 @@ def add_generated(cases: Cases, n: int, seed: int) -> None:
     rng = random.Random(seed)
     lists_main = [C.ZJ_REF, C.SH_REF, C.ZJ_SHARD_REF]
     lists_stale = [C.status_ref("CN-ZJ", C.ZJ_STATUS_URI, C.ZJ_LIST_STALE), C.SH_REF]
+    # Lists a verifier must not take: CN-ZJ's uri signed by CN-SH's key (asked of CN-SH), and one
+    # dated a year ahead of the clock that, held, would keep out the genuine list after it.
+    lists_foreign = [C.status_ref("CN-SH", C.ZJ_STATUS_URI, C.signed_status(C.SH, C.ZJ_STATUS_URI, [], C.ZJ_SIZE)),
+                     C.SH_REF, C.ZJ_SHARD_REF]
+    lists_future = [C.status_ref("CN-ZJ", C.ZJ_STATUS_URI, C.signed_status(C.ZJ, C.ZJ_STATUS_URI, [], C.ZJ_SIZE,
+                                                                          iat=NOW + C.YEAR, exp=NOW + 2 * C.YEAR)),
+                    C.ZJ_REF, C.SH_REF]
     root = C.ROOT_KEY
-    ctxs = [cases.context(root.spki, root.alg, C.SIGNED_TRUST, lists) for lists in (lists_main, lists_main, lists_stale, [])]
+    ctxs = [cases.context(root.spki, root.alg, C.SIGNED_TRUST, lists)
+            for lists in (lists_main, lists_main, lists_stale, [], lists_foreign, lists_future)]
+    ctxs.append(cases.context(root.spki, root.alg, SHARED_KEYS_TRUST, lists_main))
     for i in range(n):
         now = rng.choice(NOWS)
         key, iss = rng.choice(SIGNERS)

@@ -331,3 +331,66 @@ async def test_offline_the_page_opens_and_answers_from_its_own_lists(browser, ht
         })
     finally:
         await context.close()
+
+
+async def kept_root_key(page) -> str:
+    return await page.evaluate("""async () => {
+        const db = await new Promise((ok, bad) => { const r = indexedDB.open("ecert-scanner"); r.onsuccess = () => ok(r.result); r.onerror = bad; });
+        const got = await new Promise((ok) => { const r = db.transaction("lists").objectStore("lists").get("root-key"); r.onsuccess = () => ok(r.result); });
+        db.close();
+        return got ? got.text : null;
+    }""")
+
+
+@needs_build
+async def test_the_pinned_root_stays_and_a_captive_portal_breaks_nothing(browser, http, keys, offline_credential):
+    """The root key is pinned on first use: the gateway serving another one later (not led to by the
+    root chain) does not swap it, and the page says so; answers of 200 that are not the lists (a
+    hotel Wi-Fi's login page) are stored nowhere, so the lists held still open and answer offline."""
+    context = await browser.new_context(viewport=PHONE, locale="zh-CN")
+    try:
+        page = await context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        await page.goto(str(http.make_url("/scan")))
+        await page.locator("#key-input").fill(keys["hotel"])
+        await page.keyboard.press("Enter")
+        await page.locator("#scanner").wait_for(state="visible")
+        await until(page, "() => document.getElementById('lists-state').dataset.ready === 'true'")
+        pinned = await kept_root_key(page)
+        assert pinned and "BEGIN PUBLIC KEY" in pinned
+
+        b64 = forge.spki_b64(SigningKey.generate())
+        other = "-----BEGIN PUBLIC KEY-----\n" + "\n".join(b64[i:i + 64] for i in range(0, len(b64), 64)) + \
+                "\n-----END PUBLIC KEY-----\n"
+
+        async def other_root(route):
+            await route.fulfill(status=200, body=other, content_type="application/x-pem-file")
+
+        await context.route("**/scan/root-key.pem", other_root)
+        await page.evaluate("window.ecertOffline.refresh()")
+        assert await kept_root_key(page) == pinned
+        assert await page.evaluate("window.ecertOffline.state().root_key_changed") is True
+        line = page.locator("#lists-state")
+        assert await line.get_attribute("data-root-key-changed") == "true"
+        assert "root key is not the one this device pinned" in await line.inner_text()
+        await context.unroute("**/scan/root-key.pem", other_root)
+
+        async def portal(route):
+            await route.fulfill(status=200, body="<html><body>请登录 Wi-Fi</body></html>", content_type="text/html")
+
+        for pattern in ("**/scan/root-key.pem", "**/v1/**"):
+            await context.route(pattern, portal)
+        await page.evaluate("window.ecertOffline.refresh()")
+        assert await kept_root_key(page) == pinned
+        for pattern in ("**/scan/root-key.pem", "**/v1/**"):
+            await context.unroute(pattern, portal)
+
+        await context.set_offline(True)
+        await page.reload()
+        await page.locator("#scanner").wait_for(state="visible")
+        await until(page, "() => document.getElementById('lists-state').dataset.ready === 'true'")
+        await scan_text(page, offline_credential["qr_text"])
+        assert await verdict(page, "ok") == "VALID"
+        await clear(page)
+    finally:
+        await context.close()

@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 from ..errors import InvalidRequest, Outcome
 from ..format.credential import looks_like_id
-from ..limits import MAX_CLIENT_ID, MAX_OFFLINE_AGE, MAX_OFFLINE_CHECKS
+from ..limits import MAX_CLIENT_ID, MAX_EPOCH, MAX_OFFLINE_AGE, MAX_OFFLINE_CHECKS
 from ..vocab import TrailAction
 from . import trail
 from .access import Principal, purpose_for
@@ -71,8 +71,9 @@ def _field(i: int, name: str) -> str:
 def check_offline(p: Principal, checks: Sequence[OfflineCheck], now: int, skew: int) -> Checked:
     """The trail records of ``checks`` reported by ``p``, or 400 naming the first member out of
     shape (``checks[i].name``): nothing of a refused delivery is recorded. 403 for a purpose ``p``'s
-    role may not verify for. A check dated more than ``skew`` seconds ahead of ``now``, or more than
-    :data:`~ecert.limits.MAX_OFFLINE_AGE` behind it, is refused."""
+    role may not verify for. A check dated more than :data:`~ecert.limits.MAX_OFFLINE_AGE` behind
+    ``now`` is refused; one dated more than ``skew`` seconds ahead (a device clock running fast) is
+    recorded at ``now``."""
     if not checks:
         raise InvalidRequest("checks must hold at least one check", field="checks", key="field.REQUIRED")
     if len(checks) > MAX_OFFLINE_CHECKS:
@@ -93,9 +94,12 @@ def check_offline(p: Principal, checks: Sequence[OfflineCheck], now: int, skew: 
         if c.result not in _OUTCOMES:
             raise InvalidRequest("result must be an outcome code", field=_field(i, "result"),
                                  key="field.INVALID")
-        if not (now - MAX_OFFLINE_AGE <= c.checked_at <= now + skew):
-            raise InvalidRequest(f"checked_at must be within the last {MAX_OFFLINE_AGE // 86400} days and not "
-                                 "ahead of the clock", field=_field(i, "checked_at"), key="field.INVALID")
+        if not now - MAX_OFFLINE_AGE <= c.checked_at <= MAX_EPOCH:
+            raise InvalidRequest(f"checked_at must be within the last {MAX_OFFLINE_AGE // 86400} days",
+                                 field=_field(i, "checked_at"), key="field.INVALID")
+        # A device whose clock runs ahead still reports a real check: it is recorded, at the time it
+        # reached the suite (no trail entry is dated in the future), never refused and so lost.
+        at = c.checked_at if c.checked_at <= now + skew else now
         try:
             purpose = purpose_for(p, check_purpose(c.purpose)).value
         except InvalidRequest as err:
@@ -104,7 +108,7 @@ def check_offline(p: Principal, checks: Sequence[OfflineCheck], now: int, skew: 
         if c.result not in RECORDED:
             ignored += 1
             continue
-        r = trail.Record(entry_id(p.key_id, c.id), c.credential_id.upper(), c.checked_at, TrailAction.VERIFY.value,
+        r = trail.Record(entry_id(p.key_id, c.id), c.credential_id.upper(), at, TrailAction.VERIFY.value,
                          p.org, p.key_id, str(p.role), p.region, purpose, c.result)
         records.setdefault(c.region, []).append(trail.check_record(r))
     return Checked(records, ignored)

@@ -25,7 +25,7 @@ async function contextOf(v, extra = {}) {
   const trustList = await loadTrustList(fromBase64(ctx.trust_list.signed_b64), ctx.root_key.pem);
   const statusLists = new StatusStore(trustList);
   for (const ref of ctx.status_lists) {
-    await statusLists.addStatusList(fromBase64(ref.signed_b64), { region: ref.region, expectedUri: ref.uri });
+    await statusLists.addStatusList(fromBase64(ref.signed_b64), { region: ref.region, expectedUri: ref.uri, now: ctx.now });
   }
   return { trustList, statusLists, now: ctx.now, skew: ctx.skew, purpose: ctx.purpose ?? null,
     region: ctx.caller_region ?? "", role: "traffic_police", ...extra };
@@ -141,6 +141,19 @@ test("the trust list: root signature, payload, root chain, never a lower version
   }
 });
 
+test("the root chain: the announcement itself is still taken once followed, nothing else its old root signed", async () => {
+  const a = vector("trust-list/root-rotation-announcement");
+  const signed = fromBase64(a.input.signed_b64);
+  const pin = fromBase64(a.context.root_key.spki_b64);
+  // The registry's list between the announcement and the new root's first list is the announcement.
+  const store = await loadTrustList(signed, pin, { rootChain: [signed] });
+  assert.equal(store.version, a.expected.version);
+  assert.equal(store.nextRoot.kidHex, a.expected.root_reached);
+  // Any other list of the old root is refused once its rotation is followed.
+  const old = vector("trust-list/valid");
+  await assert.rejects(loadTrustList(fromBase64(old.input.signed_b64), pin, { rootChain: [signed] }), TrustListError);
+});
+
 test("a valid credential: the gateway's answer, the role's fields only, checked offline", async () => {
   const v = vector("ec1/valid-es256-driving-licence");
   const police = await verifyEC1(v.input.text, await contextOf(v, { purpose: undefined }));
@@ -176,6 +189,9 @@ test("an EP1 show code is not verified offline: it needs a connection", async ()
   const a = await verifyEC1(v.input.text, await contextOf(v));
   assert.equal(a.needs_connection, true);
   assert.equal(a.result, undefined);
+  // Over every format limit, a text is too large whatever its prefix, as the verifier answers it.
+  const huge = await verifyEC1(`EP1:${"0".repeat(1024 * 1024)}`, await contextOf(v));
+  assert.equal(huge.result, "PAYLOAD_TOO_LARGE");
 });
 
 test("without a trust list nothing is checked: REGION_UNAVAILABLE", async () => {

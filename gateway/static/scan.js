@@ -1033,8 +1033,13 @@
     line.dataset.ready = String(st.ready);
     line.dataset.version = st.trust_list_version === null ? "" : String(st.trust_list_version);
     line.dataset.statusLists = String(st.status_lists);
+    line.dataset.rootKeyChanged = String(Boolean(st.root_key_changed));
     line.replaceChildren();
-    if (!st.ready) { line.hidden = true; return; }
+    if (st.root_key_changed) {  // the gateway's root is not the one pinned here: its lists are not taken
+      line.append(bilingual("span", "root-changed", ["服务器的根密钥与本机固定的不同，名单未更新，请联系管理员",
+        "The suite's root key is not the one this device pinned: lists not refreshed, ask the administrator"]), " ");
+    }
+    if (!st.ready) { line.hidden = !st.root_key_changed; return; }
     const times = [st.trust_list_iat, st.status_as_of].filter(Number.isFinite).map((t) => t * 1000);
     const asOf = chinaTime(oldest(times));
     line.append(bilingual("span", null, asOf ? ["可离线核验 · 名单截至 " + asOf + "（北京时间）", "Ready offline · lists as of " + asOf + " (China time)"]

@@ -22,6 +22,7 @@ from ecert.clock import Clock
 from ecert.errors import InvalidRequest, Unavailable
 from ecert.limits import DEFAULT_TRAIL_PAGE, MAX_EPOCH, MAX_TRAIL_BATCH, MAX_TRAIL_PAGE
 from ecert.rules import trail
+from ecert.rules.offline import ENTRY_PREFIX as OFFLINE_PREFIX
 from ecert.rules.access import Principal, require_role
 from ecert.store import Store
 from ecert.vocab import Role, TrailAction
@@ -203,9 +204,27 @@ class Trail:
             except InvalidRequest as err:
                 refused.append(r.id if isinstance(r.id, str) else "")
                 log.warning("a delivered trail entry was refused: %s", err.blamed)
+        good, unheld = await self._held_only(good)
+        refused.extend(unheld)
         flagged = await self._append(good)
         new = sum(1 for _, made in flagged if made)
         return Recorded(new, len(flagged) - new, refused)
+
+    async def _held_only(self, records: list[trail.Record]) -> tuple[list[trail.Record], list[str]]:
+        """The records, but a check a page made offline (its id :data:`~ecert.rules.offline.ENTRY_PREFIX`)
+        only for a credential this region holds, and the ids of those left out. A page reports a check
+        it judged itself: unlike a verifier's own (the credential's signature checked against this
+        region's key), nothing else says the credential is this region's, or anybody's."""
+        named = {r.credential_id for r in records if r.id.startswith(OFFLINE_PREFIX)}
+        if not named:
+            return records, []
+        docs = dict(zip(named, await asyncio.gather(*(self.store.get_credential(c) for c in named))))
+        held = {c for c, doc in docs.items() if doc is not None and doc.get("region") == self.region}
+        kept = [r for r in records if not r.id.startswith(OFFLINE_PREFIX) or r.credential_id in held]
+        unheld = [r.id for r in records if r.id.startswith(OFFLINE_PREFIX) and r.credential_id not in held]
+        if unheld:
+            log.warning("%d offline check(s) of credentials %s does not hold were refused", len(unheld), self.region)
+        return kept, unheld
 
     # -- the holder's access log ------------------------------------------------------------------------
     async def access_log(self, p: Principal, credential_id: str, after: int = 0,

@@ -80,8 +80,8 @@ class OfflineChecks:
             made, held, refused = answer
             accepted += made
             duplicates += held
-            if refused:  # judged here as the region judges: only if the two disagree
-                log.warning("%s refused %d offline check(s) as malformed", region, len(refused))
+            if refused:  # malformed (judged here as the region judges), or of a credential the region does not hold
+                log.warning("%s refused %d offline check(s): malformed, or of no credential it holds", region, len(refused))
                 ignored += len(refused)
         if failed:
             raise Unavailable(f"the trail of {', '.join(sorted(failed))} could not be reached: send the checks again",

@@ -8,7 +8,7 @@
 // as a fetched one is, and one that fails is let go. A trust list with a lower version than the
 // one held is never taken; a status list older than the one held for its uri neither.
 import { decode } from "cborg";
-import { loadTrustList, StatusStore } from "../verify/index.js";
+import { followRoots, loadTrustList, rootKey, StatusStore } from "../verify/index.js";
 import * as db from "./db.js";
 
 export const ROOT_KEY_URL = "/scan/root-key.pem";
@@ -40,18 +40,21 @@ function chainOf(bytes) {
 }
 
 export class Lists {
-  constructor() {
+  // `store`: where the lists are kept (IndexedDB, ./db.js, unless a test gives another).
+  constructor(store = db) {
+    this.db = store;
     this.trust = null;        // the TrustStore in use (null: none usable yet)
     this.status = null;       // the StatusStore over it
     this.trustRecord = null;  // {bytes, fetched_at} of the list in use
     this.statusRecords = new Map();  // uri -> {uri, region, bytes, iat}
     this.refreshedAt = 0;     // epoch seconds of the last refresh that reached the gateway
+    this.rootKeyChanged = false;  // the gateway served a root key the pinned one does not lead to
   }
 
   // Loads what IndexedDB holds (at the page's start, online or not). `now` is epoch seconds.
   async load(now) {
     const [key, chain, trust, statuses] = await Promise.all([
-      db.get("lists", "root-key"), db.get("lists", "root-chain"), db.get("lists", "trust-list"), db.all("status")]);
+      this.db.get("lists", "root-key"), this.db.get("lists", "root-chain"), this.db.get("lists", "trust-list"), this.db.all("status")]);
     this.rootKey = key ? key.text : null;
     this.rootChain = chain ? chain.bytes : null;
     if (trust && this.rootKey) {
@@ -59,7 +62,7 @@ export class Lists {
         await this.use(trust, now);
       } catch (err) {
         console.warn("the trust list kept here does not verify: let go", err.message);
-        await db.remove("lists", "trust-list");
+        await this.db.remove("lists", "trust-list");
       }
     }
     for (const record of statuses) this.statusRecords.set(record.uri, record);
@@ -70,6 +73,16 @@ export class Lists {
   // A signed trust list checked against the pinned root (following the root chain held).
   check(bytes, now) {
     return loadTrustList(bytes, this.rootKey, { now, skew: SKEW_S, rootChain: chainOf(this.rootChain) });
+  }
+
+  // Whether the root chain `chainBytes`, followed from the PublicKey `pinned`, leads to `served`.
+  async leadsTo(pinned, chainBytes, served) {
+    try {
+      const { root } = await followRoots(pinned, chainOf(chainBytes));
+      return root.kidHex === served.kidHex;
+    } catch (err) {
+      return false;
+    }
   }
 
   async use(record, now) {
@@ -89,24 +102,52 @@ export class Lists {
       }
     }
     for (const uri of bad) this.statusRecords.delete(uri);
-    if (bad.length) await db.removeAll("status", bad);
+    if (bad.length) await this.db.removeAll("status", bad);
     this.status = status;
   }
 
   // Everything fetched again (online): `get(path)` fetches with the operator's key and answers the
   // Response (or throws on no network). Answers true when the gateway was reached.
+  //
+  // The root key is pinned on first use: a key served later that differs from the pinned one is
+  // taken only when the root chain, followed from the pinned key (each announcement signed by the
+  // root before it), leads to it; otherwise the pinned key stays, the lists it verified stay in
+  // use, nothing signed under the other root is taken, and the state says `root_key_changed` (the
+  // page tells the operator). Nothing is stored that is not what it should be: a key that is no
+  // key, a chain that is no CBOR array of signed lists (a captive portal's page answered 200) are
+  // ignored, so they can never make the lists held fail on the next load.
   async refresh(get, now) {
     const key = await get(ROOT_KEY_URL, { keyless: true });
     if (key.status !== 200) return false;
     const pem = (await key.text()).trim();
-    if (pem !== this.rootKey) {
-      this.rootKey = pem;
-      await db.put("lists", { name: "root-key", text: pem, fetched_at: now });
+    const served = await keyOf(pem);
+    if (!served) {
+      console.warn("the gateway's root key is no public key: lists not refreshed");
+      return false;
     }
+    let chainBytes = this.rootChain;
     const chain = await get(ROOT_CHAIN_URL);
     if (chain.status === 200) {
-      this.rootChain = bytesOf(await chain.arrayBuffer());
-      await db.put("lists", { name: "root-chain", bytes: this.rootChain, fetched_at: now });
+      const bytes = bytesOf(await chain.arrayBuffer());
+      try {
+        splitSigned(bytes);
+        chainBytes = bytes;
+      } catch (err) {
+        console.warn("the root chain answered is unreadable: not kept", err.message);
+      }
+    }
+    const pinned = this.rootKey ? await keyOf(this.rootKey) : null;
+    if (!pinned || (pinned.kidHex !== served.kidHex && await this.leadsTo(pinned, chainBytes, served))) {
+      this.rootKey = pem;  // first use, or the pinned key's own successor
+      await this.db.put("lists", { name: "root-key", text: pem, fetched_at: now });
+      this.rootKeyChanged = false;
+    } else {
+      this.rootKeyChanged = pinned.kidHex !== served.kidHex;
+      if (this.rootKeyChanged) console.warn("the gateway's root key is not the one pinned here: kept the pinned one");
+    }
+    if (chainBytes !== this.rootChain) {
+      this.rootChain = chainBytes;
+      await this.db.put("lists", { name: "root-chain", bytes: chainBytes, fetched_at: now });
     }
     const trust = await get(TRUST_LIST_URL);
     if (trust.status === 200) {
@@ -116,7 +157,7 @@ export class Lists {
         if (!this.trust || versionOf(store) >= versionOf(this.trust)) {  // never back to a lower version
           this.trust = store;
           this.trustRecord = record;
-          await db.put("lists", record);
+          await this.db.put("lists", record);
         }
       } catch (err) {
         console.warn("trust list refused", err.message);
@@ -179,7 +220,7 @@ export class Lists {
       this.statusRecords.set(uri, record);
       kept.push(record);
     }
-    if (kept.length) await db.putAll("status", kept);
+    if (kept.length) await this.db.putAll("status", kept);
   }
 
   // What the page says of the lists: the trust list's version and times, the status lists' oldest `iat`.
@@ -194,7 +235,17 @@ export class Lists {
       status_lists: iats.length,
       status_as_of: iats.length ? Math.min(...iats) : null,
       refreshed_at: this.refreshedAt || null,
+      root_key_changed: this.rootKeyChanged,
     };
+  }
+}
+
+// The PublicKey of a PEM text, or null when it is none.
+async function keyOf(pem) {
+  try {
+    return await rootKey(pem);
+  } catch (err) {
+    return null;
   }
 }
 

@@ -1,4 +1,11 @@
-// Small byte helpers shared by the verifier's modules.
+// Small byte helpers shared by the verifier's modules, and `setOwn`.
+
+/** `obj[key] = value` as an own property, whatever the key: a field named "__proto__" (any text
+ *  a credential or a trust list may hold) is a member like any other, never the object's prototype. */
+export function setOwn(obj, key, value) {
+  Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
+  return obj;
+}
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 

@@ -19,7 +19,8 @@ async function contextsOf(spec) {
     const refused = [];
     for (const ref of c.status_lists || []) {
       try {
-        await lists.addStatusList(fromBase64(ref.signed_b64), { region: ref.region, expectedUri: ref.uri });
+        await lists.addStatusList(fromBase64(ref.signed_b64), { region: ref.region, expectedUri: ref.uri,
+          now: c.fetched_at });
       } catch {
         refused.push(ref.uri);
       }
@@ -85,7 +86,8 @@ export async function runCases(spec) {
   for (const s of spec.status_cases || []) {
     const ctx = contexts[s.ctx];
     try {
-      const sl = await parseStatusList(fromBase64(s.signed_b64), ctx.trust, { region: s.region, expectedUri: s.expected_uri });
+      const sl = await parseStatusList(fromBase64(s.signed_b64), ctx.trust, { region: s.region, expectedUri: s.expected_uri,
+        now: s.now });
       out.status_cases[s.id] = { accepted: true, uri: sl.uri, iat: sl.iat, exp: sl.exp, ttl: sl.ttl, size_bytes: sl.bits.length,
         stale: sl.isStale(s.now), values: Object.fromEntries((s.indexes || []).map((i) => [String(i), sl.get(i)])) };
     } catch (err) {

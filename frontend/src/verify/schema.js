@@ -11,6 +11,7 @@
 import { parseDocumentRules } from "./document.js";
 import { displayId, issuerCode, STRING_FORMAT_CHECKS } from "./identifiers.js";
 import { compilePattern } from "./regex.js";
+import { setOwn } from "./bytes.js";
 
 export const KEY_ROLES = ["admin", "agency", "hotel", "traffic_police", "integrator"];
 export const OTHER_REGION_AGENCY = "other_region_agency";
@@ -332,7 +333,7 @@ function identifyViews(identify, disclosure, views) {
 
 function pick(fields, names) {
   const out = {};
-  for (const k of names) if (Object.hasOwn(fields, k)) out[k] = fields[k];
+  for (const k of names) if (Object.hasOwn(fields, k)) setOwn(out, k, fields[k]);
   return out;
 }
 
@@ -346,7 +347,7 @@ export class TypeSchema {
     this.disclosure = {};
     for (const [role, fields] of Object.entries(disclosure)) {
       if (!Array.isArray(fields)) throw new SchemaError("disclosure must map roles to field lists");
-      this.disclosure[role] = [...fields];
+      setOwn(this.disclosure, role, [...fields]);
     }
     this.views = disclosureViews(this.disclosure);
     this.document = parseDocumentRules(this.schema);

@@ -16,6 +16,7 @@ export const SUSPENDED = 2;
 const CLAIM_TTL = 65534;
 const CLAIM_LIST = 65533;
 export const MAX_LIST_BYTES = 16 * 1024 * 1024;
+const DEFAULT_SKEW = 60;
 const SHARD_URI = /^urn:ecert:status:([A-Za-z0-9][A-Za-z0-9_-]{0,31}):([1-9][0-9]{0,5})$/;
 
 /** [region, n] of a shard uri as the issuer writes it, or null for any other text. */
@@ -49,7 +50,8 @@ export class StatusList {
 /**
  * A signed status list checked against the keys of its region in `trust` (the region of
  * `options.region`, else of the shard uri its payload names), and against `options.expectedUri`
- * when given. Throws StatusListError.
+ * when given; its uri must be a shard uri of that region, its iat no more than `options.skew`
+ * (60) seconds ahead of `options.now` (default: the device clock). Throws StatusListError.
  */
 export async function parseStatusList(signed, trust, options = {}) {
   let s1;
@@ -88,6 +90,14 @@ export async function parseStatusList(signed, trust, options = {}) {
     throw new StatusListError("status list is not the one asked for");
   }
   if (!isTime(iat) || !isTime(exp) || !isInt(ttl) || ttl < 0) throw new StatusListError("status list times must be integer epoch seconds");
+  // As the verifier service holds them (services/verifier/status.py `_check`): a list is its
+  // signing region's own (another region's key never answers for this region's credentials), and
+  // one dated beyond the skew ahead of the clock is refused (held, it would keep out every
+  // genuine list with an earlier iat).
+  const shard = parseShardUri(sub);
+  if (shard === null || shard[0] !== region) throw new StatusListError("status list is not a list of the region that signed it");
+  const now = options.now ?? Math.floor(Date.now() / 1000);
+  if (iat - now > (options.skew ?? DEFAULT_SKEW)) throw new StatusListError("status list is dated ahead of the clock");
   if (!(lst instanceof Map) || !lst.has("bits") || !lst.has("lst")) throw new StatusListError("malformed status list: no list");
   const bits = lst.get("bits");
   if (!isInt(bits) || bits != 2) throw new StatusListError("only 2-bit status lists are used"); // eslint-disable-line eqeqeq

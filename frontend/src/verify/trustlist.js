@@ -3,7 +3,7 @@
 // Python reader reads it (TRUST_LIST_INVALID otherwise): every member of its type, every key's kid
 // SHA-256(spki)[:8] and its SPKI a key of its algorithm, every type's schema readable (its document
 // rules included), `rules` and `next_root` of their shape.
-import { equal, toHex } from "./bytes.js";
+import { equal, setOwn, toHex } from "./bytes.js";
 import { isBytes, isInt, loads } from "./cbor.js";
 import { parseSign1 } from "./cose.js";
 import { Rules, DEFAULT_RULES } from "./acceptance.js";
@@ -41,7 +41,7 @@ function list(v) {
 function plain(v) {
   if (v instanceof Map) {
     const out = {};
-    for (const [k, x] of v) out[String(k)] = plain(x);
+    for (const [k, x] of v) setOwn(out, String(k), plain(x));
     return out;
   }
   if (Array.isArray(v)) return v.map(plain);
@@ -200,8 +200,17 @@ export async function rootKey(spkiOrPem) {
  */
 export async function loadTrustList(signedBytes, rootPublicKey, options = {}) {
   const pinned = rootPublicKey instanceof PublicKey ? rootPublicKey : await rootKey(rootPublicKey);
-  const { root } = await followRoots(pinned, options.rootChain || []);
-  const store = await TrustStore.fromSigned(signedBytes, root);
+  const { root, followed } = await followRoots(pinned, options.rootChain || []);
+  let store;
+  try {
+    store = await TrustStore.fromSigned(signedBytes, root);
+  } catch (err) {
+    // The last announcement followed is the one list a former root may have signed (the
+    // registry's current list until the new root signs its first: services/verifier/trust.py).
+    const last = followed.length ? followed[followed.length - 1] : null;
+    if (!(err instanceof TrustListError) || last === null || !equal(last.signed, signedBytes)) throw err;
+    store = last;
+  }
   if (options.minVersion !== undefined && store.version < options.minVersion) {
     throw new TrustListError(`refused_older: version ${store.version} is below ${options.minVersion}`);
   }

@@ -12,7 +12,7 @@ import { FormatError, Outcome } from "./outcomes.js";
 import { OTHER_REGION_AGENCY } from "./schema.js";
 import { parseShardUri, REVOKED, SUSPENDED } from "./statuslist.js";
 import { ROLE_PURPOSES } from "./acceptance.js";
-import { toHex } from "./bytes.js";
+import { setOwn, toHex } from "./bytes.js";
 
 export const PREFIX = "EC1:";
 export const TOKEN_PREFIX = "EP1:";
@@ -89,7 +89,7 @@ async function verifiedKey(trust, kid, alg, signature, tbs, iss) {
 /** CBOR-form fields (a Map) to the JSON form: byte strings as lower-case hex. */
 function jsonFields(d) {
   const out = {};
-  for (const [k, v] of d) out[k] = v instanceof Uint8Array ? toHex(v) : v;
+  for (const [k, v] of d) setOwn(out, k, v instanceof Uint8Array ? toHex(v) : v);
   return out;
 }
 
@@ -233,7 +233,7 @@ function shown(res, role, callerRegion) {
   let out = {};
   if (res.outcome === Outcome.VALID) out = res.type.disclosed(entry, res.fields);
   else if (IDENTIFYING.has(res.outcome)) out = res.type.identified(entry, res.fields);
-  for (const k of Object.keys(out)) out[k] = shownValue(out[k]);
+  for (const k of Object.keys(out)) setOwn(out, k, shownValue(out[k]));
   return out;
 }
 
@@ -285,13 +285,13 @@ export async function verifyResult(text, ctx) {
   const now = Math.floor(ctx.now ?? Date.now() / 1000);
   const skew = ctx.skew ?? DEFAULT_SKEW;
   const trust = ctx.trustList || null;
-  if (typeof text === "string" && text.startsWith(TOKEN_PREFIX)) {
-    return { needs_connection: true, reason: "a show code (EP1) is resolved by its issuing region", checked_at: iso(now) };
-  }
   const empty = () => ({ outcome: Outcome.VALID, detail: "", claims: null, type: null, fields: null, document: null,
     status: "", statusChecked: false, statusAsOf: 0, warnings: [], purpose: "" });
-  if (typeof text === "string" && text.length > MAX_PAYLOAD_CHARS) {
+  if (typeof text === "string" && text.length > MAX_PAYLOAD_CHARS) {  // whatever its prefix, as the verifier
     return { res: { ...empty(), outcome: Outcome.PAYLOAD_TOO_LARGE }, trust, now, skew };
+  }
+  if (typeof text === "string" && text.startsWith(TOKEN_PREFIX)) {
+    return { needs_connection: true, reason: "a show code (EP1) is resolved by its issuing region", checked_at: iso(now) };
   }
   if (!trust) {
     return { res: { ...empty(), outcome: Outcome.REGION_UNAVAILABLE, detail: "no trust list yet" }, trust: null, now, skew };
