@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cbor2
 
 from ..errors import FormatError, Outcome
-from .keys import ALG_NAMES, SigningKey
+from .keys import ALG_NAMES, Signer
 
 COSE_SIGN1_TAG = 18
 HDR_ALG = 1
@@ -42,7 +42,7 @@ def sig_structure(protected: bytes, payload: bytes) -> bytes:
     return b"".join((_SIG1_PREFIX, _bstr(protected), b"\x40", _bstr(payload)))
 
 
-def sign1(key: SigningKey, payload: bytes, *, alg: int | None = None, kid: bytes | None = None) -> bytes:
+def sign1(key: Signer, payload: bytes, *, alg: int | None = None, kid: bytes | None = None) -> bytes:
     """Sign ``payload`` (CBOR bytes) and return the tagged COSE_Sign1 bytes.
 
     ``alg`` and ``kid`` default to the key's own; tests override them to build

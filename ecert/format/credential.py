@@ -19,7 +19,7 @@ import cbor2
 from ..errors import FormatError, Outcome
 from ..limits import MAX_TYPE_VERSION
 from . import b45, cose
-from .keys import SigningKey
+from .keys import Signer
 
 PREFIX = "EC1:"
 MAX_TEXT = 4296
@@ -171,12 +171,12 @@ def encode_text(cose_bytes: bytes) -> str:
     return PREFIX + b45.encode(compress(cose_bytes))
 
 
-def sign_claims(key: SigningKey, claims: Mapping[int, Any], **overrides) -> str:
+def sign_claims(key: Signer, claims: Mapping[int, Any], **overrides) -> str:
     """Sign a claims map as an EC1 text (hazardous: no checks of the claims)."""
     return encode_text(cose.sign1(key, cbor2.dumps(dict(claims)), **overrides))
 
 
-def issue(key: SigningKey, **claim_args) -> str:
+def issue(key: Signer, **claim_args) -> str:
     """Recipe: build the claims (see :func:`build_claims`), sign, and encode as EC1 text."""
     return sign_claims(key, build_claims(**claim_args))
 

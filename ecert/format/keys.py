@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -88,6 +89,26 @@ class PublicKey:
 
     def __repr__(self) -> str:
         return f"PublicKey({ALG_NAMES[self.alg]}, kid={self.kid.hex()})"
+
+
+@runtime_checkable
+class Signer(Protocol):
+    """Something that signs: a :class:`SigningKey` in this process, or a key held elsewhere (a
+    PKCS#11 token, :mod:`ecert.runtime.hsm`) that never leaves it. COSE signing asks for no more.
+
+    ``sign`` answers the signature as COSE carries it: raw ``r||s`` (64 bytes) for ES256, the
+    64-byte Ed25519 signature for EdDSA."""
+
+    alg: int
+    public: PublicKey
+
+    @property
+    def kid(self) -> bytes: ...
+
+    @property
+    def spki(self) -> bytes: ...
+
+    def sign(self, message: bytes) -> bytes: ...
 
 
 class SigningKey:

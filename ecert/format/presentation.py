@@ -25,7 +25,7 @@ from .credential import (
     is_time,
     new_cti,
 )
-from .keys import SigningKey
+from .keys import Signer
 
 PREFIX = "EP1:"
 CLAIM_REF = -70001
@@ -49,7 +49,7 @@ class TokenClaims:
     credential_cti: bytes
 
 
-def issue(key: SigningKey, *, iss: str, credential_cti: bytes, now: int, ttl: int = MAX_TTL,
+def issue(key: Signer, *, iss: str, credential_cti: bytes, now: int, ttl: int = MAX_TTL,
           cti: bytes | None = None) -> tuple[str, TokenClaims]:
     ttl = min(ttl, MAX_TTL)
     claims = TokenClaims(iss, now, now + ttl, cti or new_cti(), credential_cti)

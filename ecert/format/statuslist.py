@@ -31,7 +31,7 @@ from ..errors import EcertError, FormatError
 from ..vocab import CredentialStatus, KeyStatus
 from . import cose
 from .credential import CLAIM_EXP, CLAIM_IAT, CLAIM_SUB, decompress, is_time
-from .keys import SigningKey
+from .keys import Signer
 
 VALID = 0
 REVOKED = 1
@@ -109,7 +109,7 @@ def get_status(bits: bytes, idx: int) -> int:
     return (bits[byte] >> ((idx & 3) << 1)) & 3
 
 
-def sign(key: SigningKey, *, uri: str, bits: bytes, iat: int, exp: int, ttl: int) -> bytes:
+def sign(key: Signer, *, uri: str, bits: bytes, iat: int, exp: int, ttl: int) -> bytes:
     payload = {CLAIM_SUB: uri, CLAIM_IAT: iat, CLAIM_EXP: exp, CLAIM_TTL: ttl,
                CLAIM_LIST: {"bits": 2, "lst": zlib.compress(bytes(bits), 6)}}
     return cose.sign1(key, cbor2.dumps(payload))

@@ -42,7 +42,7 @@ import cbor2
 
 from ..errors import EcertError, FormatError
 from . import cose
-from .keys import PublicKey, SigningKey
+from .keys import PublicKey, Signer
 
 
 class TrustListError(EcertError):
@@ -145,7 +145,7 @@ def rules_payload(purposes: Mapping[str, Any], recognition: Mapping[str, Any]) -
             "recognition": {k: sorted(set(recognition[k])) for k in sorted(recognition)}}
 
 
-def sign(root: SigningKey, payload: Mapping[str, Any]) -> bytes:
+def sign(root: Signer, payload: Mapping[str, Any]) -> bytes:
     return cose.sign1(root, cbor2.dumps(dict(payload)))
 
 

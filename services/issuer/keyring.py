@@ -10,6 +10,12 @@ with a request id, so the same id again answers the first rotation.
 Several issuer processes of one region may share the folder: changes are made under an exclusive
 lock on ``keys/.lock``, and :meth:`Keyring.reload` picks up a switch another process made.
 Private keys never leave this process; logs name kids only.
+
+Where the private keys live is the keyring's :class:`KeyVault`: encrypted files (:class:`FileVault`,
+``keys/<kid>.pem``) or a PKCS#11 token (:class:`TokenVault`: the key generated and kept in the
+token, ``keys/<kid>.token`` a marker naming it, with no secret in it). The pointer, the lock, the
+rotations and the times keys were made (the entries' mtimes) are the same files either way, so
+rotation works alike.
 """
 
 from __future__ import annotations
@@ -23,10 +29,12 @@ import os
 import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Protocol
 
 from ecert.errors import ConfigError
 from ecert.files import private_dirs, write_private
 from ecert.format import keys
+from ecert.runtime import hsm
 
 log = logging.getLogger("ecert.issuer")
 
@@ -44,32 +52,88 @@ _ROTATION_FIELDS = {"kid", "retired_kid", "nbf", "exp", "status", "at"}
 """What a record of ``rotations.json`` holds (a rotation's :class:`~.signing.KeyInfo` and when)."""
 
 
+class KeyVault(Protocol):
+    """Where a keyring's private keys are kept: each key has an entry ``keys/<kid><suffix>``."""
+
+    suffix: str
+
+    def generate(self, alg: int) -> keys.Signer:
+        """A new key of ``alg`` (not yet written)."""
+
+    def save(self, path: Path, key: keys.Signer) -> None:
+        """Write ``key``'s entry at ``path`` (0600)."""
+
+    def load(self, path: Path, kid: str) -> keys.Signer:
+        """The key of the entry ``path``; ConfigError naming what is wrong otherwise."""
+
+
+class FileVault:
+    """Each key encrypted PKCS#8 in its entry, with the region's passphrase."""
+
+    suffix = ".pem"
+
+    def __init__(self, passphrase: bytes):
+        self._passphrase = passphrase
+
+    def generate(self, alg: int) -> keys.Signer:
+        return keys.SigningKey.generate(alg)
+
+    def save(self, path: Path, key: keys.Signer) -> None:
+        assert isinstance(key, keys.SigningKey)
+        write_private(path, key.to_encrypted_pem(self._passphrase))
+
+    def load(self, path: Path, kid: str) -> keys.Signer:
+        return _decrypt(path, path.read_bytes(), self._passphrase)
+
+
+class TokenVault:
+    """Each key generated in a PKCS#11 token and kept there (never extractable); its entry a
+    marker naming the token and the kid (the token's CKA_LABEL and CKA_ID)."""
+
+    suffix = ".token"
+
+    def __init__(self, token: hsm.Token):
+        self.token = token
+
+    def generate(self, alg: int) -> keys.Signer:
+        return self.token.generate(alg)
+
+    def save(self, path: Path, key: keys.Signer) -> None:
+        write_private(path, f"pkcs11 token={self.token.label} kid={key.kid.hex()}\n".encode())
+
+    def load(self, path: Path, kid: str) -> keys.Signer:
+        return self.token.key(bytes.fromhex(kid))
+
+
 class Keyring:
     """The region's keys: on disk under ``keys_dir`` (:meth:`open`), or in memory only (:meth:`of`,
     for a key made elsewhere: nothing is written, rotated keys live as long as the process)."""
 
-    def __init__(self, keys_dir: Path | None, passphrase: bytes, alg: int = keys.ES256):
+    def __init__(self, keys_dir: Path | None, passphrase: bytes, alg: int = keys.ES256,
+                 vault: KeyVault | None = None):
         self.dir = keys_dir
         self._passphrase = passphrase
+        self.vault: KeyVault = vault or FileVault(passphrase)
         self.alg = alg
-        self._keys: dict[str, keys.SigningKey] = {}  # by kid hex, as loaded or made
-        self._current: keys.SigningKey | None = None
+        self._keys: dict[str, keys.Signer] = {}  # by kid hex, as loaded or made
+        self._current: keys.Signer | None = None
         self.current_kid = ""
         self._rotations: dict[str, dict] = {}  # in memory only (no folder)
         self.created = False  # whether :meth:`open` made the first key
 
     # -- opening -----------------------------------------------------------------------------
     @classmethod
-    def open(cls, folder: Path, passphrase: bytes, alg: int = keys.ES256) -> Keyring:
+    def open(cls, folder: Path, passphrase: bytes, alg: int = keys.ES256, *, vault: KeyVault | None = None) -> Keyring:
         """The keyring of the region folder ``folder`` (``var/issuer/<region>``): its current key,
-        the legacy ``signing-key.pem`` adopted, or a first key made."""
-        ring = cls(folder / KEYS_DIR, passphrase, alg)
+        the legacy ``signing-key.pem`` adopted, or a first key made (in ``vault``: files encrypted
+        with ``passphrase`` by default)."""
+        ring = cls(folder / KEYS_DIR, passphrase, alg, vault)
         private_dirs(ring.dir)
         with ring._locked_sync():
             legacy = folder / LEGACY_FILE
             if ring._pointer() is not None:
                 ring._use(ring._load(ring._pointer()))
-            elif legacy.exists():
+            elif legacy.exists() and isinstance(ring.vault, FileVault):
                 pem = legacy.read_bytes()
                 key = _decrypt(legacy, pem, passphrase)  # it decrypts before it moves
                 write_private(ring._file(key.kid.hex()), pem)
@@ -85,7 +149,7 @@ class Keyring:
         return ring
 
     @classmethod
-    def of(cls, key: keys.SigningKey) -> Keyring:
+    def of(cls, key: keys.Signer) -> Keyring:
         """A keyring in memory whose current key is ``key``."""
         ring = cls(None, b"", key.alg)
         ring._keys[key.kid.hex()] = key
@@ -94,7 +158,7 @@ class Keyring:
 
     # -- the keys ----------------------------------------------------------------------------
     @property
-    def current(self) -> keys.SigningKey:
+    def current(self) -> keys.Signer:
         """The key signing now."""
         return self._current  # type: ignore[return-value]
 
@@ -102,7 +166,7 @@ class Keyring:
         """The kids (hex) of every key held."""
         if self.dir is None:
             return sorted(self._keys)
-        return sorted(p.stem for p in self.dir.glob("*.pem") if _KID.match(p.stem))
+        return sorted(p.stem for p in self.dir.glob("*" + self.vault.suffix) if _KID.match(p.stem))
 
     def made_at(self, kid: str) -> int | None:
         """When the key ``kid`` was made (its file's time), as a bound on what it may have signed;
@@ -114,11 +178,11 @@ class Keyring:
         except OSError:
             return None
 
-    def create(self) -> keys.SigningKey:
+    def create(self) -> keys.Signer:
         """A new key of the keyring's algorithm, written (it does not sign until :meth:`switch`)."""
         return self._make()
 
-    def switch(self, key: keys.SigningKey) -> None:
+    def switch(self, key: keys.Signer) -> None:
         """Sign with ``key`` (made by :meth:`create`) from now on, in every process of the region."""
         self._point(key)
 
@@ -204,7 +268,7 @@ class Keyring:
     # -- files -------------------------------------------------------------------------------
     def _file(self, kid: str) -> Path:
         assert self.dir is not None
-        return self.dir / f"{kid}.pem"
+        return self.dir / f"{kid}{self.vault.suffix}"
 
     def _pointer(self) -> str | None:
         path = self.dir / CURRENT  # type: ignore[operator]
@@ -218,32 +282,35 @@ class Keyring:
                               f"with into it, or remove it to start with a new key")
         return kid
 
-    def _load(self, kid: str) -> keys.SigningKey:
+    def _load(self, kid: str) -> keys.Signer:
         key = self._keys.get(kid)
         if key is None:
             path = self._file(kid)
             if not path.exists():
-                raise ConfigError(f"signing key {kid} is named current but {path.name} is missing")
-            key = _decrypt(path, path.read_bytes(), self._passphrase)
+                raise ConfigError(f"signing key {kid} is named current but {path.name} is missing"
+                                  + (" (a key kept elsewhere than this keyring's vault: rotate, or remove "
+                                     f"{CURRENT} to start with a new key)"
+                                     if any(self.dir.glob(f"{kid}.*")) else ""))  # type: ignore[union-attr]
+            key = self.vault.load(path, kid)
             if key.kid.hex() != kid:
                 raise ConfigError(f"{path.name} holds another key than its name says")
             self._keys[kid] = key
         return key
 
-    def _make(self) -> keys.SigningKey:
-        key = keys.SigningKey.generate(self.alg)
+    def _make(self) -> keys.Signer:
+        key = self.vault.generate(self.alg)
         kid = key.kid.hex()
         if self.dir is not None:
-            write_private(self._file(kid), key.to_encrypted_pem(self._passphrase))
+            self.vault.save(self._file(kid), key)
         self._keys[kid] = key
         return key
 
-    def _point(self, key: keys.SigningKey) -> None:
+    def _point(self, key: keys.Signer) -> None:
         if self.dir is not None:
             write_private(self.dir / CURRENT, key.kid.hex().encode() + b"\n")
         self._use(key)
 
-    def _use(self, key: keys.SigningKey) -> None:
+    def _use(self, key: keys.Signer) -> None:
         self._current = key
         self.current_kid = key.kid.hex()
 

@@ -69,7 +69,7 @@ class ShowCodes:
         self.region = region
         self.store = store
 
-    async def mint(self, key: keys.SigningKey, cred_id: str, purpose: str, now: int) -> Shown:
+    async def mint(self, key: keys.Signer, cred_id: str, purpose: str, now: int) -> Shown:
         """A new code for ``cred_id`` (the caller has checked it may be presented), kept while live."""
         token, claims = presentation.issue(key, iss=self.region, credential_cti=credential.id_to_cti(cred_id), now=now)
         doc = {"_id": claims.cti.hex(), "region": self.region, "credential_id": cred_id, "text": token,

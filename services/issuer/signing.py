@@ -92,7 +92,7 @@ class Signer:
         self.monotonic = monotonic
         self.view: dict[str, RegionKey] | None = None  # the registry's, by kid; None: never read
         self._lock = asyncio.Lock()
-        self._pending: keys.SigningKey | None = None  # made, not registered yet (tried again first)
+        self._pending: keys.Signer | None = None  # made, not registered yet (tried again first)
         self._failed_at: float | None = None
 
     # -- the key that signs ------------------------------------------------------------------
@@ -111,7 +111,7 @@ class Signer:
             return "expired"
         return None
 
-    async def key(self, *, patient: bool = False) -> keys.SigningKey:
+    async def key(self, *, patient: bool = False) -> keys.Signer:
         """The key to sign with now; a key that may not sign is replaced first (policy allowing),
         else 503 ``SIGNING_KEY_UNAVAILABLE``. ``patient``: try a replacement even if one failed
         moments ago."""

@@ -13,6 +13,11 @@ one in its place, never neither) and ``root-public.pem`` is rewritten. A crash a
 is settled at the next start (:meth:`~services.registry.domain.Registry.open_root`): an
 announcement recorded completes the switch from the staged file, a staged key never announced is
 deleted.
+
+With a PKCS#11 token (``ECERT_PKCS11_*``), :class:`RootKeyToken` keeps the same steps: the root
+key is generated in the token (never extractable, labelled by its kid), and ``root-key.token`` /
+``root-key.next.token`` name the kid of the root and of the staged key (no secret in them). A
+commit renames the staged marker over the root's, then destroys the old root key in the token.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from pathlib import Path
 from ecert.errors import ConfigError
 from ecert.files import write_private
 from ecert.format import keys
+from ecert.runtime import hsm
 
 log = logging.getLogger("ecert.registry")
 
@@ -54,6 +60,9 @@ class RootKeyFiles:
         self.next_path = self.key_path.with_name("root-key.next.pem")
         self._passphrase = passphrase
 
+    def generate(self, alg: int) -> keys.Signer:
+        return keys.SigningKey.generate(alg)
+
     def load(self) -> tuple[keys.SigningKey, bool]:
         """The root key (created on first start) and whether it was created. ``root-public.pem`` is
         not touched: the key held may be one the root chain has left (a rotation to settle first),
@@ -63,7 +72,7 @@ class RootKeyFiles:
             log.info("root key %s created", root.kid.hex())
         return root, created
 
-    def write_public(self, key: keys.SigningKey) -> None:
+    def write_public(self, key: keys.Signer) -> None:
         """``root-public.pem`` as ``key``'s public half, unless it is that already."""
         pem = keys.public_pem(key.public)
         try:
@@ -88,18 +97,20 @@ class RootKeyFiles:
             log.warning("the staged root key %s cannot be read: %s", self.next_path, err.message)
             return None
 
-    def stage(self, key: keys.SigningKey) -> None:
+    def stage(self, key: keys.Signer) -> None:
         """Keep ``key`` durably beside the root, not yet as the root."""
+        assert isinstance(key, keys.SigningKey)
         write_private(self.next_path, key.to_encrypted_pem(self._passphrase))
         _sync_dir(self.next_path.parent)
 
-    def commit(self, key: keys.SigningKey) -> None:
+    def commit(self, key: keys.Signer) -> None:
         """Make ``key`` the root on disk: the staged file renamed over ``root-key.pem`` (the old
         private key gone in the same step), then ``root-public.pem``."""
         staged = self.staged()
         if staged is not None and staged.kid == key.kid:
             os.replace(self.next_path, self.key_path)
         else:  # staged elsewhere or lost: written whole, in place
+            assert isinstance(key, keys.SigningKey)
             write_private(self.key_path, key.to_encrypted_pem(self._passphrase))
             self.next_path.unlink(missing_ok=True)
         _sync_dir(self.key_path.parent)
@@ -109,3 +120,89 @@ class RootKeyFiles:
         """Delete a staged key that was never announced."""
         self.next_path.unlink(missing_ok=True)
         _sync_dir(self.next_path.parent)
+
+
+class RootKeyToken(RootKeyFiles):
+    """The root key in a PKCS#11 token (module docs): the same steps as the files, the private
+    key generated and kept in the token, the files naming its kid."""
+
+    def __init__(self, var_dir: Path, token: hsm.Token):
+        super().__init__(var_dir, b"")
+        self.token = token
+        self.key_path = self.key_path.with_name("root-key.token")
+        self.next_path = self.key_path.with_name("root-key.next.token")
+
+    def generate(self, alg: int) -> keys.Signer:
+        return self.token.generate(alg)
+
+    def _named(self, path: Path) -> bytes:
+        raw = path.read_bytes().strip()
+        try:
+            kid = bytes.fromhex(raw.decode("ascii"))
+        except ValueError:
+            kid = b""
+        if len(kid) != 8:
+            raise ConfigError(f"{path} does not name a key id (16 hex digits)")
+        return kid
+
+    def _mark(self, path: Path, key: keys.Signer) -> None:
+        write_private(path, key.kid.hex().encode() + b"\n")
+        _sync_dir(path.parent)
+
+    def load(self) -> tuple[keys.Signer, bool]:
+        if self.key_path.exists():
+            return self.token.key(self._named(self.key_path)), False
+        if (self.key_path.with_name("root-key.pem")).exists():
+            raise ConfigError(f"a root key file {self.key_path.with_name('root-key.pem')} exists but the root is "
+                              f"configured in token {self.token.label!r}: a new root would not verify against "
+                              f"what verifiers pin (unset ECERT_PKCS11_MODULE, or start from a new var/)")
+        root = self.token.generate(keys.ES256)
+        self._mark(self.key_path, root)
+        log.info("root key %s created in token %r", root.kid.hex(), self.token.label)
+        return root, True
+
+    def staged(self) -> keys.Signer | None:
+        try:
+            kid = self._named(self.next_path)
+        except FileNotFoundError:
+            return None
+        except ConfigError as err:
+            log.warning("the staged root key cannot be read: %s", err.message)
+            return None
+        key = self.token.find(kid)
+        if key is None:
+            log.warning("the staged root key %s is not in token %r", kid.hex(), self.token.label)
+        return key
+
+    def stage(self, key: keys.Signer) -> None:
+        self._mark(self.next_path, key)
+
+    def commit(self, key: keys.Signer) -> None:
+        """The staged marker renamed over the root's (or written), then the old root's key
+        destroyed in the token."""
+        try:
+            old = self._named(self.key_path)
+        except (OSError, ConfigError):
+            old = None
+        staged = self.staged()
+        if staged is not None and staged.kid == key.kid:
+            os.replace(self.next_path, self.key_path)
+        else:
+            self._mark(self.key_path, key)
+            self.next_path.unlink(missing_ok=True)
+        _sync_dir(self.key_path.parent)
+        if old is not None and old != key.kid:
+            self.token.destroy(old)
+            log.info("old root key %s destroyed in token %r", old.hex(), self.token.label)
+        self.write_public(key)
+
+    def discard(self) -> None:
+        staged = self.staged()
+        if staged is not None:
+            try:
+                current = self._named(self.key_path)
+            except (OSError, ConfigError):
+                current = None
+            if staged.kid != current:
+                self.token.destroy(staged.kid)
+        super().discard()
