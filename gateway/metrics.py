@@ -114,6 +114,8 @@ class VerifierState(Collector):
             ("status_lists_on_disk", "Status lists kept on disk", s.status_lists_on_disk),
             ("status_oldest_as_of_seconds", "Oldest issue time (iat) among the status lists held (0: none)",
              s.oldest_status_as_of),
+            ("outbox_pending_bytes", "Checks the verifier recorded and has not yet delivered to their regions' "
+             "trails, bytes", s.outbox_pending_bytes),
         )
         for name, text, value in gauges:
             yield GaugeMetricFamily(f"ecert_verifier_{name}", text, value=value)

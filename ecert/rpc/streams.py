@@ -11,7 +11,8 @@ one message (``items``), and the server answers what has completed in one messag
     message XStreamAnswer   { uint64 id = 1; XResponse response = 2; int32 status = 3;
                               string error_code = 4; string error_message = 5; string error_field = 6; }
 
-An answer either holds ``response`` or the error the unary call would have raised.
+An answer either holds ``response`` or the error the unary call would have raised. Each item
+also carries its own request's ``request_id`` and ``traceparent`` (:mod:`ecert.rpc.tracing`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import grpc
 
 from ..errors import EcertError, Unavailable
 from ..limits import MAX_BATCH
-from . import status
+from . import status, tracing
 from .client import token_metadata
 from .links import Links
 
@@ -53,6 +54,7 @@ class StreamClient:
         self._method = method  # the stub's stream-stream multicallable
         self._request_cls = request_cls
         self._item_cls = item_cls
+        self._what = item_cls.__name__.removesuffix("Item")  # VerifyStream: the traces' name
         self._metadata = token_metadata(links)  # streams take metadata directly
         self._timeout = timeout
         self._max_items = max_items
@@ -106,12 +108,19 @@ class StreamClient:
         fut = loop.create_future()
         self._pending[rid] = fut
         timer = loop.call_later(self._timeout, self._expire, rid)
-        outbox.put_nowait(self._item_cls(id=rid, request=request))
+        item = self._item_cls(id=rid, request=request)
+        span = tracing.item_client_span(self._what)
+        tracing.stamp(item, span)  # the request id and trace of this request, not of the stream
+        outbox.put_nowait(item)
         try:
             ans = await fut
+        except BaseException:
+            tracing.end_item_client_span(span, "UNAVAILABLE")
+            raise
         finally:
             timer.cancel()
             self._pending.pop(rid, None)
+        tracing.end_item_client_span(span, ans.error_code)
         if ans.error_code:
             raise status.from_number(ans.status, ans.error_code, ans.error_message, ans.error_field, ans.error_detail)
         return ans.response
@@ -149,16 +158,19 @@ async def serve(request_iterator: AsyncIterator, handle: Callable[[Any], Awaitab
 
     async def answer(item) -> None:
         ans = answer_cls(id=item.id)
-        try:
-            ans.response.CopyFrom(await handle(item.request))
-        except EcertError as err:
-            ans.status, ans.error_code, ans.error_message = status.to_grpc_number(err), err.code, err.message
-            ans.error_field = ",".join(err.blamed)
-            ans.error_detail = status.detail(err)
-        except Exception:
-            log.exception("unexpected error in %s", what)
-            ans.status, ans.error_code = grpc.StatusCode.INTERNAL.value[0], "INTERNAL"
-            ans.error_message = "internal error"
+        with tracing.item_span(item, what) as traced:  # the item's request id (log lines) and span
+            try:
+                ans.response.CopyFrom(await handle(item.request))
+            except EcertError as err:
+                ans.status, ans.error_code, ans.error_message = status.to_grpc_number(err), err.code, err.message
+                ans.error_field = ",".join(err.blamed)
+                ans.error_detail = status.detail(err)
+            except Exception:
+                log.exception("unexpected error in %s", what)
+                ans.status, ans.error_code = grpc.StatusCode.INTERNAL.value[0], "INTERNAL"
+                ans.error_message = "internal error"
+            if ans.error_code:
+                traced.failed(ans.error_code)
         out.put_nowait(ans)
 
     async def read() -> None:

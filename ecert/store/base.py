@@ -17,6 +17,8 @@ from typing import Any, Protocol
 from ecert.errors import Conflict, DuplicateKey, NotFound
 from ecert.vocab import CredentialStatus, KeyStatus
 
+from .spans import traced
+
 Index = tuple[tuple[str, ...], bool]
 """An index: the fields it covers (top-level names or dotted paths, see :func:`check_field`), and whether
 it is unique."""
@@ -238,6 +240,7 @@ def _entry(doc: dict) -> dict:
     return doc
 
 
+@traced  # a span around each operation, when tracing is on (ecert.store.spans): no personal data
 class Store:
     """Every domain operation on the shared state, over any :class:`Backend`."""
 

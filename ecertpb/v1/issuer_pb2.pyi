@@ -224,12 +224,16 @@ class IssueStreamRequest(_message.Message):
     def __init__(self, items: _Optional[_Iterable[_Union[IssueStreamItem, _Mapping]]] = ...) -> None: ...
 
 class IssueStreamItem(_message.Message):
-    __slots__ = ("id", "request")
+    __slots__ = ("id", "request", "request_id", "traceparent")
     ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    TRACEPARENT_FIELD_NUMBER: _ClassVar[int]
     id: int
     request: IssueCredentialRequest
-    def __init__(self, id: _Optional[int] = ..., request: _Optional[_Union[IssueCredentialRequest, _Mapping]] = ...) -> None: ...
+    request_id: str
+    traceparent: str
+    def __init__(self, id: _Optional[int] = ..., request: _Optional[_Union[IssueCredentialRequest, _Mapping]] = ..., request_id: _Optional[str] = ..., traceparent: _Optional[str] = ...) -> None: ...
 
 class IssueStreamResponse(_message.Message):
     __slots__ = ("answers",)

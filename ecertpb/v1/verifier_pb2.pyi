@@ -76,7 +76,7 @@ class CacheStateRequest(_message.Message):
     def __init__(self, principal: _Optional[_Union[_common_pb2.Principal, _Mapping]] = ...) -> None: ...
 
 class CacheState(_message.Message):
-    __slots__ = ("trust_list_version", "trust_list_iat", "trust_list_exp", "trust_list_refreshed_at", "trust_list_stale", "trust_list_failures", "root_kid", "status_lists", "status_bytes", "status_lists_on_disk", "oldest_status_as_of", "events")
+    __slots__ = ("trust_list_version", "trust_list_iat", "trust_list_exp", "trust_list_refreshed_at", "trust_list_stale", "trust_list_failures", "root_kid", "status_lists", "status_bytes", "status_lists_on_disk", "oldest_status_as_of", "events", "outbox_pending_bytes")
     TRUST_LIST_VERSION_FIELD_NUMBER: _ClassVar[int]
     TRUST_LIST_IAT_FIELD_NUMBER: _ClassVar[int]
     TRUST_LIST_EXP_FIELD_NUMBER: _ClassVar[int]
@@ -89,6 +89,7 @@ class CacheState(_message.Message):
     STATUS_LISTS_ON_DISK_FIELD_NUMBER: _ClassVar[int]
     OLDEST_STATUS_AS_OF_FIELD_NUMBER: _ClassVar[int]
     EVENTS_FIELD_NUMBER: _ClassVar[int]
+    OUTBOX_PENDING_BYTES_FIELD_NUMBER: _ClassVar[int]
     trust_list_version: int
     trust_list_iat: int
     trust_list_exp: int
@@ -101,7 +102,8 @@ class CacheState(_message.Message):
     status_lists_on_disk: int
     oldest_status_as_of: int
     events: _containers.RepeatedCompositeFieldContainer[CacheEvent]
-    def __init__(self, trust_list_version: _Optional[int] = ..., trust_list_iat: _Optional[int] = ..., trust_list_exp: _Optional[int] = ..., trust_list_refreshed_at: _Optional[int] = ..., trust_list_stale: _Optional[bool] = ..., trust_list_failures: _Optional[int] = ..., root_kid: _Optional[str] = ..., status_lists: _Optional[int] = ..., status_bytes: _Optional[int] = ..., status_lists_on_disk: _Optional[int] = ..., oldest_status_as_of: _Optional[int] = ..., events: _Optional[_Iterable[_Union[CacheEvent, _Mapping]]] = ...) -> None: ...
+    outbox_pending_bytes: int
+    def __init__(self, trust_list_version: _Optional[int] = ..., trust_list_iat: _Optional[int] = ..., trust_list_exp: _Optional[int] = ..., trust_list_refreshed_at: _Optional[int] = ..., trust_list_stale: _Optional[bool] = ..., trust_list_failures: _Optional[int] = ..., root_kid: _Optional[str] = ..., status_lists: _Optional[int] = ..., status_bytes: _Optional[int] = ..., status_lists_on_disk: _Optional[int] = ..., oldest_status_as_of: _Optional[int] = ..., events: _Optional[_Iterable[_Union[CacheEvent, _Mapping]]] = ..., outbox_pending_bytes: _Optional[int] = ...) -> None: ...
 
 class CacheEvent(_message.Message):
     __slots__ = ("list", "event", "count")
@@ -162,12 +164,16 @@ class VerifyStreamRequest(_message.Message):
     def __init__(self, items: _Optional[_Iterable[_Union[VerifyStreamItem, _Mapping]]] = ...) -> None: ...
 
 class VerifyStreamItem(_message.Message):
-    __slots__ = ("id", "request")
+    __slots__ = ("id", "request", "request_id", "traceparent")
     ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    TRACEPARENT_FIELD_NUMBER: _ClassVar[int]
     id: int
     request: VerifyRequest
-    def __init__(self, id: _Optional[int] = ..., request: _Optional[_Union[VerifyRequest, _Mapping]] = ...) -> None: ...
+    request_id: str
+    traceparent: str
+    def __init__(self, id: _Optional[int] = ..., request: _Optional[_Union[VerifyRequest, _Mapping]] = ..., request_id: _Optional[str] = ..., traceparent: _Optional[str] = ...) -> None: ...
 
 class VerifyStreamResponse(_message.Message):
     __slots__ = ("answers",)
