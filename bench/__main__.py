@@ -3,7 +3,7 @@
 Everything runs on this machine: the pipeline in this process, the load figures against
 the real suite started as separate processes on loopback (stopped afterwards), the large
 trust-list figures in a process of their own. ``ECERT_BENCH_SECONDS`` sets the length of
-each measurement (default 5); ``ECERT_BENCH_ONLY=pipeline,large,load,scan,trail,presentations,photos,quotas`` picks parts
+each measurement (default 5); ``ECERT_BENCH_ONLY=pipeline,large,load,scan,trail,presentations,photos,quotas,hsm,replicas`` picks parts
 (``status``, the status lists at 300 M credentials, is not run by default: ``make bench-status``).
 """
 
@@ -66,13 +66,29 @@ LABELS = [
     ("quota_two_gateways_refused", "  answered 429 QUOTA_EXCEEDED"),
     ("auth_wrong_keys_looked_at", "1,000 wrong keys from one address: looked at (401)"),
     ("auth_wrong_keys_refused", "  refused before being looked at (429)"),
+    ("hsm_sign_file_per_s", "ES256 signatures, key in this process /s"),
+    ("hsm_sign_token_per_s", "  key in a PKCS#11 token (SoftHSM2) /s"),
+    ("hsm_sign_ratio", "  token / process (median of the alternating rounds)"),
+    ("hsm_issue_file_per_s", "issuance over gRPC, 64 clients, key file /s"),
+    ("hsm_issue_token_per_s", "  key in the token /s"),
+    ("hsm_issue_ratio", "  token / file (median of the rounds; spread in hsm_issue_ratio_low/high)"),
     ("quota_counted_rate_ratio", "requests/s with a quota counted / with none (median of 5 rounds)"),
+    ("replicas_1x1_rps", "replicas: 1 gateway, 1 verifier process, POST /v1/verifications req/s"),
+    ("replicas_1x2_rps", "  1 gateway, 2 verifiers req/s"),
+    ("replicas_1x2_ratio", "  2 verifiers / 1 (median of the alternating rounds; spread _low/_high)"),
+    ("replicas_1x2_busiest_share", "  share of the calls the busier verifier got"),
+    ("replicas_1x1_gateway_cpu_us", "  CPU per request, 1 x 1: gateway us"),
+    ("replicas_1x1_verifier_cpu_us", "    verifier us"),
+    ("replicas_1x2_gateway_cpu_us", "  CPU per request, 1 x 2: gateway us"),
+    ("replicas_1x2_verifier_cpu_us", "    verifiers us"),
+    ("replicas_2x2_rps", "  2 gateways (SO_REUSEPORT), 2 verifiers req/s"),
+    ("replicas_2x2_ratio", "  2 gateways and 2 verifiers / 1 and 1"),
 ]
 
 
 def main() -> int:
     seconds = float(os.environ.get("ECERT_BENCH_SECONDS", "5"))
-    only = set(filter(None, os.environ.get("ECERT_BENCH_ONLY", "pipeline,large,load,scan,trail,presentations,photos,quotas").split(",")))
+    only = set(filter(None, os.environ.get("ECERT_BENCH_ONLY", "pipeline,large,load,scan,trail,presentations,photos,quotas,hsm,replicas").split(",")))
     results: dict = {}
     try:
         from ecert.format import _fast  # noqa: F401
@@ -110,6 +126,12 @@ def main() -> int:
     if "quotas" in only:  # quotas shared by two gateway processes, the failed-key limit, the cost of counting
         from . import quotas
         results.update(quotas.measure(seconds))
+    if "hsm" in only:  # issuance with the key in a PKCS#11 token (SoftHSM2) against the key file
+        from . import hsm
+        results.update(hsm.measure(seconds))
+    if "replicas" in only:  # one and two verifier processes (and two gateways) behind the gateway's port
+        from . import replicas
+        results.update(replicas.measure(seconds))
     if "status" in only:  # population-scale status lists (bench/status_scale.py), in a process of its own
         out = subprocess.run([sys.executable, "-m", "bench.status_scale", str(seconds)], capture_output=True,
                              text=True, check=True, timeout=1200)

@@ -34,8 +34,9 @@ from ecertpb.v1 import (
     registry_pb2,
     registry_pb2_grpc,
     verifier_pb2,
-    verifier_pb2_grpc,
 )
+
+from . import replicas
 
 T = TypeVar("T")
 
@@ -51,6 +52,11 @@ the registry is asked again (at once after a change made through this gateway:
 :meth:`Backends.registry_changed`)."""
 REGISTRY_RETRY = 3.0
 """Seconds before the registry is asked again after it could not be reached (meanwhile: the copy)."""
+PROBE_EVERY = 1.0
+"""Seconds between two health checks of each verifier replica (``ECERT_VERIFIER_PROBE_EVERY``); one that
+fails, or a call that loses its connection, takes the replica out until a check passes again."""
+PROBE_TIMEOUT = 1.0
+"""Seconds a verifier replica's health check may take (at most the backend deadline)."""
 STATE_TIMEOUT = 1.0
 """Seconds the verifier's cache state is waited for (``/metrics``; at most the backend deadline)."""
 REGISTRY = "the registry"
@@ -97,16 +103,19 @@ class Backends:
     a batch or a picture."""
 
     def __init__(self, registry_target: str, verifier_target: str, links: Links, *,
-                 timeout: float = BACKEND_TIMEOUT, bulk_timeout: float = BULK_TIMEOUT):
+                 timeout: float = BACKEND_TIMEOUT, bulk_timeout: float = BULK_TIMEOUT,
+                 probe_every: float = PROBE_EVERY):
         self.links = links  # the internal token and this process's TLS material
         self.timeout = timeout
         self.bulk_timeout = bulk_timeout
         self._registry_channel = channel(registry_target, links, peer=pki.REGISTRY)
-        self._verifier_channel = channel(verifier_target, links, peer=pki.VERIFIER)
         self.registry = registry_pb2_grpc.RegistryServiceStub(self._registry_channel)
-        self.verifier = verifier_pb2_grpc.VerifierServiceStub(self._verifier_channel)
-        self.verifier_stream = StreamClient(self.verifier.VerifyStream, verifier_pb2.VerifyStreamRequest,
-                                            verifier_pb2.VerifyStreamItem, links, timeout=timeout)
+        # Every verifier replica the target names (a list, or a dns: name), each call to the next
+        # healthy one, a verification that lost its connection made again on another (gateway.replicas).
+        self.verifiers = replicas.verifiers(verifier_target, links, timeout=timeout, every=probe_every,
+                                            probe_timeout=min(PROBE_TIMEOUT, timeout))
+        self.verifier = replicas.VerifierStub(self.verifiers)
+        self.verifier_stream = replicas.VerifierStream(self.verifiers)
         self._channels = ChannelPool(links, peer=pki.ISSUER)
         self._issuers: dict[str, IssuerClient] = {}  # by endpoint
         self._cache_state: asyncio.Future[verifier_pb2.CacheState] | None = None  # the one call in flight
@@ -192,9 +201,11 @@ class Backends:
 
     async def serving(self, name: str) -> None:
         """Raise unless the ``registry`` or the ``verifier`` says it is serving (readiness)."""
-        ch = self._registry_channel if name == "registry" else self._verifier_channel
+        if name == "verifier":
+            await self.verifiers.serving()  # one replica serving is enough
+            return
         service = _HEALTH_NAMES[name]
-        resp = await health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=service),
+        resp = await health_pb2_grpc.HealthStub(self._registry_channel).Check(health_pb2.HealthCheckRequest(service=service),
                                                           timeout=self.timeout)
         if resp.status != health_pb2.HealthCheckResponse.SERVING:
             raise Unavailable(service)
@@ -202,9 +213,8 @@ class Backends:
     async def close(self) -> None:
         if self._cache_state is not None:
             self._cache_state.cancel()
-        await self.verifier_stream.close()
+        await self.verifiers.close()
         await self._registry_channel.close()
-        await self._verifier_channel.close()
         for client in self._issuers.values():
             await client.issue.close()
         await self._channels.close()

@@ -166,15 +166,21 @@ class Quotas:
                 w = self._windows[name] = _Count((index + 1) * length - offset, now)
             w.seen = now
             touched.append((reason, name, limit, w))
+        taken: list[_Count] = []
         for reason, name, limit, w in touched:
             if w.granted <= 0:
                 async with self._reserving:
                     if w.granted <= 0:  # another request may have reserved meanwhile
                         await self._reserve(store, name, limit, w, now)
                 if w.granted <= 0:
+                    for t in taken:  # nothing counted: what this request took goes back to its lease
+                        t.granted += 1
                     raise QuotaExceeded(reason, limit, math.ceil(w.end - now))
-        for _, _, _, w in touched:
+            # taken at once, with no wait between the look and the take: requests that wait on the
+            # same reservation must never take one lease twice (the lease would go below nothing,
+            # and the next one, smaller than the debt, would refuse a key far from its limit)
             w.granted -= 1
+            taken.append(w)
 
     async def _reserve(self, store, name: str, limit: int, w: _Count, now: float) -> None:
         """A lease for window ``name``: a part of what is left of ``limit``, added to the store's

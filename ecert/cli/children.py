@@ -86,7 +86,8 @@ class Child:
         return "\n".join(text.rstrip().splitlines()[-lines:]) or "(empty log)"
 
     def log_contains(self, needle: str) -> bool:
+        """Whether the log says ``needle`` since this child last started (not in an earlier run's lines)."""
         try:
-            return needle in self.log_path.read_text(errors="replace")
+            return needle in self.log_path.read_text(errors="replace").rpartition("\n===== ")[2]
         except OSError:
             return False

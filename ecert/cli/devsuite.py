@@ -21,6 +21,13 @@ Ports (defaults in brackets): ``ECERT_REGISTRY_PORT`` [50051], ``ECERT_ISSUER_PO
 [50061], ``ECERT_ISSUER_PORT_CN_ZJ`` [50062], ``ECERT_VERIFIER_PORT`` [50071],
 ``ECERT_GATEWAY_PORT`` [8080]; ``ECERT_VAR_DIR`` [var] and ``ECERT_STORE_URI``
 [sqlite:///var/ecert.db] are honoured too.
+
+Replicas: ``ECERT_VERIFIERS=N`` [1] starts N verifier processes (``verifier-1`` ... on consecutive
+ports from ``ECERT_VERIFIER_PORT``, sharing ``var/verifier/``: each writes its own outbox files),
+all given to the gateway as one comma-separated ``ECERT_VERIFIER_TARGET``, which spreads the calls
+over them (:mod:`gateway.replicas`); ``ECERT_GATEWAYS=N`` [1] starts N gateway processes
+(``gateway-1`` ...) on the one port with ``SO_REUSEPORT`` (``ECERT_GATEWAY_REUSE_PORT``): the
+kernel spreads the connections, the store gives them one view of keys and quotas.
 """
 
 from __future__ import annotations
@@ -49,6 +56,8 @@ REGIONS = ("CN-SH", "CN-ZJ")
 HOST = "127.0.0.1"
 SECRET_VARS = ("ECERT_INTERNAL_TOKEN", "ECERT_ROOT_KEY_PASSPHRASE", "ECERT_SIGNING_KEY_PASSPHRASE")
 SECRETS_FILE = "dev-secrets.env"
+MAX_REPLICAS = 16
+"""The most processes of one kind ``ECERT_VERIFIERS`` / ``ECERT_GATEWAYS`` may ask for."""
 STARTUP_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -95,6 +104,23 @@ class Ports:
     def all(self) -> dict[str, int]:
         return {"registry": self.registry, **{f"issuer-{r}": p for r, p in self.issuers.items()},
                 "verifier": self.verifier, "gateway": self.gateway}
+
+    def verifiers(self, n: int) -> list[int]:
+        """The ports of ``n`` verifier replicas: consecutive from :attr:`verifier`."""
+        return [self.verifier + i for i in range(n)]
+
+
+def replica_count(name: str, env: Mapping[str, str] = os.environ) -> int:
+    """How many processes ``ECERT_VERIFIERS`` / ``ECERT_GATEWAYS`` (``name``) asks for: 1 unless set."""
+    raw = (env.get(name) or "1").strip()
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_REPLICAS:
+        raise SuiteError(f"{name}={raw!r} is not a number of processes from 1 to {MAX_REPLICAS}")
+    return int(raw)
+
+
+def replica_names(kind: str, n: int) -> list[str]:
+    """The children's names: ``kind`` alone for one, ``kind-1`` ... ``kind-n`` for several."""
+    return [kind] if n == 1 else [f"{kind}-{i}" for i in range(1, n + 1)]
 
 
 def default_store_uri(var_dir: Path) -> str:
@@ -214,14 +240,19 @@ def start_suite_processes(var_dir: Path | str = "var", ports: Ports | None = Non
                           timeout: float = STARTUP_TIMEOUT) -> SuiteProcesses:
     """Start every process of the suite and wait until the gateway is ready.
 
-    ``env`` (default ``os.environ``) is the base environment: its ``ECERT_STORE_URI`` and the three
-    secrets are honoured. On any failure the children already started are stopped and
-    :class:`SuiteError` is raised.
+    ``env`` (default ``os.environ``) is the base environment: its ``ECERT_STORE_URI``, the three
+    secrets, ``ECERT_VERIFIERS`` and ``ECERT_GATEWAYS`` are honoured. On any failure the children
+    already started are stopped and :class:`SuiteError` is raised.
     """
     base = dict(os.environ if env is None else env)
     var_dir = Path(var_dir)
     ports = ports or Ports()
-    for name, port in ports.all().items():
+    n_verifiers, n_gateways = replica_count("ECERT_VERIFIERS", base), replica_count("ECERT_GATEWAYS", base)
+    verifier_ports = ports.verifiers(n_verifiers)
+    wanted = {**ports.all(), **{f"verifier {i + 1}": p for i, p in enumerate(verifier_ports[1:], 1)}}
+    for name, port in wanted.items():
+        if not 0 < port < 65536:
+            raise SuiteError(f"port {port} for the {name} is not a port number")
         if _port_open(port):
             raise SuiteError(f"port {port} for the {name} is already in use (is the suite running already?); "
                              f"choose another with {_port_env_name(name)}=PORT")
@@ -232,9 +263,9 @@ def start_suite_processes(var_dir: Path | str = "var", ports: Ports | None = Non
     tls = pki.ensure_dev_pki(var_dir / pki.PKI_DIR, pki.dev_identities(ports.issuers))
     store_uri = base.get("ECERT_STORE_URI") or default_store_uri(var_dir)
     registry = f"{HOST}:{ports.registry}"
-    verifier = f"{HOST}:{ports.verifier}"
+    verifiers = [f"{HOST}:{p}" for p in verifier_ports]
     common = dict(values, ECERT_VAR_DIR=str(var_dir), ECERT_STORE_URI=store_uri,
-                  ECERT_REGISTRY_TARGET=registry, ECERT_VERIFIER_TARGET=verifier)
+                  ECERT_REGISTRY_TARGET=registry, ECERT_VERIFIER_TARGET=",".join(verifiers))
     gateway_host = base.get("ECERT_GATEWAY_HOST") or HOST
     url_host = HOST if gateway_host in ("0.0.0.0", "::") else gateway_host
     suite = SuiteProcesses(var_dir, store_uri, f"http://{url_host}:{ports.gateway}", secrets_file)
@@ -257,18 +288,27 @@ def start_suite_processes(var_dir: Path | str = "var", ports: Ports | None = Non
         for c in issuers:
             _wait(c, lambda c=c: c.log_contains("listening on"), deadline, "registered with the registry")
 
-        # The verifier loads the trust list (now with every issuer's key) before it listens, and
+        # Each verifier loads the trust list (now with every issuer's key) before it listens, and
         # refuses any older than the registry's current one (an old genuine list replayed to it).
-        c = _spawn(suite, "verifier", "services.verifier", _child_env(
-            base, **common, **_tls_env(tls[pki.VERIFIER]), ECERT_VERIFIER_LISTEN=verifier,
-            ECERT_ROOT_PUBLIC_KEY=str(root_pub),
-            ECERT_TRUST_LIST_MIN_VERSION=str(current_trust_version(store_uri))), verifier)
-        _wait(c, lambda: c.log_contains("listening on") and _port_open(ports.verifier), deadline, "listening")
+        min_version = str(current_trust_version(store_uri))
+        started = []
+        for name, port, addr in zip(replica_names("verifier", n_verifiers), verifier_ports, verifiers):
+            c = _spawn(suite, name, "services.verifier", _child_env(
+                base, **common, **_tls_env(tls[pki.VERIFIER]), ECERT_VERIFIER_LISTEN=addr,
+                ECERT_ROOT_PUBLIC_KEY=str(root_pub), ECERT_TRUST_LIST_MIN_VERSION=min_version), addr)
+            started.append((c, port))
+        for c, port in started:
+            _wait(c, lambda c=c, port=port: c.log_contains("listening on") and _port_open(port), deadline, "listening")
 
-        c = _spawn(suite, "gateway", "gateway", _child_env(
-            base, **common, **_tls_env(tls[pki.GATEWAY]), ECERT_GATEWAY_HOST=gateway_host,
+        # Several gateways share the port (SO_REUSEPORT); each says when it listens.
+        reuse = {"ECERT_GATEWAY_REUSE_PORT": "1"} if n_gateways > 1 else {}
+        gateways = [_spawn(suite, name, "gateway", _child_env(
+            base, **common, **_tls_env(tls[pki.GATEWAY]), **reuse, ECERT_GATEWAY_HOST=gateway_host,
             ECERT_GATEWAY_PORT=str(ports.gateway), ECERT_ROOT_PUBLIC_KEY=str(root_pub)), suite.gateway_url)
-        _wait(c, lambda: _http_ok(suite.gateway_url + "/readyz"), deadline, "/readyz answering 200")
+            for name in replica_names("gateway", n_gateways)]
+        for c in gateways:
+            _wait(c, lambda c=c: c.log_contains("gateway listening on"), deadline, "listening")
+        _wait(gateways[0], lambda: _http_ok(suite.gateway_url + "/readyz"), deadline, "/readyz answering 200")
     except BaseException:
         suite.stop()
         raise
@@ -340,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         var_dir = Path(os.environ.get("ECERT_VAR_DIR") or "var")
         print(f"Starting the e-certificate suite (state in {var_dir}/, logs in {var_dir / 'log'}/) ...", flush=True)
-        suite = start_suite_processes(var_dir, Ports.from_env())
+        suite = start_suite_processes(var_dir, Ports.from_env())  # ECERT_VERIFIERS, ECERT_GATEWAYS: from the environment
         print(_banner(suite), flush=True)
         while True:
             for message in suite.supervise():
