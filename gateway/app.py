@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from ecert import tracing as request_context
 from ecert.errors import EcertError, Unavailable
 from ecert.messages import CONTENT_LANGUAGE, error_message
 from ecert.limits import MAX_MULTIPART, MAX_REQUEST_ID
@@ -42,7 +43,9 @@ from .keys import (
     REQUEST_ID,
     STORE,
 )
+from .replicas import ReplicaMetrics
 from .routes import TABLES
+from .tracing import tracing_middleware
 from .throttle import AuthThrottle
 
 __all__ = ["BACKENDS", "create_app"]
@@ -64,6 +67,7 @@ async def errors_middleware(request: web.Request, handler):
     if not _REQUEST_ID_RE.fullmatch(rid):
         rid = uuid.uuid4().hex
     request[REQUEST_ID] = rid
+    request_context.REQUEST_ID.set(rid)  # the request's task: its log lines and gRPC calls carry it
     started = time.perf_counter()
     m = request.app[METRICS]
     lang = None  # the language of an error answer, negotiated only for one
@@ -112,7 +116,8 @@ def create_app(cfg: GatewayConfig, *, store: Store | None = None, backends: Back
     windows' and the key checks' (monotonic seconds); ``wall``: keys' expiries, quota windows and
     the times keys record (epoch seconds)."""
     # client_max_size is app-wide: it admits a multipart picture, and read_json bounds JSON to cfg.max_body.
-    app = web.Application(middlewares=[errors_middleware, cors.preflight_middleware, auth.auth_middleware],
+    app = web.Application(middlewares=[errors_middleware, tracing_middleware, cors.preflight_middleware,
+                                       auth.auth_middleware],
                           client_max_size=max(cfg.max_body, MAX_MULTIPART))
     app[CONFIG] = cfg
     cors.setup(app, cfg.cors_origins)
@@ -123,7 +128,10 @@ def create_app(cfg: GatewayConfig, *, store: Store | None = None, backends: Back
     async def resources(app: web.Application):
         app[STORE] = store or await open_store(cfg.store_uri)
         app[BACKENDS] = backends or Backends(cfg.registry_target, cfg.verifier_target, Links.from_config(cfg),
-                                             timeout=cfg.backend_timeout, bulk_timeout=cfg.bulk_timeout)
+                                             timeout=cfg.backend_timeout, bulk_timeout=cfg.bulk_timeout,
+                                             probe_every=cfg.verifier_probe_every)
+        if isinstance(app[BACKENDS], Backends):  # each verifier replica's health and calls in /metrics
+            app[METRICS].registry.register(ReplicaMetrics(app[BACKENDS].verifiers))
         yield
         if backends is None:
             await app[BACKENDS].close()

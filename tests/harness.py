@@ -97,7 +97,10 @@ def _env(var_dir: Path, token: str, tls: pki.TlsFiles, **extra: str) -> dict[str
             "ECERT_TLS_KEY": str(tls.key), **extra}
 
 
-async def start_suite(var_dir: Path, regions=("CN-SH", "CN-ZJ"), *, verifier_refresh: float = 0) -> Suite:
+async def start_suite(var_dir: Path, regions=("CN-SH", "CN-ZJ"), *, verifier_refresh: float = 0,
+                      key_env: dict[str, str] | None = None) -> Suite:
+    """The suite in this loop. ``key_env``: more settings of the registry and the issuers (where
+    they keep keys: ``ECERT_PKCS11_*``, tests/test_hsm.py)."""
     token = secrets.token_hex(16)
     passphrase = secrets.token_hex(8)
     store = await open_store(default_uri(var_dir))
@@ -105,8 +108,8 @@ async def start_suite(var_dir: Path, regions=("CN-SH", "CN-ZJ"), *, verifier_ref
     servers, channels = [], []
     tls = pki.ensure_dev_pki(var_dir / pki.PKI_DIR, pki.dev_identities(regions))
 
-    rcfg = RegistryConfig.from_env(_env(var_dir, token, tls[pki.REGISTRY], ECERT_ROOT_KEY_PASSPHRASE=passphrase,
-                                        ECERT_REGISTRY_LISTEN="127.0.0.1:0"))
+    rcfg = RegistryConfig.from_env(_env(var_dir, token, tls[pki.REGISTRY], **{
+        "ECERT_ROOT_KEY_PASSPHRASE": passphrase, "ECERT_REGISTRY_LISTEN": "127.0.0.1:0", **(key_env or {})}))
     registry, rserver, rport = await registry_servicer.build(rcfg, store)
     await rpc_server.start(rserver)
     servers.append(rserver)
@@ -114,9 +117,9 @@ async def start_suite(var_dir: Path, regions=("CN-SH", "CN-ZJ"), *, verifier_ref
 
     issuers, ports = {}, {}
     for region in regions:
-        icfg = IssuerConfig.from_env(_env(var_dir, token, tls[pki.issuer_identity(region)], ECERT_REGION=region,
-                                          ECERT_SIGNING_KEY_PASSPHRASE=passphrase, ECERT_REGISTRY_TARGET=registry_target,
-                                          ECERT_ISSUER_LISTEN="127.0.0.1:0"))
+        icfg = IssuerConfig.from_env(_env(var_dir, token, tls[pki.issuer_identity(region)], **{
+            "ECERT_REGION": region, "ECERT_SIGNING_KEY_PASSPHRASE": passphrase,
+            "ECERT_REGISTRY_TARGET": registry_target, "ECERT_ISSUER_LISTEN": "127.0.0.1:0", **(key_env or {})}))
         issuer, iserver, iport, ich = await issuer_servicer.build(icfg, store)
         await rpc_server.start(iserver)
         await issuer.register(f"127.0.0.1:{iport}")

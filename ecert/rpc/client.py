@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import grpc
 
-from . import status
+from . import status, tracing
 from .links import Links
 from .server import OPTIONS, TOKEN_HEADER
 
@@ -24,7 +24,8 @@ DEFAULT_TIMEOUT = 10.0
 
 
 class _AddToken(grpc.aio.UnaryUnaryClientInterceptor):
-    """Adds the internal token, and the default deadline to a call that has none."""
+    """Adds the internal token, and the default deadline to a call that has none; the request id and
+    the trace context too (:mod:`ecert.rpc.tracing`)."""
 
     def __init__(self, token: str):
         self._md = (TOKEN_HEADER, token)
@@ -33,21 +34,22 @@ class _AddToken(grpc.aio.UnaryUnaryClientInterceptor):
         md = list(d.metadata or ())
         md.append(self._md)
         timeout = d.timeout if d.timeout is not None else DEFAULT_TIMEOUT
-        return await continuation(grpc.aio.ClientCallDetails(d.method, timeout, md, d.credentials,
-                                                             d.wait_for_ready), request)
+        return await tracing.client_call(continuation, d, request, md, timeout)  # + request id, trace
 
 
 def token_metadata(links: Links) -> tuple[tuple[str, str], ...]:
     """Metadata for a stream call: streams take it directly (an interceptor on a stream call
-    routes every write through an extra queue)."""
+    routes every write through an extra queue). A stream carries many requests: no request id,
+    no trace context (each item's is its own)."""
     return ((TOKEN_HEADER, links.token),)
 
 
-def channel(target: str, links: Links, *, peer: str) -> grpc.aio.Channel:
+def channel(target: str, links: Links, *, peer: str, options: tuple[tuple[str, int], ...] = ()) -> grpc.aio.Channel:
     """A TLS channel to ``target`` that sends the internal token on every unary call. The server
     must show a certificate of the suite CA that names ``peer`` (``registry``, ``verifier``,
-    ``issuer`` or one identity), whatever address ``target`` is."""
-    options = [*OPTIONS, ("grpc.ssl_target_name_override", peer.lower())]
+    ``issuer`` or one identity), whatever address ``target`` is. ``options``: more channel
+    arguments (a replica's shorter reconnection back-off, :mod:`ecert.rpc.balance`)."""
+    options = [*OPTIONS, ("grpc.ssl_target_name_override", peer.lower()), *options]
     return grpc.aio.secure_channel(target, links.channel_credentials, options=options,
                                    interceptors=[_AddToken(links.token)])
 

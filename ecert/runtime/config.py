@@ -14,6 +14,7 @@ from ..format import keys
 from ..limits import MAX_BODY
 from ..rules.apikeys import DEFAULT_QUOTAS, Quota
 from ..store import default_uri
+from .hsm import Pkcs11Config
 
 _REQUIRED = object()
 
@@ -107,8 +108,27 @@ def _origins(raw: str) -> tuple[str, ...]:
 _origins.__name__ = "comma-separated list of origins such as https://desk.example.cn"
 
 
+def _log_format(raw: str) -> str:
+    if raw.lower() not in ("text", "json"):
+        raise ValueError(raw)
+    return raw.lower()
+
+
+_log_format.__name__ = "log format: text or json"
+
+
 def _secret(raw: str) -> bytes:
     return raw.encode()
+
+
+def _pkcs11(e: _Env) -> Pkcs11Config | None:
+    """The PKCS#11 token that holds the signing keys, when ``ECERT_PKCS11_MODULE`` names one
+    (then the token's label and its user PIN are required too); None: encrypted key files."""
+    module = e.get("ECERT_PKCS11_MODULE", "")
+    if not module:
+        return None
+    return Pkcs11Config(module=module, token_label=e.get("ECERT_PKCS11_TOKEN_LABEL"),
+                        pin=e.get("ECERT_PKCS11_PIN"))
 
 
 @dataclass(frozen=True)
@@ -120,6 +140,11 @@ class Common:
     tls_ca: Path
     tls_cert: Path
     tls_key: Path
+    log_format: str
+    otlp_endpoint: str
+    health_listen: str
+    """A plaintext address answering the gRPC health service alone (ECERT_HEALTH_LISTEN; "" none),
+    for Kubernetes' grpc probe, which speaks no TLS. The gateway has /healthz and /readyz instead."""
 
 
 def _common(e: _Env) -> dict:
@@ -129,10 +154,16 @@ def _common(e: _Env) -> dict:
         var_dir=var,
         internal_token=e.get("ECERT_INTERNAL_TOKEN"),
         log_level=e.get("ECERT_LOG_LEVEL", "INFO"),
+        # "text" (one line per event) or "json" (one object per line, with the request id: ecert.runtime.logs)
+        log_format=e.get("ECERT_LOG_FORMAT", "text", _log_format),
+        # traces over OTLP/gRPC when set (ecert.runtime.tracing); none exported otherwise
+        otlp_endpoint=e.get("ECERT_OTLP_ENDPOINT", e.env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "")),
         # every gRPC link is TLS with mutual authentication: the suite's CA, this process's certificate and key
         tls_ca=e.get("ECERT_TLS_CA", cast=Path),
         tls_cert=e.get("ECERT_TLS_CERT", cast=Path),
         tls_key=e.get("ECERT_TLS_KEY", cast=Path),
+        # the health service alone, plaintext, for an orchestrator's gRPC probe ("" none)
+        health_listen=e.get("ECERT_HEALTH_LISTEN", ""),
     )
 
 
@@ -142,14 +173,18 @@ class RegistryConfig(Common):
     root_key_passphrase: bytes
     trust_list_ttl: int
     seed: bool
+    pkcs11: Pkcs11Config | None = None  # the root key in a token rather than an encrypted file
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "RegistryConfig":
         e = _Env(env)
+        token = _pkcs11(e)
         cfg = dict(
             _common(e),
             listen=e.get("ECERT_REGISTRY_LISTEN", "127.0.0.1:50051"),
-            root_key_passphrase=e.get("ECERT_ROOT_KEY_PASSPHRASE", cast=_secret),
+            # no file to encrypt when the root key is in a token
+            root_key_passphrase=e.get("ECERT_ROOT_KEY_PASSPHRASE", b"" if token else _REQUIRED, _secret),
+            pkcs11=token,
             trust_list_ttl=e.get("ECERT_TRUST_LIST_TTL", 86400, int),
             seed=e.get("ECERT_SEED", True, _bool),
         )
@@ -170,10 +205,12 @@ class IssuerConfig(Common):
     key_lifetime_days: int = 365
     key_auto_rotate: bool = True
     status_list_validity: int = 3600
+    pkcs11: Pkcs11Config | None = None  # the signing keys in a token rather than encrypted files
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "IssuerConfig":
         e = _Env(env)
+        token = _pkcs11(e)
         listen = e.get("ECERT_ISSUER_LISTEN", "127.0.0.1:50061")
         cfg = dict(
             _common(e),
@@ -181,7 +218,9 @@ class IssuerConfig(Common):
             listen=listen,
             advertise=e.get("ECERT_ISSUER_ADVERTISE", listen),
             registry_target=e.get("ECERT_REGISTRY_TARGET", "127.0.0.1:50051"),
-            signing_key_passphrase=e.get("ECERT_SIGNING_KEY_PASSPHRASE", cast=_secret),
+            # no files to encrypt when the keys are in a token
+            signing_key_passphrase=e.get("ECERT_SIGNING_KEY_PASSPHRASE", b"" if token else _REQUIRED, _secret),
+            pkcs11=token,
             key_alg=e.get("ECERT_KEY_ALG", "ES256"),
             status_ttl=e.get("ECERT_STATUS_TTL", 10, int),
             # seconds from a status list's iat to its exp (a verifier trusts it that long); signed anew at half
@@ -262,6 +301,10 @@ class GatewayConfig(Common):
     """The registry's root public key the verifier is pinned to (ECERT_ROOT_PUBLIC_KEY), served with the
     scanner page (``/scan/root-key.pem``) for the page to pin; None: not configured, the page cannot verify
     on its own."""
+    verifier_probe_every: float = 1.0
+    """Seconds between two health checks of each verifier replica (ECERT_VERIFIER_PROBE_EVERY)."""
+    reuse_port: bool = False
+    """Listen with SO_REUSEPORT, so several gateway processes share the port (ECERT_GATEWAY_REUSE_PORT)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "GatewayConfig":
@@ -288,6 +331,11 @@ class GatewayConfig(Common):
             cors_origins=e.get("ECERT_CORS_ORIGINS", (), _origins),
             # the root public key the verifier pins (PEM text or a file), for the scanner page to pin too
             root_public_key_pem=_root_pem(root) if (root := e.get("ECERT_ROOT_PUBLIC_KEY", "")) else None,
+            # ECERT_VERIFIER_TARGET may name several verifier replicas (a comma-separated list, or dns:///name:port);
+            # each is health-checked this often and taken out while it fails
+            verifier_probe_every=e.get("ECERT_VERIFIER_PROBE_EVERY", 1.0, _seconds),
+            # several gateway processes on one port (the kernel spreads the connections)
+            reuse_port=e.get("ECERT_GATEWAY_REUSE_PORT", False, _bool),
         )
         e.done("gateway")
         return cls(**cfg)

@@ -5,7 +5,7 @@ import logging
 
 from ecert.errors import EcertError, Unavailable
 from ecert.rpc.lifecycle import Process
-from ecert.runtime import logs
+from ecert.runtime import logs, tracing
 from ecert.runtime import loop as runtime
 from ecert.runtime.config import IssuerConfig
 from ecert.store import open_store
@@ -37,7 +37,8 @@ async def keep_registering(issuer: Issuer, advertise: str) -> None:
 
 async def main() -> None:
     cfg = IssuerConfig.from_env()
-    logs.setup(cfg.log_level, f"issuer-{cfg.region}")
+    logs.setup(cfg.log_level, f"issuer-{cfg.region}", cfg.log_format)
+    tracing.setup(cfg.otlp_endpoint, f"issuer-{cfg.region}")  # OTLP when an endpoint is set, else nothing
     async with Process(f"issuer-{cfg.region}") as proc:
         store = proc.closing(await open_store(cfg.store_uri), "store")
         issuer, server, port, registry_channel = await build(cfg, store)

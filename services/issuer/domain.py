@@ -123,7 +123,7 @@ class Issuer:
     rules are kept between starts (None: nowhere). ``search_key``: the region's key for the holders'
     search hashes (:mod:`.search`; None: one for this process alone)."""
 
-    def __init__(self, region: str, store: Store, key: keys.SigningKey | Keyring, registry: RegistryPort, *,
+    def __init__(self, region: str, store: Store, key: keys.Signer | Keyring, registry: RegistryPort, *,
                  default_valid_days: int, status_ttl: int, now: Clock = system_clock,
                  monotonic: Callable[[], float] = time.monotonic, key_lifetime_days: int = 365,
                  auto_rotate: bool = True, cache: RegistryCache | None = None,
@@ -225,11 +225,11 @@ class Issuer:
 
     # -- signing keys ------------------------------------------------------------------------
     @property
-    def key(self) -> keys.SigningKey:
+    def key(self) -> keys.Signer:
         """The key signing now (unchecked: :meth:`signing_key` is the one to sign with)."""
         return self.signer.keyring.current
 
-    async def signing_key(self) -> keys.SigningKey:
+    async def signing_key(self) -> keys.Signer:
         """The key to sign with, checked first (before every signature): a key the registry says
         is revoked, retired or outside its window is replaced (``auto_rotate``), else 503
         ``SIGNING_KEY_UNAVAILABLE``."""

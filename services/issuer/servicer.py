@@ -17,14 +17,14 @@ from ecert.errors import InvalidRequest, NotFound
 from ecert.rpc.server import create_server, rpc
 from ecert.rules import trail
 from ecert.rules.shards import Signed
-from ecert.runtime import pki
+from ecert.runtime import hsm, pki
 from ecert.runtime.config import IssuerConfig
 from ecert.store import Store
 from ecert.vocab import StatusAction
 from ecertpb.v1 import issuer_pb2, issuer_pb2_grpc
 
 from .domain import Issuer
-from .keyring import Keyring
+from .keyring import Keyring, TokenVault
 from .presentations import Shown
 from .registry_cache import FILE as REGISTRY_CACHE_FILE
 from .registry_cache import RegistryCache
@@ -201,7 +201,9 @@ async def build(cfg: IssuerConfig, store: Store, *, now: Clock = system_clock, l
     returns ``(issuer, server, port, registry_channel)``. Call :meth:`Issuer.register` once the
     server is started."""
     folder = region_dir(cfg)
-    keyring = Keyring.open(folder, cfg.signing_key_passphrase, keys.alg_id(cfg.key_alg))
+    # the keys in a PKCS#11 token when one is configured (ECERT_PKCS11_*), else encrypted files
+    vault = TokenVault(hsm.open_token(cfg.pkcs11)) if cfg.pkcs11 is not None else None
+    keyring = Keyring.open(folder, cfg.signing_key_passphrase, keys.alg_id(cfg.key_alg), vault=vault)
     links = Links.from_config(cfg)
     registry_channel = channel(cfg.registry_target, links, peer=pki.REGISTRY)
     issuer = Issuer(cfg.region, store, keyring, RegistryClient(registry_channel, cfg.region),
@@ -211,5 +213,5 @@ async def build(cfg: IssuerConfig, store: Store, *, now: Clock = system_clock, l
                     search_key=open_search_key(folder))
     server, port = create_server(
         listen or cfg.listen, [lambda s: issuer_pb2_grpc.add_IssuerServiceServicer_to_server(IssuerServicer(issuer), s)],
-        links=links, service_names=["ecert.v1.IssuerService"])
+        links=links, service_names=["ecert.v1.IssuerService"], health_listen=cfg.health_listen)
     return issuer, server, port, registry_channel

@@ -1,7 +1,7 @@
 """``python -m services.registry``: the registry process (configuration from the environment)."""
 
 from ecert.rpc.lifecycle import Process
-from ecert.runtime import logs
+from ecert.runtime import logs, tracing
 from ecert.runtime import loop as runtime
 from ecert.runtime.config import RegistryConfig
 from ecert.store import open_store
@@ -11,7 +11,8 @@ from .servicer import build
 
 async def main() -> None:
     cfg = RegistryConfig.from_env()
-    logs.setup(cfg.log_level, "registry")
+    logs.setup(cfg.log_level, "registry", cfg.log_format)
+    tracing.setup(cfg.otlp_endpoint, "registry")  # OTLP when an endpoint is set, else nothing
     async with Process("registry") as proc:
         store = proc.closing(await open_store(cfg.store_uri), "store")
         registry, server, port = await build(cfg, store)

@@ -79,13 +79,16 @@ class RootKeeper(Protocol):
     list names as root is always kept somewhere, and the old key is destroyed only once the new
     one is announced."""
 
-    def staged(self) -> keys.SigningKey | None:
+    def generate(self, alg: int) -> keys.Signer:
+        """A new key of ``alg`` where the keeper keeps keys (in memory, or made in a token)."""
+
+    def staged(self) -> keys.Signer | None:
         """A key staged and not committed (a rotation interrupted), or None."""
 
-    def stage(self, key: keys.SigningKey) -> None:
+    def stage(self, key: keys.Signer) -> None:
         """Keep ``key`` durably beside the root, not yet as the root."""
 
-    def commit(self, key: keys.SigningKey) -> None:
+    def commit(self, key: keys.Signer) -> None:
         """Make ``key`` the root kept, the previous root's private key destroyed."""
 
     def discard(self) -> None:
@@ -95,13 +98,16 @@ class RootKeeper(Protocol):
 class MemoryRootKeeper:
     """Keeps nothing: a rotated root lives in this process only (tests and tools)."""
 
-    def staged(self) -> keys.SigningKey | None:
+    def generate(self, alg: int) -> keys.Signer:
+        return keys.SigningKey.generate(alg)
+
+    def staged(self) -> keys.Signer | None:
         return None
 
-    def stage(self, key: keys.SigningKey) -> None:
+    def stage(self, key: keys.Signer) -> None:
         pass
 
-    def commit(self, key: keys.SigningKey) -> None:
+    def commit(self, key: keys.Signer) -> None:
         pass
 
     def discard(self) -> None:
@@ -125,7 +131,7 @@ class RegionKeys(NamedTuple):
 class Registry:
     """The registry over a store, the root key (kept by ``keeper``) and a clock."""
 
-    def __init__(self, store: Store, root: keys.SigningKey, *, ttl: int, now: Clock = system_clock,
+    def __init__(self, store: Store, root: keys.Signer, *, ttl: int, now: Clock = system_clock,
                  keeper: RootKeeper | None = None):
         self.store = store
         self.root = root
@@ -270,7 +276,7 @@ class Registry:
         async with self._lock:
             await self._settle_root(again=True)  # a rotation whose answer was lost is completed first
             old = self.root
-            new = keys.SigningKey.generate(old.alg)
+            new = self.keeper.generate(old.alg)
             self.keeper.stage(new)
             try:
                 announcement = await self._sign_list(next_root=new.public)

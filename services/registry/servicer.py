@@ -12,12 +12,13 @@ from ecert.format import keys
 from ecert.rpc.convert import principal_from_pb
 from ecert.rpc.links import Links
 from ecert.rpc.server import create_server, rpc
+from ecert.runtime import hsm
 from ecert.runtime.config import RegistryConfig
 from ecert.store import Store
 from ecertpb.v1 import common_pb2, registry_pb2, registry_pb2_grpc
 
 from .domain import PublishedRules, RegionKeys, Registry, RootRotation, SignedTrustList
-from .rootkeys import RootKeyFiles, root_key_paths
+from .rootkeys import RootKeyFiles, RootKeyToken, root_key_paths
 
 __all__ = ["RegistryServicer", "build", "root_key_paths"]  # root_key_paths: where tests and tools find the files
 
@@ -147,12 +148,15 @@ async def open_registry(store: Store, files: RootKeyFiles, *, ttl: int, now: Clo
 async def build(cfg: RegistryConfig, store: Store, *, now: Clock = system_clock):
     """Root key (:func:`open_registry`), seed data, first trust list and the bound server:
     returns ``(registry, server, port)``."""
-    registry = await open_registry(store, RootKeyFiles(cfg.var_dir, cfg.root_key_passphrase),
-                                   ttl=cfg.trust_list_ttl, now=now)
+    # the root key in a PKCS#11 token when one is configured (ECERT_PKCS11_*), else an encrypted file
+    files = (RootKeyToken(cfg.var_dir, hsm.open_token(cfg.pkcs11)) if cfg.pkcs11 is not None
+             else RootKeyFiles(cfg.var_dir, cfg.root_key_passphrase))
+    registry = await open_registry(store, files, ttl=cfg.trust_list_ttl, now=now)
     if cfg.seed:
         await registry.seed()
     await registry.publish()
     server, port = create_server(
         cfg.listen, [lambda s: registry_pb2_grpc.add_RegistryServiceServicer_to_server(RegistryServicer(registry), s)],
-        links=Links.from_config(cfg), service_names=["ecert.v1.RegistryService"])
+        links=Links.from_config(cfg), service_names=["ecert.v1.RegistryService"],
+        health_listen=cfg.health_listen)
     return registry, server, port

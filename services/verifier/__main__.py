@@ -1,7 +1,7 @@
 """``python -m services.verifier``: the verifier process."""
 
 from ecert.rpc.lifecycle import Process
-from ecert.runtime import logs
+from ecert.runtime import logs, tracing
 from ecert.runtime import loop as runtime
 from ecert.runtime.config import VerifierConfig
 
@@ -10,7 +10,8 @@ from .servicer import build
 
 async def main() -> None:
     cfg = VerifierConfig.from_env()
-    logs.setup(cfg.log_level, "verifier")
+    logs.setup(cfg.log_level, "verifier", cfg.log_format)
+    tracing.setup(cfg.otlp_endpoint, "verifier")  # OTLP when an endpoint is set, else nothing
     async with Process("verifier") as proc:
         verifier, server, port = await build(cfg)
         proc.closing(verifier.cache, "trust cache")

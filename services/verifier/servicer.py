@@ -181,7 +181,10 @@ class VerifierServicer(verifier_pb2_grpc.VerifierServiceServicer):
 
     @rpc
     async def GetCacheState(self, request, context):
-        return cache_state_pb(self.v.cache_state(principal_from_pb(request.principal)))
+        state = cache_state_pb(self.v.cache_state(principal_from_pb(request.principal)))
+        if self.v.trail is not None:  # the trail's backlog, for the gateway's /metrics (and its alert)
+            state.outbox_pending_bytes = self.v.trail.pending_bytes()
+        return state
 
     @rpc
     async def FetchStatusLists(self, request, context):
@@ -228,5 +231,5 @@ async def build(cfg: VerifierConfig, *, now: Clock = system_clock, listen: str |
     server, port = create_server(
         listen or cfg.listen,
         [lambda s: verifier_pb2_grpc.add_VerifierServiceServicer_to_server(VerifierServicer(verifier), s)],
-        links=links, service_names=["ecert.v1.VerifierService"])
+        links=links, service_names=["ecert.v1.VerifierService"], health_listen=cfg.health_listen)
     return verifier, server, port
