@@ -287,3 +287,28 @@ def test_the_overlays_set_the_image_and_the_production_placeholders_are_named_in
     assert cidr in readme
     image = _of(rendered["production"], "Deployment")["gateway"]["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image.split(":")[0] in readme
+
+
+@pytest.mark.parametrize("which", OVERLAYS)
+def test_a_slow_start_is_covered_by_a_startup_probe_before_liveness_may_restart(rendered, which):
+    """Without a startupProbe, liveness (20 s apart, 3 failures) restarts a pod still starting: an
+    issuer making its first key in a token or waiting for MongoDB would be restarted in a loop."""
+    for name, work in _suite_workloads(rendered[which]).items():
+        c = work["spec"]["template"]["spec"]["containers"][0]
+        startup, live = c.get("startupProbe"), c["livenessProbe"]
+        assert startup is not None, name
+        assert {k: v for k, v in startup.items() if k in ("grpc", "httpGet")} == \
+               {k: v for k, v in live.items() if k in ("grpc", "httpGet")}, name  # the same check
+        assert startup["periodSeconds"] * startup["failureThreshold"] >= 120, name
+
+
+@pytest.mark.parametrize("which", OVERLAYS)
+def test_every_container_runs_non_root_read_only_with_no_capabilities(rendered, which):
+    for name, work in _workloads(rendered[which]).items():  # the development MongoDB too
+        pod = work["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] != 0, name
+        assert pod["automountServiceAccountToken"] is False, name
+        for c in pod["containers"]:
+            sc = c["securityContext"]
+            assert sc["readOnlyRootFilesystem"] is True and sc["capabilities"]["drop"] == ["ALL"], name
+            assert sc["allowPrivilegeEscalation"] is False and "add" not in sc["capabilities"], name

@@ -136,11 +136,16 @@ class Token:
         with self.lock:
             params = self._session.create_domain_parameters(
                 key_type, {A.EC_PARAMS: encode_named_curve_parameters(curve)}, local=True)
+            # signing only: python-pkcs11's default capabilities for EC keys include DERIVE
+            # (ECDH), which would let the session use the signing key for key agreement
             pub, priv = params.generate_keypair(
                 store=True, id=temp, label=temp.hex(),
-                public_template={A.TOKEN: True, A.VERIFY: True},
+                capabilities=p11.MechanismFlag.SIGN | p11.MechanismFlag.VERIFY,
+                public_template={A.TOKEN: True, A.VERIFY: True, A.ENCRYPT: False, A.WRAP: False,
+                                 A.VERIFY_RECOVER: False, A.DERIVE: False},
                 private_template={A.TOKEN: True, A.PRIVATE: True, A.SIGN: True, A.SENSITIVE: True,
-                                  A.EXTRACTABLE: False})
+                                  A.EXTRACTABLE: False, A.DERIVE: False, A.DECRYPT: False,
+                                  A.UNWRAP: False, A.SIGN_RECOVER: False})
             spki = _spki(alg, pub)
             kid = keys.kid_of(spki)
             for obj in (pub, priv):
