@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from contextvars import ContextVar
 
@@ -22,8 +23,8 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-__all__ = ["REQUEST_ID", "REQUEST_ID_ATTR", "REQUEST_ID_HEADER", "active", "extract", "incoming", "install",
-           "outgoing", "tracer", "uninstall"]
+__all__ = ["REQUEST_ID", "REQUEST_ID_ATTR", "REQUEST_ID_HEADER", "active", "clean_request_id", "extract", "incoming",
+           "install", "outgoing", "tracer", "uninstall"]
 
 REQUEST_ID: ContextVar[str] = ContextVar("ecert_request_id", default="")
 REQUEST_ID_HEADER = "x-request-id"
@@ -32,6 +33,17 @@ REQUEST_ID_ATTR = "ecert.request_id"
 """The span attribute that holds the request id."""
 MAX_REQUEST_ID_CHARS = 128
 """A request id longer than this, from another process, is cut (it is only ever logged and traced)."""
+
+_SAFE = re.compile(r"[A-Za-z0-9._:-]*")
+"""What a request id is made of (the gateway's own rule for ``X-Request-Id``)."""
+
+
+def clean_request_id(value: str) -> str:
+    """``value`` cut to :data:`MAX_REQUEST_ID_CHARS`, or "" when it holds anything a request id
+    cannot (a line break would forge a log line): another process's id is logged only when safe."""
+    value = value[:MAX_REQUEST_ID_CHARS]
+    return value if _SAFE.fullmatch(value) else ""
+
 
 PROPAGATOR = TraceContextTextMapPropagator()
 _NOOP = trace.NoOpTracer()
@@ -89,7 +101,7 @@ def incoming(metadata: Iterable[tuple[str, str | bytes]] | None) -> tuple[str, o
     carrier: dict[str, str] = {}
     for key, value in metadata or ():
         if key == REQUEST_ID_HEADER:
-            rid = (value.decode("ascii", "replace") if isinstance(value, bytes) else value)[:MAX_REQUEST_ID_CHARS]
+            rid = clean_request_id(value.decode("ascii", "replace") if isinstance(value, bytes) else value)
         elif _on and key in ("traceparent", "tracestate") and isinstance(value, str):
             carrier[key] = value
     return rid, (PROPAGATOR.extract(carrier) if _on and carrier else None)

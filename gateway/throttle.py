@@ -169,9 +169,14 @@ class Quotas:
         taken: list[_Count] = []
         for reason, name, limit, w in touched:
             if w.granted <= 0:
-                async with self._reserving:
-                    if w.granted <= 0:  # another request may have reserved meanwhile
-                        await self._reserve(store, name, limit, w, now)
+                try:
+                    async with self._reserving:
+                        if w.granted <= 0:  # another request may have reserved meanwhile
+                            await self._reserve(store, name, limit, w, now)
+                except BaseException:  # cancelled while waiting (the client went away): nothing counted
+                    for t in taken:
+                        t.granted += 1
+                    raise
                 if w.granted <= 0:
                     for t in taken:  # nothing counted: what this request took goes back to its lease
                         t.granted += 1

@@ -15,9 +15,9 @@ turn. A replica is out
 - while its gRPC health check does not say SERVING: every replica is asked every ``every``
   seconds, each within ``probe_timeout`` (a paused process is out within about two periods),
 
-and back in at the first health check it passes. With none healthy, every replica is tried in
-turn (better one more try than a refusal). :meth:`Balancer.run` retries a call that lost its
-connection on another replica, each replica at most once: only for calls that may be made twice
+and back in at the first health check it passes, or the first call it answers. With none healthy,
+every replica is tried in turn (better one more try than a refusal). :meth:`Balancer.run` retries
+a call that lost its connection on another replica, each replica at most once: only for calls that may be made twice
 (a verification is idempotent; an issuance is never given to it). A backend's own answer (one
 with the suite's error code) and a call that ran out of time are never retried here.
 """
@@ -195,7 +195,7 @@ class Balancer(Generic[C]):
         while True:
             replica = self.pick(tried)
             try:
-                return await attempt(replica.client)
+                answer = await attempt(replica.client)
             except (grpc.aio.AioRpcError, Unavailable) as err:
                 if not connection_lost(err):
                     raise
@@ -205,6 +205,11 @@ class Balancer(Generic[C]):
                     raise
                 self.stats.retries += 1
                 log.warning("a call to %s lost its connection: trying another replica", replica.target)
+                continue
+            if not replica.healthy:  # it answered (tried with none healthy, or with no health checks): back in
+                log.info("%s answered a call: back in", replica.target)
+                replica.healthy = True
+            return answer
 
     def lost(self, replica: Replica[C]) -> None:
         """A call to ``replica`` found no connection: out until its health check passes again."""
@@ -238,10 +243,13 @@ class Balancer(Generic[C]):
         resolved_at = loop.time()
         while True:
             await asyncio.sleep(self.every)
-            await asyncio.gather(*(self._check(r) for r in list(self.replicas)))
-            if self.resolve_every > 0 and loop.time() - resolved_at >= self.resolve_every:
-                resolved_at = loop.time()
-                await self._resolve()
+            try:
+                await asyncio.gather(*(self._check(r) for r in list(self.replicas)))
+                if self.resolve_every > 0 and loop.time() - resolved_at >= self.resolve_every:
+                    resolved_at = loop.time()
+                    await self._resolve()
+            except Exception as err:  # noqa: BLE001 - the checks must go on, or a replica out stays out
+                log.warning("verifier replicas: a round of health checks or lookups failed (%s)", type(err).__name__)
 
     async def _check(self, replica: Replica[C]) -> None:
         try:
@@ -264,7 +272,7 @@ class Balancer(Generic[C]):
                 continue
             try:
                 found = await asyncio.to_thread(self._resolve_now, *name)
-            except OSError:
+            except (OSError, UnicodeError):  # UnicodeError: a name IDNA cannot encode
                 continue  # the lookup failed: keep what there is
             if not found:
                 continue

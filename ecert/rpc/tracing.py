@@ -194,7 +194,7 @@ class item_span:
     __slots__ = ("_cm", "span")
 
     def __init__(self, item, what: str):
-        rid = item.request_id[:tracing.MAX_REQUEST_ID_CHARS]
+        rid = tracing.clean_request_id(item.request_id)
         tracing.REQUEST_ID.set(rid)  # the item's own task (streams.serve runs one per item)
         self._cm = None
         self.span = None

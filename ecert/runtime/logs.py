@@ -26,9 +26,13 @@ class JsonFormatter(logging.Formatter):
         self.service = service
 
     def format(self, record: logging.LogRecord) -> str:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - arguments that do not fit the message: the line still one object
+            message = f"{record.msg!s} (its arguments could not be formatted)"  # the arguments left out: data
         out = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
                "level": record.levelname, "service": self.service, "logger": record.name,
-               "message": record.getMessage()}
+               "message": message}
         rid = tracing.REQUEST_ID.get()
         if rid:
             out["request_id"] = rid
@@ -38,7 +42,12 @@ class JsonFormatter(logging.Formatter):
                 out["trace_id"], out["span_id"] = f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}"
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
-        return json.dumps(out, ensure_ascii=False)
+        line = json.dumps(out, ensure_ascii=False)
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (bytes decoded with surrogateescape): escaped, still JSON
+            line = json.dumps(out)
+        return line
 
 
 def formatter(fmt: str, name: str) -> logging.Formatter:
