@@ -39,6 +39,7 @@ from ecert.store import open_store
 from ecert.vocab import KEY_ROLES
 from ecertpb.v1 import issuer_pb2, issuer_pb2_grpc
 from testkit import photos
+from testkit.ports import free_port
 from testkit.samples import citizen_id, driving_licence
 
 from . import pipeline
@@ -47,12 +48,6 @@ CONNECTIONS = 64
 BENCH_QUOTAS = {f"ECERT_QUOTA_{role.upper()}_PER_{window}": str(10**9) for role in KEY_ROLES for window in ("MINUTE", "DAY")}
 """Quotas no load reaches: the keys' requests are still counted (what that costs is in the figures)."""
 LOAD_ROUNDS = 3
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_suite(prefix: str, **settings: str) -> tuple[Path, object, dict, Ports]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import socket
 import statistics
 import tempfile
 import time
@@ -30,12 +29,7 @@ from ecert.cli.children import Child
 from ecert.cli.devsuite import Ports, start_suite_processes
 from ecert.rules import apikeys
 from ecert.store import open_store
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from testkit.ports import free_port as _free_port
 
 
 def _ready(url: str, timeout: float = 60.0) -> None:

@@ -21,7 +21,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import statistics
 import sys
 import tempfile
@@ -29,6 +28,7 @@ import urllib.request
 from pathlib import Path
 
 from ecert.cli.devsuite import Ports, start_suite_processes
+from testkit.ports import free_span
 
 from . import load
 
@@ -38,31 +38,13 @@ CONFIGS = (("1x1", {"ECERT_VERIFIERS": "1"}), ("1x2", {"ECERT_VERIFIERS": "2"}),
 """Each configuration: its name (gateways x verifiers) and its settings."""
 
 
-def _free_ports(span: int) -> int:
-    """The first of ``span`` consecutive free ports."""
-    while True:
-        first = load.free_port()
-        if first + span >= 65536:
-            continue
-        ok = True
-        for port in range(first + 1, first + span):
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", port))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
-            return first
-
-
 def _start(name: str, settings: dict[str, str]):
     var_dir = Path(tempfile.mkdtemp(prefix=f"ecert-bench-replicas-{name}-"))
     env = dict(os.environ, ECERT_INTERNAL_TOKEN=secrets.token_hex(16), ECERT_ROOT_KEY_PASSPHRASE=secrets.token_hex(8),
                ECERT_SIGNING_KEY_PASSPHRASE=secrets.token_hex(8), ECERT_LOG_LEVEL="WARNING",
                **load.BENCH_QUOTAS, **settings)
     ports = Ports(registry=load.free_port(), issuers={"CN-SH": load.free_port(), "CN-ZJ": load.free_port()},
-                  verifier=_free_ports(int(settings.get("ECERT_VERIFIERS", "1"))), gateway=load.free_port())
+                  verifier=free_span(int(settings.get("ECERT_VERIFIERS", "1"))), gateway=load.free_port())
     return var_dir, start_suite_processes(var_dir, ports, env=env)
 
 

@@ -23,7 +23,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -34,6 +33,7 @@ from pathlib import Path
 import pytest
 
 from testkit import photos
+from testkit.ports import free_ports
 from testkit.samples import SAMPLES
 from tests.engine import Made, Unavailable, engine
 
@@ -69,17 +69,6 @@ def _http(method: str, url: str, key: str | None = None, body: bytes | dict | No
     except urllib.error.HTTPError as err:
         status, raw, kind = err.code, err.read(), err.headers.get_content_type()
     return status, json.loads(raw) if kind == "application/json" else raw
-
-
-def free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 class Suite:

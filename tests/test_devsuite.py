@@ -13,7 +13,6 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import stat
 import sys
 from pathlib import Path
@@ -28,22 +27,12 @@ from ecert.cli.children import Child
 from ecert.format import keys
 from ecert.format.keys import SigningKey
 from testkit import photos
+from testkit.ports import free_ports
 from testkit.samples import SAMPLES
 from tests import forge
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 45
-
-
-def free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def mode(path: Path) -> int:

@@ -22,7 +22,6 @@ import asyncio
 import os
 import secrets
 import signal
-import socket
 import time
 
 import aiohttp
@@ -33,6 +32,7 @@ from ecert.cli.devsuite import Ports, SuiteProcesses, start_suite_processes
 from ecert.rules import apikeys
 from ecert.store import open_store
 from testkit import photos
+from testkit.ports import free_port as _free_port
 from testkit.samples import driving_licence
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -44,12 +44,6 @@ REFRESH = 0.5
 """``ECERT_REFRESH_SECONDS``: how often the verifier refreshes (jittered)."""
 WAIT = 30.0
 """The longest any step may take to show (a shared 2-core machine: generous, never a timing claim)."""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _child(suite: SuiteProcesses, name: str) -> Child:

@@ -37,6 +37,7 @@ from ecert.errors import Outcome
 from ecert.rules import apikeys
 from ecert.store import open_store
 from testkit import photos
+from testkit.ports import free_port as _free_port
 from testkit.samples import driving_licence
 
 pytestmark = [pytest.mark.faults, pytest.mark.asyncio(loop_scope="session")]
@@ -53,12 +54,6 @@ RECOVERY = 45.0
 ISSUERS_PER_REGION = 3
 VERIFIERS = 2
 OUTCOMES = {o.value for o in Outcome}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # -- the load --------------------------------------------------------------------------------------

@@ -14,13 +14,13 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import sys
 from pathlib import Path
 
 import pytest
 
 from testkit import photos
+from testkit.ports import free_ports as _free_ports
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -55,17 +55,6 @@ def test_the_marks_find_blocks():
     text = f"a\n{MARK}\n```sh\necho one\n```\n\n```sh\necho untested\n```\n{MARK}\n```sh\necho two\n```\n"
     assert marked_blocks(text) == [(3, "echo one\n"), (11, "echo two\n")]
     assert "127.0.0.1:9" in script([(1, "curl http://127.0.0.1:8080/x")], 9)
-
-
-def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 @pytest.mark.skipif(not (ROOT / ".venv" / "bin" / "ecert").exists(), reason="the README runs .venv/bin/ecert")

@@ -34,6 +34,7 @@ from ecert.rules import apikeys
 from ecert.store import open_store
 from ecert.vocab import KEY_ROLES
 from testkit import photos
+from testkit.ports import free_span
 from testkit.samples import driving_licence
 
 REGIONS = ("CN-SH", "CN-ZJ")
@@ -49,21 +50,7 @@ OUTCOMES = {o.value for o in Outcome}
 
 def _free_port(span: int = 1) -> int:
     """A port with ``span - 1`` free ports after it."""
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port + span < 65536 and all(_free(port + i) for i in range(1, span)):
-            return port
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
+    return free_span(span)
 
 
 QUOTAS = {f"ECERT_QUOTA_{role.upper()}_PER_{window}": str(10**9) for role in KEY_ROLES for window in ("MINUTE", "DAY")}

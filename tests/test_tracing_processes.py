@@ -9,7 +9,6 @@ import asyncio
 import json
 import os
 import secrets
-import socket
 import time
 from concurrent import futures
 
@@ -22,17 +21,12 @@ from ecert.cli.devsuite import Ports, start_suite_processes
 from ecert.rules import apikeys
 from ecert.store import open_store
 from testkit import photos
+from testkit.ports import free_port as _free_port
 from testkit.samples import driving_licence
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 REGIONS = ("CN-SH", "CN-ZJ")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Collector(trace_service_pb2_grpc.TraceServiceServicer):

@@ -19,16 +19,11 @@ import aiohttp
 from ecert.cli.devsuite import Ports, start_suite_processes
 from ecert.rules import apikeys
 from ecert.store import open_store
+from testkit.ports import free_port as _free_port
 from testkit.samples import SAMPLES
 
 REGIONS = ("CN-SH", "CN-ZJ")
 ORG = "杭州西湖国宾馆"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _port_open(port: int) -> bool:
