@@ -17,6 +17,7 @@ Chromium are printed (``-s`` shows them) and written to ``ECERT_BENCH_DIR`` when
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import random
@@ -161,6 +162,21 @@ async def test_the_files_have_their_types_etags_and_the_workers_scope(http):
     html = await page.text()
     assert '<script type="module" src="/scan/scanner.js">' in html and "/scan/manifest.webmanifest" in html
     assert "unsafe-inline" not in csp and "//cdn" not in await (await http.get("/scan/scanner.js")).text()
+
+
+@needs_build
+async def test_text_and_the_qr_reader_go_compressed_to_a_browser_that_accepts_gzip(http):
+    plain = await http.get("/scan/zxing_reader.wasm", headers={"Accept-Encoding": "identity"})
+    packed = await http.get("/scan/zxing_reader.wasm", headers={"Accept-Encoding": "gzip, br"}, auto_decompress=False)
+    assert "Content-Encoding" not in plain.headers and packed.headers["Content-Encoding"] == "gzip"
+    assert packed.headers["Vary"] == "Accept-Encoding" and packed.headers["ETag"] != plain.headers["ETag"]
+    raw = await packed.read()
+    assert gzip.decompress(raw) == await plain.read() and len(raw) < len(await plain.read()) // 2
+    again = await http.get("/scan/zxing_reader.wasm", headers={"Accept-Encoding": "gzip",
+                                                               "If-None-Match": packed.headers["ETag"]})
+    assert again.status == 304
+    icon = await http.get("/scan/icon-192.png", headers={"Accept-Encoding": "gzip"}, auto_decompress=False)
+    assert "Content-Encoding" not in icon.headers  # a PNG is compressed already
 
 
 @needs_build
