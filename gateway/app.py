@@ -20,7 +20,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from ecert import tracing as request_context
-from ecert.errors import EcertError, Unavailable
+from ecert.errors import EcertError, TooManyRequests, Unavailable
 from ecert.messages import CONTENT_LANGUAGE, error_message
 from ecert.limits import MAX_MULTIPART, MAX_REQUEST_ID
 from ecert.rpc.links import Links
@@ -78,6 +78,8 @@ async def errors_middleware(request: web.Request, handler):
             log.error("request %s failed: %s", rid, err.code)
         lang = request_language(request.headers)
         resp = json_response(domain_error_body(err, rid, lang), http_status(err))
+        if isinstance(err, TooManyRequests):
+            resp.headers["Retry-After"] = str(err.retry_after)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -85,8 +87,6 @@ async def errors_middleware(request: web.Request, handler):
         resp = json_response(status_error_body(exc.status, exc.reason, rid, lang), exc.status)
         if exc.status == 405:
             resp.headers["Allow"] = exc.headers.get("Allow", "")
-        if exc.status == 429:
-            resp.headers["Retry-After"] = exc.headers.get("Retry-After", "60")
     except ClientGone:
         log.debug("request %s: the client left before its request was read", rid)
         resp = web.Response(status=CLIENT_GONE)  # never delivered: counted under its own status

@@ -31,7 +31,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from ecert.errors import Unauthenticated
+from ecert.errors import TooManyRequests, Unauthenticated
 from ecert.limits import MAX_API_KEY
 from ecert.rules import apikeys
 from ecert.rules.access import hash_key
@@ -39,7 +39,7 @@ from ecert.rules.apikeys import Grant
 from ecert.runtime.cache import BoundedCache
 
 from . import access
-from .keys import AUTH_THROTTLE, CONFIG, KEYRING, LAST_USE, METRICS, PRINCIPAL, QUOTAS, RETRY_AFTER, STORE, WALL_CLOCK
+from .keys import AUTH_THROTTLE, CONFIG, KEYRING, LAST_USE, METRICS, PRINCIPAL, QUOTAS, STORE, WALL_CLOCK
 from .throttle import SYNC_INTERVAL, QuotaExceeded, Quotas
 
 log = logging.getLogger("ecert.gateway")
@@ -156,8 +156,8 @@ async def auth_middleware(request: web.Request, handler):
         wait = throttle.retry_after(address)
         if wait is not None:  # before the key is looked at, whichever it is (gateway.throttle)
             app[METRICS].throttled("unknown", "auth_failures")
-            raise web.HTTPTooManyRequests(reason="too many failed authentications from this address; "
-                                                 f"try again in {wait} s", headers={"Retry-After": str(wait)})
+            raise TooManyRequests(f"too many failed authentications from this address; try again in {wait} s",
+                                  retry_after=wait)
         header = request.headers.get("Authorization", "")
         key = header[7:].strip() if header[:7].lower() == "bearer " else None
         try:
@@ -170,18 +170,10 @@ async def auth_middleware(request: web.Request, handler):
             await app[QUOTAS].admit(grant, app[STORE])
         except QuotaExceeded as err:
             app[METRICS].throttled(grant.principal.role, err.reason)
-            request[RETRY_AFTER] = err.retry_after
-            raise
+            raise  # 429 with Retry-After: err.retry_after (gateway.app.errors_middleware)
         app[LAST_USE].used(grant.principal.key_id)
         request[PRINCIPAL] = grant.principal
     return await handler(request)
-
-
-async def retry_after_header(request: web.Request, response: web.StreamResponse) -> None:
-    """``on_response_prepare``: a 429 for a key over its quota says when to try again."""
-    wait = request.get(RETRY_AFTER)
-    if wait is not None and response.status == 429:
-        response.headers["Retry-After"] = str(wait)
 
 
 # -- the background upkeep -------------------------------------------------------------------------
@@ -227,5 +219,4 @@ def install(app: web.Application, *, clock: Callable[[], float], wall: Callable[
     app[KEYRING] = Keyring(clock=clock, wall=wall)
     app[LAST_USE] = LastUse(wall=wall)
     app[WALL_CLOCK] = wall
-    app.on_response_prepare.append(retry_after_header)
     app.cleanup_ctx.append(upkeep)

@@ -33,6 +33,12 @@ class ClientGone(Exception):
     """The client closed the connection before its request was read: there is nobody to answer."""
 
 
+def etag_matches(request: web.Request, etag: str) -> bool:
+    """Whether the request's ``If-None-Match`` names ``etag`` (weak or strong): the client holds it."""
+    header = request.headers.get("If-None-Match", "")
+    return etag in (t.strip().removeprefix("W/") for t in header.split(","))
+
+
 def pb_principal(request: web.Request) -> common_pb2.Principal:
     """The caller, as the services take it."""
     return principal_to_pb(request[PRINCIPAL])

@@ -36,5 +36,3 @@ ACCESS = web.AppKey("access", dict)
 
 REQUEST_ID = web.RequestKey("request_id", str)
 PRINCIPAL = web.RequestKey("principal", Principal)
-RETRY_AFTER = web.RequestKey("retry_after", int)
-"""Whole seconds a 429 answer's ``Retry-After`` says (a key over its quota)."""

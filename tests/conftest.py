@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -12,6 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.app import create_app
 from tests.harness import start_suite
+from testkit.samples import driving_licence
 
 
 @pytest_asyncio.fixture(scope="session")
@@ -55,6 +58,20 @@ async def keys(suite):
 
 def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+def url(http) -> str:
+    """The gateway's base address, for a client that dials it (the CLI, :mod:`ecert.client`)."""
+    return str(http.make_url("")).rstrip("/")
+
+
+@pytest.fixture
+def fields_file(tmp_path) -> Path:
+    """A driving licence's fields as a JSON file, for ``ecert issue --fields``."""
+    path = tmp_path / "fields.json"
+    path.write_text(json.dumps(driving_licence(), ensure_ascii=False), encoding="utf-8")
+    return path
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,7 @@ from ecert.vocab import KEY_ROLES, Purpose
 from gateway.answers import iso
 from testkit.samples import driving_licence
 from tests.vectors import common
-from tests.vectors.common import NOW, SKEW
+from tests.vectors.common import NOW, SKEW, b64
 
 ROOT = Path(__file__).resolve().parents[1]
 FRONTEND = ROOT / "frontend"
@@ -40,11 +40,6 @@ ROLES = [str(r) for r in KEY_ROLES]
 # The outcomes whose detail is the same text on both sides (the others name decoder faults in
 # each decoder's own words, which the contract leaves informative).
 SAME_DETAIL = {"EXPIRED", "NOT_YET_VALID", "REVOKED", "SUSPENDED", "NOT_ACCEPTED_FOR_PURPOSE", "VALID"}
-
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
 
 
 def _region_keys(trust, region: str) -> dict:

@@ -13,6 +13,7 @@ import time
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from ecert.clock import FixedClock
 from ecert.rules import apikeys
 from ecert.rules.access import hash_key
 from gateway.answers import iso
@@ -25,19 +26,11 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 OVERLAP = 100
 
 
-class Clock:
-    def __init__(self, t: float) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-
 @contextlib.asynccontextmanager
 async def gateways(suite, n: int = 2):
     """``n`` gateway apps over the suite's store (as ``n`` processes), on shared fake clocks:
     ``(clients, monotonic, wall)``."""
-    mono, wall = Clock(1000.0), Clock(float(int(time.time())))
+    mono, wall = FixedClock(1000.0), FixedClock(float(int(time.time())))
     cfg = dataclasses.replace(suite.gateway_config, key_rotate_overlap=OVERLAP)
     clients = [TestClient(TestServer(create_app(cfg, store=suite.store, clock=mono, wall=wall))) for _ in range(n)]
     for c in clients:
@@ -310,7 +303,7 @@ async def test_while_the_store_cannot_be_asked_the_keys_held_serve_for_a_grace_t
         async def get_apikey(self, digest):
             return await suite.store.get_apikey(digest)
 
-    mono, store = Clock(1000.0), Flaky()
+    mono, store = FixedClock(1000.0), Flaky()
     ring = Keyring(clock=mono)
     held = await ring.grant(store, keys["hotel"])
     store.down = True
@@ -433,7 +426,7 @@ async def test_requests_do_not_wait_for_a_key_check_another_request_is_making(su
         async def get_apikey(self, digest):
             return await suite.store.get_apikey(digest)
 
-    mono, store = Clock(1000.0), Slow()
+    mono, store = FixedClock(1000.0), Slow()
     ring = Keyring(clock=mono)
     store.gate.set()
     held = await ring.grant(store, keys["hotel"])

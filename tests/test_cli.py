@@ -136,18 +136,6 @@ async def test_cli_runs_as_a_module(store_uri):
 
 # -- issue / verify against the gateway ----------------------------------------------------------
 
-@pytest.fixture
-def url(http) -> str:
-    return str(http.make_url("")).rstrip("/")
-
-
-@pytest.fixture
-def fields_file(tmp_path) -> Path:
-    path = tmp_path / "fields.json"
-    path.write_text(json.dumps(driving_licence(), ensure_ascii=False), encoding="utf-8")
-    return path
-
-
 async def issue(capsys, url, key, fields_file, *extra) -> tuple[str, str]:
     rc, out, err = await run_cli(capsys, "issue", "--region", "CN-ZJ", "--type", "cn.driving_licence",
                                  "--fields", str(fields_file), "--url", url, "--key", key, *extra)

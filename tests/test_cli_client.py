@@ -33,18 +33,6 @@ async def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
     return rc, out, err
 
 
-@pytest.fixture
-def url(http) -> str:
-    return str(http.make_url("")).rstrip("/")
-
-
-@pytest.fixture
-def fields_file(tmp_path) -> Path:
-    path = tmp_path / "fields.json"
-    path.write_text(json.dumps(driving_licence(), ensure_ascii=False), encoding="utf-8")
-    return path
-
-
 def _free_port_url() -> str:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))

@@ -11,8 +11,6 @@ import io
 import json
 import sys
 
-import pytest
-
 from ecert import cli
 from testkit.samples import citizen_id, driving_licence
 
@@ -22,11 +20,6 @@ async def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
     rc = await asyncio.to_thread(cli.main, list(argv))
     out, err = capsys.readouterr()
     return rc, out, err
-
-
-@pytest.fixture
-def url(http) -> str:
-    return str(http.make_url("")).rstrip("/")
 
 
 async def _refused_soon(capsys, url: str, key: str, refused: bool) -> bool:

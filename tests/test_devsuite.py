@@ -47,6 +47,17 @@ def alive(pid: int) -> bool:
     return True
 
 
+async def banner(proc: asyncio.subprocess.Process, output: list[str]) -> None:
+    """The devsuite's lines into ``output`` until its banner's last ("Press Ctrl-C"): it is ready."""
+    while True:
+        line = (await proc.stdout.readline()).decode()
+        if not line:
+            raise AssertionError("devsuite exited before it was ready:\n" + "".join(output))
+        output.append(line)
+        if "Press Ctrl-C" in line:
+            return
+
+
 async def ecert_cli(cwd: Path, env: dict, *argv: str) -> str:
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "ecert.cli", *argv, cwd=cwd, env=env,
                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
@@ -66,16 +77,7 @@ async def test_devsuite_runs_the_suite_and_ctrl_c_stops_it(tmp_path):
     output: list[str] = []
     pids: list[int] = []
     try:
-        async def banner() -> None:
-            while True:
-                line = (await proc.stdout.readline()).decode()
-                if not line:
-                    raise AssertionError("devsuite exited before it was ready:\n" + "".join(output))
-                output.append(line)
-                if "Press Ctrl-C" in line:
-                    return
-
-        await asyncio.wait_for(banner(), START_TIMEOUT)
+        await asyncio.wait_for(banner(proc, output), START_TIMEOUT)
         text = "".join(output)
         pids = [int(p) for p in re.findall(r"pid (\d+)", text)]
         assert len(pids) == 5, text

@@ -12,6 +12,7 @@ import time
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from ecert.clock import FixedClock
 from ecert.errors import ConfigError
 from ecert.rules import apikeys
 from ecert.rules.apikeys import DEFAULT_QUOTAS, Quota
@@ -27,20 +28,12 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 ENV = {"ECERT_INTERNAL_TOKEN": "t", "ECERT_TLS_CA": "ca", "ECERT_TLS_CERT": "c", "ECERT_TLS_KEY": "k"}
 
 
-class Clock:
-    def __init__(self, t: float) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-
 @contextlib.asynccontextmanager
 async def gateways(suite, n: int = 1, **quotas: Quota):
     """``n`` gateway apps over the suite's store, with ``quotas`` by role over the defaults; a fake wall
     clock 10 s into a minute: ``(clients, wall)``."""
     minute = int(time.time()) // 60 * 60
-    wall = Clock(float(minute + 10))
+    wall = FixedClock(float(minute + 10))
     cfg = dataclasses.replace(suite.gateway_config, quotas={**DEFAULT_QUOTAS, **quotas})
     clients = [TestClient(TestServer(create_app(cfg, store=suite.store, wall=wall))) for _ in range(n)]
     for c in clients:

@@ -21,6 +21,7 @@ import pytest
 
 from testkit import photos
 from testkit.ports import free_ports as _free_ports
+from tests.test_devsuite import banner
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -75,16 +76,7 @@ async def test_the_readme_s_commands_run_against_a_suite(tmp_path):
     output: list[str] = []
     drain = None
     try:
-        async def ready() -> None:
-            while True:
-                line = (await proc.stdout.readline()).decode()
-                if not line:
-                    raise AssertionError("devsuite exited before it was ready:\n" + "".join(output))
-                output.append(line)
-                if "Press Ctrl-C" in line:
-                    return
-
-        await asyncio.wait_for(ready(), START_TIMEOUT)
+        await asyncio.wait_for(banner(proc, output), START_TIMEOUT)
         drain = asyncio.ensure_future(proc.stdout.read())  # keep its pipe from filling
         run = await asyncio.create_subprocess_exec("bash", "-c", script(blocks, gateway), cwd=tmp_path, env=env,
                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)

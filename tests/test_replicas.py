@@ -241,7 +241,7 @@ async def test_calls_go_to_the_healthy_replicas_in_turn_and_to_any_when_none_is(
     for r in b.replicas:
         b.lost(r)
     assert {b.pick().target for _ in range(6)} == {"a:1", "b:2", "c:3"}  # one more try, rather than a refusal
-    assert sum(r["calls"] for r in b.describe()) == 18
+    assert sum(r.calls for r in b.replicas) == 18
 
 
 async def test_a_call_that_lost_its_connection_is_made_again_on_another_replica_once_per_replica():

@@ -14,6 +14,7 @@ Screenshots go to ``ECERT_SCREENSHOT_DIR`` when it is set.
 from __future__ import annotations
 
 import colorsys
+import contextlib
 import json
 import os
 import random
@@ -111,10 +112,10 @@ async def camera_credential(http, keys):
     return await issue(http, keys, "周若兰")
 
 
-@pytest.fixture(scope="module")
-async def browser(camera_credential, tmp_path_factory):
-    video = tmp_path_factory.mktemp("camera") / "qr.y4m"
-    write_y4m(video, camera_frames(camera_credential["qr_text"]))
+@contextlib.asynccontextmanager
+async def camera_browser(qr_text: str, video: Path):
+    """Headless Chromium whose fake camera films ``qr_text`` as a QR code (the frames written to ``video``)."""
+    write_y4m(video, camera_frames(qr_text))
     async with playwright_api.async_playwright() as pw:
         b = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
             "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -123,6 +124,12 @@ async def browser(camera_credential, tmp_path_factory):
             f"--use-file-for-fake-video-capture={video}"])
         yield b
         await b.close()
+
+
+@pytest.fixture(scope="module")
+async def browser(camera_credential, tmp_path_factory):
+    async with camera_browser(camera_credential["qr_text"], tmp_path_factory.mktemp("camera") / "qr.y4m") as b:
+        yield b
 
 
 async def open_scanner(browser, http, key: str, viewport=PHONE, context=None):

@@ -36,17 +36,13 @@ from testkit.samples import SAMPLES
 from tests import forge
 from tests.conftest import bearer
 from tests.test_scan_browser import (
-    CHROMIUM,
     TIMEOUT_MS,
-    camera_frames,
+    camera_browser,
     hue,
     issue_id_card,
     scan_text,
     shot,
-    write_y4m,
 )
-
-playwright_api = pytest.importorskip("playwright.async_api", reason="the Python package playwright is not installed")
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -64,15 +60,8 @@ async def offline_credential(http, keys):
 @pytest.fixture(scope="module")
 async def browser(offline_credential, tmp_path_factory):
     video = tmp_path_factory.mktemp("camera") / "offline-qr.y4m"
-    write_y4m(video, camera_frames(offline_credential["qr_text"]))
-    async with playwright_api.async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={video}"])
+    async with camera_browser(offline_credential["qr_text"], video) as b:
         yield b
-        await b.close()
 
 
 def report(name: str, figures: dict) -> None:

@@ -539,3 +539,16 @@ async def test_a_list_whose_key_was_revoked_is_let_go(tmp_path):
     await c.refresh_due()
     assert c.get(uri(1)) is None and c.state()["events"][("status", "bad_signature")] == 1
     assert await c.fetch(uri(1), "CN-ZJ") is None  # nor read again from disk
+
+
+async def test_a_list_that_cannot_be_kept_on_disk_is_used_from_memory_and_counted(tmp_path, monkeypatch):
+    def full(path, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("services.verifier.status.write_private", full)
+    up = Upstream()
+    up.published[uri(1)] = signed_list(uri(1), [(5, 1)])
+    c = cache(up, tmp_path)
+    sl = await c.fetch(uri(1), "CN-ZJ")
+    assert sl is not None and sl.get(5) == statuslist.REVOKED and c.get(uri(1)) is sl
+    assert c.state()["on_disk"] == 0 and c.state()["events"][("status", "write_failed")] == 1

@@ -46,7 +46,6 @@ from . import apikeys, credentials, photos, registry
 from .common import DEFAULT_STORE, DEFAULT_URL, OK, USAGE, CliError, from_client_error, print_json, store_uri
 
 __all__ = ["DEFAULT_STORE", "DEFAULT_URL", "CliError", "build_parser", "main", "store_uri"]
-_store_uri = store_uri  # the older name
 
 QR_MAX_CHARS = 2420
 """Alphanumeric characters a QR code holds at error correction Q (version 40)."""

@@ -32,7 +32,7 @@ import logging
 import socket
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import grpc
 
@@ -130,8 +130,6 @@ class Replica(Generic[C]):
 class _Stats:
     retries: int = 0
     """Calls made again on another replica after losing their connection."""
-    ejections: int = 0
-    """Times a replica was taken out."""
 
 
 class Balancer(Generic[C]):
@@ -214,9 +212,7 @@ class Balancer(Generic[C]):
     def lost(self, replica: Replica[C]) -> None:
         """A call to ``replica`` found no connection: out until its health check passes again."""
         replica.failures += 1
-        if replica.healthy:
-            replica.healthy = False
-            self.stats.ejections += 1
+        replica.healthy = False
 
     async def serving(self) -> None:
         """Raise unless some replica passes its health check now (the healthy ones asked first)."""
@@ -258,7 +254,6 @@ class Balancer(Generic[C]):
             if replica.healthy:
                 log.warning("%s failed its health check (%s): taken out", replica.target, type(err).__name__)
                 replica.healthy = False
-                self.stats.ejections += 1
             return
         if not replica.healthy:
             log.info("%s passed its health check: back in", replica.target)
@@ -292,11 +287,6 @@ class Balancer(Generic[C]):
         replicas, self.replicas = self.replicas, []
         for replica in replicas:
             await self._close(replica.client)
-
-    def describe(self) -> list[dict[str, Any]]:
-        """Each replica's target, health and counts (for ``/metrics``)."""
-        return [{"target": r.target, "healthy": r.healthy, "calls": r.calls, "failures": r.failures}
-                for r in self.replicas]
 
 
 def _resolve(host: str, port: int) -> list[str]:

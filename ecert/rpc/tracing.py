@@ -91,24 +91,23 @@ def _set_result(span: trace.Span, code: grpc.StatusCode, error_code: str) -> Non
 
 
 def _wrapped(handler: grpc.RpcMethodHandler, method: str, rid: str, parent) -> grpc.RpcMethodHandler:
-    if handler.unary_unary is not None:
-        inner = handler.unary_unary
+    """A unary handler run with its request id and span (a stream's items are traced on their own, item_span)."""
+    inner = handler.unary_unary
 
-        async def unary(request, context):
-            tracing.REQUEST_ID.set(rid)
-            if not tracing.active():
+    async def unary(request, context):
+        tracing.REQUEST_ID.set(rid)
+        if not tracing.active():
+            answer = inner(request, context)
+            return await answer if inspect.isawaitable(answer) else answer
+        with _server_span(method, rid, parent) as span:
+            try:
                 answer = inner(request, context)
                 return await answer if inspect.isawaitable(answer) else answer
-            with _server_span(method, rid, parent) as span:
-                try:
-                    answer = inner(request, context)
-                    return await answer if inspect.isawaitable(answer) else answer
-                finally:
-                    _server_result(span, context)
+            finally:
+                _server_result(span, context)
 
-        return grpc.unary_unary_rpc_method_handler(unary, request_deserializer=handler.request_deserializer,
-                                                   response_serializer=handler.response_serializer)
-    return handler  # a stream carries many requests: each item is traced on its own (item_span)
+    return grpc.unary_unary_rpc_method_handler(unary, request_deserializer=handler.request_deserializer,
+                                               response_serializer=handler.response_serializer)
 
 
 # -- the client ----------------------------------------------------------------------------------
@@ -178,12 +177,16 @@ def stamp(item, span) -> None:
         item.traceparent = carrier.get("traceparent", "")
 
 
+def _failed(span: trace.Span, error_code: str) -> None:
+    span.set_status(Status(StatusCode.ERROR, error_code))
+    span.set_attribute("ecert.error_code", error_code)
+
+
 def end_item_client_span(span, error_code: str = "") -> None:
     if span is None:
         return
     if error_code:
-        span.set_status(Status(StatusCode.ERROR, error_code))
-        span.set_attribute("ecert.error_code", error_code)
+        _failed(span, error_code)
     span.end()
 
 
@@ -211,8 +214,7 @@ class item_span:
 
     def failed(self, error_code: str) -> None:
         if self.span is not None:
-            self.span.set_status(Status(StatusCode.ERROR, error_code))
-            self.span.set_attribute("ecert.error_code", error_code)
+            _failed(self.span, error_code)
 
     def __exit__(self, *exc):
         if self._cm is not None:

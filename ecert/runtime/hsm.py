@@ -201,7 +201,7 @@ def _spki(alg: int, pub) -> bytes:
 
 
 _libs: dict[str, object] = {}
-_open: dict[tuple[str, str], Token] = {}
+_open: dict[tuple[str, str, bytes], Token] = {}  # by module, label and the PIN's digest
 _open_lock = threading.RLock()
 
 

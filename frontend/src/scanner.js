@@ -13,6 +13,7 @@
 //
 // Nothing personal is written anywhere: answers stay in memory and go with the page's Clear.
 import { verifyEC1 } from "./verify/index.js";
+import { toHex } from "./verify/bytes.js";
 import * as db from "./offline/db.js";
 import { Lists, SKEW_S } from "./offline/lists.js";
 import * as queue from "./offline/queue.js";
@@ -32,7 +33,7 @@ const loaded = lists.load(nowS()).catch((err) => {
 
 async function sha256Hex(text) {
   const hash = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(hash), (b) => b.toString(16).padStart(2, "0")).join("");
+  return toHex(new Uint8Array(hash));
 }
 
 function changed() {

@@ -22,7 +22,6 @@ delivers the checks (``FetchStatusLists``, ``RecordOfflineChecks``).
 
 from __future__ import annotations
 
-import base64
 import re
 from datetime import datetime
 
@@ -37,7 +36,7 @@ from ecertpb.v1 import verifier_pb2
 from .. import access
 from ..answers import json_response
 from ..clients import VERIFIER
-from ..http import get, judged_purpose, pb_principal, read_json
+from ..http import etag_matches, get, judged_purpose, pb_principal, read_json
 from ..keys import BACKENDS, CONFIG
 
 routes = web.RouteTableDef()
@@ -55,9 +54,7 @@ _MAX_TEXT = 128  # characters of a check's text members other than the id (ids a
 def root_key_pem(pem: bytes) -> tuple[bytes, str]:
     """The configured root public key as SubjectPublicKeyInfo PEM, and its kid (hex)."""
     key = keys.public_from_pem(pem)
-    b64 = base64.b64encode(key.spki).decode("ascii")
-    lines = "\n".join(b64[i:i + 64] for i in range(0, len(b64), 64))
-    return f"-----BEGIN PUBLIC KEY-----\n{lines}\n-----END PUBLIC KEY-----\n".encode(), key.kid.hex()
+    return keys.public_pem(key), key.kid.hex()
 
 
 @routes.get("/scan/root-key.pem")
@@ -68,14 +65,9 @@ async def root_key(request: web.Request) -> web.Response:
     text, kid = root_key_pem(pem)
     etag = f'"{kid}"'
     headers = {"ETag": etag, "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
-    if _matches(request, etag):
+    if etag_matches(request, etag):
         return web.Response(status=304, headers=headers)
     return web.Response(body=text, content_type="application/x-pem-file", headers=headers)
-
-
-def _matches(request: web.Request, etag: str) -> bool:
-    header = request.headers.get("If-None-Match", "")
-    return etag in (t.strip().removeprefix("W/") for t in header.split(","))
 
 
 # -- the root chain --------------------------------------------------------------------------------
@@ -86,7 +78,7 @@ async def root_chain(request: web.Request) -> web.Response:
     tl = await request.app[BACKENDS].trust_list.get()
     etag = f'"{tl.version}"'
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
-    if _matches(request, etag):
+    if etag_matches(request, etag):
         return web.Response(status=304, headers=headers)
     return web.Response(body=cbor2.dumps(list(tl.root_chain)), content_type="application/cbor", headers=headers)
 
@@ -140,7 +132,7 @@ async def status_lists(request: web.Request) -> web.Response:
     else:
         etag = f'"v{got.version}"'  # every shard's uri and iat: the same while none is signed anew
         headers["ETag"] = etag
-        if _matches(request, etag):
+        if etag_matches(request, etag):
             return web.Response(status=304, headers=headers | {"Cache-Control": "private, no-cache"})
     return web.Response(body=cbor2.dumps([s.signed for s in lists]), content_type="application/cbor",
                         headers=headers)

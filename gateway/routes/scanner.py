@@ -26,6 +26,8 @@ from aiohttp import web
 
 from ecert.errors import NotFound
 
+from ..http import etag_matches
+
 routes = web.RouteTableDef()
 
 STATIC_DIR = Path(__file__).parent.parent / "static"
@@ -47,7 +49,6 @@ _ASSETS: dict[str, tuple[Path, str]] = {
 }
 ASSET_NAMES = tuple(_ASSETS)
 """The names ``/scan/{name}`` serves (the OpenAPI document lists them)."""
-ASSET_TYPES = tuple(dict.fromkeys(kind for _, kind in _ASSETS.values()))
 
 _HEADERS = {
     # 'wasm-unsafe-eval': the QR reader is WebAssembly, compiled from the page's own file (never eval);
@@ -100,7 +101,7 @@ def _static(request: web.Request, path: Path, content_type: str, **extra: str) -
     headers = {**_HEADERS, "Cache-Control": "no-cache", "ETag": etag, "Vary": "Accept-Encoding", **extra}
     if packed:
         headers["Content-Encoding"] = "gzip"
-    if etag in request.headers.get("If-None-Match", ""):
+    if etag_matches(request, etag):
         return web.Response(status=304, headers=headers)
     charset = "utf-8" if content_type in _TEXT else None
     return web.Response(body=body, content_type=content_type, charset=charset, headers=headers)

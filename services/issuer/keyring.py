@@ -112,7 +112,6 @@ class Keyring:
     def __init__(self, keys_dir: Path | None, passphrase: bytes, alg: int = keys.ES256,
                  vault: KeyVault | None = None):
         self.dir = keys_dir
-        self._passphrase = passphrase
         self.vault: KeyVault = vault or FileVault(passphrase)
         self.alg = alg
         self._keys: dict[str, keys.Signer] = {}  # by kid hex, as loaded or made

@@ -77,6 +77,7 @@ def open_search_key(folder: Path) -> bytes:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             with os.fdopen(fd, "w") as fh:
+                os.fchmod(fh.fileno(), 0o600)  # a left-over temporary file keeps its mode through O_CREAT
                 fh.write(secrets.token_hex(search.SEARCH_KEY_BYTES) + "\n")
                 fh.flush()
                 os.fsync(fh.fileno())

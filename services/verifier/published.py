@@ -78,7 +78,7 @@ class StatusPublisher:
             return Fetched([_checked(trust, region, s, uri) for s in signed])
         check_region_code(region)
         if from_shard.__class__ is not int or not 0 <= from_shard <= statuslist.MAX_SHARD:
-            raise InvalidRequest(f"from_shard must be 1 to {statuslist.MAX_SHARD}", field="from_shard")
+            raise InvalidRequest(f"from_shard must be 0 to {statuslist.MAX_SHARD}", field="from_shard")
         trust, endpoint = self._endpoint(region)
         signed, next_shard, version = await self._ask(region, self.upstream.region_status_lists(endpoint, since,
                                                                                                from_shard))

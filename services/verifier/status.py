@@ -71,8 +71,9 @@ FUTURE_DATED = "future_dated"  # iat more than the skew ahead of the clock: refu
 DAMAGED_FILE = "damaged_file"  # a file that could not be read, parsed, or is not the list it is named for
 BAD_SIGNATURE = "bad_signature"  # a list (fetched or on disk) no current key of its region signed
 REFRESH_FAILED = "refresh_failed"  # an issuer could not be asked
+WRITE_FAILED = "write_failed"  # a list could not be kept on disk (a full disk): used from memory
 EVENTS = (FETCHED, RELOADED, EVICTED, UNKNOWN, REFUSED_OLDER, FUTURE_DATED, DAMAGED_FILE, BAD_SIGNATURE,
-          REFRESH_FAILED)
+          REFRESH_FAILED, WRITE_FAILED)
 
 
 class StatusUpstream(Protocol):
@@ -307,7 +308,7 @@ class StatusCache:
             write_private(path, signed)  # 0600: what this verifier relies on
             return True
         except OSError as err:
-            log.warning("status list %s could not be kept on disk: %s", uri[:100], err)
+            self._count(WRITE_FAILED, f"status list {uri[:100]} could not be kept on disk: {err}")
             return False
 
     def _reload(self, uri: str) -> StatusList | None:

@@ -59,7 +59,7 @@ BAD_SIGNATURE = "bad_signature"  # a fetched list not signed by the root followe
 REFRESH_FAILED = "refresh_failed"  # the registry could not be asked
 WRITE_FAILED = "write_failed"  # a cache file could not be written (a full disk): the list is used from memory
 EVENTS = (REFUSED_OLDER, REFUSED_EXPIRED, REFUSED_BELOW_MINIMUM, FUTURE_DATED, DAMAGED_FILE, BAD_SIGNATURE,
-          REFRESH_FAILED)
+          REFRESH_FAILED, WRITE_FAILED)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,8 @@
 // list against the root, each status list against its region's key in that trust list), exactly
 // as a fetched one is, and one that fails is let go. A trust list with a lower version than the
 // one held is never taken; a status list older than the one held for its uri neither.
-import { decode } from "cborg";
-import { followRoots, loadTrustList, rootKey, StatusStore } from "../verify/index.js";
+import { loads } from "../verify/cbor.js";
+import { followRoots, loadTrustList, Outcome, rootKey, StatusStore } from "../verify/index.js";
 import * as db from "./db.js";
 
 export const ROOT_KEY_URL = "/scan/root-key.pem";
@@ -22,9 +22,9 @@ const MAX_ROUNDS = 64;     // parts of one region's answer at most, per refresh
 const bytesOf = (buffer) => new Uint8Array(buffer);
 
 // The signed lists out of a CBOR array of them (a region's status lists, the root chain): each a
-// byte string holding one COSE_Sign1, as it was signed.
+// byte string holding one COSE_Sign1, as it was signed (read in the formats' strict CBOR subset).
 export function splitSigned(body) {
-  const items = decode(body);
+  const items = loads(body, Outcome.COSE_MALFORMED);
   if (!Array.isArray(items)) throw new TypeError("not a CBOR array of signed lists");
   return items.filter((item) => item instanceof Uint8Array);
 }

@@ -11,6 +11,7 @@
 // is removed only once the gateway has answered 200 for it; the gateway records each id once, so
 // a retry after a lost answer duplicates nothing.
 import * as db from "./db.js";
+import { toHex } from "../verify/bytes.js";
 
 export const DELIVER_URL = "/v1/verifications:offline";
 export const MAX_BATCH = 100;
@@ -21,7 +22,7 @@ export function uuid() {
   const b = crypto.getRandomValues(new Uint8Array(16));
   b[6] = (b[6] & 0x0f) | 0x40;
   b[8] = (b[8] & 0x3f) | 0x80;
-  const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  const h = toHex(b);
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 

@@ -15,12 +15,6 @@ export function toHex(bytes) {
   return out;
 }
 
-export function fromHex(text) {
-  const out = new Uint8Array(text.length >> 1);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(text.substr(i * 2, 2), 16);
-  return out;
-}
-
 export function concat(parts) {
   let n = 0;
   for (const p of parts) n += p.length;
@@ -39,18 +33,12 @@ export function equal(a, b) {
   return true;
 }
 
-/** Standard padded base64 to bytes, and back (the vectors' and JSON trust list's encoding). */
+/** Standard padded base64 to bytes (the vectors' and JSON trust list's encoding). */
 export function fromBase64(text) {
   const bin = atob(text);
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
   return out;
-}
-
-export function toBase64(bytes) {
-  let bin = "";
-  for (let i = 0; i < bytes.length; i++) bin += String.fromCharCode(bytes[i]);
-  return btoa(bin);
 }
 
 const B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
